@@ -1,0 +1,28 @@
+// The only C in MapStore: constants and calls Swift cannot import directly
+// (variadic fcntl, _GNU_SOURCE-only flags). No logic lives here.
+#ifndef MAPSTORE_CSHIMS_H
+#define MAPSTORE_CSHIMS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/// Page size of this machine, from sysconf(_SC_PAGESIZE).
+long cshim_page_size(void);
+
+/// MAP_NORESERVE, MAP_FIXED and MAP_FIXED_NOREPLACE as Linux defines them.
+int cshim_map_noreserve(void);
+int cshim_map_fixed(void);
+
+/// One open-file-description lock request (F_OFD_SETLK / F_OFD_SETLKW / F_OFD_GETLK).
+/// `type` is F_RDLCK, F_WRLCK or F_UNLCK; returns fcntl's result (-1 and errno on failure).
+int cshim_ofd_setlk(int fd, short type, int64_t start, int64_t length, int wait);
+
+/// Probes an OFD lock: returns the lock type that would block (F_UNLCK when none), or -1.
+int cshim_ofd_getlk(int fd, short type, int64_t start, int64_t length);
+
+/// F_RDLCK, F_WRLCK, F_UNLCK.
+short cshim_f_rdlck(void);
+short cshim_f_wrlck(void);
+short cshim_f_unlck(void);
+
+#endif

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every failure MapStore reports: the environment or a file can cause these, a bug cannot.
+///
+/// Each case has a stable ``code`` that scripts and logs can match on, and a
+/// ``description`` that names what went wrong and where. "Not found" is not an error:
+/// getters return `nil`.
+public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A page (or the meta page, page 0/1) failed a structural or checksum check.
+    case corrupted(page: UInt64, reason: String)
+    /// The file system has no room to grow the data file.
+    case diskFull(path: String)
+    /// The data file would grow past ``Options/maxSize``.
+    case mapFull(limit: Int)
+    /// A key is empty or longer than ``Database/maxKeySize``.
+    case keyTooLarge(size: Int, limit: Int)
+    /// A value is longer than ``Database/maxValueSize``.
+    case valueTooLarge(size: Int, limit: Int)
+    /// A write was attempted through a handle or transaction that cannot write.
+    case readOnly(reason: String)
+    /// A system call failed: its errno, the call, and the file it was about.
+    case io(errno: Int32, operation: String, path: String)
+    /// The file was written by an incompatible format version or with another page size.
+    case versionMismatch(reason: String)
+    /// The writer lock is held elsewhere and the wait gave up.
+    case locked(reason: String)
+    /// An argument is out of range or malformed.
+    case invalidArgument(reason: String)
+    /// An earlier I/O error during a commit left this handle unable to write; reopen it.
+    case poisoned(reason: String)
+
+    /// A short, stable name for the kind of error (`"corrupted"`, `"io"`, ...).
+    public var code: String {
+        switch self {
+        case .corrupted: "corrupted"
+        case .diskFull: "diskFull"
+        case .mapFull: "mapFull"
+        case .keyTooLarge: "keyTooLarge"
+        case .valueTooLarge: "valueTooLarge"
+        case .readOnly: "readOnly"
+        case .io: "io"
+        case .versionMismatch: "versionMismatch"
+        case .locked: "locked"
+        case .invalidArgument: "invalidArgument"
+        case .poisoned: "poisoned"
+        }
+    }
+
+    /// One line naming what went wrong and where.
+    public var description: String {
+        switch self {
+        case let .corrupted(page, reason): "corrupted page \(page): \(reason)"
+        case let .diskFull(path): "disk full while growing \(path)"
+        case let .mapFull(limit): "database full: it would grow past its maximum size of \(limit) bytes"
+        case let .keyTooLarge(size, limit): "key of \(size) bytes is outside the allowed 1...\(limit) bytes"
+        case let .valueTooLarge(size, limit): "value of \(size) bytes is larger than the limit of \(limit) bytes"
+        case let .readOnly(reason): "read-only: \(reason)"
+        case let .io(errno, operation, path):
+            "\(operation) failed on \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+        case let .versionMismatch(reason): "incompatible file: \(reason)"
+        case let .locked(reason): "locked: \(reason)"
+        case let .invalidArgument(reason): "invalid argument: \(reason)"
+        case let .poisoned(reason): "handle poisoned by an earlier commit failure (\(reason)); reopen the database"
+        }
+    }
+}
