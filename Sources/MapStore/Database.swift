@@ -1,0 +1,102 @@
+/// An open MapStore database: one data file mapped into the process.
+///
+/// ```swift
+/// let db = try Database(path: "shop.mapstore")
+/// try db.write { txn in
+///     try txn.put("apple", "3")
+/// }
+/// let apples = try db.read { txn in try txn.getString("apple") }
+/// ```
+///
+/// `Database` is `Sendable`: share one instance between threads. Any number of read
+/// transactions run at once and never wait; write transactions take turns (across threads
+/// and processes). The file is closed and unmapped when the last reference goes away.
+public final class Database: Sendable {
+    let environment: Environment
+
+    /// The largest value, in bytes: 1 GiB.
+    public static let maxValueSize = 1 << 30
+
+    /// Opens (or, with ``Options/create``, creates) the database at `path`. Its lock file is
+    /// `path + "-lock"`.
+    public init(path: String, options: Options = Options()) throws(MapStoreError) {
+        environment = try Environment(path: path, options: options)
+    }
+
+    /// The data file's path.
+    public var path: String { environment.path }
+
+    /// The options the database was opened with.
+    public var options: Options { environment.options }
+
+    /// The largest key, in bytes, for this database's page size (998 with 4 KiB pages).
+    public var maxKeySize: Int { environment.limits.maxKeySize }
+
+    /// The page size of the file (the machine's page size).
+    public var pageSize: Int { environment.pageSize }
+
+    /// Runs `body` in a read transaction at the newest commit and returns its result.
+    ///
+    /// The transaction sees one commit for its whole life, whatever writers do meanwhile,
+    /// and must not escape `body`. Damage found while iterating a ``ScanSequence`` is thrown
+    /// here after `body` returns.
+    public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+        let meta = environment.beginRead()
+        defer { environment.endRead(meta.txnID) }
+        let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
+                                     pageCount: meta.pageCount, verifyChecksums: environment.options.verifyChecksums)
+        let transaction = ReadTransaction(environment: environment, base: meta, pages: pages)
+        defer { transaction.finish() }
+        let result = try body(transaction)
+        if let error = transaction.deferredError { throw error }
+        return result
+    }
+
+    /// Runs `body` in the write transaction and commits when it returns; a throw rolls
+    /// everything back. Write transactions take turns across threads and processes; a
+    /// nested `write` on the same thread throws instead of deadlocking.
+    public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
+        let environment = self.environment
+        guard !environment.options.readOnly else {
+            throw MapStoreError.readOnly(reason: "\(environment.path) was opened read-only")
+        }
+        try environment.gate.lock()
+        defer { environment.gate.unlock() }
+        let transaction = try beginWrite()
+        defer {
+            transaction.finish()
+            transaction.pages.releaseBuffers()
+        }
+        let result = try body(transaction)
+        if let error = transaction.deferredError { throw error }
+        try transaction.commit()
+        return result
+    }
+
+    /// Builds a write transaction on the newest commit (the caller holds the writer lock).
+    private func beginWrite() throws(MapStoreError) -> WriteTransaction {
+        let environment = self.environment
+        let (meta, oldestReader, poisoned) = environment.shared.withLock { state in
+            state.meta = environment.newestMeta(known: state.meta)
+            let oldest = min(state.readers.keys.min() ?? state.meta.txnID, state.meta.txnID)
+            return (state.meta, oldest, state.poisoned)
+        }
+        if let poisoned { throw MapStoreError.poisoned(reason: poisoned) }
+        let reader = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
+                                      pageCount: meta.pageCount, verifyChecksums: true)
+        var freeList: FreeList
+        var chain: [UInt64]
+        if let cache = environment.freeListCache, cache.txn == meta.txnID {
+            (freeList, chain) = (cache.list, cache.chain)
+        } else {
+            (freeList, chain) = try FreeListChain.load(from: meta.freeListRoot, source: reader, pageCount: meta.pageCount)
+        }
+        freeList.release(upTo: oldestReader)
+        let pages = TransactionPages(
+            base: environment.mapping.base, pageSize: environment.pageSize, pageCount: meta.pageCount,
+            verifyChecksums: environment.options.verifyChecksums, txnID: meta.txnID + 1,
+            inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
+            freeList: freeList, ensureCapacity: { (pages) throws(MapStoreError) in try environment.ensureFileCapacity(pages: pages) })
+        return WriteTransaction(environment: environment, base: meta, pages: pages, oldChain: chain)
+    }
+}

@@ -1,0 +1,154 @@
+import CShims
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One thin wrapper per system call: retry on EINTR, turn errno into ``MapStoreError/io(errno:operation:path:)``.
+///
+/// swift-system's `FileDescriptor` already does this for open, close, pread, pwrite and
+/// ftruncate; the calls it lacks (mmap, msync, madvise, fdatasync, fallocate, fstat,
+/// pwritev) are wrapped here and nothing else is.
+@usableFromInline
+enum Syscalls {
+    /// Converts swift-system's `Errno` into the store's error.
+    static func mapError<T>(_ operation: String, _ path: String, _ body: () throws -> T) throws(MapStoreError) -> T {
+        do {
+            return try body()
+        } catch let error as Errno {
+            throw MapStoreError.io(errno: error.rawValue, operation: operation, path: path)
+        } catch let error as MapStoreError {
+            throw error
+        } catch {
+            throw MapStoreError.io(errno: EIO, operation: operation, path: path)
+        }
+    }
+
+    /// Runs `call` until it returns something other than -1 with EINTR.
+    @inline(__always)
+    static func retrying(_ operation: String, _ path: String, _ call: () -> Int) throws(MapStoreError) -> Int {
+        while true {
+            let result = call()
+            if result != -1 { return result }
+            let code = errno
+            if code == EINTR { continue }
+            throw MapStoreError.io(errno: code, operation: operation, path: path)
+        }
+    }
+
+    static func open(_ path: String, create: Bool, writable: Bool) throws(MapStoreError) -> FileDescriptor {
+        try mapError("open", path) {
+            try FileDescriptor.open(
+                FilePath(path),
+                writable ? .readWrite : .readOnly,
+                options: create ? [.create, .closeOnExec] : [.closeOnExec],
+                permissions: create ? [.ownerReadWrite, .groupRead, .otherRead] : nil
+            )
+        }
+    }
+
+    static func fileSize(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) -> Int {
+        var info = stat()
+        _ = try retrying("fstat", path) { Int(fstat(fd.rawValue, &info)) }
+        return Int(info.st_size)
+    }
+
+    static func deviceAndInode(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) -> (UInt64, UInt64) {
+        var info = stat()
+        _ = try retrying("fstat", path) { Int(fstat(fd.rawValue, &info)) }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+
+    static func pread(_ fd: FileDescriptor, _ path: String, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(MapStoreError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[done...])
+            let n = try mapError("pread", path) { try fd.read(fromAbsoluteOffset: Int64(offset + done), into: slice) }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    static func pwriteAll(_ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
+        _ = try mapError("pwrite", path) { try fd.writeAll(toAbsoluteOffset: Int64(offset), buffer) }
+    }
+
+    /// Writes `iovecs` (which must describe consecutive file bytes) at `offset`, looping over short writes.
+    static func pwritevAll(_ fd: FileDescriptor, _ path: String, _ iovecs: inout [iovec], at offset: Int) throws(MapStoreError) {
+        var position = offset
+        var first = 0
+        while first < iovecs.count {
+            let batch = min(iovecs.count - first, 1024)
+            let written = try iovecs.withUnsafeMutableBufferPointer { buffer throws(MapStoreError) in
+                try retrying("pwritev", path) { pwritev(fd.rawValue, buffer.baseAddress! + first, Int32(batch), off_t(position)) }
+            }
+            position += written
+            var remaining = written
+            while remaining > 0, first < iovecs.count {
+                let length = iovecs[first].iov_len
+                if remaining >= length {
+                    remaining -= length
+                    first += 1
+                } else {
+                    iovecs[first].iov_base += remaining
+                    iovecs[first].iov_len -= remaining
+                    remaining = 0
+                }
+            }
+        }
+    }
+
+    static func fdatasync(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
+        _ = try retrying("fdatasync", path) { Int(Glibc.fdatasync(fd.rawValue)) }
+    }
+
+    static func fsync(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
+        _ = try retrying("fsync", path) { Int(Glibc.fsync(fd.rawValue)) }
+    }
+
+    /// Makes the file at least `size` bytes with its blocks allocated, so a later write or
+    /// store through the map cannot fail for lack of space (which would be SIGBUS in a map).
+    static func allocate(_ fd: FileDescriptor, _ path: String, from offset: Int, length: Int) throws(MapStoreError) {
+        while true {
+            let result = posix_fallocate(fd.rawValue, off_t(offset), off_t(length))
+            if result == 0 { return }
+            if result == EINTR { continue }
+            if result == ENOSPC || result == EDQUOT { throw MapStoreError.diskFull(path: path) }
+            if result == EOPNOTSUPP || result == EINVAL {
+                _ = try mapError("ftruncate", path) { try fd.resize(to: Int64(offset + length)) }
+                return
+            }
+            throw MapStoreError.io(errno: result, operation: "fallocate", path: path)
+        }
+    }
+
+    static func truncate(_ fd: FileDescriptor, _ path: String, to size: Int) throws(MapStoreError) {
+        _ = try mapError("ftruncate", path) { try fd.resize(to: Int64(size)) }
+    }
+
+    static func mmap(_ address: UnsafeMutableRawPointer?, _ length: Int, _ protection: Int32, _ flags: Int32, _ fd: Int32, _ offset: Int, _ path: String) throws(MapStoreError) -> UnsafeMutableRawPointer {
+        let result = Glibc.mmap(address, length, protection, flags, fd, off_t(offset))
+        if result == MAP_FAILED || result == nil {
+            throw MapStoreError.io(errno: errno, operation: "mmap of \(length) bytes", path: path)
+        }
+        return result!
+    }
+
+    static func munmap(_ address: UnsafeMutableRawPointer, _ length: Int) {
+        _ = Glibc.munmap(address, length)
+    }
+
+    static func msync(_ address: UnsafeMutableRawPointer, _ length: Int, _ flags: Int32, _ path: String) throws(MapStoreError) {
+        _ = try retrying("msync", path) { Int(Glibc.msync(address, length, flags)) }
+    }
+
+    static func madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32) {
+        // Advice is a hint: a kernel that refuses it changes speed, never correctness.
+        _ = Glibc.madvise(address, length, advice)
+    }
+
+    /// The machine's page size.
+    static var pageSize: Int { Int(cshim_page_size()) }
+}

@@ -1,0 +1,29 @@
+/// How a ``Database`` is opened.
+public struct Options: Sendable {
+    /// The mapping mode; see ``MappingMode``. Default `.readOnly` (pwrite commits).
+    public var mappingMode: MappingMode = .readOnly
+    /// What a commit waits for. Default `.full`.
+    public var durability: Durability = .full
+    /// The address space reserved at open, and so the largest the file may grow to.
+    /// Default 1 TiB: reserving address space costs nothing until pages are touched, and
+    /// the map never has to move while the file grows under it.
+    public var maxSize: Int = 1 << 40
+    /// The madvise policy; see ``AccessPattern``.
+    public var accessPattern: AccessPattern = .automatic
+    /// Verify each page's checksum every time a transaction reads it (``Database/check()``
+    /// always does). Off by default: it costs a pass over every page read.
+    public var verifyChecksums: Bool = false
+    /// Open an existing database only for reading: write transactions throw ``MapStoreError/readOnly(reason:)``.
+    public var readOnly: Bool = false
+    /// Create the database file when it does not exist. Default `true`.
+    public var create: Bool = true
+
+    /// Default options: a read-only map with pwrite commits, full durability, 1 TiB reservation.
+    public init() {}
+
+    /// Options with the given mapping mode and durability; everything else default.
+    public init(mappingMode: MappingMode, durability: Durability = .full) {
+        self.mappingMode = mappingMode
+        self.durability = durability
+    }
+}

@@ -1,0 +1,130 @@
+/// The root of one B+tree: its root page (0 for an empty tree), its depth and entry count.
+@usableFromInline
+struct TreeRoot: Equatable, Sendable {
+    @usableFromInline var root: UInt64 = 0
+    @usableFromInline var depth: Int = 0
+    @usableFromInline var entries: UInt64 = 0
+
+    @inlinable init(root: UInt64 = 0, depth: Int = 0, entries: UInt64 = 0) {
+        self.root = root
+        self.depth = depth
+        self.entries = entries
+    }
+
+    @inlinable var isEmpty: Bool { root == 0 }
+}
+
+/// One of the two meta pages (0 and 1), written alternately: the commit record.
+///
+/// ```
+/// 0..<8     checksum      XXH64 of bytes 8..<128
+/// 8..<16    magic         "MAPSTORE"
+/// 16..<20   version       format version (1)
+/// 20..<24   pageSize      bytes per page
+/// 24..<32   txnID         the commit this meta records
+/// 32..<40   main root     root page of the main tree (0 = empty)
+/// 40..<44   main depth
+/// 44..<48   flags         0
+/// 48..<56   main entries
+/// 56..<64   catalog root  root of the snapshot catalog (0 = none)
+/// 64..<72   free list     first page of the free-list chain (0 = none)
+/// 72..<80   pageCount     pages 0..<pageCount are in use or free; the rest of the file is unused
+/// 80..<88   maxSize       the address space reserved by the writer that created the file
+/// 88..<96   commitTime    nanoseconds since 1970 (CLOCK_REALTIME) of the commit
+/// 96..<128  reserved      zero
+/// ```
+@usableFromInline
+struct Meta: Equatable, Sendable {
+    static let magic: UInt64 = 0x4552_4F54_5350_414D  // "MAPSTORE" read little-endian
+    static let version: UInt32 = 1
+    /// Bytes covered by the meta record; well inside one 512-byte sector, so a torn write
+    /// of it is caught by the checksum rather than half-applied.
+    static let length = 128
+
+    @usableFromInline var pageSize: Int
+    @usableFromInline var txnID: UInt64
+    @usableFromInline var main: TreeRoot
+    @usableFromInline var catalogRoot: UInt64
+    @usableFromInline var freeListRoot: UInt64
+    @usableFromInline var pageCount: UInt64
+    @usableFromInline var maxSize: UInt64
+    @usableFromInline var commitTime: UInt64
+
+    /// The meta of a new, empty database.
+    static func empty(pageSize: Int, maxSize: Int) -> Meta {
+        Meta(pageSize: pageSize, txnID: 0, main: TreeRoot(), catalogRoot: 0, freeListRoot: 0,
+             pageCount: PageLayout.firstDataPage, maxSize: UInt64(maxSize), commitTime: 0)
+    }
+
+    /// Writes this meta into `page` (a whole page, zeroed past the record).
+    func encode(into page: Page) {
+        page.zero(0, page.size)
+        page.setU64(8, Meta.magic)
+        page.setU32(16, Meta.version)
+        page.setU32(20, UInt32(pageSize))
+        page.setU64(24, txnID)
+        page.setU64(32, main.root)
+        page.setU32(40, UInt32(main.depth))
+        page.setU64(48, main.entries)
+        page.setU64(56, catalogRoot)
+        page.setU64(64, freeListRoot)
+        page.setU64(72, pageCount)
+        page.setU64(80, maxSize)
+        page.setU64(88, commitTime)
+        page.setU64(0, Checksum.xxh64(page.bytes + 8, count: Meta.length - 8))
+    }
+
+    /// What reading one meta slot found.
+    enum Decoded {
+        case valid(Meta)
+        /// Not a MapStore meta at all (wrong magic).
+        case foreign
+        /// A MapStore meta that fails its checksum or a field check; `reason` says which.
+        case damaged(String)
+        /// A meta of another version or page size.
+        case incompatible(String)
+    }
+
+    /// Decodes the meta in `page` (slot `slot`, 0 or 1), checking every field.
+    static func decode(_ page: Page, slot: UInt64) -> Decoded {
+        guard page.size >= Meta.length else { return .damaged("meta page shorter than \(Meta.length) bytes") }
+        guard page.u64(8) == magic else { return .foreign }
+        let checksum = Checksum.xxh64(page.bytes + 8, count: Meta.length - 8)
+        guard checksum == page.u64(0) else { return .damaged("meta checksum mismatch (torn or damaged write)") }
+        let version = page.u32(16)
+        guard version == Meta.version else {
+            return .incompatible("format version \(version), this build reads version \(Meta.version)")
+        }
+        let pageSize = Int(page.u32(20))
+        let depth = Int(page.u32(40))
+        let meta = Meta(
+            pageSize: pageSize, txnID: page.u64(24),
+            main: TreeRoot(root: page.u64(32), depth: depth, entries: page.u64(48)),
+            catalogRoot: page.u64(56), freeListRoot: page.u64(64), pageCount: page.u64(72),
+            maxSize: page.u64(80), commitTime: page.u64(88))
+        if meta.pageCount < PageLayout.firstDataPage { return .damaged("page count \(meta.pageCount) is below 2") }
+        if meta.main.root != 0, meta.main.root < PageLayout.firstDataPage || meta.main.root >= meta.pageCount {
+            return .damaged("main root \(meta.main.root) outside pages 2..<\(meta.pageCount)")
+        }
+        if (meta.main.root == 0) != (depth == 0) || depth > TreeLimits.maxDepth {
+            return .damaged("main tree depth \(depth) does not fit its root \(meta.main.root)")
+        }
+        if meta.freeListRoot != 0, meta.freeListRoot < PageLayout.firstDataPage || meta.freeListRoot >= meta.pageCount {
+            return .damaged("free-list root \(meta.freeListRoot) outside pages 2..<\(meta.pageCount)")
+        }
+        if meta.catalogRoot != 0, meta.catalogRoot < PageLayout.firstDataPage || meta.catalogRoot >= meta.pageCount {
+            return .damaged("catalog root \(meta.catalogRoot) outside pages 2..<\(meta.pageCount)")
+        }
+        // The slot a commit lands in is its transaction id's parity; txn 0 (creation) is in both.
+        if meta.txnID != 0, meta.txnID % 2 != slot { return .damaged("txn \(meta.txnID) found in meta slot \(slot)") }
+        return .valid(meta)
+    }
+}
+
+/// Structural limits that hold for every tree.
+@usableFromInline
+enum TreeLimits {
+    /// Deeper than this is a corrupted file (a tree of 4 KiB pages this deep would hold
+    /// more entries than a 1 TiB file can).
+    @usableFromInline static let maxDepth = 32
+}

@@ -1,0 +1,166 @@
+/// The kinds of page in a data file; the byte at ``PageLayout/kindOffset``.
+@usableFromInline
+enum PageKind: UInt8, Sendable {
+    case branch = 2
+    case leaf = 3
+    case overflow = 4
+    case freeList = 5
+}
+
+/// Where things sit in a page header (DESIGN.md section 2; docs/format.md).
+///
+/// ```
+/// 0..<8    checksum   XXH64 of bytes 8..<end (end = page size, or the whole run for overflow)
+/// 8..<16   txnID      the transaction that wrote the page
+/// 16..<24  pageNumber the page's own number (catches misdirected writes)
+/// 24       kind       PageKind
+/// 25       flags      0
+/// 26..<28  count      slots (branch, leaf), 64-bit words (free list)
+/// 28..<30  upper      start of the cell area (branch, leaf)
+/// 28..<32  runLength  pages in the run (overflow)
+/// 32...             slot array, then free space, then cells growing down from the end
+/// ```
+@usableFromInline
+enum PageLayout {
+    @usableFromInline static let checksumOffset = 0
+    @usableFromInline static let txnOffset = 8
+    @usableFromInline static let numberOffset = 16
+    @usableFromInline static let kindOffset = 24
+    @usableFromInline static let countOffset = 26
+    @usableFromInline static let upperOffset = 28
+    @usableFromInline static let runLengthOffset = 28
+    /// Bytes of header before the slot array.
+    @usableFromInline static let headerSize = 32
+    /// Pages 0 and 1 are the meta pages.
+    @usableFromInline static let firstDataPage: UInt64 = 2
+}
+
+/// A view of one page (or a run of pages) in memory: the only place MapStore reads and
+/// writes page bytes through a raw pointer.
+///
+/// Every accessor is little-endian and checks its offset against the page's size. Callers
+/// validate offsets and lengths read from disk before using them (and throw
+/// ``MapStoreError/corrupted(page:reason:)``); the checks here are a last line that turns a
+/// missed validation into a trap instead of an out-of-bounds read.
+@usableFromInline
+struct Page {
+    @usableFromInline let bytes: UnsafeMutableRawPointer
+    /// Bytes in this view (one page, or a whole overflow run).
+    @usableFromInline let size: Int
+
+    @inlinable
+    init(_ bytes: UnsafeMutableRawPointer, size: Int) {
+        self.bytes = bytes
+        self.size = size
+    }
+
+    @inlinable @inline(__always)
+    func u8(_ offset: Int) -> UInt8 {
+        precondition(offset >= 0 && offset < size, "page read out of bounds")
+        return bytes.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    @inlinable @inline(__always)
+    func u16(_ offset: Int) -> Int {
+        precondition(offset >= 0 && offset + 2 <= size, "page read out of bounds")
+        return Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    @inlinable @inline(__always)
+    func u32(_ offset: Int) -> UInt32 {
+        precondition(offset >= 0 && offset + 4 <= size, "page read out of bounds")
+        return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    @inlinable @inline(__always)
+    func u64(_ offset: Int) -> UInt64 {
+        precondition(offset >= 0 && offset + 8 <= size, "page read out of bounds")
+        return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    @inlinable @inline(__always)
+    func setU8(_ offset: Int, _ value: UInt8) {
+        precondition(offset >= 0 && offset < size, "page write out of bounds")
+        bytes.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
+    }
+
+    @inlinable @inline(__always)
+    func setU16(_ offset: Int, _ value: Int) {
+        precondition(offset >= 0 && offset + 2 <= size && value >= 0 && value <= 0xFFFF, "page write out of bounds")
+        bytes.storeBytes(of: UInt16(value).littleEndian, toByteOffset: offset, as: UInt16.self)
+    }
+
+    @inlinable @inline(__always)
+    func setU32(_ offset: Int, _ value: UInt32) {
+        precondition(offset >= 0 && offset + 4 <= size, "page write out of bounds")
+        bytes.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self)
+    }
+
+    @inlinable @inline(__always)
+    func setU64(_ offset: Int, _ value: UInt64) {
+        precondition(offset >= 0 && offset + 8 <= size, "page write out of bounds")
+        bytes.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
+    }
+
+    /// `count` bytes from `offset`, for comparing or copying keys and values.
+    @inlinable @inline(__always)
+    func slice(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
+        precondition(offset >= 0 && count >= 0 && offset + count <= size, "page read out of bounds")
+        return UnsafeRawBufferPointer(start: bytes + offset, count: count)
+    }
+
+    /// Copies `source` to `offset`.
+    @inlinable @inline(__always)
+    func write(_ source: UnsafeRawBufferPointer, at offset: Int) {
+        precondition(offset >= 0 && offset + source.count <= size, "page write out of bounds")
+        if let start = source.baseAddress, source.count > 0 {
+            (bytes + offset).copyMemory(from: start, byteCount: source.count)
+        }
+    }
+
+    /// Moves `count` bytes from `from` to `to` within the page (ranges may overlap).
+    @inlinable @inline(__always)
+    func move(from: Int, to: Int, count: Int) {
+        precondition(from >= 0 && to >= 0 && from + count <= size && to + count <= size, "page move out of bounds")
+        if count > 0 { (bytes + to).copyMemory(from: bytes + from, byteCount: count) }
+    }
+
+    /// Zeroes `count` bytes from `offset`.
+    @inlinable
+    func zero(_ offset: Int, _ count: Int) {
+        precondition(offset >= 0 && offset + count <= size, "page write out of bounds")
+        (bytes + offset).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+    }
+
+    /// Copies the whole of `other` (of the same size) over this page.
+    @inlinable
+    func copy(from other: Page) {
+        precondition(other.size == size, "page sizes differ")
+        bytes.copyMemory(from: other.bytes, byteCount: size)
+    }
+
+    // MARK: Header fields
+
+    @inlinable var kind: UInt8 { u8(PageLayout.kindOffset) }
+    @inlinable var count: Int { u16(PageLayout.countOffset) }
+    @inlinable var upper: Int { u16(PageLayout.upperOffset) }
+    @inlinable var pageNumber: UInt64 { u64(PageLayout.numberOffset) }
+    @inlinable var txnID: UInt64 { u64(PageLayout.txnOffset) }
+    @inlinable var storedChecksum: UInt64 { u64(PageLayout.checksumOffset) }
+
+    /// XXH64 of everything after the checksum field, seeded with nothing: the page number
+    /// inside the covered bytes already ties the checksum to the page's place.
+    @inlinable
+    func computeChecksum() -> UInt64 {
+        Checksum.xxh64(bytes + 8, count: size - 8)
+    }
+
+    /// Writes the header fields common to every data page.
+    @inlinable
+    func initialize(kind: PageKind, number: UInt64, txnID: UInt64) {
+        zero(0, PageLayout.headerSize)
+        setU64(PageLayout.txnOffset, txnID)
+        setU64(PageLayout.numberOffset, number)
+        setU8(PageLayout.kindOffset, kind.rawValue)
+    }
+}

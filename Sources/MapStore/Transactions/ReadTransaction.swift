@@ -1,0 +1,227 @@
+/// Which tree of the database an operation works on.
+@usableFromInline
+enum TreeID: Hashable {
+    case main
+    case table(String)
+}
+
+/// A consistent, read-only view of the database at one commit.
+///
+/// Lent to the closure of ``Database/read(_:)`` (or, as a ``WriteTransaction``, of
+/// ``Database/write(_:)``) and valid only inside it: a transaction used after its closure
+/// returned throws ``MapStoreError/invalidArgument(reason:)``. Readers never block and are
+/// never blocked; they see the commit that was newest when they started, however many
+/// commits follow. Values lent through ``withValue(forKey:_:)`` point straight into the map.
+public class ReadTransaction {
+    let environment: Environment
+    @usableFromInline let pages: TransactionPages
+    /// The commit this transaction reads (a write transaction: the commit it builds on).
+    let base: Meta
+    @usableFromInline var main: TreeRoot
+    /// Table roots read from (or, in a writer, changed in) the main tree.
+    var tables: [String: TreeRoot?] = [:]
+    var isActive = true
+    /// Bumped by every change, so a scan in a write transaction knows to re-seek.
+    @usableFromInline var generation: UInt64 = 0
+    /// An error a `Sequence` could not throw; the transaction's closure rethrows it.
+    var deferredError: MapStoreError?
+
+    init(environment: Environment, base: Meta, pages: TransactionPages) {
+        self.environment = environment
+        self.base = base
+        self.pages = pages
+        self.main = base.main
+    }
+
+    /// The id of the commit this transaction reads.
+    public var transactionID: UInt64 { base.txnID }
+
+    /// The largest key this database accepts, in bytes (998 with 4 KiB pages).
+    public var maxKeySize: Int { environment.limits.maxKeySize }
+
+    // MARK: Checks
+
+    @inline(__always)
+    func checkActive() throws(MapStoreError) {
+        guard isActive else {
+            throw MapStoreError.invalidArgument(reason: "transaction used after its closure returned")
+        }
+    }
+
+    @inline(__always)
+    func checkKey(_ key: UnsafeRawBufferPointer) throws(MapStoreError) {
+        guard key.count >= 1, key.count <= environment.limits.maxKeySize else {
+            throw MapStoreError.keyTooLarge(size: key.count, limit: environment.limits.maxKeySize)
+        }
+    }
+
+    // MARK: Trees
+
+    /// The root of `tree` as this transaction sees it (an absent table is empty).
+    @usableFromInline
+    func root(of tree: TreeID) throws(MapStoreError) -> TreeRoot {
+        switch tree {
+        case .main:
+            return main
+        case let .table(name):
+            if let cached = tables[name] { return cached ?? TreeRoot() }
+            let found = try lookupTable(name)
+            tables[name] = .some(found)
+            return found ?? TreeRoot()
+        }
+    }
+
+    /// Reads a table's descriptor from the main tree.
+    func lookupTable(_ name: String) throws(MapStoreError) -> TreeRoot? {
+        let reader = TreeReader(space: pages)
+        return try withContiguousBytes(Array(name.utf8)) { (key) throws(MapStoreError) -> TreeRoot? in
+            guard let (page, entry) = try reader.find(main, key: key) else { return nil }
+            guard entry.isTable else { return nil }
+            return try TableDescriptor.decode(try reader.value(of: entry, in: page), pageCount: pages.pageCount, at: page.pageNumber)
+        }
+    }
+
+    // MARK: Reading
+
+    /// Calls `body` with the bytes of `key`'s value, straight from the map (no copy), or
+    /// returns nil when the key is absent. The buffer is valid only inside `body`.
+    @usableFromInline
+    func withValue<R>(forKey key: UnsafeRawBufferPointer, in tree: TreeID, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try checkActive()
+        try checkKey(key)
+        let reader = TreeReader(space: pages)
+        guard let (page, entry) = try reader.find(try root(of: tree), key: key), !entry.isTable else { return nil }
+        return try body(try reader.value(of: entry, in: page))
+    }
+
+    /// Calls `body` with the bytes of `key`'s value in the main tree, straight from the map
+    /// (zero-copy), or returns nil when the key is absent. The buffer is valid only inside `body`.
+    public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        let bytes = Array(key)
+        return try bytes.withUnsafeBytes { try withValue(forKey: $0, in: .main, body) }
+    }
+
+    /// The value stored under `key`, or nil when the key is absent.
+    public func get<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> [UInt8]? {
+        try get(key, in: .main)
+    }
+
+    /// The value stored under the UTF-8 bytes of `key`, or nil.
+    public func get(_ key: String) throws(MapStoreError) -> [UInt8]? {
+        try get(key.utf8, in: .main)
+    }
+
+    /// The value under the UTF-8 bytes of `key`, decoded as UTF-8 (invalid sequences repaired), or nil.
+    public func getString(_ key: String) throws(MapStoreError) -> String? {
+        guard let bytes = try get(key.utf8, in: .main) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Whether `key` is present.
+    public func contains<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> Bool {
+        try get(key, in: .main) != nil
+    }
+
+    @usableFromInline
+    func get<K: Collection<UInt8>>(_ key: K, in tree: TreeID) throws(MapStoreError) -> [UInt8]? {
+        try checkActive()
+        return try withContiguousBytes(key) { (key) throws(MapStoreError) -> [UInt8]? in
+            try checkKey(key)
+            let reader = TreeReader(space: pages)
+            guard let (page, entry) = try reader.find(try root(of: tree), key: key), !entry.isTable else { return nil }
+            return Array(try reader.value(of: entry, in: page))
+        }
+    }
+
+    /// The entries of the main tree in `range`, in key order (or reverse), as copies.
+    ///
+    /// A damaged page ends the sequence early; the error is then thrown by the
+    /// ``Database/read(_:)`` or ``Database/write(_:)`` call that lent this transaction.
+    public func scan(_ range: KeyRange = .all, reverse: Bool = false) -> ScanSequence {
+        ScanSequence(transaction: self, tree: .main, range: range, reverse: reverse)
+    }
+
+    /// A cursor over the main tree.
+    public func cursor() throws(MapStoreError) -> Cursor {
+        try checkActive()
+        return Cursor(transaction: self, tree: .main)
+    }
+
+    // MARK: Tables
+
+    /// The table named `name`: an empty one when it does not exist (a write creates it).
+    public func table(_ name: String) throws(MapStoreError) -> Table {
+        try checkActive()
+        guard !name.isEmpty, name.utf8.count <= maxKeySize else {
+            throw MapStoreError.invalidArgument(reason: "table name must be 1...\(maxKeySize) bytes of UTF-8")
+        }
+        return Table(transaction: self, name: name)
+    }
+
+    /// Whether a table named `name` exists.
+    public func hasTable(_ name: String) throws(MapStoreError) -> Bool {
+        try checkActive()
+        if let cached = tables[name] { return cached != nil }
+        return try lookupTable(name) != nil
+    }
+
+    /// The names of all tables, in byte order of their UTF-8 names.
+    public func tableNames() throws(MapStoreError) -> [String] {
+        try checkActive()
+        var names: [String] = []
+        var cursor = TreeCursor(source: pages, tree: main, pageCount: pages.pageCount)
+        var more = try cursor.first()
+        while more {
+            let (_, entry) = try cursor.current()
+            if entry.isTable { names.append(String(decoding: entry.key, as: UTF8.self)) }
+            more = try cursor.next()
+        }
+        // A writer's tables created or dropped since its last flush live in `tables` only.
+        var set = Set(names)
+        for (name, root) in tables {
+            if root == nil { set.remove(name) } else { set.insert(name) }
+        }
+        return set.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Entries in the main tree (tables not counted).
+    public func count() throws(MapStoreError) -> Int {
+        try checkActive()
+        return Int(main.entries) - (try tableNames().count)
+    }
+
+    func finish() {
+        isActive = false
+    }
+}
+
+/// A table's root as stored in its main-tree cell: root u64, depth u32, flags u32 (0), entries u64.
+enum TableDescriptor {
+    static let size = 24
+
+    static func encode(_ root: TreeRoot) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: size)
+        bytes.withUnsafeMutableBytes { buffer in
+            let page = Page(buffer.baseAddress!, size: size)
+            page.setU64(0, root.root)
+            page.setU32(8, UInt32(root.depth))
+            page.setU64(16, root.entries)
+        }
+        return bytes
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, pageCount: UInt64, at page: UInt64) throws(MapStoreError) -> TreeRoot {
+        guard bytes.count == size else {
+            throw MapStoreError.corrupted(page: page, reason: "table descriptor of \(bytes.count) bytes, expected \(size)")
+        }
+        let view = Page(UnsafeMutableRawPointer(mutating: bytes.baseAddress!), size: size)
+        let root = TreeRoot(root: view.u64(0), depth: Int(view.u32(8)), entries: view.u64(16))
+        if root.root != 0, root.root < PageLayout.firstDataPage || root.root >= pageCount {
+            throw MapStoreError.corrupted(page: page, reason: "table root \(root.root) outside pages 2..<\(pageCount)")
+        }
+        if (root.root == 0) != (root.depth == 0) || root.depth > TreeLimits.maxDepth {
+            throw MapStoreError.corrupted(page: page, reason: "table depth \(root.depth) does not fit its root \(root.root)")
+        }
+        return root
+    }
+}

@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The pages one transaction sees: the map at its snapshot, plus (for a write transaction)
+/// the pages it has copied or allocated, which no other transaction can see.
+///
+/// In `.readOnly` mapping mode a write transaction's pages live in heap buffers and reach
+/// the file by `pwrite` at commit; in the writable modes they are written in place in the
+/// map, on pages that are free in every snapshot a reader can hold.
+@usableFromInline
+final class TransactionPages: PageSpace {
+    @usableFromInline let base: UnsafeMutableRawPointer
+    @usableFromInline let pageSize: Int
+    /// Pages `0..<pageCount` exist in this transaction's view.
+    @usableFromInline var pageCount: UInt64
+    @usableFromInline let verifyChecksums: Bool
+    @usableFromInline let isWriter: Bool
+
+    // Write transactions only.
+    let txnID: UInt64
+    let inPlace: Bool
+    let maxPages: UInt64
+    /// Called before a page at or past the file's end is used in place: grows the file.
+    let ensureCapacity: ((_ pages: UInt64) throws(MapStoreError) -> Void)?
+    /// Pages this transaction owns, by first page, and the pages in each run.
+    @usableFromInline var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
+    var runLengths: [UInt64: Int] = [:]
+    var freeList: FreeList
+    /// Pages the current commit no longer reaches but older snapshots may.
+    var freedNow: [UInt64] = []
+    let scratchBuffer: UnsafeMutableRawPointer?
+
+    /// A reader's view of the map.
+    init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool) {
+        self.base = base
+        self.pageSize = pageSize
+        self.pageCount = pageCount
+        self.verifyChecksums = verifyChecksums
+        self.isWriter = false
+        self.txnID = 0
+        self.inPlace = false
+        self.maxPages = pageCount
+        self.ensureCapacity = nil
+        self.freeList = FreeList()
+        self.scratchBuffer = nil
+    }
+
+    /// A writer's view: the map plus its own pages.
+    init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool,
+         txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList,
+         ensureCapacity: @escaping (_ pages: UInt64) throws(MapStoreError) -> Void) {
+        self.base = base
+        self.pageSize = pageSize
+        self.pageCount = pageCount
+        self.verifyChecksums = verifyChecksums
+        self.isWriter = true
+        self.txnID = txnID
+        self.inPlace = inPlace
+        self.maxPages = maxPages
+        self.ensureCapacity = ensureCapacity
+        self.freeList = freeList
+        self.scratchBuffer = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
+    }
+
+    deinit {
+        releaseBuffers()
+        scratchBuffer?.deallocate()
+    }
+
+    /// Frees the heap copies (after a commit wrote them, or on abort).
+    func releaseBuffers() {
+        if !inPlace { for buffer in dirty.values { buffer.deallocate() } }
+        dirty.removeAll()
+        runLengths.removeAll()
+    }
+
+    @usableFromInline var scratch: Page { Page(scratchBuffer!, size: pageSize) }
+
+    // MARK: Reading
+
+    @inlinable @inline(__always)
+    func checkNumber(_ number: UInt64, count: Int = 1) throws(MapStoreError) {
+        guard number >= PageLayout.firstDataPage, number < pageCount, UInt64(count) <= pageCount - number else {
+            throw MapStoreError.corrupted(page: number, reason: "reference to page \(number) (\(count) pages) outside the file's pages 2..<\(pageCount)")
+        }
+    }
+
+    @inlinable
+    func readPage(_ number: UInt64) throws(MapStoreError) -> Page {
+        try checkNumber(number)
+        if isWriter, let buffer = dirty[number] { return Page(buffer, size: pageSize) }
+        let page = Page(base + Int(number) * pageSize, size: pageSize)
+        if verifyChecksums { try verify(page, number: number) }
+        return page
+    }
+
+    @inlinable
+    func readRun(_ first: UInt64, count: Int) throws(MapStoreError) -> Page {
+        try checkNumber(first, count: count)
+        if isWriter, let buffer = dirty[first] { return Page(buffer, size: pageSize * count) }
+        let page = Page(base + Int(first) * pageSize, size: pageSize * count)
+        if verifyChecksums { try verify(page, number: first) }
+        return page
+    }
+
+    @usableFromInline
+    func verify(_ page: Page, number: UInt64) throws(MapStoreError) {
+        let stored = page.storedChecksum
+        let actual = page.computeChecksum()
+        guard stored == actual else {
+            throw MapStoreError.corrupted(page: number, reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(actual)))")
+        }
+    }
+
+    // MARK: Writing
+
+    @usableFromInline func writablePage(_ number: UInt64) throws(MapStoreError) -> (number: UInt64, page: Page) {
+        if let buffer = dirty[number] { return (number, Page(buffer, size: pageSize)) }
+        let source = try readPage(number)
+        try Node(source, number: number).validateAll()
+        let (copy, page) = try allocate(1)
+        page.copy(from: source)
+        page.setU64(PageLayout.numberOffset, copy)
+        page.setU64(PageLayout.txnOffset, txnID)
+        free(number, count: 1)
+        return (copy, page)
+    }
+
+    @usableFromInline func allocate(_ count: Int) throws(MapStoreError) -> (number: UInt64, page: Page) {
+        precondition(isWriter, "allocate in a read transaction")
+        let first: UInt64
+        if let run = freeList.takeRun(count) {
+            first = run
+        } else {
+            guard pageCount + UInt64(count) <= maxPages else { throw MapStoreError.mapFull(limit: Int(maxPages) * pageSize) }
+            first = pageCount
+            pageCount += UInt64(count)
+        }
+        let buffer: UnsafeMutableRawPointer
+        if inPlace {
+            try ensureCapacity?(first + UInt64(count))
+            buffer = base + Int(first) * pageSize
+        } else {
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: count * pageSize, alignment: pageSize)
+        }
+        dirty[first] = buffer
+        if count > 1 { runLengths[first] = count }
+        let page = Page(buffer, size: count * pageSize)
+        page.initialize(kind: .leaf, number: first, txnID: txnID)
+        return (first, page)
+    }
+
+    @usableFromInline func free(_ number: UInt64, count: Int) {
+        if let buffer = dirty.removeValue(forKey: number) {
+            // Allocated by this transaction: no snapshot reaches it, so it is free at once.
+            if !inPlace { buffer.deallocate() }
+            runLengths.removeValue(forKey: number)
+            freeList.addReusable(number, count: count)
+        } else {
+            for page in number..<(number + UInt64(count)) { freedNow.append(page) }
+        }
+    }
+
+    /// Pages in the run starting at `first` (1 for a single page).
+    func runLength(_ first: UInt64) -> Int { runLengths[first] ?? 1 }
+
+    /// Stamps every owned page with this transaction and its checksum, the last change before writing.
+    func seal() {
+        for (first, buffer) in dirty {
+            let page = Page(buffer, size: runLength(first) * pageSize)
+            page.setU64(PageLayout.txnOffset, txnID)
+            page.setU64(PageLayout.checksumOffset, page.computeChecksum())
+        }
+    }
+
+    /// Owned runs in page order: (first page, pages, bytes).
+    func sortedRuns() -> [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] {
+        dirty.map { ($0.key, runLength($0.key), $0.value) }.sorted { $0.first < $1.first }
+    }
+}
+
+/// `0x`-prefixed lowercase hex of a 64-bit value, for messages.
+@usableFromInline
+func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

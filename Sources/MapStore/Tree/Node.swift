@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Cell formats of branch and leaf pages, and the search inside one page.
+///
+/// ```
+/// leaf cell:   keyLength u16 | flags u8 | 0 u8 | valueLength u32 | key | value
+///              (flags & overflow: the value lives in an overflow run and the cell holds its first page, u64)
+/// branch cell: child u64 | keyLength u16 | key      (cell 0's key is empty: it stands for "below everything")
+/// ```
+/// Slots (u16 offsets of the cells, in key order) follow the page header; cells fill the page from its end.
+@usableFromInline
+enum Cell {
+    @usableFromInline static let leafHeader = 8
+    @usableFromInline static let branchHeader = 10
+    @usableFromInline static let slotSize = 2
+    /// The value is in an overflow run.
+    @usableFromInline static let overflow: UInt8 = 1
+    /// The value is a table descriptor (main tree only).
+    @usableFromInline static let table: UInt8 = 2
+}
+
+/// Size limits that follow from the page size.
+@usableFromInline
+struct NodeLimits: Sendable {
+    @usableFromInline let pageSize: Int
+
+    @inlinable init(pageSize: Int) { self.pageSize = pageSize }
+
+    /// The largest cell plus its slot: a quarter of the page's cell area, so any page holds
+    /// at least four cells and a split always leaves both halves non-empty and fitting.
+    @inlinable var maxCell: Int { (pageSize - PageLayout.headerSize) / 4 }
+    /// The largest key: a leaf cell with an overflow reference must still fit in ``maxCell``.
+    /// 998 bytes on 4 KiB pages (LMDB's default limit is 511).
+    @inlinable var maxKeySize: Int { maxCell - Cell.slotSize - Cell.leafHeader - 8 }
+    /// Whether a value is stored inside the leaf (else in an overflow run).
+    @inlinable func isInline(keyLength: Int, valueLength: Int) -> Bool {
+        Cell.slotSize + Cell.leafHeader + keyLength + valueLength <= maxCell
+    }
+    /// Pages in the overflow run of a value of `length` bytes.
+    @inlinable func overflowPages(valueLength length: Int) -> Int {
+        (PageLayout.headerSize + length + pageSize - 1) / pageSize
+    }
+}
+
+/// memcmp order, the shorter key first on a common prefix.
+@inlinable @inline(__always)
+func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let common = min(a.count, b.count)
+    if common > 0 {
+        let r = memcmp(a.baseAddress!, b.baseAddress!, common)
+        if r != 0 { return Int(r) }
+    }
+    return a.count - b.count
+}
+
+/// A leaf entry as found in a page: where its key is and what its value is.
+@usableFromInline
+struct LeafEntry {
+    @usableFromInline var key: UnsafeRawBufferPointer
+    @usableFromInline var flags: UInt8
+    @usableFromInline var valueLength: Int
+    /// Offset of the inline value or of the overflow page number, within the page.
+    @usableFromInline var valueOffset: Int
+    /// Bytes of the cell (without its slot).
+    @usableFromInline var cellSize: Int
+
+    @inlinable init(key: UnsafeRawBufferPointer, flags: UInt8, valueLength: Int, valueOffset: Int, cellSize: Int) {
+        self.key = key
+        self.flags = flags
+        self.valueLength = valueLength
+        self.valueOffset = valueOffset
+        self.cellSize = cellSize
+    }
+
+    @inlinable var isOverflow: Bool { flags & Cell.overflow != 0 }
+    @inlinable var isTable: Bool { flags & Cell.table != 0 }
+}
+
+/// A branch or leaf page, opened with its header checked; every cell read is bounds-checked.
+@usableFromInline
+struct Node {
+    @usableFromInline let page: Page
+    @usableFromInline let number: UInt64
+    @usableFromInline let count: Int
+    @usableFromInline let isLeaf: Bool
+
+    /// Opens page `number` as a tree node, checking the header fields a search relies on.
+    @inlinable
+    init(_ page: Page, number: UInt64) throws(MapStoreError) {
+        let kind = page.kind
+        guard kind == PageKind.leaf.rawValue || kind == PageKind.branch.rawValue else {
+            throw MapStoreError.corrupted(page: number, reason: "expected a tree page, found kind \(kind)")
+        }
+        guard page.pageNumber == number else {
+            throw MapStoreError.corrupted(page: number, reason: "page header says it is page \(page.pageNumber)")
+        }
+        let count = page.count
+        let slotsEnd = PageLayout.headerSize + Cell.slotSize * count
+        let upper = page.upper
+        guard slotsEnd <= upper, upper <= page.size else {
+            throw MapStoreError.corrupted(page: number, reason: "\(count) slots and cell area at \(upper) do not fit the page")
+        }
+        self.page = page
+        self.number = number
+        self.count = count
+        self.isLeaf = kind == PageKind.leaf.rawValue
+    }
+
+    @inlinable var upper: Int { page.upper }
+    @inlinable var slotsEnd: Int { PageLayout.headerSize + Cell.slotSize * count }
+
+    @inlinable @inline(__always)
+    func corrupted(_ reason: String) -> MapStoreError {
+        MapStoreError.corrupted(page: number, reason: reason)
+    }
+
+    /// The offset of cell `index`, checked to lie in the cell area.
+    @inlinable @inline(__always)
+    func cellOffset(_ index: Int) throws(MapStoreError) -> Int {
+        let offset = page.u16(PageLayout.headerSize + Cell.slotSize * index)
+        guard offset >= slotsEnd, offset < page.size else {
+            throw corrupted("slot \(index) points at \(offset), outside the cell area")
+        }
+        return offset
+    }
+
+    // MARK: Leaf cells
+
+    @inlinable
+    func leafEntry(_ index: Int) throws(MapStoreError) -> LeafEntry {
+        let offset = try cellOffset(index)
+        guard offset + Cell.leafHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        let keyLength = page.u16(offset)
+        let flags = page.u8(offset + 2)
+        let valueLength = Int(page.u32(offset + 4))
+        let keyStart = offset + Cell.leafHeader
+        let stored = flags & Cell.overflow != 0 ? 8 : valueLength
+        guard keyStart + keyLength + stored <= page.size else {
+            throw corrupted("cell \(index) (key \(keyLength) bytes, value \(stored) bytes) runs past the page end")
+        }
+        return LeafEntry(key: page.slice(keyStart, keyLength), flags: flags, valueLength: valueLength,
+                         valueOffset: keyStart + keyLength, cellSize: Cell.leafHeader + keyLength + stored)
+    }
+
+    @inlinable @inline(__always)
+    func leafKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
+        let offset = try cellOffset(index)
+        guard offset + Cell.leafHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        let keyLength = page.u16(offset)
+        guard offset + Cell.leafHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
+        return page.slice(offset + Cell.leafHeader, keyLength)
+    }
+
+    /// The index of `key`, or where it would be inserted.
+    @inlinable
+    func searchLeaf(_ key: UnsafeRawBufferPointer) throws(MapStoreError) -> (index: Int, found: Bool) {
+        var low = 0
+        var high = count
+        while low < high {
+            let mid = (low &+ high) >> 1
+            let c = compareKeys(try leafKey(mid), key)
+            if c == 0 { return (mid, true) }
+            if c < 0 { low = mid &+ 1 } else { high = mid }
+        }
+        return (low, false)
+    }
+
+    // MARK: Branch cells
+
+    @inlinable @inline(__always)
+    func branchChild(_ index: Int) throws(MapStoreError) -> UInt64 {
+        let offset = try cellOffset(index)
+        guard offset + Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        return page.u64(offset)
+    }
+
+    @inlinable @inline(__always)
+    func branchKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
+        let offset = try cellOffset(index)
+        guard offset + Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        let keyLength = page.u16(offset + 8)
+        guard offset + Cell.branchHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
+        return page.slice(offset + Cell.branchHeader, keyLength)
+    }
+
+    /// The child index whose subtree holds `key`: the last cell whose key is <= `key`
+    /// (cell 0 stands for everything below cell 1).
+    @inlinable
+    func searchBranch(_ key: UnsafeRawBufferPointer) throws(MapStoreError) -> Int {
+        guard count > 0 else { throw corrupted("branch page with no children") }
+        var low = 1
+        var high = count
+        while low < high {
+            let mid = (low &+ high) >> 1
+            let c = compareKeys(try branchKey(mid), key)
+            if c <= 0 { low = mid &+ 1 } else { high = mid }
+        }
+        return low - 1
+    }
+
+    /// Bytes of cell `index` (without its slot), checked.
+    @inlinable
+    func cellSize(_ index: Int) throws(MapStoreError) -> Int {
+        if isLeaf { return try leafEntry(index).cellSize }
+        let key = try branchKey(index)
+        return Cell.branchHeader + key.count
+    }
+
+    /// Checks every cell of the page; after this, mutation code can trust the page.
+    func validateAll() throws(MapStoreError) {
+        for index in 0..<count { _ = try cellSize(index) }
+    }
+}

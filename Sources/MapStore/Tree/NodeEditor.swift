@@ -1,0 +1,130 @@
+/// Changes to a writable tree page whose cells have all been validated.
+///
+/// The tree only edits pages that a write transaction has copied (and checked) first, so
+/// the offsets and lengths here come from our own writes, not from the disk.
+@usableFromInline
+struct NodeEditor {
+    @usableFromInline let page: Page
+
+    @inlinable init(_ page: Page) { self.page = page }
+
+    @inlinable var count: Int { page.count }
+    @inlinable var upper: Int { page.upper }
+    @inlinable var isLeaf: Bool { page.kind == PageKind.leaf.rawValue }
+    @inlinable var slotsEnd: Int { PageLayout.headerSize + Cell.slotSize * count }
+    /// Contiguous free bytes between the slot array and the cell area.
+    @inlinable var contiguousFree: Int { upper - slotsEnd }
+    /// Bytes a page can hold in slots and cells.
+    @inlinable var capacity: Int { page.size - PageLayout.headerSize }
+
+    @inlinable func offset(_ index: Int) -> Int { page.u16(PageLayout.headerSize + Cell.slotSize * index) }
+
+    /// Bytes of the cell at `offset` (without its slot).
+    @inlinable
+    func cellSize(at offset: Int) -> Int {
+        if isLeaf {
+            let keyLength = page.u16(offset)
+            let overflow = page.u8(offset + 2) & Cell.overflow != 0
+            return Cell.leafHeader + keyLength + (overflow ? 8 : Int(page.u32(offset + 4)))
+        }
+        return Cell.branchHeader + page.u16(offset + 8)
+    }
+
+    @inlinable func cellSize(_ index: Int) -> Int { cellSize(at: offset(index)) }
+
+    /// Bytes in use by slots and cells (holes left by removals excluded).
+    func usedBytes() -> Int {
+        var total = 0
+        for index in 0..<count { total += cellSize(index) + Cell.slotSize }
+        return total
+    }
+
+    /// Makes the page an empty node of `kind`.
+    @inlinable
+    func reset(kind: PageKind) {
+        let number = page.pageNumber
+        let txn = page.txnID
+        page.initialize(kind: kind, number: number, txnID: txn)
+        page.setU16(PageLayout.upperOffset, page.size)
+    }
+
+    /// Opens a slot at `index` for a cell of `size` bytes and returns the cell's offset.
+    /// The caller has checked `contiguousFree >= size + 2`.
+    @inlinable
+    func insertSlot(at index: Int, size: Int) -> Int {
+        let n = count
+        precondition(index <= n && contiguousFree >= size + Cell.slotSize, "node insert without room")
+        let newUpper = upper - size
+        let slot = PageLayout.headerSize + Cell.slotSize * index
+        page.move(from: slot, to: slot + Cell.slotSize, count: Cell.slotSize * (n - index))
+        page.setU16(slot, newUpper)
+        page.setU16(PageLayout.countOffset, n + 1)
+        page.setU16(PageLayout.upperOffset, newUpper)
+        return newUpper
+    }
+
+    /// Appends a copy of a cell (bytes from another page) as the last cell.
+    @inlinable
+    func append(cell: UnsafeRawBufferPointer) {
+        let at = insertSlot(at: count, size: cell.count)
+        page.write(cell, at: at)
+    }
+
+    /// Removes cell `index`'s slot; its bytes become a hole until the page is compacted.
+    @inlinable
+    func removeSlot(at index: Int) {
+        let n = count
+        let slot = PageLayout.headerSize + Cell.slotSize * index
+        page.move(from: slot + Cell.slotSize, to: slot, count: Cell.slotSize * (n - index - 1))
+        page.setU16(PageLayout.countOffset, n - 1)
+        if n - 1 == 0 { page.setU16(PageLayout.upperOffset, page.size) }
+    }
+
+    /// The bytes of cell `index`.
+    @inlinable
+    func cell(_ index: Int) -> UnsafeRawBufferPointer {
+        let at = offset(index)
+        return page.slice(at, cellSize(at: at))
+    }
+
+    /// Rewrites the page without holes, using `scratch` (a page-sized buffer).
+    func compact(scratch: Page) {
+        scratch.copy(from: page)
+        let source = NodeEditor(scratch)
+        reset(kind: isLeaf ? .leaf : .branch)
+        for index in 0..<source.count { append(cell: source.cell(index)) }
+    }
+
+    // MARK: Leaf cells
+
+    /// Writes a leaf cell at `offset`; `value` is the inline value, or the 8-byte overflow page number.
+    @inlinable
+    func writeLeafCell(at offset: Int, key: UnsafeRawBufferPointer, flags: UInt8, valueLength: Int, stored: UnsafeRawBufferPointer) {
+        page.setU16(offset, key.count)
+        page.setU8(offset + 2, flags)
+        page.setU8(offset + 3, 0)
+        page.setU32(offset + 4, UInt32(valueLength))
+        page.write(key, at: offset + Cell.leafHeader)
+        page.write(stored, at: offset + Cell.leafHeader + key.count)
+    }
+
+    // MARK: Branch cells
+
+    @inlinable func child(_ index: Int) -> UInt64 { page.u64(offset(index)) }
+    @inlinable func setChild(_ index: Int, _ child: UInt64) { page.setU64(offset(index), child) }
+
+    @inlinable
+    func branchKey(_ index: Int) -> UnsafeRawBufferPointer {
+        let at = offset(index)
+        return page.slice(at + Cell.branchHeader, page.u16(at + 8))
+    }
+
+    /// Inserts a branch cell at `index`; the caller has checked there is room.
+    @inlinable
+    func insertBranchCell(at index: Int, key: UnsafeRawBufferPointer, child: UInt64) {
+        let at = insertSlot(at: index, size: Cell.branchHeader + key.count)
+        page.setU64(at, child)
+        page.setU16(at + 8, key.count)
+        page.write(key, at: at + Cell.branchHeader)
+    }
+}

@@ -1,0 +1,26 @@
+/// Where the tree reads pages from: the map of a read transaction, or the map plus the
+/// dirty copies of a write transaction.
+@usableFromInline
+protocol PageReading {
+    /// The page size of the file.
+    var pageSize: Int { get }
+    /// Page `number` for reading (a dirty copy if this transaction has one); the number is
+    /// checked against the snapshot's page count.
+    func readPage(_ number: UInt64) throws(MapStoreError) -> Page
+    /// `count` pages from `first` as one view (an overflow run), bounds-checked.
+    func readRun(_ first: UInt64, count: Int) throws(MapStoreError) -> Page
+}
+
+/// What the tree needs from a write transaction: reading pages, copying a page before
+/// changing it (copy-on-write), allocating and freeing. The tree never does file I/O.
+@usableFromInline
+protocol PageSpace: AnyObject, PageReading {    /// A writable copy of tree page `number`, with all cells validated: the same page if
+    /// this transaction already owns it, else a fresh page (the old one is freed).
+    func writablePage(_ number: UInt64) throws(MapStoreError) -> (number: UInt64, page: Page)
+    /// A fresh run of `count` pages owned by this transaction.
+    func allocate(_ count: Int) throws(MapStoreError) -> (number: UInt64, page: Page)
+    /// Releases a run that the current commit no longer reaches.
+    func free(_ number: UInt64, count: Int)
+    /// A page-sized buffer for rewriting a page in place.
+    var scratch: Page { get }
+}

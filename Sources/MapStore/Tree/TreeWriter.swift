@@ -1,0 +1,325 @@
+/// Insert with split and delete with merge on a copy-on-write B+tree.
+///
+/// Every page on the path from the root to the leaf is copied (``PageSpace/writablePage(_:)``)
+/// before it changes, so no page a reader can see is ever written. Splits put the new cell's
+/// half in a new right sibling (only the new cell when it lands at the end of a page, which
+/// keeps sequential loads dense); deletes merge a page into its sibling when it falls below
+/// a quarter full and the two fit in one page.
+@usableFromInline
+struct TreeWriter<Space: PageSpace> {
+    @usableFromInline let space: Space
+    @usableFromInline let limits: NodeLimits
+    /// The branch pages above the current leaf, with the child index taken in each.
+    @usableFromInline var path: [(number: UInt64, index: Int)] = []
+
+    init(space: Space) {
+        self.space = space
+        self.limits = NodeLimits(pageSize: space.pageSize)
+        path.reserveCapacity(TreeLimits.maxDepth)
+    }
+
+    // MARK: Descent
+
+    /// Copies the path to `key`'s leaf, fixing each parent's child pointer; returns the leaf.
+
+    mutating func descendWritable(_ tree: inout TreeRoot, to key: UnsafeRawBufferPointer) throws(MapStoreError) -> (number: UInt64, page: Page) {
+        path.removeAll(keepingCapacity: true)
+        var (number, page) = try space.writablePage(tree.root)
+        tree.root = number
+        for _ in 1..<tree.depth {
+            let node = try Node(page, number: number)
+            guard !node.isLeaf else { throw node.corrupted("leaf found above the tree's depth \(tree.depth)") }
+            let index = try node.searchBranch(key)
+            let child = try node.branchChild(index)
+            let (copy, childPage) = try space.writablePage(child)
+            if copy != child { NodeEditor(page).setChild(index, copy) }
+            path.append((number, index))
+            number = copy
+            page = childPage
+        }
+        guard page.kind == PageKind.leaf.rawValue else {
+            throw MapStoreError.corrupted(page: number, reason: "branch page found at leaf depth \(tree.depth)")
+        }
+        return (number, page)
+    }
+
+    // MARK: Put
+
+    /// Inserts or replaces `key`. `isTable` marks a table descriptor in the main tree; a key
+    /// that is a table cannot be overwritten as data, nor data as a table.
+
+    mutating func put(_ tree: inout TreeRoot, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, isTable: Bool = false) throws(MapStoreError) {
+        if tree.isEmpty {
+            let (number, page) = try space.allocate(1)
+            NodeEditor(page).reset(kind: .leaf)
+            tree = TreeRoot(root: number, depth: 1, entries: 0)
+        }
+        let (leafNumber, leafPage) = try descendWritable(&tree, to: key)
+        let leaf = try Node(leafPage, number: leafNumber)
+        let (index, found) = try leaf.searchLeaf(key)
+        let editor = NodeEditor(leafPage)
+        if found {
+            let old = try leaf.leafEntry(index)
+            if old.isTable != isTable {
+                throw MapStoreError.invalidArgument(reason: old.isTable ? "the key names a table; use the table's API" : "the key holds data, not a table")
+            }
+            if old.isOverflow {
+                space.free(leafPage.u64(old.valueOffset), count: limits.overflowPages(valueLength: old.valueLength))
+            } else if old.valueLength == value.count {
+                // Same size, inline: overwrite the value bytes in place (the page is already our copy).
+                leafPage.write(value, at: old.valueOffset)
+                return
+            }
+            editor.removeSlot(at: index)
+        } else {
+            tree.entries += 1
+        }
+        let flags: UInt8 = isTable ? Cell.table : 0
+        if limits.isInline(keyLength: key.count, valueLength: value.count) {
+            try insertLeafCell(&tree, leaf: (leafNumber, leafPage), index: index, key: key, flags: flags, valueLength: value.count, stored: value)
+        } else {
+            let pages = limits.overflowPages(valueLength: value.count)
+            let (first, run) = try space.allocate(pages)
+            run.initialize(kind: .overflow, number: first, txnID: 0)
+            run.setU32(PageLayout.runLengthOffset, UInt32(pages))
+            run.write(value, at: PageLayout.headerSize)
+            let tail = PageLayout.headerSize + value.count
+            run.zero(tail, run.size - tail)
+            var reference = first.littleEndian
+            try withUnsafeBytes(of: &reference) { (stored) throws(MapStoreError) in
+                try insertLeafCell(&tree, leaf: (leafNumber, leafPage), index: index, key: key,
+                                   flags: flags | Cell.overflow, valueLength: value.count, stored: stored)
+            }
+        }
+    }
+
+
+    mutating func insertLeafCell(_ tree: inout TreeRoot, leaf: (number: UInt64, page: Page), index: Int, key: UnsafeRawBufferPointer,
+                                 flags: UInt8, valueLength: Int, stored: UnsafeRawBufferPointer) throws(MapStoreError) {
+        let size = Cell.leafHeader + key.count + stored.count
+        let editor = NodeEditor(leaf.page)
+        if editor.contiguousFree < size + Cell.slotSize, editor.usedBytes() + size + Cell.slotSize <= editor.capacity {
+            editor.compact(scratch: space.scratch)
+        }
+        if editor.contiguousFree >= size + Cell.slotSize {
+            let at = editor.insertSlot(at: index, size: size)
+            editor.writeLeafCell(at: at, key: key, flags: flags, valueLength: valueLength, stored: stored)
+            return
+        }
+        // No room: build the cell aside and split the leaf around it.
+        try withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { (buffer) throws(MapStoreError) in
+            let cellPage = Page(buffer.baseAddress!, size: size)
+            NodeEditor(cellPage).writeLeafCell(at: 0, key: key, flags: flags, valueLength: valueLength, stored: stored)
+            try split(&tree, node: leaf, index: index, newCell: UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    // MARK: Split
+
+    /// Splits a full node around a new cell at `index`, then inserts the separator into the
+    /// parent (splitting it in turn, or growing a new root).
+    @usableFromInline
+    mutating func split(_ tree: inout TreeRoot, node: (number: UInt64, page: Page), index: Int, newCell: UnsafeRawBufferPointer) throws(MapStoreError) {
+        let scratch = space.scratch
+        scratch.copy(from: node.page)
+        let old = NodeEditor(scratch)
+        let isLeaf = old.isLeaf
+        let n = old.count
+
+        @inline(__always) func item(_ j: Int) -> UnsafeRawBufferPointer {
+            j < index ? old.cell(j) : (j == index ? newCell : old.cell(j - 1))
+        }
+
+        // Where to split: only the new cell moves right when it lands at the end, else by bytes in half.
+        var left = n
+        if index < n {
+            var total = 0
+            for j in 0...n { total += item(j).count + Cell.slotSize }
+            var sum = 0
+            left = 1
+            for j in 0..<n {
+                sum += item(j).count + Cell.slotSize
+                if sum * 2 >= total { left = max(1, j + 1); break }
+            }
+            left = min(left, n)
+        }
+
+        let (rightNumber, rightPage) = try space.allocate(1)
+        let leftEditor = NodeEditor(node.page)
+        let rightEditor = NodeEditor(rightPage)
+        leftEditor.reset(kind: isLeaf ? .leaf : .branch)
+        rightEditor.reset(kind: isLeaf ? .leaf : .branch)
+        for j in 0..<left { leftEditor.append(cell: item(j)) }
+
+        let separator: [UInt8]
+        if isLeaf {
+            for j in left...n { rightEditor.append(cell: item(j)) }
+            separator = Self.shortestSeparator(leafKey(of: item(left - 1)), leafKey(of: item(left)))
+        } else {
+            // The first right cell's key moves up; it stays in the right page with an empty key.
+            let first = item(left)
+            let child = first.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+            let keyLength = Int(UInt16(littleEndian: first.loadUnaligned(fromByteOffset: 8, as: UInt16.self)))
+            separator = Array(UnsafeRawBufferPointer(rebasing: first[Cell.branchHeader..<(Cell.branchHeader + keyLength)]))
+            rightEditor.insertBranchCell(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: UInt64(littleEndian: child))
+            for j in (left + 1)...n { rightEditor.append(cell: item(j)) }
+        }
+        try withBytes(of: separator) { (key) throws(MapStoreError) in
+            try insertSeparator(&tree, key: key, right: rightNumber, splitting: node.number)
+        }
+    }
+
+
+    func leafKey(of cell: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let keyLength = Int(UInt16(littleEndian: cell.loadUnaligned(fromByteOffset: 0, as: UInt16.self)))
+        return UnsafeRawBufferPointer(rebasing: cell[Cell.leafHeader..<(Cell.leafHeader + keyLength)])
+    }
+
+    /// The shortest prefix of `right` that sorts after `left`: a valid separator that keeps branch pages small.
+    static func shortestSeparator(_ left: UnsafeRawBufferPointer, _ right: UnsafeRawBufferPointer) -> [UInt8] {
+        var common = 0
+        while common < left.count, common < right.count, left[common] == right[common] { common += 1 }
+        return Array(right.prefix(common + 1))
+    }
+
+    /// Adds (`key`, `right`) after the child `splitting` in its parent (the last page on the path).
+    @usableFromInline
+    mutating func insertSeparator(_ tree: inout TreeRoot, key: UnsafeRawBufferPointer, right: UInt64, splitting left: UInt64) throws(MapStoreError) {
+        guard let (parentNumber, index) = path.popLast() else {
+            // The root split: a new root above the two halves.
+            let (rootNumber, rootPage) = try space.allocate(1)
+            let root = NodeEditor(rootPage)
+            root.reset(kind: .branch)
+            root.insertBranchCell(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: left)
+            root.insertBranchCell(at: 1, key: key, child: right)
+            tree.root = rootNumber
+            tree.depth += 1
+            guard tree.depth <= TreeLimits.maxDepth else { throw MapStoreError.mapFull(limit: TreeLimits.maxDepth) }
+            return
+        }
+        let parentPage = try space.readPage(parentNumber)  // already our copy: it is on the written path
+        let parent = NodeEditor(parentPage)
+        let size = Cell.branchHeader + key.count
+        if parent.contiguousFree < size + Cell.slotSize, parent.usedBytes() + size + Cell.slotSize <= parent.capacity {
+            parent.compact(scratch: space.scratch)
+        }
+        if parent.contiguousFree >= size + Cell.slotSize {
+            parent.insertBranchCell(at: index + 1, key: key, child: right)
+            return
+        }
+        try withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { (buffer) throws(MapStoreError) in
+            let cell = Page(buffer.baseAddress!, size: size)
+            cell.setU64(0, right)
+            cell.setU16(8, key.count)
+            cell.write(key, at: Cell.branchHeader)
+            try split(&tree, node: (parentNumber, parentPage), index: index + 1, newCell: UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    // MARK: Delete
+
+    /// Removes `key`; returns false (and changes nothing) when it is absent.
+
+    mutating func delete(_ tree: inout TreeRoot, key: UnsafeRawBufferPointer, isTable: Bool = false) throws(MapStoreError) -> Bool {
+        guard !tree.isEmpty else { return false }
+        // Look before copying: a miss must not copy the path.
+        let reader = TreeReader(space: space)
+        guard let entry = try reader.find(tree, key: key) else { return false }
+        guard entry.entry.isTable == isTable else {
+            throw MapStoreError.invalidArgument(reason: entry.entry.isTable ? "the key names a table; drop the table instead" : "the key holds data, not a table")
+        }
+        let (leafNumber, leafPage) = try descendWritable(&tree, to: key)
+        let leaf = try Node(leafPage, number: leafNumber)
+        let (index, found) = try leaf.searchLeaf(key)
+        guard found else { throw leaf.corrupted("key found by the first descent is missing from its leaf") }
+        let old = try leaf.leafEntry(index)
+        if old.isOverflow {
+            space.free(leafPage.u64(old.valueOffset), count: limits.overflowPages(valueLength: old.valueLength))
+        }
+        NodeEditor(leafPage).removeSlot(at: index)
+        tree.entries -= 1
+        try rebalance(&tree, from: leafNumber)
+        return true
+    }
+
+    /// Merges underfull pages upward from `number` and shrinks the root while it has one child.
+    @usableFromInline
+    mutating func rebalance(_ tree: inout TreeRoot, from number: UInt64) throws(MapStoreError) {
+        var current = number
+        while let (parentNumber, index) = path.last {
+            let node = NodeEditor(try space.readPage(current))
+            let used = node.usedBytes()
+            if used * 4 >= node.capacity, node.count >= (node.isLeaf ? 1 : 2) { break }
+            let parentPage = try space.readPage(parentNumber)
+            let parent = NodeEditor(parentPage)
+            guard parent.count > 1 else { break }
+            let leftIndex = index + 1 < parent.count ? index : index - 1
+            let rightIndex = leftIndex + 1
+            // Copy both children (one of them is `current`, already ours).
+            let (leftNumber, leftPage) = try space.writablePage(parent.child(leftIndex))
+            parent.setChild(leftIndex, leftNumber)
+            let (rightNumber, rightPage) = try space.writablePage(parent.child(rightIndex))
+            parent.setChild(rightIndex, rightNumber)
+            let leftNode = NodeEditor(leftPage)
+            let rightNode = NodeEditor(rightPage)
+            let separator = Array(parent.branchKey(rightIndex))
+            let extra = leftNode.isLeaf ? 0 : separator.count
+            guard leftNode.usedBytes() + rightNode.usedBytes() + extra <= leftNode.capacity else { break }
+            leftNode.compact(scratch: space.scratch)
+            for j in 0..<rightNode.count {
+                if j == 0, !leftNode.isLeaf {
+                    separator.withUnsafeBytes { leftNode.insertBranchCell(at: leftNode.count, key: $0, child: rightNode.child(0)) }
+                } else {
+                    leftNode.append(cell: rightNode.cell(j))
+                }
+            }
+            parent.removeSlot(at: rightIndex)
+            space.free(rightNumber, count: 1)
+            path.removeLast()
+            current = parentNumber
+        }
+        // Shrink the root: an empty leaf root empties the tree; a branch root with one child is replaced by it.
+        while true {
+            let root = try Node(try space.readPage(tree.root), number: tree.root)
+            if root.isLeaf {
+                if root.count == 0 {
+                    space.free(tree.root, count: 1)
+                    tree = TreeRoot()
+                }
+                return
+            }
+            guard root.count == 1 else { return }
+            let child = try root.branchChild(0)
+            space.free(tree.root, count: 1)
+            tree.root = child
+            tree.depth -= 1
+        }
+    }
+}
+
+extension TreeWriter {
+    /// Frees every page of `tree` (branches, leaves and overflow runs), for dropping a table.
+    mutating func freeAll(_ tree: TreeRoot) throws(MapStoreError) {
+        guard !tree.isEmpty else { return }
+        var stack: [(number: UInt64, level: Int)] = [(tree.root, 1)]
+        var visited = 0
+        while let (number, level) = stack.popLast() {
+            visited += 1
+            let node = try Node(try space.readPage(number), number: number)
+            guard node.isLeaf == (level == tree.depth), visited <= Int.max / 2 else {
+                throw node.corrupted("page at level \(level) does not fit a tree of depth \(tree.depth)")
+            }
+            for index in 0..<node.count {
+                if node.isLeaf {
+                    let entry = try node.leafEntry(index)
+                    if entry.isOverflow {
+                        space.free(node.page.u64(entry.valueOffset), count: limits.overflowPages(valueLength: entry.valueLength))
+                    }
+                } else {
+                    stack.append((try node.branchChild(index), level + 1))
+                }
+            }
+            space.free(number, count: 1)
+        }
+    }
+}
