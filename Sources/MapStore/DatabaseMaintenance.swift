@@ -1,0 +1,80 @@
+/// Figures about a database, as `mapstore stat` prints them.
+public struct Statistics: Sendable, Equatable {
+    /// Data entries in the main tree and every table.
+    public var entries: Int
+    /// Bytes per page.
+    public var pageSize: Int
+    /// Pages the data file holds (its size over the page size).
+    public var filePages: Int
+    /// Pages in use or free (the rest of the file is preallocated room to grow).
+    public var usedPages: Int
+    /// Pages on the free list.
+    public var freePages: Int
+    /// Levels of the main tree (0 when empty).
+    public var treeDepth: Int
+    /// The id of the newest commit.
+    public var transactionID: UInt64
+    /// Named snapshots.
+    public var snapshots: Int
+    /// Tables.
+    public var tables: Int
+    /// How the file is mapped.
+    public var mappingMode: MappingMode
+    /// Live read transactions in this process.
+    public var readers: Int
+}
+
+extension Database {
+    /// Figures about the newest commit.
+    public func stat() throws -> Statistics {
+        let environment = self.environment
+        return try read { txn in
+            var entries = try txn.count()
+            let names = try txn.tableNames()
+            for name in names { entries += try txn.table(name).count() }
+            let (list, _) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: txn.base.pageCount)
+            let fileSize = try Syscalls.fileSize(environment.file, environment.path)
+            let readers = environment.shared.withLock { $0.readers.values.reduce(0, +) }
+            return Statistics(
+                entries: entries, pageSize: environment.pageSize, filePages: fileSize / environment.pageSize,
+                usedPages: Int(txn.base.pageCount), freePages: list.count, treeDepth: txn.base.main.depth,
+                transactionID: txn.base.txnID, snapshots: 0, tables: names.count,
+                mappingMode: environment.mode, readers: readers)
+        }
+    }
+
+    /// Verifies every invariant of the newest commit and returns the problems found (none
+    /// when the database is sound): page checksums, page kinds and headers, key order and
+    /// separator bounds, tree depth, entry counts, overflow runs, table descriptors, and that
+    /// every page is reachable exactly once or on the free list exactly once.
+    ///
+    /// Reads the whole file with MADV_SEQUENTIAL. Throws only when the file cannot be read.
+    public func check() throws -> [CheckProblem] {
+        let environment = self.environment
+        return try read { txn in
+            let pageCount = txn.base.pageCount
+            environment.mapping.advise(.sequential, bytes: Int(pageCount) * environment.pageSize)
+            defer { environment.mapping.advise(environment.options.accessPattern, bytes: Int(pageCount) * environment.pageSize) }
+            var checker = TreeChecker(source: txn.pages, pageCount: pageCount)
+            checker.check(tree: txn.base.main, name: "main tree", referrer: txn.base.txnID % 2, isMain: true)
+            for table in checker.tables {
+                checker.check(tree: table.root, name: "table '\(table.name)'", referrer: table.page, isMain: false)
+            }
+            do throws(MapStoreError) {
+                let (list, chain) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: pageCount)
+                for page in chain { _ = checker.claim(page, count: 1, as: .freeListChain, from: txn.base.txnID % 2) }
+                for page in list.reusable { _ = checker.claim(page, count: 1, as: .freeList, from: txn.base.freeListRoot) }
+                for record in list.pending {
+                    for page in record.pages { _ = checker.claim(page, count: 1, as: .freeList, from: txn.base.freeListRoot) }
+                }
+            } catch {
+                checker.report(error, default: txn.base.freeListRoot)
+                return checker.problems  // without the free list, ownership cannot be judged
+            }
+            for page in Int(PageLayout.firstDataPage)..<Int(pageCount) where checker.owners[page] == .unseen {
+                checker.report(UInt64(page), "neither reachable nor free (leaked)")
+            }
+            return checker.problems
+        }
+    }
+}
