@@ -145,11 +145,10 @@ enum DumpTables {
 /// Writes LMDB's `mdb_dump` text format, one section at a time, without building the
 /// whole dump in memory.
 ///
-/// Call ``writeHeader(_:)``, then ``writeRecord(key:value:)-(UnsafeRawBufferPointer,UnsafeRawBufferPointer)``
-/// once per record in key order, then ``writeFooter()``; repeat for further sections
-/// (`mdb_dump -a` writes one per named table). The lines between `HEADER=END` and
-/// `DATA=END` are byte-identical to what `mdb_dump` prints for the same records, except
-/// that `print` escapes a backslash as `\5c` (see ``DumpFormat/print``).
+/// Call ``writeHeader(_:)``, then `writeRecord(key:value:)` once per record in key order,
+/// then ``writeFooter()``; repeat for further sections (`mdb_dump -a` writes one per
+/// named table). The lines between `HEADER=END` and `DATA=END` are byte-identical to
+/// what `mdb_dump` prints for the same records, except that `print` escapes a backslash as `\5c` (see ``DumpFormat/print``).
 ///
 /// Made with ``init()``, the writer collects everything in ``output``. Made with
 /// ``init(chunkSize:sink:)``, it hands the sink a chunk whenever about `chunkSize` bytes
