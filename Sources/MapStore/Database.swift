@@ -13,6 +13,9 @@
 /// and processes). The file is closed and unmapped when the last reference goes away.
 public final class Database: Sendable {
     let environment: Environment
+    /// The options of this handle. Two handles on one file share the map and the reader
+    /// list; durability and checksum verification are each handle's own.
+    public let options: Options
 
     /// The largest value, in bytes: 1 GiB.
     public static let maxValueSize = 1 << 30
@@ -20,14 +23,12 @@ public final class Database: Sendable {
     /// Opens (or, with ``Options/create``, creates) the database at `path`. Its lock file is
     /// `path + "-lock"`.
     public init(path: String, options: Options = Options()) throws(MapStoreError) {
-        environment = try Environment(path: path, options: options)
+        environment = try EnvironmentRegistry.environment(path: path, options: options)
+        self.options = options
     }
 
     /// The data file's path.
     public var path: String { environment.path }
-
-    /// The options the database was opened with.
-    public var options: Options { environment.options }
 
     /// The largest key, in bytes, for this database's page size (998 with 4 KiB pages).
     public var maxKeySize: Int { environment.limits.maxKeySize }
@@ -44,7 +45,7 @@ public final class Database: Sendable {
         let meta = environment.beginRead()
         defer { environment.endRead(meta.txnID) }
         let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
-                                     pageCount: meta.pageCount, verifyChecksums: environment.options.verifyChecksums)
+                                     pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums)
         let transaction = ReadTransaction(environment: environment, base: meta, pages: pages)
         defer { transaction.finish() }
         let result = try body(transaction)
@@ -57,7 +58,7 @@ public final class Database: Sendable {
     /// nested `write` on the same thread throws instead of deadlocking.
     public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
         let environment = self.environment
-        guard !environment.options.readOnly else {
+        guard !options.readOnly else {
             throw MapStoreError.readOnly(reason: "\(environment.path) was opened read-only")
         }
         try environment.gate.lock()
@@ -94,9 +95,9 @@ public final class Database: Sendable {
         freeList.release(upTo: oldestReader)
         let pages = TransactionPages(
             base: environment.mapping.base, pageSize: environment.pageSize, pageCount: meta.pageCount,
-            verifyChecksums: environment.options.verifyChecksums, txnID: meta.txnID + 1,
+            verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
             inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
             freeList: freeList, ensureCapacity: { (pages) throws(MapStoreError) in try environment.ensureFileCapacity(pages: pages) })
-        return WriteTransaction(environment: environment, base: meta, pages: pages, oldChain: chain)
+        return WriteTransaction(environment: environment, base: meta, pages: pages, oldChain: chain, durability: options.durability)
     }
 }

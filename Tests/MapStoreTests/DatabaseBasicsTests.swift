@@ -67,3 +67,79 @@ import Testing
         #expect(try db.read { try $0.get("big") } == [1, 2, 3])
     }
 }
+
+@Suite struct SharedHandleTests {
+    @Test func twoHandlesOnOneFileShareTheirReaders() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let first = try Database(path: path, options: .testing())
+        let second = try Database(path: path, options: .testing())
+        try first.write { txn in for i in 0..<300 { try txn.put("k\(i)", "v0") } }
+        try second.read { reader throws in
+            // Commits through the other handle must not reuse the pages this reader sees.
+            for round in 1...30 {
+                try first.write { txn in for i in 0..<300 { try txn.put("k\(i)", "v\(round)") } }
+            }
+            for i in 0..<300 { #expect(try reader.getString("k\(i)") == "v0") }
+        }
+        #expect(try second.read { try $0.getString("k1") } == "v30")
+        #expect(throws: MapStoreError.self) { _ = try Database(path: path, options: .testing(.writeMap)) }
+    }
+
+    @Test func aNestedWriteThrowsInsteadOfDeadlocking() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        #expect(throws: MapStoreError.self) {
+            try db.write { _ in try db.write { _ in } }
+        }
+        try db.write { try $0.put("still", "works") }
+        #expect(try db.read { try $0.getString("still") } == "works")
+    }
+
+    @Test func aTransactionCannotBeUsedAfterItsClosure() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        let escaped = try db.read { $0 }
+        #expect(throws: MapStoreError.self) { _ = try escaped.get("x") }
+    }
+
+    @Test func keyLimitsAreEnforced() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        #expect(db.maxKeySize == (db.pageSize - 32) / 4 - 18)
+        let longest = [UInt8](repeating: 7, count: db.maxKeySize)
+        try db.write { txn throws in
+            try txn.put(longest, [UInt8](repeating: 1, count: 5000))
+            #expect(throws: MapStoreError.keyTooLarge(size: db.maxKeySize + 1, limit: db.maxKeySize)) {
+                try txn.put(longest + [1], [1])
+            }
+            #expect(throws: MapStoreError.keyTooLarge(size: 0, limit: db.maxKeySize)) { try txn.put([UInt8](), [1]) }
+        }
+        #expect(try db.read { try $0.get(longest) }?.count == 5000)
+    }
+
+    @Test func tablesAreSeparateTrees() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let db = try Database(path: path, options: .testing())
+        try db.write { txn throws in
+            try txn.put("shared-key", "main")
+            try txn.table("users").put("shared-key", "users")
+            try txn.table("orders").put("o1", "x")
+            #expect(try txn.tableNames() == ["orders", "users"])
+        }
+        try db.read { txn throws in
+            #expect(try txn.getString("shared-key") == "main")
+            #expect(try txn.table("users").get("shared-key") == Array("users".utf8))
+            #expect(Array(txn.scan()).map(\.key) == [Array("shared-key".utf8)], "table cells are not data")
+            #expect(try txn.count() == 1)
+            #expect(throws: MapStoreError.self) { try txn.table("users").put("a", "b") }
+        }
+        try db.write { txn throws in
+            #expect(throws: MapStoreError.self) { try txn.put("users", "clobber") }
+            #expect(try txn.dropTable("orders"))
+        }
+        #expect(try db.read { try $0.tableNames() } == ["users"])
+        #expect(try db.check() == [])
+    }
+}

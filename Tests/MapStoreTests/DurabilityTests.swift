@@ -17,7 +17,7 @@ import Testing
         let before = Self.fileBytes(path)
         do {
             let scratch = try Database(path: path, options: .testing(.privateCopyOnWrite))
-            try scratch.write { txn in
+            try scratch.write { txn throws in
                 for i in 0..<500 { try txn.put("k\(i)", "changed \(i)") }
                 for i in 0..<3000 { try txn.put("new\(i)", String(repeating: "x", count: 200)) }
             }
@@ -62,7 +62,7 @@ import Testing
         let db = try Database(path: dir.file(), options: .testing(mode))
         var sizes: [Int] = []
         for round in 0..<200 {
-            try db.write { txn in
+            try db.write { txn throws in
                 for i in 0..<200 { try txn.put("key\(i)", String(repeating: "v\(round)", count: 20)) }
             }
             sizes.append(try db.stat().usedPages)
@@ -97,7 +97,7 @@ import Testing
         await withTaskGroup(of: Int.self) { group in
             group.addTask {
                 for round in 0..<commits {
-                    try? db.write { txn in
+                    try? db.write { txn throws in
                         // Move 1 from one account to another: the total stays 10,000.
                         let from = "account\(round % 100)", to = "account\((round * 7 + 3) % 100)"
                         let a = Int(try txn.getString(from)!)!, b = Int(try txn.getString(to)!)!
@@ -111,7 +111,7 @@ import Testing
                 group.addTask {
                     var violations = 0
                     for _ in 0..<200 {
-                        let ok = (try? db.read { txn in
+                        let ok = (try? db.read { txn throws in
                             var total = 0
                             for (_, value) in txn.scan() { total += Int(String(decoding: value, as: UTF8.self))! }
                             let first = txn.transactionID

@@ -25,9 +25,9 @@ extension WriteTransaction {
         do throws(MapStoreError) {
             try environment.ensureFileCapacity(pages: pages.pageCount)
             try writePages()
-            if environment.options.durability != .none { try syncPages() }
+            if durability != .none { try syncPages() }
             try writeMeta(meta)
-            if environment.options.durability == .full { try syncMeta() }
+            if durability == .full { try syncMeta() }
         } catch {
             environment.poison(error)
             throw error

@@ -10,10 +10,13 @@ public final class WriteTransaction: ReadTransaction {
     /// The free list's chain in the base commit, freed when this one commits.
     let oldChain: [UInt64]
     var hasChanges = false
+    /// What the commit waits for (the handle's option).
+    let durability: Durability
 
-    init(environment: Environment, base: Meta, pages: TransactionPages, oldChain: [UInt64]) {
+    init(environment: Environment, base: Meta, pages: TransactionPages, oldChain: [UInt64], durability: Durability) {
         self.writer = TreeWriter(space: pages)
         self.oldChain = oldChain
+        self.durability = durability
         super.init(environment: environment, base: base, pages: pages)
     }
 
