@@ -143,3 +143,39 @@ import Testing
         #expect(try db.check() == [])
     }
 }
+
+@Suite struct TreeShapeTests {
+    static func bigEndian(_ i: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) } }
+
+    /// Ascending and descending loads split at the ends of branch pages as well as leaves,
+    /// and grow the tree past three levels.
+    @Test(arguments: [false, true])
+    func sequentialLoadsBuildDeepTrees(descending: Bool) throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        let n = 60_000
+        let value = [UInt8](repeating: 0x61, count: 100)
+        for batch in stride(from: 0, to: n, by: 5000) {
+            try db.write { txn in
+                for i in batch..<(batch + 5000) { try txn.put(Self.bigEndian(descending ? n - i : i), value) }
+            }
+        }
+        let stat = try db.stat()
+        #expect(stat.entries == n)
+        #expect(stat.treeDepth >= 3)
+        #expect(try db.check() == [])
+        // Delete most of it again: merges all the way up, down to a shallower tree.
+        try db.write { txn in
+            for i in 0..<n where i % 50 != 0 { try txn.delete(Self.bigEndian(descending ? n - i : i)) }
+        }
+        let after = try db.stat()
+        #expect(after.entries == n / 50)
+        #expect(after.treeDepth < stat.treeDepth)
+        #expect(try db.check() == [])
+        try db.read { txn throws in
+            let keys = Array(txn.scan()).map(\.key)
+            #expect(keys.count == n / 50)
+            #expect(zip(keys, keys.dropFirst()).allSatisfy { $0.lexicographicallyPrecedes($1) })
+        }
+    }
+}

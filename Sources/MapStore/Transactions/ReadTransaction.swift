@@ -97,8 +97,16 @@ public class ReadTransaction {
     /// Calls `body` with the bytes of `key`'s value in the main tree, straight from the map
     /// (zero-copy), or returns nil when the key is absent. The buffer is valid only inside `body`.
     public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        let bytes = Array(key)
-        return try bytes.withUnsafeBytes { try withValue(forKey: $0, in: .main, body) }
+        try withValue(forKey: key, in: .main, body)
+    }
+
+    @usableFromInline
+    func withValue<K: Collection<UInt8>, R>(forKey key: K, in tree: TreeID, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        // Arrays and native strings lend their storage: no copy of the key, no allocation.
+        if let result = try key.withContiguousStorageIfAvailable({ try withValue(forKey: UnsafeRawBufferPointer($0), in: tree, body) }) {
+            return result
+        }
+        return try Array(key).withUnsafeBytes { try withValue(forKey: $0, in: tree, body) }
     }
 
     /// The value stored under `key`, or nil when the key is absent.

@@ -165,7 +165,7 @@ public struct Table {
 
     /// Lends `key`'s value, zero-copy, to `body`; nil when absent.
     public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try Array(key).withUnsafeBytes { try transaction.withValue(forKey: $0, in: id, body) }
+        try transaction.withValue(forKey: key, in: id, body)
     }
 
     /// Stores `value` under `key`.

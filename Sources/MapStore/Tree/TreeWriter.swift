@@ -162,7 +162,7 @@ struct TreeWriter<Space: PageSpace> {
             let keyLength = Int(UInt16(littleEndian: first.loadUnaligned(fromByteOffset: 8, as: UInt16.self)))
             separator = Array(UnsafeRawBufferPointer(rebasing: first[Cell.branchHeader..<(Cell.branchHeader + keyLength)]))
             rightEditor.insertBranchCell(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: UInt64(littleEndian: child))
-            for j in (left + 1)...n { rightEditor.append(cell: item(j)) }
+            for j in stride(from: left + 1, through: n, by: 1) { rightEditor.append(cell: item(j)) }
         }
         try withBytes(of: separator) { (key) throws(MapStoreError) in
             try insertSeparator(&tree, key: key, right: rightNumber, splitting: node.number)
@@ -253,8 +253,18 @@ struct TreeWriter<Space: PageSpace> {
             let parentPage = try space.readPage(parentNumber)
             let parent = NodeEditor(parentPage)
             guard parent.count > 1 else { break }
-            let leftIndex = index + 1 < parent.count ? index : index - 1
-            let rightIndex = leftIndex + 1
+            // Merge with whichever neighbour fits: the right one first, else the left one.
+            var pair: (left: Int, right: Int)?
+            for sibling in [index + 1, index - 1] where sibling >= 0 && sibling < parent.count {
+                let siblingNode = try Node(try space.readPage(parent.child(sibling)), number: parent.child(sibling))
+                try siblingNode.validateAll()
+                let separator = parent.branchKey(max(sibling, index)).count
+                if node.usedBytes() + NodeEditor(siblingNode.page).usedBytes() + (node.isLeaf ? 0 : separator) <= node.capacity {
+                    pair = (min(sibling, index), max(sibling, index))
+                    break
+                }
+            }
+            guard let (leftIndex, rightIndex) = pair else { break }
             // Copy both children (one of them is `current`, already ours).
             let (leftNumber, leftPage) = try space.writablePage(parent.child(leftIndex))
             parent.setChild(leftIndex, leftNumber)
@@ -263,8 +273,6 @@ struct TreeWriter<Space: PageSpace> {
             let leftNode = NodeEditor(leftPage)
             let rightNode = NodeEditor(rightPage)
             let separator = Array(parent.branchKey(rightIndex))
-            let extra = leftNode.isLeaf ? 0 : separator.count
-            guard leftNode.usedBytes() + rightNode.usedBytes() + extra <= leftNode.capacity else { break }
             leftNode.compact(scratch: space.scratch)
             for j in 0..<rightNode.count {
                 if j == 0, !leftNode.isLeaf {
