@@ -25,8 +25,17 @@ struct FreeList: Sendable {
             pending.removeFirst()
         }
         guard !released.isEmpty else { return }
-        reusable += released
-        reusable.sort(by: >)
+        // Merge two descending runs rather than sorting the whole list again.
+        released.sort(by: >)
+        var merged: [UInt64] = []
+        merged.reserveCapacity(reusable.count + released.count)
+        var a = 0, b = 0
+        while a < reusable.count, b < released.count {
+            if reusable[a] > released[b] { merged.append(reusable[a]); a += 1 } else { merged.append(released[b]); b += 1 }
+        }
+        merged += reusable[a...]
+        merged += released[b...]
+        reusable = merged
     }
 
     /// Adds pages that no reader can see (allocated and freed within one transaction).

@@ -102,6 +102,18 @@ struct Page {
         bytes.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
     }
 
+    /// A 16-bit field at an offset the caller has just checked against ``size``.
+    @inlinable @inline(__always)
+    func uncheckedU16(_ offset: Int) -> Int {
+        Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    /// `count` bytes at an offset the caller has just checked against ``size``.
+    @inlinable @inline(__always)
+    func uncheckedSlice(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: bytes + offset, count: count)
+    }
+
     /// `count` bytes from `offset`, for comparing or copying keys and values.
     @inlinable @inline(__always)
     func slice(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {

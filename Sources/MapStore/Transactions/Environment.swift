@@ -32,9 +32,9 @@ final class Environment: @unchecked Sendable {
 
     // Owned by the writer (only touched while the writer lock is held).
     /// Bytes of the data file (or, in private mode, of the file-backed part of the map).
-    var fileSize: Int
+    @exclusivity(unchecked) var fileSize: Int
     /// The free list as of `freeListTxn`, and the pages of its chain, kept between commits.
-    var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
+    @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
 
     init(path: String, options: Options) throws(MapStoreError) {
         let pageSize = Syscalls.pageSize

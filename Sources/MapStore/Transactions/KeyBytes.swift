@@ -1,6 +1,6 @@
 /// Lends the bytes of a key or value to `body` without copying when the collection is
 /// contiguous (arrays, native strings' UTF-8 views), copying once otherwise.
-@inline(__always) @usableFromInline
+@inlinable @inline(__always)
 func withContiguousBytes<C: Collection<UInt8>, R>(_ bytes: C, _ body: (UnsafeRawBufferPointer) throws(MapStoreError) -> R) throws(MapStoreError) -> R {
     let fast: Result<R, MapStoreError>? = bytes.withContiguousStorageIfAvailable { buffer in
         do throws(MapStoreError) { return .success(try body(UnsafeRawBufferPointer(buffer))) } catch { return .failure(error) }

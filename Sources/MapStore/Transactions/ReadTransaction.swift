@@ -17,14 +17,14 @@ public class ReadTransaction {
     @usableFromInline let pages: TransactionPages
     /// The commit this transaction reads (a write transaction: the commit it builds on).
     let base: Meta
-    @usableFromInline var main: TreeRoot
+    @usableFromInline @exclusivity(unchecked) var main: TreeRoot
     /// Table roots read from (or, in a writer, changed in) the main tree.
-    var tables: [String: TreeRoot?] = [:]
-    var isActive = true
+    @exclusivity(unchecked) var tables: [String: TreeRoot?] = [:]
+    @usableFromInline @exclusivity(unchecked) var isActive = true
     /// Bumped by every change, so a scan in a write transaction knows to re-seek.
-    @usableFromInline var generation: UInt64 = 0
+    @usableFromInline @exclusivity(unchecked) var generation: UInt64 = 0
     /// An error a `Sequence` could not throw; the transaction's closure rethrows it.
-    var deferredError: MapStoreError?
+    @exclusivity(unchecked) var deferredError: MapStoreError?
 
     init(environment: Environment, base: Meta, pages: TransactionPages) {
         self.environment = environment
@@ -34,22 +34,22 @@ public class ReadTransaction {
     }
 
     /// The id of the commit this transaction reads.
-    public var transactionID: UInt64 { base.txnID }
+    public final var transactionID: UInt64 { base.txnID }
 
     /// The largest key this database accepts, in bytes (998 with 4 KiB pages).
-    public var maxKeySize: Int { environment.limits.maxKeySize }
+    public final var maxKeySize: Int { environment.limits.maxKeySize }
 
     // MARK: Checks
 
     @inline(__always)
-    func checkActive() throws(MapStoreError) {
+    final func checkActive() throws(MapStoreError) {
         guard isActive else {
             throw MapStoreError.invalidArgument(reason: "transaction used after its closure returned")
         }
     }
 
     @inline(__always)
-    func checkKey(_ key: UnsafeRawBufferPointer) throws(MapStoreError) {
+    final func checkKey(_ key: UnsafeRawBufferPointer) throws(MapStoreError) {
         guard key.count >= 1, key.count <= environment.limits.maxKeySize else {
             throw MapStoreError.keyTooLarge(size: key.count, limit: environment.limits.maxKeySize)
         }
@@ -59,7 +59,7 @@ public class ReadTransaction {
 
     /// The root of `tree` as this transaction sees it (an absent table is empty).
     @usableFromInline
-    func root(of tree: TreeID) throws(MapStoreError) -> TreeRoot {
+    final func root(of tree: TreeID) throws(MapStoreError) -> TreeRoot {
         switch tree {
         case .main:
             return main
@@ -72,7 +72,7 @@ public class ReadTransaction {
     }
 
     /// Reads a table's descriptor from the main tree.
-    func lookupTable(_ name: String) throws(MapStoreError) -> TreeRoot? {
+    final func lookupTable(_ name: String) throws(MapStoreError) -> TreeRoot? {
         let reader = TreeReader(space: pages)
         return try withContiguousBytes(Array(name.utf8)) { (key) throws(MapStoreError) -> TreeRoot? in
             guard let (page, entry) = try reader.find(main, key: key) else { return nil }
@@ -85,23 +85,31 @@ public class ReadTransaction {
 
     /// Calls `body` with the bytes of `key`'s value, straight from the map (no copy), or
     /// returns nil when the key is absent. The buffer is valid only inside `body`.
+    @inlinable
+    final func withValue<R>(forKey key: UnsafeRawBufferPointer, in tree: TreeID, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard let value = try lookup(key, in: tree) else { return nil }
+        return try body(value)
+    }
+
+    /// The bytes of `key`'s value in the map (or a writer's own page), or nil.
     @usableFromInline
-    func withValue<R>(forKey key: UnsafeRawBufferPointer, in tree: TreeID, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+    final func lookup(_ key: UnsafeRawBufferPointer, in tree: TreeID) throws(MapStoreError) -> UnsafeRawBufferPointer? {
         try checkActive()
         try checkKey(key)
         let reader = TreeReader(space: pages)
         guard let (page, entry) = try reader.find(try root(of: tree), key: key), !entry.isTable else { return nil }
-        return try body(try reader.value(of: entry, in: page))
+        return try reader.value(of: entry, in: page)
     }
 
     /// Calls `body` with the bytes of `key`'s value in the main tree, straight from the map
     /// (zero-copy), or returns nil when the key is absent. The buffer is valid only inside `body`.
-    public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+    @inlinable
+    final public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try withValue(forKey: key, in: .main, body)
     }
 
-    @usableFromInline
-    func withValue<K: Collection<UInt8>, R>(forKey key: K, in tree: TreeID, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+    @inlinable
+    final func withValue<K: Collection<UInt8>, R>(forKey key: K, in tree: TreeID, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         // Arrays and native strings lend their storage: no copy of the key, no allocation.
         if let result = try key.withContiguousStorageIfAvailable({ try withValue(forKey: UnsafeRawBufferPointer($0), in: tree, body) }) {
             return result
@@ -110,47 +118,48 @@ public class ReadTransaction {
     }
 
     /// The value stored under `key`, or nil when the key is absent.
-    public func get<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> [UInt8]? {
+    @inlinable
+    final public func get<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> [UInt8]? {
         try get(key, in: .main)
     }
 
     /// The value stored under the UTF-8 bytes of `key`, or nil.
-    public func get(_ key: String) throws(MapStoreError) -> [UInt8]? {
+    final public func get(_ key: String) throws(MapStoreError) -> [UInt8]? {
         try get(key.utf8, in: .main)
     }
 
     /// The value under the UTF-8 bytes of `key`, decoded as UTF-8 (invalid sequences repaired), or nil.
-    public func getString(_ key: String) throws(MapStoreError) -> String? {
+    final public func getString(_ key: String) throws(MapStoreError) -> String? {
         guard let bytes = try get(key.utf8, in: .main) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether `key` is present.
-    public func contains<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> Bool {
+    final public func contains<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> Bool {
         try get(key, in: .main) != nil
     }
 
+    @inlinable
+    final func get<K: Collection<UInt8>>(_ key: K, in tree: TreeID) throws(MapStoreError) -> [UInt8]? {
+        try withContiguousBytes(key) { (key) throws(MapStoreError) -> [UInt8]? in try get(key: key, in: tree) }
+    }
+
     @usableFromInline
-    func get<K: Collection<UInt8>>(_ key: K, in tree: TreeID) throws(MapStoreError) -> [UInt8]? {
-        try checkActive()
-        return try withContiguousBytes(key) { (key) throws(MapStoreError) -> [UInt8]? in
-            try checkKey(key)
-            let reader = TreeReader(space: pages)
-            guard let (page, entry) = try reader.find(try root(of: tree), key: key), !entry.isTable else { return nil }
-            return Array(try reader.value(of: entry, in: page))
-        }
+    final func get(key: UnsafeRawBufferPointer, in tree: TreeID) throws(MapStoreError) -> [UInt8]? {
+        guard let value = try lookup(key, in: tree) else { return nil }
+        return Array(value)
     }
 
     /// The entries of the main tree in `range`, in key order (or reverse), as copies.
     ///
     /// A damaged page ends the sequence early; the error is then thrown by the
     /// ``Database/read(_:)`` or ``Database/write(_:)`` call that lent this transaction.
-    public func scan(_ range: KeyRange = .all, reverse: Bool = false) -> ScanSequence {
+    final public func scan(_ range: KeyRange = .all, reverse: Bool = false) -> ScanSequence {
         ScanSequence(transaction: self, tree: .main, range: range, reverse: reverse)
     }
 
     /// A cursor over the main tree.
-    public func cursor() throws(MapStoreError) -> Cursor {
+    final public func cursor() throws(MapStoreError) -> Cursor {
         try checkActive()
         return Cursor(transaction: self, tree: .main)
     }
@@ -158,7 +167,7 @@ public class ReadTransaction {
     // MARK: Tables
 
     /// The table named `name`: an empty one when it does not exist (a write creates it).
-    public func table(_ name: String) throws(MapStoreError) -> Table {
+    final public func table(_ name: String) throws(MapStoreError) -> Table {
         try checkActive()
         guard !name.isEmpty, name.utf8.count <= maxKeySize else {
             throw MapStoreError.invalidArgument(reason: "table name must be 1...\(maxKeySize) bytes of UTF-8")
@@ -167,14 +176,14 @@ public class ReadTransaction {
     }
 
     /// Whether a table named `name` exists.
-    public func hasTable(_ name: String) throws(MapStoreError) -> Bool {
+    final public func hasTable(_ name: String) throws(MapStoreError) -> Bool {
         try checkActive()
         if let cached = tables[name] { return cached != nil }
         return try lookupTable(name) != nil
     }
 
     /// The names of all tables, in byte order of their UTF-8 names.
-    public func tableNames() throws(MapStoreError) -> [String] {
+    final public func tableNames() throws(MapStoreError) -> [String] {
         try checkActive()
         var names: [String] = []
         var cursor = TreeCursor(source: pages, tree: main, pageCount: pages.pageCount)
@@ -193,12 +202,12 @@ public class ReadTransaction {
     }
 
     /// Entries in the main tree (tables not counted).
-    public func count() throws(MapStoreError) -> Int {
+    final public func count() throws(MapStoreError) -> Int {
         try checkActive()
         return Int(main.entries) - (try tableNames().count)
     }
 
-    func finish() {
+    final func finish() {
         isActive = false
     }
 }

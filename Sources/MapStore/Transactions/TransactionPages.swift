@@ -13,7 +13,7 @@ final class TransactionPages: PageSpace {
     @usableFromInline let base: UnsafeMutableRawPointer
     @usableFromInline let pageSize: Int
     /// Pages `0..<pageCount` exist in this transaction's view.
-    @usableFromInline var pageCount: UInt64
+    @usableFromInline @exclusivity(unchecked) var pageCount: UInt64
     @usableFromInline let verifyChecksums: Bool
     @usableFromInline let isWriter: Bool
 
@@ -24,11 +24,11 @@ final class TransactionPages: PageSpace {
     /// Called before a page at or past the file's end is used in place: grows the file.
     let ensureCapacity: ((_ pages: UInt64) throws(MapStoreError) -> Void)?
     /// Pages this transaction owns, by first page, and the pages in each run.
-    @usableFromInline var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
-    var runLengths: [UInt64: Int] = [:]
-    var freeList: FreeList
+    @usableFromInline @exclusivity(unchecked) var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
+    @exclusivity(unchecked) var runLengths: [UInt64: Int] = [:]
+    @exclusivity(unchecked) var freeList: FreeList
     /// Pages the current commit no longer reaches but older snapshots may.
-    var freedNow: [UInt64] = []
+    @exclusivity(unchecked) var freedNow: [UInt64] = []
     let scratchBuffer: UnsafeMutableRawPointer?
 
     /// A reader's view of the map.

@@ -4,12 +4,12 @@
 /// is rolled back when the closure throws. It reads its own writes. Every page it changes
 /// is a copy in a page no reader can see, so readers go on undisturbed.
 public final class WriteTransaction: ReadTransaction {
-    var writer: TreeWriter<TransactionPages>
+    @exclusivity(unchecked) var writer: TreeWriter<TransactionPages>
     /// Tables whose roots changed (or that were created or dropped) since they were read.
-    var changedTables: Set<String> = []
+    @exclusivity(unchecked) var changedTables: Set<String> = []
     /// The free list's chain in the base commit, freed when this one commits.
     let oldChain: [UInt64]
-    var hasChanges = false
+    @exclusivity(unchecked) var hasChanges = false
     /// What the commit waits for (the handle's option).
     let durability: Durability
 
@@ -34,6 +34,7 @@ public final class WriteTransaction: ReadTransaction {
         }
     }
 
+    @usableFromInline
     func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, in tree: TreeID) throws(MapStoreError) {
         try checkActive()
         try checkKey(key)
@@ -47,6 +48,7 @@ public final class WriteTransaction: ReadTransaction {
         try writer.put(&root, key: key, value: value)
     }
 
+    @usableFromInline
     func delete(key: UnsafeRawBufferPointer, in tree: TreeID) throws(MapStoreError) -> Bool {
         try checkActive()
         try checkKey(key)
@@ -60,6 +62,7 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Stores `value` under `key` in the main tree, replacing any value there.
+    @inlinable
     public func put<K: Collection<UInt8>, V: Collection<UInt8>>(_ key: K, _ value: V) throws(MapStoreError) {
         try withContiguousBytes(key) { (key) throws(MapStoreError) in
             try withContiguousBytes(value) { (value) throws(MapStoreError) in try put(key: key, value: value, in: .main) }
@@ -77,7 +80,7 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Removes `key` from the main tree; returns false when it was absent.
-    @discardableResult
+    @discardableResult @inlinable
     public func delete<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> Bool {
         try withContiguousBytes(key) { (key) throws(MapStoreError) in try delete(key: key, in: .main) }
     }

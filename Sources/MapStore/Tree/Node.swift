@@ -45,12 +45,26 @@ struct NodeLimits: Sendable {
 }
 
 /// memcmp order, the shorter key first on a common prefix.
+///
+/// Compares eight bytes at a time as big-endian words: keys are short, and a call to libc's
+/// memcmp costs more than the comparison itself.
 @inlinable @inline(__always)
 func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let common = min(a.count, b.count)
+    var offset = 0
     if common > 0 {
-        let r = memcmp(a.baseAddress!, b.baseAddress!, common)
-        if r != 0 { return Int(r) }
+        let p = a.baseAddress!, q = b.baseAddress!
+        while offset + 8 <= common {
+            let x = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let y = UInt64(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            if x != y { return x < y ? -1 : 1 }
+            offset += 8
+        }
+        while offset < common {
+            let x = p.load(fromByteOffset: offset, as: UInt8.self), y = q.load(fromByteOffset: offset, as: UInt8.self)
+            if x != y { return x < y ? -1 : 1 }
+            offset += 1
+        }
     }
     return a.count - b.count
 }
@@ -119,7 +133,9 @@ struct Node {
     /// The offset of cell `index`, checked to lie in the cell area.
     @inlinable @inline(__always)
     func cellOffset(_ index: Int) throws(MapStoreError) -> Int {
-        let offset = page.u16(PageLayout.headerSize + Cell.slotSize * index)
+        guard index >= 0, index < count else { throw corrupted("cell \(index) of \(count)") }
+        // The slot array lies inside the page: checked when the node was opened.
+        let offset = page.uncheckedU16(PageLayout.headerSize + Cell.slotSize * index)
         guard offset >= slotsEnd, offset < page.size else {
             throw corrupted("slot \(index) points at \(offset), outside the cell area")
         }
@@ -148,9 +164,9 @@ struct Node {
     func leafKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
         let offset = try cellOffset(index)
         guard offset + Cell.leafHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.u16(offset)
+        let keyLength = page.uncheckedU16(offset)
         guard offset + Cell.leafHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
-        return page.slice(offset + Cell.leafHeader, keyLength)
+        return page.uncheckedSlice(offset + Cell.leafHeader, keyLength)
     }
 
     /// The index of `key`, or where it would be inserted.
@@ -180,9 +196,9 @@ struct Node {
     func branchKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
         let offset = try cellOffset(index)
         guard offset + Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.u16(offset + 8)
+        let keyLength = page.uncheckedU16(offset + 8)
         guard offset + Cell.branchHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
-        return page.slice(offset + Cell.branchHeader, keyLength)
+        return page.uncheckedSlice(offset + Cell.branchHeader, keyLength)
     }
 
     /// The child index whose subtree holds `key`: the last cell whose key is <= `key`
