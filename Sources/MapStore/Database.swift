@@ -97,7 +97,7 @@ public final class Database: Sendable {
             base: environment.mapping.base, pageSize: environment.pageSize, pageCount: meta.pageCount,
             verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
             inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
-            freeList: freeList, ensureCapacity: { (pages) throws(MapStoreError) in try environment.ensureFileCapacity(pages: pages) })
+            freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, ensureCapacity: { (pages) throws(MapStoreError) in try environment.ensureFileCapacity(pages: pages) })
         return WriteTransaction(environment: environment, base: meta, pages: pages, oldChain: chain, durability: options.durability)
     }
 }

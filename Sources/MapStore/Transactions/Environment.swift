@@ -34,6 +34,8 @@ final class Environment: @unchecked Sendable {
     /// Bytes of the data file (or, in private mode, of the file-backed part of the map).
     @exclusivity(unchecked) var fileSize: Int
     /// The free list as of `freeListTxn`, and the pages of its chain, kept between commits.
+    /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
+    lazy var bufferPool = PageBufferPool(pageSize: pageSize)
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
 
     init(path: String, options: Options) throws(MapStoreError) {

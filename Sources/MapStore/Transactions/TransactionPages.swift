@@ -24,12 +24,15 @@ final class TransactionPages: PageSpace {
     /// Called before a page at or past the file's end is used in place: grows the file.
     let ensureCapacity: ((_ pages: UInt64) throws(MapStoreError) -> Void)?
     /// Pages this transaction owns, by first page, and the pages in each run.
-    @usableFromInline @exclusivity(unchecked) var dirty: [UInt64: UnsafeMutableRawPointer] = [:]
+    @usableFromInline @exclusivity(unchecked) var dirty = PageMap()
     @exclusivity(unchecked) var runLengths: [UInt64: Int] = [:]
     @exclusivity(unchecked) var freeList: FreeList
     /// Pages the current commit no longer reaches but older snapshots may.
     @exclusivity(unchecked) var freedNow: [UInt64] = []
     let scratchBuffer: UnsafeMutableRawPointer?
+    /// Page buffers kept between write transactions (heap mode), so a commit does not pay
+    /// for an allocation per page.
+    let bufferPool: PageBufferPool?
 
     /// A reader's view of the map.
     init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool) {
@@ -44,12 +47,14 @@ final class TransactionPages: PageSpace {
         self.ensureCapacity = nil
         self.freeList = FreeList()
         self.scratchBuffer = nil
+        self.bufferPool = nil
     }
 
     /// A writer's view: the map plus its own pages.
     init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool,
-         txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList,
+         txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList, bufferPool: PageBufferPool?,
          ensureCapacity: @escaping (_ pages: UInt64) throws(MapStoreError) -> Void) {
+        self.bufferPool = bufferPool
         self.base = base
         self.pageSize = pageSize
         self.pageCount = pageCount
@@ -70,8 +75,12 @@ final class TransactionPages: PageSpace {
 
     /// Frees the heap copies (after a commit wrote them, or on abort).
     func releaseBuffers() {
-        if !inPlace { for buffer in dirty.values { buffer.deallocate() } }
-        dirty.removeAll()
+        if !inPlace {
+            for (page, buffer) in dirty.entries {
+                if runLength(page) == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
+            }
+        }
+        dirty = PageMap()
         runLengths.removeAll()
     }
 
@@ -141,10 +150,12 @@ final class TransactionPages: PageSpace {
         if inPlace {
             try ensureCapacity?(first + UInt64(count))
             buffer = base + Int(first) * pageSize
+        } else if count == 1, let pool = bufferPool {
+            buffer = pool.take()
         } else {
             buffer = UnsafeMutableRawPointer.allocate(byteCount: count * pageSize, alignment: pageSize)
         }
-        dirty[first] = buffer
+        dirty.insert(first, buffer)
         if count > 1 { runLengths[first] = count }
         let page = Page(buffer, size: count * pageSize)
         page.initialize(kind: .leaf, number: first, txnID: txnID)
@@ -152,9 +163,11 @@ final class TransactionPages: PageSpace {
     }
 
     @usableFromInline func free(_ number: UInt64, count: Int) {
-        if let buffer = dirty.removeValue(forKey: number) {
+        if let buffer = dirty.remove(number) {
             // Allocated by this transaction: no snapshot reaches it, so it is free at once.
-            if !inPlace { buffer.deallocate() }
+            if !inPlace {
+                if count == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
+            }
             runLengths.removeValue(forKey: number)
             freeList.addReusable(number, count: count)
         } else {
@@ -167,7 +180,7 @@ final class TransactionPages: PageSpace {
 
     /// Stamps every owned page with this transaction and its checksum, the last change before writing.
     func seal() {
-        for (first, buffer) in dirty {
+        for (first, buffer) in dirty.entries {
             let page = Page(buffer, size: runLength(first) * pageSize)
             page.setU64(PageLayout.txnOffset, txnID)
             page.setU64(PageLayout.checksumOffset, page.computeChecksum())
@@ -176,7 +189,28 @@ final class TransactionPages: PageSpace {
 
     /// Owned runs in page order: (first page, pages, bytes).
     func sortedRuns() -> [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] {
-        dirty.map { ($0.key, runLength($0.key), $0.value) }.sorted { $0.first < $1.first }
+        dirty.entries.map { ($0.page, runLength($0.page), $0.buffer) }.sorted { $0.first < $1.first }
+    }
+}
+
+/// Page-sized, page-aligned buffers reused from one write transaction to the next.
+/// Used only under the writer lock.
+final class PageBufferPool: @unchecked Sendable {
+    let pageSize: Int
+    /// Buffers kept at most: 16 MiB of 4 KiB pages; a larger transaction allocates the rest.
+    let limit = 4096
+    private var buffers: [UnsafeMutableRawPointer] = []
+
+    init(pageSize: Int) { self.pageSize = pageSize }
+
+    deinit { for buffer in buffers { buffer.deallocate() } }
+
+    func take() -> UnsafeMutableRawPointer {
+        buffers.popLast() ?? UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
+    }
+
+    func put(_ buffer: UnsafeMutableRawPointer) {
+        if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
     }
 }
 

@@ -225,7 +225,25 @@ struct Node {
     }
 
     /// Checks every cell of the page; after this, mutation code can trust the page.
+    /// (A tight loop: it runs on every page a write transaction copies.)
     func validateAll() throws(MapStoreError) {
-        for index in 0..<count { _ = try cellSize(index) }
+        let size = page.size
+        let cellsStart = slotsEnd
+        for index in 0..<count {
+            let offset = page.uncheckedU16(PageLayout.headerSize + Cell.slotSize * index)
+            guard offset >= cellsStart else { throw corrupted("slot \(index) points at \(offset), outside the cell area") }
+            let end: Int
+            if isLeaf {
+                guard offset + Cell.leafHeader <= size else { throw corrupted("cell \(index) header runs past the page end") }
+                let keyLength = page.uncheckedU16(offset)
+                let overflow = page.bytes.load(fromByteOffset: offset + 2, as: UInt8.self) & Cell.overflow != 0
+                let valueLength = Int(UInt32(littleEndian: page.bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)))
+                end = offset + Cell.leafHeader + keyLength + (overflow ? 8 : valueLength)
+            } else {
+                guard offset + Cell.branchHeader <= size else { throw corrupted("cell \(index) header runs past the page end") }
+                end = offset + Cell.branchHeader + page.uncheckedU16(offset + 8)
+            }
+            guard end <= size else { throw corrupted("cell \(index) runs past the page end") }
+        }
     }
 }

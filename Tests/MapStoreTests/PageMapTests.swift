@@ -1,0 +1,39 @@
+import Testing
+@testable import MapStore
+
+@Suite struct PageMapTests {
+    /// Random inserts, lookups and removals agree with a Dictionary (collisions and growth included).
+    @Test func agreesWithADictionary() {
+        var rng = SeededGenerator(seed: 42)
+        var map = PageMap(capacity: 4)
+        var model: [UInt64: UnsafeMutableRawPointer] = [:]
+        for step in 0..<50_000 {
+            // A small key range clusters probe runs, which is where removal can go wrong.
+            let key = UInt64.random(in: 1...600, using: &rng)
+            if Bool.random(using: &rng) {
+                let value = UnsafeMutableRawPointer(bitPattern: UInt(step + 1) * 8)!
+                map.insert(key, value)
+                model[key] = value
+            } else {
+                #expect(map.remove(key) == model.removeValue(forKey: key))
+            }
+            if step % 997 == 0 {
+                for probe in 1...600 { #expect(map[UInt64(probe)] == model[UInt64(probe)]) }
+                #expect(map.count == model.count)
+            }
+        }
+        #expect(Set(map.entries.map(\.page)) == Set(model.keys))
+    }
+
+    @Test func xxh64MatchesThePublishedValues() {
+        // Reference values computed with the xxhash reference implementation (python-xxhash).
+        let empty: [UInt8] = []
+        #expect(empty.withUnsafeBytes { Checksum.xxh64($0.baseAddress ?? UnsafeRawPointer(bitPattern: 8)!, count: 0) } == 0xEF46_DB37_51D8_E999)
+        let abc = Array("abc".utf8)
+        #expect(abc.withUnsafeBytes { Checksum.xxh64($0.baseAddress!, count: 3) } == 0x44BC_2CF5_AD77_0999)
+        let hundred = (0..<100).map { UInt8($0) }
+        #expect(hundred.withUnsafeBytes { Checksum.xxh64($0.baseAddress!, count: 100) } == 0x6AC1_E580_3216_6597)
+        let pages = (0..<4096).map { UInt8($0 & 0xFF) }
+        #expect(pages.withUnsafeBytes { Checksum.xxh64($0.baseAddress!, count: 4096, seed: 7) } == 0xC501_4805_163E_B163)
+    }
+}
