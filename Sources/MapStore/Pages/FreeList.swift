@@ -25,7 +25,12 @@ struct FreeList: Sendable {
             pending.removeFirst()
         }
         guard !released.isEmpty else { return }
-        // Merge two descending runs rather than sorting the whole list again.
+        if released.count <= 16 {
+            // A few pages (the usual commit): binary-search insertion beats rebuilding the list.
+            for page in released { insertReusable(page) }
+            return
+        }
+        // Many: merge two descending runs rather than sorting the whole list again.
         released.sort(by: >)
         var merged: [UInt64] = []
         merged.reserveCapacity(reusable.count + released.count)
@@ -38,18 +43,20 @@ struct FreeList: Sendable {
         reusable = merged
     }
 
+    /// Inserts one page into the descending `reusable` list.
+    mutating func insertReusable(_ page: UInt64) {
+        var low = 0
+        var high = reusable.count
+        while low < high {
+            let mid = (low + high) / 2
+            if reusable[mid] > page { low = mid + 1 } else { high = mid }
+        }
+        reusable.insert(page, at: low)
+    }
+
     /// Adds pages that no reader can see (allocated and freed within one transaction).
     mutating func addReusable(_ first: UInt64, count: Int) {
-        for page in first..<(first + UInt64(count)) {
-            // Descending order: insert before the first entry smaller than `page`.
-            var low = 0
-            var high = reusable.count
-            while low < high {
-                let mid = (low + high) / 2
-                if reusable[mid] > page { low = mid + 1 } else { high = mid }
-            }
-            reusable.insert(page, at: low)
-        }
+        for page in first..<(first + UInt64(count)) { insertReusable(page) }
     }
 
     /// Takes the lowest reusable page.

@@ -55,8 +55,6 @@ enum FreeListChain {
             for (offset, word) in words[start..<end].enumerated() {
                 page.setU64(PageLayout.headerSize + 8 * (offset + 1), word)
             }
-            let used = PageLayout.headerSize + 8 * (1 + end - start)
-            page.zero(used, page.size - used)
             next = link.number
             end = start
         }

@@ -160,11 +160,32 @@ struct Page {
     @inlinable var txnID: UInt64 { u64(PageLayout.txnOffset) }
     @inlinable var storedChecksum: UInt64 { u64(PageLayout.checksumOffset) }
 
-    /// XXH64 of everything after the checksum field, seeded with nothing: the page number
-    /// inside the covered bytes already ties the checksum to the page's place.
+    /// XXH64 of the page's meaningful bytes after the checksum field. The page number inside
+    /// them ties the checksum to the page's place.
+    ///
+    /// A tree page's free gap (between the slot array and the cells) and the unused tail of a
+    /// free-list page hold nothing a reader uses, so they are left out: the hash covers
+    /// `8..<slotsEnd` then `upper..<size` (seeded with the first part's hash), or `8..<end of
+    /// the words`. A header whose bounds do not hold covers the whole page, so damage there
+    /// still shows as a mismatch.
     @inlinable
     func computeChecksum() -> UInt64 {
-        Checksum.xxh64(bytes + 8, count: size - 8)
+        let header = PageLayout.headerSize
+        switch kind {
+        case PageKind.branch.rawValue, PageKind.leaf.rawValue:
+            let slotsEnd = header + 2 * count
+            let upper = self.upper
+            if slotsEnd <= upper, upper <= size, size - 8 > 0 {
+                let front = Checksum.xxh64(bytes + 8, count: slotsEnd - 8)
+                return Checksum.xxh64(bytes + upper, count: size - upper, seed: front)
+            }
+        case PageKind.freeList.rawValue:
+            let end = header + 8 * count
+            if end <= size { return Checksum.xxh64(bytes + 8, count: end - 8) }
+        default:
+            break
+        }
+        return Checksum.xxh64(bytes + 8, count: size - 8)
     }
 
     /// Writes the header fields common to every data page.

@@ -11,7 +11,7 @@ struct PageMap {
     @usableFromInline var count = 0
     @usableFromInline var mask: Int
 
-    init(capacity: Int = 64) {
+    init(capacity: Int = 16) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         keys = [UInt64](repeating: 0, count: size)
