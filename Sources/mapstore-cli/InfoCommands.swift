@@ -1,0 +1,109 @@
+import ArgumentParser
+import MapStore
+
+// stat and check: what a database holds and whether it is sound.
+
+/// `mapstore stat DB`: figures about the newest commit.
+struct StatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stat",
+        abstract: "Print figures about the newest commit (--json: one object)."
+    )
+
+    @Argument(help: "The database file (must exist).")
+    var db: String
+
+    @Flag(help: "One JSON object with entries, pageSize, filePages, usedPages, freePages, treeDepth, transactionID, snapshots, tables, mappingMode, readers.")
+    var json = false
+
+    /// Opens the database read-only and prints its statistics.
+    func run() throws {
+        let database = try DatabaseOpener.forReading(db)
+        let stat = try database.stat()
+        var out = Output()
+        try out.write(json ? Self.json(stat, path: db) + "\n" : Self.text(stat, path: db))
+        try out.flush()
+    }
+
+    /// The fields in print order, as (name, JSON value) pairs.
+    static func fields(_ stat: Statistics, path: String) -> [(String, String)] {
+        [
+            ("path", JSON.string(path)),
+            ("entries", "\(stat.entries)"),
+            ("tables", "\(stat.tables)"),
+            ("pageSize", "\(stat.pageSize)"),
+            ("filePages", "\(stat.filePages)"),
+            ("usedPages", "\(stat.usedPages)"),
+            ("freePages", "\(stat.freePages)"),
+            ("treeDepth", "\(stat.treeDepth)"),
+            ("transactionID", "\(stat.transactionID)"),
+            ("snapshots", "\(stat.snapshots)"),
+            ("mappingMode", JSON.string(stat.mappingMode.rawValue)),
+            ("readers", "\(stat.readers)"),
+        ]
+    }
+
+    /// One object on one line.
+    static func json(_ stat: Statistics, path: String) -> String {
+        JSON.object(fields(stat, path: path))
+    }
+
+    /// `name: value` lines, the names padded to one column.
+    static func text(_ stat: Statistics, path: String) -> String {
+        let rows = fields(stat, path: path).map { name, value in
+            (name, value.hasPrefix("\"") ? (name == "path" ? path : String(value.dropFirst().dropLast())) : value)
+        }
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { name, value in
+            name + ":" + String(repeating: " ", count: width - name.count + 1) + value + "\n"
+        }.joined()
+    }
+}
+
+/// `mapstore check DB`: verifies every invariant; exit 0 when sound, 3 when damaged.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Verify checksums, key order, tree shape and page ownership (exit 3 when damaged).",
+        discussion: "Prints one line per problem, \"page N: what is wrong\", on stdout; --json prints {\"path\": ..., \"ok\": ..., \"problems\": [{\"page\": N, \"message\": ...}]}."
+    )
+
+    @Argument(help: "The database file (must exist).")
+    var db: String
+
+    @Flag(help: "One JSON object holding the list of problems.")
+    var json = false
+
+    /// Runs the check; a file too damaged to open counts as a problem found, not a crash.
+    func run() throws {
+        var bar = ProgressBar("checking \(db)", total: 0)
+        bar.update(0)
+        let problems: [CheckProblem]
+        do {
+            let database = try DatabaseOpener.forReading(db)
+            problems = try database.check()
+        } catch let error as MapStoreError {
+            // Damage that stops the open (both meta pages bad, truncated file) is still a finding.
+            guard case let .corrupted(page, reason) = error else { throw error }
+            problems = [CheckProblem(page: page, message: reason)]
+        }
+        bar.finish()
+        var out = Output()
+        if json {
+            let list = problems.map { JSON.object([("page", "\($0.page)"), ("message", JSON.string($0.message))]) }
+            try out.write(JSON.object([
+                ("path", JSON.string(db)), ("ok", problems.isEmpty ? "true" : "false"),
+                ("problems", "[" + list.joined(separator: ", ") + "]"),
+            ]) + "\n")
+        } else if problems.isEmpty {
+            try out.write("ok: \(db) passed every check\n")
+        } else {
+            for problem in problems { try out.write("\(problem)\n") }
+        }
+        try out.flush()
+        guard problems.isEmpty else {
+            let count = problems.count == 1 ? "1 problem" : "\(problems.count) problems"
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: check: \(db) is damaged: \(count) found")
+        }
+    }
+}
