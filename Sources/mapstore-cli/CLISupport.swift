@@ -268,7 +268,7 @@ struct ProgressBar {
             line = "\r\(label) [" + String(repeating: "#", count: filled)
                 + String(repeating: " ", count: width - filled) + "] \(shown)%"
         } else {
-            line = "\r\(label) \(done) ..."
+            line = done > 0 ? "\r\(label) ... \(done)" : "\r\(label) ..."
         }
         Entry.writeToStderr(line)
     }

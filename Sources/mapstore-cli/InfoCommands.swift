@@ -25,37 +25,56 @@ struct StatCommand: ParsableCommand {
         try out.flush()
     }
 
-    /// The fields in print order, as (name, JSON value) pairs.
-    static func fields(_ stat: Statistics, path: String) -> [(String, String)] {
+    /// One figure: a number, or text (quoted in JSON).
+    enum Field {
+        case number(String)
+        case text(String)
+
+        /// The value as JSON.
+        var json: String {
+            switch self {
+            case let .number(value): value
+            case let .text(value): JSON.string(value)
+            }
+        }
+
+        /// The value as plain text.
+        var plain: String {
+            switch self {
+            case let .number(value), let .text(value): value
+            }
+        }
+    }
+
+    /// The fields in print order.
+    static func fields(_ stat: Statistics, path: String) -> [(name: String, value: Field)] {
         [
-            ("path", JSON.string(path)),
-            ("entries", "\(stat.entries)"),
-            ("tables", "\(stat.tables)"),
-            ("pageSize", "\(stat.pageSize)"),
-            ("filePages", "\(stat.filePages)"),
-            ("usedPages", "\(stat.usedPages)"),
-            ("freePages", "\(stat.freePages)"),
-            ("treeDepth", "\(stat.treeDepth)"),
-            ("transactionID", "\(stat.transactionID)"),
-            ("snapshots", "\(stat.snapshots)"),
-            ("mappingMode", JSON.string(stat.mappingMode.rawValue)),
-            ("readers", "\(stat.readers)"),
+            ("path", .text(path)),
+            ("entries", .number("\(stat.entries)")),
+            ("tables", .number("\(stat.tables)")),
+            ("pageSize", .number("\(stat.pageSize)")),
+            ("filePages", .number("\(stat.filePages)")),
+            ("usedPages", .number("\(stat.usedPages)")),
+            ("freePages", .number("\(stat.freePages)")),
+            ("treeDepth", .number("\(stat.treeDepth)")),
+            ("transactionID", .number("\(stat.transactionID)")),
+            ("snapshots", .number("\(stat.snapshots)")),
+            ("mappingMode", .text(stat.mappingMode.rawValue)),
+            ("readers", .number("\(stat.readers)")),
         ]
     }
 
     /// One object on one line.
     static func json(_ stat: Statistics, path: String) -> String {
-        JSON.object(fields(stat, path: path))
+        JSON.object(fields(stat, path: path).map { ($0.name, $0.value.json) })
     }
 
-    /// `name: value` lines, the names padded to one column.
+    /// `name: value` lines, the values lined up in one column.
     static func text(_ stat: Statistics, path: String) -> String {
-        let rows = fields(stat, path: path).map { name, value in
-            (name, value.hasPrefix("\"") ? (name == "path" ? path : String(value.dropFirst().dropLast())) : value)
-        }
-        let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { name, value in
-            name + ":" + String(repeating: " ", count: width - name.count + 1) + value + "\n"
+        let rows = fields(stat, path: path)
+        let width = rows.map(\.name.count).max() ?? 0
+        return rows.map { row in
+            row.name + ":" + String(repeating: " ", count: width - row.name.count + 1) + row.value.plain + "\n"
         }.joined()
     }
 }

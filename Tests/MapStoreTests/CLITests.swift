@@ -416,6 +416,21 @@ import Testing
         #expect(try CLI.run(["scan", db()]).stdout.isEmpty)  // the main tree got nothing
     }
 
+    /// A dump large enough that its sorted records split a branch page at its end (depth 3).
+    @Test func loadOfAThreeLevelTreeRoundTrips() throws {
+        var text = "VERSION=3\nformat=print\ntype=btree\nHEADER=END\n"
+        for i in 0..<3000 { text += " key\(String(format: "%07d", i))\n \(String(repeating: "v", count: 300))\n" }
+        text += "DATA=END\n"
+        // Library bug: TreeWriter.split traps ("Range requires lowerBound <= upperBound") when
+        // a branch page splits with the new separator at its end; remove this wrapper once fixed.
+        withKnownIssue("TreeWriter.split traps on a branch split at the end (Sources/MapStore/Tree/TreeWriter.swift)") {
+            let load = try CLI.run(["load", db()], stdin: utf8(text))
+            #expect(load.status == 0)
+            #expect(dumpDataLines(try CLI.run(["dump", "--print", db()]).stdout) == dumpDataLines(utf8(text)))
+            #expect(try CLI.run(["stat", "--json", db()]).out.contains("\"treeDepth\": 3"))
+        }
+    }
+
     @Test func longWorkShowsNoProgressBarWhenStderrIsNotATerminal() throws {
         var text = "VERSION=3\nformat=bytevalue\nHEADER=END\n"
         for i in 0..<5000 { text += " \(utf8("k\(i)").map { String(format: "%02x", $0) }.joined())\n 00\n" }
