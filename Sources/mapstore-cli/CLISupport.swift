@@ -13,7 +13,8 @@ import Glibc
 /// Opens databases for commands, applying DESIGN.md section 6's rules on creation.
 enum DatabaseOpener {
     /// Opens `path` for a command that only reads: never creates a file, maps it read-only,
-    /// and exits 3 with "no such database: PATH" when it does not exist.
+    /// and exits 3 with "no such database: PATH" when it does not exist. Page checksums are
+    /// verified on every read: a command prints damage as an error, never as data.
     static func forReading(_ path: String) throws -> Database {
         guard fileExists(path) else {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
@@ -21,15 +22,18 @@ enum DatabaseOpener {
         var options = Options()
         options.readOnly = true
         options.create = false
+        options.verifyChecksums = true
         return try Database(path: path, options: options)
     }
 
     /// Opens `path` for a command that writes, creating it when missing. Commits are
     /// durable (`.full`): the command returns only after its commit reached the disk.
+    /// Checksums are verified on read, so a write never builds on a damaged page.
     static func forWriting(_ path: String) throws -> Database {
         var options = Options()
         options.durability = .full
         options.create = true
+        options.verifyChecksums = true
         return try Database(path: path, options: options)
     }
 
