@@ -129,6 +129,7 @@ enum Hex {
         return bytes
     }
 
+    /// The value of one hex digit, or nil.
     private static func nibble(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")

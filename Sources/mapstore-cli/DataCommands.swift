@@ -31,9 +31,8 @@ struct PutCommand: ParsableCommand {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try spelling.key(key)
         let valueBytes = value == "-" ? try readAll() : try spelling.bytes(of: value, what: "VALUE")
-        let database = try DatabaseOpener.forWriting(db)
-        try usageOnBadKey(db: db) {
-            try database.write { txn in try txn.put(keyBytes, valueBytes) }
+        try naming(db: db) {
+            try DatabaseOpener.forWriting(db).write { txn in try txn.put(keyBytes, valueBytes) }
         }
     }
 }
@@ -61,8 +60,7 @@ struct GetCommand: ParsableCommand {
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try spelling.key(key)
-        let database = try DatabaseOpener.forReading(db)
-        let found = try usageOnBadKey(db: db) { try database.read { txn in try txn.get(keyBytes) } }
+        let found = try naming(db: db) { try DatabaseOpener.forReading(db).read { txn in try txn.get(keyBytes) } }
         guard let found else {
             throw CommandExit(status: ExitStatus.notFound, message: "mapstore: get: no key \(spelling.quoted(keyBytes)) in \(db)")
         }
@@ -97,8 +95,7 @@ struct DelCommand: ParsableCommand {
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try spelling.key(key)
-        let database = try DatabaseOpener.forWriting(db)
-        let deleted = try usageOnBadKey(db: db) { try database.write { txn in try txn.delete(keyBytes) } }
+        let deleted = try naming(db: db) { try DatabaseOpener.forWriting(db).write { txn in try txn.delete(keyBytes) } }
         guard deleted else {
             throw CommandExit(status: ExitStatus.notFound, message: "mapstore: del: no key \(spelling.quoted(keyBytes)) in \(db)")
         }
@@ -146,9 +143,8 @@ struct ScanCommand: ParsableCommand {
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let range = try keyRange(spelling)
-        let database = try DatabaseOpener.forReading(db)
         var out = Output()
-        try database.read { txn in
+        try naming(db: db) { try DatabaseOpener.forReading(db).read { txn in
             var printed = 0
             for entry in txn.scan(range, reverse: reverse) {
                 if let limit, printed >= limit { break }
@@ -162,7 +158,7 @@ struct ScanCommand: ParsableCommand {
                 }
                 printed += 1
             }
-        }
+        } }
         try out.flush()
     }
 
@@ -184,13 +180,18 @@ struct ScanCommand: ParsableCommand {
     }
 }
 
-/// Runs `body`, turning a key the database cannot hold (empty or longer than its limit)
-/// into a usage error (exit 2): the argument is wrong, not the database.
-func usageOnBadKey<R>(db: String, _ body: () throws -> R) throws -> R {
+/// Runs `body` on the database at `db` and makes its errors name the place: a key the
+/// database cannot hold (empty or longer than its limit) is a usage error (exit 2), since
+/// the argument is wrong and not the database; any other ``MapStoreError`` exits 3 with
+/// the database's path in its message.
+func naming<R>(db: String, _ body: () throws -> R) throws -> R {
     do {
         return try body()
     } catch MapStoreError.keyTooLarge(let size, let limit) {
         throw CommandExit(status: ExitStatus.usage,
                           message: "mapstore: KEY of \(size) bytes is outside the 1...\(limit) bytes \(db) accepts")
+    } catch let error as MapStoreError {
+        let text = error.description
+        throw CommandExit(status: ExitStatus.failure, message: text.contains(db) ? "mapstore: \(text)" : "mapstore: \(db): \(text)")
     }
 }

@@ -38,7 +38,11 @@ struct DumpCommand: ParsableCommand {
 
     /// Dumps in one read transaction, so the text is one consistent commit.
     func run() throws {
-        let database = try DatabaseOpener.forReading(db)
+        try naming(db: db) { try dump(DatabaseOpener.forReading(db)) }
+    }
+
+    /// Writes the chosen sections of `database`, all from one read transaction.
+    private func dump(_ database: Database) throws {
         let format: DumpFormat = print ? .print : .bytevalue
         try database.read { txn in
             // What to dump: (table name or nil for the main tree, entry count).
@@ -126,6 +130,8 @@ struct LoadCommand: ParsableCommand {
         }
     }
 
+    /// Reads every section from `fd` into one write transaction of `database`; any
+    /// malformed line or refused section throws before the commit, so nothing is written.
     private func load(into database: Database, fd: Int32, source: String, size: Int) throws {
         var bar = ProgressBar("loading \(source)", total: size)
         var consumed = 0
@@ -142,7 +148,13 @@ struct LoadCommand: ParsableCommand {
                                           message: "mapstore: load: \(source): line \(reader.lineNumber): the section has flags (\(Self.names(of: header.flags))) that MapStore tables do not support; nothing was loaded")
                     }
                     let tableName = header.database ?? table
-                    let target = try tableName.map { try txn.createTable($0) }
+                    let target: Table?
+                    do {
+                        target = try tableName.map { try txn.createTable($0) }
+                    } catch let error as MapStoreError {
+                        throw CommandExit(status: ExitStatus.failure,
+                                          message: "mapstore: load: \(source): line \(reader.lineNumber): table \(tableName?.debugDescription ?? ""): \(error); nothing was loaded")
+                    }
                     while try reader.withNextRecord({ (key, value, line) -> Bool in
                         do {
                             if let target { try target.put(key, value) } else { try txn.put(key, value) }

@@ -18,8 +18,7 @@ struct StatCommand: ParsableCommand {
 
     /// Opens the database read-only and prints its statistics.
     func run() throws {
-        let database = try DatabaseOpener.forReading(db)
-        let stat = try database.stat()
+        let stat = try naming(db: db) { try DatabaseOpener.forReading(db).stat() }
         var out = Output()
         try out.write(json ? Self.json(stat, path: db) + "\n" : Self.text(stat, path: db))
         try out.flush()
@@ -27,7 +26,9 @@ struct StatCommand: ParsableCommand {
 
     /// One figure: a number, or text (quoted in JSON).
     enum Field {
+        /// A number, printed as is.
         case number(String)
+        /// Text, quoted and escaped in JSON.
         case text(String)
 
         /// The value as JSON.
