@@ -153,6 +153,24 @@ import Testing
         #expect(try CLI.run(["get", db("tiny"), "k"]).status == 3)
     }
 
+    @Test func aClosedStdoutIsAWriteErrorNotASignal() throws {
+        try fillForCheck()
+        let pipe = Pipe()
+        try pipe.fileHandleForReading.close()  // like `mapstore scan DB | head -0`
+        let scan = try CLI.run(["scan", db()], stdout: pipe.fileHandleForWriting)
+        #expect(scan.status == 3)
+        #expect(scan.err.contains("stdout"))
+    }
+
+    @Test func libraryErrorsNameTheDatabase() throws {
+        try CLI.run(["load", db()], stdin: utf8("VERSION=3\ndatabase=fruits\nHEADER=END\n 6b\n 76\nDATA=END\n"))
+        // "fruits" names a table in the main tree: not a data key.
+        let put = try CLI.run(["put", db(), "fruits", "x"])
+        #expect(put.status == 3)
+        #expect(put.err.hasPrefix("mapstore: \(db()): "), "\(put.err)")
+        #expect(put.err.split(separator: "\n").count == 1)
+    }
+
     // MARK: scan
 
     /// Keys a, b, ba, bb, c, d with values "v-KEY", put one by one.

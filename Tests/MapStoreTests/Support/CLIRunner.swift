@@ -49,10 +49,11 @@ enum CLI {
     }
 
     /// Runs `mapstore ARGUMENTS` with `stdin` (empty when nil) in `directory`, and checks
-    /// that it ended by exiting (never by a signal) within a generous hang guard.
+    /// that it ended by exiting (never by a signal) within a generous hang guard. stdout is
+    /// captured unless a `stdout` handle is given (then the result's stdout is empty).
     @discardableResult
     static func run(
-        _ arguments: [String], stdin: [UInt8]? = nil, in directory: String? = nil,
+        _ arguments: [String], stdin: [UInt8]? = nil, in directory: String? = nil, stdout: FileHandle? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> CLIResult {
         let scratch = NSTemporaryDirectory() + "mapstore-cli-io-\(UUID().uuidString)"
@@ -75,7 +76,7 @@ enum CLI {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardInput = input
-        process.standardOutput = output
+        process.standardOutput = stdout ?? output
         process.standardError = error
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         try process.run()
