@@ -60,18 +60,29 @@ struct DumpCommand: ParsableCommand {
                 }
             }
             let (fd, name) = try openOutput()
-            defer { if fd != STDOUT_FILENO { close(fd) } }
+            var finished = false
+            defer {
+                if fd != STDOUT_FILENO {
+                    close(fd)
+                    if !finished { unlink(name) }  // no partial dump file is left behind
+                }
+            }
             var writer = DumpWriter { chunk in try Output.writeAll(fd, chunk, name: name) }
             var bar = ProgressBar("dumping \(db)", total: sections.reduce(0) { $0 + $1.count })
             var done = 0
             for section in sections {
                 try writer.writeHeader(DumpHeader(format: format, database: section.name,
                                                   mapSize: database.options.maxSize, pageSize: database.pageSize))
-                let records = try section.name.map { try txn.table($0).scan() } ?? txn.scan()
-                for entry in records {
-                    try writer.writeRecord(key: entry.key, value: entry.value)
+                // A cursor, not a ScanSequence: damage must throw here, before DATA=END is
+                // written, so a damaged database never yields a dump that looks complete.
+                let cursor = try section.name.map { try txn.table($0).cursor() } ?? txn.cursor()
+                var more = try cursor.first()
+                while more {
+                    let (key, value) = try cursor.withCurrent { (key, value) throws(MapStoreError) in (Array(key), Array(value)) }
+                    try writer.writeRecord(key: key, value: value)
                     done += 1
                     bar.update(done)
+                    more = try cursor.next()
                 }
                 try writer.writeFooter()
             }
@@ -79,6 +90,7 @@ struct DumpCommand: ParsableCommand {
             if fd != STDOUT_FILENO, fsync(fd) != 0 {
                 throw CommandExit(status: ExitStatus.failure, message: "mapstore: dump: fsync of \(name) failed: \(String(cString: strerror(errno)))")
             }
+            finished = true
         }
     }
 

@@ -304,6 +304,10 @@ import Testing
             #expect(result.status == 3, "\(arguments)")
             #expect(result.err.contains("page 3"), "\(arguments): \(result.err)")
         }
+        // A dump of damaged data never looks complete, and -o leaves no partial file.
+        #expect(!(try CLI.run(["dump", damaged]).out.contains("DATA=END")))
+        #expect(try CLI.run(["dump", damaged, "-o", db("damaged.dump")]).status == 3)
+        #expect(!FileManager.default.fileExists(atPath: db("damaged.dump")))
         let get = try CLI.run(["get", damaged, "key0150"])
         #expect(get.status == 0 || get.status == 3)
         #expect(try CLI.run(["check", db()]).status == 0)
