@@ -191,7 +191,11 @@ func naming<R>(db: String, _ body: () throws -> R) throws -> R {
         throw CommandExit(status: ExitStatus.usage,
                           message: "mapstore: KEY of \(size) bytes is outside the 1...\(limit) bytes \(db) accepts")
     } catch let error as MapStoreError {
-        let text = error.description
-        throw CommandExit(status: ExitStatus.failure, message: text.contains(db) ? "mapstore: \(text)" : "mapstore: \(db): \(text)")
+        switch error {
+        case .io, .diskFull:  // these already carry the path of the file they were about
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: \(error)")
+        default:
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: \(db): \(error)")
+        }
     }
 }
