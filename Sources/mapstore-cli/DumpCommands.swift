@@ -131,8 +131,9 @@ struct LoadCommand: ParsableCommand {
         defer { if fd != STDIN_FILENO { close(fd) } }
         let existed = DatabaseOpener.fileExists(db)
         do {
-            let database = try DatabaseOpener.forWriting(db)
-            try load(into: database, fd: fd, source: source, size: size)
+            try naming(db: db) {
+                try load(into: DatabaseOpener.forWriting(db), fd: fd, source: source, size: size)
+            }
         } catch {
             if !existed {
                 unlink(db)
@@ -146,6 +147,7 @@ struct LoadCommand: ParsableCommand {
     /// malformed line or refused section throws before the commit, so nothing is written.
     private func load(into database: Database, fd: Int32, source: String, size: Int) throws {
         var bar = ProgressBar("loading \(source)", total: size)
+        defer { bar.finish() }
         var consumed = 0
         var reader = DumpReader(plainText: plainText) {
             let chunk = try readChunk(fd: fd, name: source)
@@ -181,13 +183,11 @@ struct LoadCommand: ParsableCommand {
                 }
             }
         } catch let error as MapStoreError {
-            bar.finish()
             if case let .invalidArgument(reason) = error, reason.hasPrefix("line ") {
                 throw CommandExit(status: ExitStatus.failure, message: "mapstore: load: \(source): \(reason); nothing was loaded")
             }
             throw error
         }
-        bar.finish()
     }
 
     /// The input: stdin, or `-f FILE`; with its size when known (for the progress bar).

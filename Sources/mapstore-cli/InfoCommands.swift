@@ -98,16 +98,15 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         var bar = ProgressBar("checking \(db)", total: 0)
         bar.update(0)
-        let problems: [CheckProblem]
-        do {
-            let database = try DatabaseOpener.forReading(db)
-            problems = try database.check()
-        } catch let error as MapStoreError {
-            // Damage that stops the open (both meta pages bad, truncated file) is still a finding.
-            guard case let .corrupted(page, reason) = error else { throw error }
-            problems = [CheckProblem(page: page, message: reason)]
+        let problems = try naming(db: db) { () throws -> [CheckProblem] in
+            defer { bar.finish() }
+            do {
+                return try DatabaseOpener.forReading(db).check()
+            } catch MapStoreError.corrupted(let page, let reason) {
+                // Damage that stops the open (both meta pages bad, truncated file) is still a finding.
+                return [CheckProblem(page: page, message: reason)]
+            }
         }
-        bar.finish()
         var out = Output()
         if json {
             let list = problems.map { JSON.object([("page", "\($0.page)"), ("message", JSON.string($0.message))]) }
