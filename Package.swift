@@ -29,7 +29,8 @@ let package = Package(
         ),
         .testTarget(
             name: "MapStoreTests",
-            dependencies: ["MapStore"]
+            // mapstore-cli: CLITests run the built `mapstore` executable, so `swift test` must build it.
+            dependencies: ["MapStore", "mapstore-cli"]
         ),
     ]
 )

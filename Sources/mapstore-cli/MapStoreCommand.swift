@@ -11,6 +11,14 @@ struct MapStoreCommand: ParsableCommand {
         commandName: "mapstore",
         abstract: "An mmap-backed, transactional key-value store, and a model of the virtual memory under it.",
         subcommands: [
+            PutCommand.self,
+            GetCommand.self,
+            DelCommand.self,
+            ScanCommand.self,
+            StatCommand.self,
+            CheckCommand.self,
+            DumpCommand.self,
+            LoadCommand.self,
             DemoCommand.self,
         ]
     )
@@ -30,9 +38,13 @@ struct CommandExit: Error {
     var message: String?
 }
 
+/// The process entry point: maps every outcome to the exit codes of DESIGN.md section 6.
 @main
 enum Entry {
+    /// Parses the command line, runs the command and exits with the contract's status.
     static func main() {
+        // A closed pipe (`mapstore scan db | head`) must be a write error (exit 3), not SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         let status: Int32
         do {
             var command = try MapStoreCommand.parseAsRoot()
@@ -51,7 +63,9 @@ enum Entry {
                 if !message.isEmpty { print(message) }
                 status = ExitStatus.success
             } else {
-                if !message.isEmpty { printError(message) }
+                // One line, as the contract asks: the parser's message without its usage block.
+                let line = MapStoreCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? ""
+                printError("mapstore: \(line.isEmpty ? "invalid usage" : line) (see 'mapstore help')")
                 // swift-argument-parser reports usage errors as EX_USAGE (64); the contract says 2.
                 status = code == 64 || code == 1 ? ExitStatus.usage : ExitStatus.failure
             }
@@ -59,10 +73,22 @@ enum Entry {
         exit(status)
     }
 
+    /// Writes `message` and a newline to stderr.
     static func printError(_ message: String) {
-        var line = message
-        if !line.hasSuffix("\n") { line += "\n" }
-        var bytes = Array(line.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        writeToStderr(message.hasSuffix("\n") ? message : message + "\n")
+    }
+
+    /// Writes `text` to stderr as it is, unbuffered (messages and the progress bar).
+    static func writeToStderr(_ text: String) {
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return }
+                offset += written
+            }
+        }
     }
 }

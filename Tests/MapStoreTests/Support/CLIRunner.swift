@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// What one run of the `mapstore` executable did.
+struct CLIResult {
+    /// The exit status.
+    var status: Int32
+    /// Everything written to stdout, as bytes.
+    var stdout: [UInt8]
+    /// Everything written to stderr, as bytes.
+    var stderr: [UInt8]
+
+    /// stdout as UTF-8 text.
+    var out: String { String(decoding: stdout, as: UTF8.self) }
+    /// stderr as UTF-8 text.
+    var err: String { String(decoding: stderr, as: UTF8.self) }
+    /// stdout split into lines (without their newlines).
+    var lines: [String] { out.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+}
+
+/// Runs the built `mapstore` executable as a real subprocess.
+enum CLI {
+    /// The `mapstore` binary: `MAPSTORE_CLI` if set, else the one beside the test bundle in
+    /// the build directory (the test target depends on mapstore-cli, so `swift test` builds it).
+    static let executable: String = {
+        if let override = ProcessInfo.processInfo.environment["MAPSTORE_CLI"] { return override }
+        var candidates: [URL] = []
+        if let url = Bundle.main.executableURL { candidates.append(url.deletingLastPathComponent()) }
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        candidates.append(Bundle.main.bundleURL)
+        let packageRoot = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        candidates.append(packageRoot.appendingPathComponent(".build/debug"))
+        for directory in candidates {
+            let path = directory.appendingPathComponent("mapstore").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return candidates[0].appendingPathComponent("mapstore").path
+    }()
+
+    /// The dump fixtures made by LMDB 0.9.24's tools (Tests/Fixtures/dump).
+    static let fixtures = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/dump")
+
+    /// The bytes of a fixture file.
+    static func fixture(_ name: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: fixtures.appendingPathComponent(name)))
+    }
+
+    /// Runs `mapstore ARGUMENTS` with `stdin` (empty when nil) in `directory`, and checks
+    /// that it ended by exiting (never by a signal) within a generous hang guard. stdout is
+    /// captured unless a `stdout` handle is given (then the result's stdout is empty).
+    @discardableResult
+    static func run(
+        _ arguments: [String], stdin: [UInt8]? = nil, in directory: String? = nil, stdout: FileHandle? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> CLIResult {
+        let scratch = NSTemporaryDirectory() + "mapstore-cli-io-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let inPath = scratch + "/stdin", outPath = scratch + "/stdout", errPath = scratch + "/stderr"
+        _ = FileManager.default.createFile(atPath: inPath, contents: Data(stdin ?? []))
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let input = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let error = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        defer {
+            try? input.close()
+            try? output.close()
+            try? error.close()
+        }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = stdout ?? output
+        process.standardError = error
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        try process.run()
+        // Hang guard, not a timing assertion: a command that never ends is killed and reported.
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            process.waitUntilExit()
+            done.signal()
+        }
+        let hung = done.wait(timeout: .now() + 300) == .timedOut
+        if hung {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        #expect(!hung, "mapstore \(arguments) did not finish: a hang", sourceLocation: sourceLocation)
+        #expect(process.terminationReason == .exit,
+                "mapstore \(arguments) was killed by signal \(process.terminationStatus)", sourceLocation: sourceLocation)
+        return CLIResult(
+            status: process.terminationStatus,
+            stdout: Array(try Data(contentsOf: URL(fileURLWithPath: outPath))),
+            stderr: Array(try Data(contentsOf: URL(fileURLWithPath: errPath))))
+    }
+}
+
+/// `text`'s UTF-8 bytes.
+func utf8(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// The lines of a dump from `HEADER=END` to `DATA=END` of every section (the part that is
+/// byte-identical to LMDB's `mdb_dump`), joined.
+func dumpDataLines(_ dump: [UInt8]) -> [String] {
+    var inData = false
+    var lines: [String] = []
+    for line in String(decoding: dump, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+        if line == "HEADER=END" { inData = true }
+        if inData { lines.append(String(line)) }
+        if line == "DATA=END" { inData = false }
+    }
+    return lines
+}
