@@ -204,7 +204,7 @@ public class ReadTransaction {
     /// Entries in the main tree (tables not counted).
     final public func count() throws(MapStoreError) -> Int {
         try checkActive()
-        return Int(main.entries) - (try tableNames().count)
+        return Int(main.entries)
     }
 
     final func finish() {

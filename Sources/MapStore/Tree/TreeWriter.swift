@@ -71,8 +71,8 @@ struct TreeWriter<Space: PageSpace> {
                 return
             }
             editor.removeSlot(at: index)
-        } else {
-            tree.entries += 1
+        } else if !isTable {
+            tree.entries += 1  // the count is of data entries: table descriptors are not counted
         }
         let flags: UInt8 = isTable ? Cell.table : 0
         if limits.isInline(keyLength: key.count, valueLength: value.count) {
@@ -237,7 +237,7 @@ struct TreeWriter<Space: PageSpace> {
             space.free(leafPage.u64(old.valueOffset), count: limits.overflowPages(valueLength: old.valueLength))
         }
         NodeEditor(leafPage).removeSlot(at: index)
-        tree.entries -= 1
+        if !isTable { tree.entries -= 1 }
         try rebalance(&tree, from: leafNumber)
         return true
     }
