@@ -12,6 +12,7 @@ struct MapStoreCommand: ParsableCommand {
         abstract: "An mmap-backed, transactional key-value store, and a model of the virtual memory under it.",
         subcommands: [
             DemoCommand.self,
+            VMCommand.self,
         ]
     )
 }
