@@ -93,7 +93,7 @@ public final class Kernel {
     @usableFromInline let userLimit: UInt64
 
     /// The processes, indexed by pid (the order `spawn`/`fork` created them).
-    public internal(set) var processes: [Process] = []
+    @exclusivity(unchecked) public internal(set) var processes: [Process] = []
     /// The files, indexed by file id.
     public internal(set) var files: [SimulatedFile] = []
     /// The data-frame limit (`frames N`), or nil for unlimited.
@@ -107,11 +107,11 @@ public final class Kernel {
     /// Whether TLB entries keep their PCID across CR3 switches (otherwise a switch flushes).
     public var pcid: Bool
 
-    @usableFromInline var current = -1
-    @usableFromInline var currentCR3: UInt64 = 0
-    @usableFromInline var currentASID: UInt16 = 0
+    @exclusivity(unchecked) @usableFromInline var current = -1
+    @exclusivity(unchecked) @usableFromInline var currentCR3: UInt64 = 0
+    @exclusivity(unchecked) @usableFromInline var currentASID: UInt16 = 0
     /// Logical time: one tick per access; stamps FIFO and LRU.
-    @usableFromInline var time: UInt64 = 0
+    @exclusivity(unchecked) @usableFromInline var time: UInt64 = 0
     var pinned: [UInt64] = []
     var clockHand: UInt64 = 0
     var random = SplitMix64(seed: 0)
@@ -119,7 +119,7 @@ public final class Kernel {
     /// The whole trace's accesses, for OPT; `futureIndex` is the access being served.
     public var future: ContiguousArray<TraceAccess> = []
     /// Index in ``future`` of the access being served.
-    public var futureIndex = 0
+    @exclusivity(unchecked) public var futureIndex = 0
 
     /// A kernel for `preset`. `pcid` defaults to on for the x86-64 presets, off for csapp-small.
     public init(preset: Preset = .coreI7, frameLimit: Int? = nil, policy: ReplacementPolicy = .lru,

@@ -13,8 +13,7 @@ extension Kernel {
         if let bytes = files[file].writtenPages[page] {
             memory.putContents(memory.contents(from: bytes), into: pfn)
         } else if !files[file].isShmem {
-            memory[pfn].contentFile = Int32(file)
-            memory[pfn].contentPage = page
+            memory.setFilePattern(pfn, page: page)
         }
         files[file].cache[page] = pfn
         return (pfn, true)

@@ -24,16 +24,8 @@ public struct FrameInfo: Sendable {
     public var dirty = false
     /// Software referenced flag for frames without mappings (PG_referenced).
     public var referenced = false
-    /// Index of the byte slab holding the contents, or -1 when the contents are a pattern.
-    public var slab: Int32 = -1
-    /// When contents are a pattern: the file whose bytes they are (-1: all zero).
-    public var contentFile: Int32 = -1
-    /// When contents are a pattern of a file: which page of it.
-    public var contentPage: UInt64 = 0
     /// Allocation order, for FIFO.
     public var allocatedAt: UInt64 = 0
-    /// Last access, for LRU.
-    public var lastUse: UInt64 = 0
     /// The swap slot this frame is the swap cache of (0: none).
     public var swapSlot: UInt64 = 0
     /// Head of the reverse-mapping list (-1: unmapped).
@@ -64,15 +56,23 @@ public final class PhysicalMemory {
     public let topPFN: UInt64
 
     /// Frame bookkeeping, indexed by data PFN.
-    public private(set) var frames: ContiguousArray<FrameInfo>
-    var slabs: ContiguousArray<UnsafeMutablePointer<UInt8>> = []
+    @exclusivity(unchecked) public private(set) var frames: ContiguousArray<FrameInfo>
+    /// What each frame holds, packed in one word so the access path reads 8 bytes per frame:
+    /// 0 = zeros, `slabFlag | index` = bytes in a slab, `patternFlag | page` = page `page` of a
+    /// file, untouched (byte = (page * pageSize + offset) mod 251).
+    @exclusivity(unchecked) var content: ContiguousArray<UInt64> = [0]
+    /// Last access of each frame, for LRU (kept apart from ``frames`` so the hot path is dense).
+    @exclusivity(unchecked) var lastUse: ContiguousArray<UInt64> = [0]
+    static let slabFlag: UInt64 = 1 << 63
+    static let patternFlag: UInt64 = 1 << 62
+    @exclusivity(unchecked) var slabs: ContiguousArray<UnsafeMutablePointer<UInt8>> = []
     var freeSlabs: [Int32] = []
     var freePFNs = MinHeap()
     var nextPFN: UInt64 = 1
     /// Data frames in use (PFN 0 not counted).
     public private(set) var dataFramesInUse = 0
 
-    @usableFromInline var tableWords: ContiguousArray<UInt64> = []
+    @exclusivity(unchecked) @usableFromInline var tableWords: ContiguousArray<UInt64> = []
     var freeTables: [UInt64] = []
     /// Page-table frames in use.
     public private(set) var tableFramesInUse = 0
@@ -155,12 +155,15 @@ public final class PhysicalMemory {
             pfn = nextPFN
             nextPFN += 1
             frames.append(FrameInfo())
+            content.append(0)
+            lastUse.append(0)
         }
         var info = FrameInfo()
         info.kind = kind
         info.allocatedAt = stamp
-        info.lastUse = stamp
         frames[Int(pfn)] = info
+        content[Int(pfn)] = 0
+        lastUse[Int(pfn)] = stamp
         dataFramesInUse += 1
         return pfn
     }
@@ -169,8 +172,9 @@ public final class PhysicalMemory {
     public func freeFrame(_ pfn: UInt64) {
         precondition(pfn != 0, "the zero page is never freed")
         precondition(frames[Int(pfn)].mapCount == 0, "freeing a mapped frame")
-        let slab = frames[Int(pfn)].slab
-        if slab >= 0 { freeSlabs.append(slab) }
+        let word = content[Int(pfn)]
+        if word & Self.slabFlag != 0 { freeSlabs.append(Int32(truncatingIfNeeded: word)) }
+        content[Int(pfn)] = 0
         frames[Int(pfn)] = FrameInfo()
         freePFNs.insert(pfn)
         dataFramesInUse -= 1
@@ -189,43 +193,56 @@ public final class PhysicalMemory {
 
     /// Records an access to `pfn` at time `stamp` (LRU).
     public func touch(_ pfn: UInt64, stamp: UInt64) {
-        frames[Int(pfn)].lastUse = stamp
+        lastUse[Int(pfn)] = stamp
+    }
+
+    /// When `pfn` was last accessed.
+    public func lastUse(of pfn: UInt64) -> UInt64 { lastUse[Int(pfn)] }
+
+    /// Makes `pfn` hold page `page` of a file, untouched.
+    public func setFilePattern(_ pfn: UInt64, page: UInt64) {
+        releaseSlab(pfn)
+        content[Int(pfn)] = Self.patternFlag | page
+    }
+
+    private func releaseSlab(_ pfn: UInt64) {
+        let word = content[Int(pfn)]
+        if word & Self.slabFlag != 0 { freeSlabs.append(Int32(truncatingIfNeeded: word)) }
+        content[Int(pfn)] = 0
     }
 
     // MARK: Contents
 
-    /// The byte of a pattern: file bytes are `offset mod 251`, zero pages are 0.
-    static func patternByte(file: Int32, page: UInt64, offset: Int, pageSize: Int) -> UInt8 {
-        file < 0 ? 0 : UInt8(truncatingIfNeeded: (page &* UInt64(pageSize) &+ UInt64(offset)) % 251)
+    /// The byte of a pattern word: a file page's byte is its offset in the file mod 251.
+    static func patternByte(_ word: UInt64, offset: Int, pageSize: Int) -> UInt8 {
+        guard word & patternFlag != 0 else { return 0 }
+        let page = word & ~patternFlag
+        return UInt8(truncatingIfNeeded: (page &* UInt64(pageSize) &+ UInt64(offset)) % 251)
     }
 
     /// Reads byte `offset` of frame `pfn`.
     public func readByte(_ pfn: UInt64, offset: Int) -> UInt8 {
-        let info = frames[Int(pfn)]
-        if info.slab >= 0 { return slabs[Int(info.slab)][offset] }
-        return Self.patternByte(file: info.contentFile, page: info.contentPage, offset: offset, pageSize: pageSize)
+        let word = content[Int(pfn)]
+        if word & Self.slabFlag != 0 { return slabs[Int(Int32(truncatingIfNeeded: word))][offset] }
+        return Self.patternByte(word, offset: offset, pageSize: pageSize)
     }
 
     /// Writes byte `offset` of frame `pfn`, giving the frame its own bytes on the first write.
     public func writeByte(_ pfn: UInt64, offset: Int, _ value: UInt8) {
-        let slab = frames[Int(pfn)].slab
-        if slab >= 0 {
-            slabs[Int(slab)][offset] = value
-        } else {
-            slabs[Int(materialize(pfn))][offset] = value
-        }
+        let word = content[Int(pfn)]
+        let slab = word & Self.slabFlag != 0 ? Int32(truncatingIfNeeded: word) : materialize(pfn)
+        slabs[Int(slab)][offset] = value
     }
 
     /// Gives `pfn` a slab filled with its current pattern; returns the slab index.
     func materialize(_ pfn: UInt64) -> Int32 {
-        let info = frames[Int(pfn)]
+        let word = content[Int(pfn)]
         let slab = newSlab()
         let bytes = slabs[Int(slab)]
         for offset in 0..<pageSize {
-            bytes[offset] = Self.patternByte(file: info.contentFile, page: info.contentPage,
-                                             offset: offset, pageSize: pageSize)
+            bytes[offset] = Self.patternByte(word, offset: offset, pageSize: pageSize)
         }
-        frames[Int(pfn)].slab = slab
+        content[Int(pfn)] = Self.slabFlag | UInt64(UInt32(slab))
         return slab
     }
 
@@ -240,62 +257,48 @@ public final class PhysicalMemory {
         (0..<pageSize).map { readByte(pfn, offset: $0) }
     }
 
-    /// Contents of a frame detached from it: a pattern or a slab. Used by swap and write-back.
+    /// Contents of a frame detached from it: zeros, a file pattern, or a slab. Swap and
+    /// copy-on-write move these between frames.
     public struct Contents: Sendable {
-        var slab: Int32
-        var file: Int32
-        var page: UInt64
+        var word: UInt64
     }
 
-    /// Takes the contents out of `pfn` (its slab, if any, moves with them).
+    /// Takes the contents out of `pfn` (its slab, if any, moves with them); `pfn` reads as zeros.
     public func takeContents(_ pfn: UInt64) -> Contents {
-        let info = frames[Int(pfn)]
-        frames[Int(pfn)].slab = -1
-        return Contents(slab: info.slab, file: info.contentFile, page: info.contentPage)
+        let word = content[Int(pfn)]
+        content[Int(pfn)] = 0
+        return Contents(word: word)
     }
 
-    /// Puts detached contents into `pfn`.
+    /// Puts detached contents into `pfn`, releasing what it held.
     public func putContents(_ contents: Contents, into pfn: UInt64) {
-        let old = frames[Int(pfn)].slab
-        if old >= 0 { freeSlabs.append(old) }
-        frames[Int(pfn)].slab = contents.slab
-        frames[Int(pfn)].contentFile = contents.file
-        frames[Int(pfn)].contentPage = contents.page
+        releaseSlab(pfn)
+        content[Int(pfn)] = contents.word
     }
 
     /// A copy of `pfn`'s contents that does not share its slab.
     public func copyContents(_ pfn: UInt64) -> Contents {
-        let info = frames[Int(pfn)]
-        guard info.slab >= 0 else { return Contents(slab: -1, file: info.contentFile, page: info.contentPage) }
-        let slab = newSlab()
-        slabs[Int(slab)].update(from: slabs[Int(info.slab)], count: pageSize)
-        return Contents(slab: slab, file: -1, page: 0)
+        duplicate(Contents(word: content[Int(pfn)]))
     }
 
     /// Copies detached contents (does not consume them).
     public func duplicate(_ contents: Contents) -> Contents {
-        guard contents.slab >= 0 else { return contents }
+        guard contents.word & Self.slabFlag != 0 else { return contents }
         let slab = newSlab()
-        slabs[Int(slab)].update(from: slabs[Int(contents.slab)], count: pageSize)
-        return Contents(slab: slab, file: -1, page: 0)
+        slabs[Int(slab)].update(from: slabs[Int(Int32(truncatingIfNeeded: contents.word))], count: pageSize)
+        return Contents(word: Self.slabFlag | UInt64(UInt32(slab)))
     }
 
     /// Releases detached contents.
     public func release(_ contents: Contents) {
-        if contents.slab >= 0 { freeSlabs.append(contents.slab) }
-    }
-
-    /// The bytes of detached contents.
-    public func bytes(of contents: Contents) -> [UInt8] {
-        if contents.slab >= 0 { return Array(UnsafeBufferPointer(start: slabs[Int(contents.slab)], count: pageSize)) }
-        return (0..<pageSize).map { Self.patternByte(file: contents.file, page: contents.page, offset: $0, pageSize: pageSize) }
+        if contents.word & Self.slabFlag != 0 { freeSlabs.append(Int32(truncatingIfNeeded: contents.word)) }
     }
 
     /// Contents made of the given bytes.
     public func contents(from bytes: [UInt8]) -> Contents {
         let slab = newSlab()
         bytes.withUnsafeBufferPointer { slabs[Int(slab)].update(from: $0.baseAddress!, count: pageSize) }
-        return Contents(slab: slab, file: -1, page: 0)
+        return Contents(word: Self.slabFlag | UInt64(UInt32(slab)))
     }
 
     // MARK: Reverse mappings

@@ -69,7 +69,7 @@ extension Kernel {
         case .fifo:
             return candidates.min { memory[$0].allocatedAt < memory[$1].allocatedAt }
         case .lru:
-            return candidates.min { memory[$0].lastUse < memory[$1].lastUse }
+            return candidates.min { memory.lastUse(of: $0) < memory.lastUse(of: $1) }
         case .random:
             return candidates[Int(random.next() % UInt64(candidates.count))]
         case .clock:

@@ -345,9 +345,11 @@ public struct TraceParser {
             let column = token < tokens.count ? tokens[token].start - start + 1 : (tokens.last.map { $0.end - start + 1 } ?? 1)
             return TraceParseError(line: line, column: column, message: message)
         }
-        let usage = op == .write ? "w P ADDR [BYTE]" : "\(op.traceName) P ADDR"
-        if tokens.count < 3 { throw fail(tokens.count, "missing argument; usage: \(usage)") }
-        if tokens.count > maxTokens { throw fail(maxTokens, "unexpected argument; usage: \(usage)") }
+        if tokens.count < 3 || tokens.count > maxTokens {
+            let usage = op == .write ? "w P ADDR [BYTE]" : "\(op.traceName) P ADDR"
+            if tokens.count < 3 { throw fail(tokens.count, "missing argument; usage: \(usage)") }
+            throw fail(maxTokens, "unexpected argument; usage: \(usage)")
+        }
         stateStarted = true
         let nameToken = tokens[1]
         var pid = -1
