@@ -96,8 +96,14 @@ public final class Kernel {
     @exclusivity(unchecked) public internal(set) var processes: [Process] = []
     /// The files, indexed by file id.
     public internal(set) var files: [SimulatedFile] = []
-    /// The data-frame limit (`frames N`), or nil for unlimited.
-    public var frameLimit: Int?
+    /// The data-frame limit (`frames N`), or nil for unlimited. Lowering it below the frames
+    /// in use evicts at once (as lowering a cgroup's memory.max reclaims).
+    public var frameLimit: Int? {
+        didSet {
+            guard let limit = frameLimit else { return }
+            while memory.dataFramesInUse > limit, let victim = chooseVictim() { evict(victim) }
+        }
+    }
     /// The replacement policy used when no frame is free.
     public var policy: ReplacementPolicy {
         didSet { if case .random(let seed) = policy { random = SplitMix64(seed: seed) } }

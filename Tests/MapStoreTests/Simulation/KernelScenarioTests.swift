@@ -212,4 +212,35 @@ import Testing
         #expect(kernel.counters.framesInUse == 1)
         #expect(kernel.memory[2].dirty, "the D bit moved to the page when its PTE was zapped")
     }
+
+    @Test func loweringTheFrameLimitEvictsAtOnce() throws {
+        let (kernel, accesses) = try replay("""
+            spawn A
+            mmap A 0x100000 0x8000 rw private anon
+            w A 0x100000 1
+            w A 0x101000 2
+            w A 0x102000 3
+            w A 0x103000 4
+            frames 2
+            r A 0x100000
+            """)
+        #expect(kernel.counters.swapOuts >= 2)
+        #expect(accesses.last?.fault == .major && accesses.last?.value == 1)
+        #expect(kernel.counters.framesInUse <= 2)
+    }
+
+    /// Skylake's STLB (1536 entries) holds a working set of 100 pages that the 64-entry L1 cannot.
+    @Test func skylakeSTLBCatchesL1Misses() throws {
+        var lines = ["preset skylake", "spawn A", "mmap A 0x10000000 0x64000 rw private anon"]
+        for round in 0..<3 {
+            for page in 0..<100 { lines.append("\(round == 0 ? "w" : "r") A 0x\(String(0x1000_0000 + page * 0x1000, radix: 16))") }
+        }
+        let (kernel, _) = try replay(lines.joined(separator: "\n"))
+        let counters = kernel.counters
+        #expect(counters.tlbL2Hits == 200, "rounds 2 and 3 miss the L1 (LRU, cyclic) and hit the STLB")
+        #expect(counters.walks == 200, "round 1: a walk before and after each demand-zero fault")
+        // Four reads per walk, except the very first: its PML4 entry is not present yet, so it stops
+        // after one read.
+        #expect(counters.walkReads == 4 * counters.walks - 3)
+    }
 }
