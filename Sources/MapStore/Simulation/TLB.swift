@@ -68,11 +68,18 @@ public final class TLBLevel {
     public func fill(vpn: UInt64, asid: UInt16, ppn: UInt64, flags entryFlags: UInt8) {
         let key = Self.key(vpn: vpn, asid: asid)
         let base = Int(vpn & setMask) &* ways
-        var victim = base
+        // The entry itself if present (a re-walk to set D refills it), else an invalid way,
+        // else the least recently used. Taking the first invalid way without looking for the
+        // key first would leave a stale duplicate that invlpg could miss.
+        var victim = -1
+        var empty = -1
+        var oldest = base
         for slot in base..<(base &+ ways) {
-            if keys[slot] == key || keys[slot] == 0 { victim = slot; break }
-            if stamps[slot] < stamps[victim] { victim = slot }
+            let current = keys[slot]
+            if current == key { victim = slot; break }
+            if current == 0 { if empty < 0 { empty = slot } } else if stamps[slot] < stamps[oldest] || keys[oldest] == 0 { oldest = slot }
         }
+        if victim < 0 { victim = empty >= 0 ? empty : oldest }
         keys[victim] = key
         ppns[victim] = ppn
         flags[victim] = entryFlags

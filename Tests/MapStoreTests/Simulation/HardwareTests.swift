@@ -146,3 +146,18 @@ import Testing
         #expect(level.lookup(vpn: 8, asid: 1) < 0)
     }
 }
+
+extension SimulationHardwareTests {
+    /// Refilling an entry that is already cached (a re-walk to set D) must update it in place,
+    /// not put a duplicate into an earlier free way that invlpg would then leave behind.
+    @Test func refillDoesNotDuplicateAnEntry() {
+        let level = TLBLevel(TLBGeometry(entries: 8, ways: 2))
+        level.fill(vpn: 0, asid: 1, ppn: 10, flags: 0)
+        level.fill(vpn: 4, asid: 1, ppn: 14, flags: 0)
+        level.invalidate(vpn: 0, asid: 1)  // way 0 is free now, 4 sits in way 1
+        level.fill(vpn: 4, asid: 1, ppn: 14, flags: TLBLevel.Flag.dirty)
+        #expect(level.entries.filter { $0.vpn == 4 }.count == 1)
+        level.invalidate(vpn: 4, asid: 1)
+        #expect(level.lookup(vpn: 4, asid: 1) < 0)
+    }
+}

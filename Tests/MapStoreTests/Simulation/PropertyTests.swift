@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import MapStore
 
 /// Random traces from a seeded generator, checked two ways after every step:
@@ -156,6 +159,13 @@ import Testing
         }
         #expect(total.swapIns > 0 && total.faultsCow > 0 && total.ksmMerges > 0)
         #expect(total.writebacks > 0 && total.faultsProtection > 0)
+    }
+
+    /// The long version (MAPSTORE_LONG=1): many more seeds and steps, every policy including OPT.
+    @Test(.enabled(if: getenv("MAPSTORE_LONG") != nil), arguments: 0..<40)
+    func longRandomTraces(seed: Int) throws {
+        let policies: [ReplacementPolicy] = [.fifo, .lru, .clock, .opt, .random(seed: UInt64(seed))]
+        try Self.run(seed: UInt64(1000 + seed), steps: 3000, policy: policies[seed % policies.count])
     }
 
     @Test func unlimitedMemoryNeverEvicts() throws {
