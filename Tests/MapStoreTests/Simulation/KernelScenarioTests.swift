@@ -244,3 +244,19 @@ import Testing
         #expect(counters.walkReads == 4 * counters.walks - 3)
     }
 }
+
+extension SimulationKernelScenarioTests {
+    /// csapp-small has 64 physical frames (12-bit PA, 64-byte pages): PFN 63 holds the page
+    /// table, so without any `frames` limit, 256 written pages must go through swap.
+    @Test func csappSmallRunsOutOfPhysicalMemory() throws {
+        var lines = ["preset csapp-small", "spawn A", "mmap A 0x0 0x4000 rw private anon"]
+        for page in 0..<256 { lines.append("w A 0x\(String(page * 64 + 5, radix: 16)) \(page % 256)") }
+        for page in 0..<256 { lines.append("r A 0x\(String(page * 64 + 5, radix: 16))") }
+        let (kernel, accesses) = try replay(lines.joined(separator: "\n"))
+        #expect(kernel.memory.lowestTablePFN == 63)
+        #expect(kernel.counters.framesPeak == 62, "PFN 1...62: PFN 0 is the zero page, 63 the page table")
+        #expect(kernel.counters.swapOuts > 0)
+        #expect(accesses.suffix(256).map(\.value) == (0..<256).map { UInt8($0) })
+        #expect(accesses.allSatisfy { ($0.pa ?? 0) < 1 << 12 }, "every PA fits in 12 bits")
+    }
+}
