@@ -91,7 +91,7 @@ public enum AccessKind: UInt8, Sendable {
 }
 
 /// A simulated process: its name, page-table root (CR3), PCID and VMAs.
-public struct Process: Sendable {
+public struct SimulatedProcess: Sendable {
     /// The trace's name for it (`A`, `B`, ...).
     public var name: String
     /// The PFN of the top-level page table.

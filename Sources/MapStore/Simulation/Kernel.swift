@@ -93,7 +93,7 @@ public final class Kernel {
     @usableFromInline let userLimit: UInt64
 
     /// The processes, indexed by pid (the order `spawn`/`fork` created them).
-    @exclusivity(unchecked) public internal(set) var processes: [Process] = []
+    @exclusivity(unchecked) public internal(set) var processes: [SimulatedProcess] = []
     /// The files, indexed by file id.
     public internal(set) var files: [SimulatedFile] = []
     /// The data-frame limit (`frames N`), or nil for unlimited. Lowering it below the frames
@@ -177,7 +177,7 @@ public final class Kernel {
         guard let cr3 = memory.allocateTable() else {
             throw MapStoreError.invalidArgument(reason: "physical memory has no room for another page table")
         }
-        processes.append(Process(name: name, cr3: cr3, asid: UInt16(processes.count + 1)))
+        processes.append(SimulatedProcess(name: name, cr3: cr3, asid: UInt16(processes.count + 1)))
         return processes.count - 1
     }
 

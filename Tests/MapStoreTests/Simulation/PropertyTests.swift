@@ -141,7 +141,7 @@ import Glibc
 
     @Test(arguments: 0..<12)
     func randomTracesKeepTheInvariants(seed: Int) throws {
-        let policies: [ReplacementPolicy] = [.fifo, .lru, .clock, .random(seed: 9)]
+        let policies: [ReplacementPolicy] = [.fifo, .lru, .clock, .random(seed: 9), .opt]
         let counters = try Self.run(seed: UInt64(seed), steps: 400, policy: policies[seed % policies.count])
         #expect(counters.evictions > 0, "the frame limit should force replacement")
     }
