@@ -20,6 +20,7 @@ struct MapStoreCommand: ParsableCommand {
             DumpCommand.self,
             LoadCommand.self,
             DemoCommand.self,
+            VMCommand.self,
         ]
     )
 }

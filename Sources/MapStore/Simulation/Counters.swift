@@ -1,0 +1,76 @@
+/// Everything the model counts. One instance per kernel; the replayer prints it as the summary.
+public struct Counters: Equatable, Sendable {
+    /// Accesses replayed (reads + writes + fetches).
+    public var accesses: UInt64 = 0
+    /// Byte reads.
+    public var reads: UInt64 = 0
+    /// Byte writes.
+    public var writes: UInt64 = 0
+    /// Instruction fetches.
+    public var fetches: UInt64 = 0
+    /// L1 TLB hits.
+    public var tlbL1Hits: UInt64 = 0
+    /// L1 TLB misses.
+    public var tlbL1Misses: UInt64 = 0
+    /// L2 TLB (STLB) hits; always 0 on a preset without one.
+    public var tlbL2Hits: UInt64 = 0
+    /// L2 TLB misses; always 0 on a preset without one.
+    public var tlbL2Misses: UInt64 = 0
+    /// Page walks started by the MMU (TLB misses, and writes that re-walk to set D).
+    public var walks: UInt64 = 0
+    /// PTE reads from simulated memory during walks.
+    public var walkReads: UInt64 = 0
+    /// Demand-zero faults (a read mapping the zero page, a write getting a zeroed frame).
+    public var faultsZero: UInt64 = 0
+    /// Minor faults: the page was in memory (page cache, swap cache, write-notify, reuse).
+    public var faultsMinor: UInt64 = 0
+    /// Major faults: the page had to be read from its file or from swap.
+    public var faultsMajor: UInt64 = 0
+    /// Copy-on-write faults that copied a frame.
+    public var faultsCow: UInt64 = 0
+    /// Accesses the mapping's protection forbids (SIGSEGV, SEGV_ACCERR).
+    public var faultsProtection: UInt64 = 0
+    /// Accesses to no mapping, or past the end of a mapped file (SIGSEGV/SIGBUS).
+    public var faultsSegv: UInt64 = 0
+    /// Frames taken back by the replacement policy.
+    public var evictions: UInt64 = 0
+    /// Pages read back from swap (major faults on a swap entry).
+    public var swapIns: UInt64 = 0
+    /// Pages written to swap.
+    public var swapOuts: UInt64 = 0
+    /// Dirty file pages written back (msync or eviction).
+    public var writebacks: UInt64 = 0
+    /// Pages KSM merged into another frame.
+    public var ksmMerges: UInt64 = 0
+    /// Data frames in use now (the zero page not counted).
+    public var framesInUse: UInt64 = 0
+    /// The most data frames ever in use at once.
+    public var framesPeak: UInt64 = 0
+    /// Page-table frames in use now.
+    public var pageTableFrames: UInt64 = 0
+    /// Switches of CR3 from one process to another.
+    public var contextSwitches: UInt64 = 0
+    /// Whole-TLB flushes (CR3 switches without PCID).
+    public var tlbFlushes: UInt64 = 0
+    /// Single-entry invalidations (invlpg) after PTE changes.
+    public var invlpgs: UInt64 = 0
+
+    /// An all-zero set of counters.
+    public init() {}
+
+    /// Every counter with its name, in a fixed order (the summary's order).
+    public var fields: [(name: String, value: UInt64)] {
+        [("accesses", accesses), ("reads", reads), ("writes", writes), ("fetches", fetches),
+         ("tlbL1Hits", tlbL1Hits), ("tlbL1Misses", tlbL1Misses), ("tlbL2Hits", tlbL2Hits),
+         ("tlbL2Misses", tlbL2Misses), ("walks", walks), ("walkReads", walkReads),
+         ("faultsZero", faultsZero), ("faultsMinor", faultsMinor), ("faultsMajor", faultsMajor),
+         ("faultsCow", faultsCow), ("faultsProtection", faultsProtection), ("faultsSegv", faultsSegv),
+         ("evictions", evictions), ("swapIns", swapIns), ("swapOuts", swapOuts),
+         ("writebacks", writebacks), ("ksmMerges", ksmMerges), ("framesInUse", framesInUse),
+         ("framesPeak", framesPeak), ("pageTableFrames", pageTableFrames),
+         ("contextSwitches", contextSwitches), ("tlbFlushes", tlbFlushes), ("invlpgs", invlpgs)]
+    }
+
+    /// Faults of every kind that the kernel resolved (zero + minor + major + cow).
+    public var resolvedFaults: UInt64 { faultsZero + faultsMinor + faultsMajor + faultsCow }
+}

@@ -1,0 +1,168 @@
+/// The outcome of one translation attempt by the MMU.
+@frozen
+public struct Translation: Sendable {
+    /// What happened.
+    public enum Status: UInt8, Sendable {
+        /// Translated; `pa` is valid.
+        case ok
+        /// A page fault because a PTE on the walk had P = 0.
+        case notPresent
+        /// A page fault because the access violates R/W, U/S or XD.
+        case protection
+    }
+    /// What happened.
+    public var status: Status
+    /// The physical address (when `status == .ok`).
+    public var pa: UInt64
+    /// Whether the L1 or L2 TLB held the translation.
+    public var tlbHit: Bool
+
+    /// A translation outcome.
+    @inlinable
+    public init(status: Status, pa: UInt64, tlbHit: Bool) {
+        self.status = status
+        self.pa = pa
+        self.tlbHit = tlbHit
+    }
+}
+
+/// The hardware: a TLB hierarchy and the page walker, reading PTEs from simulated memory.
+///
+/// The MMU knows nothing of VMAs or files: it translates or it faults, and it sets the
+/// A bit on every walk that reaches a page and the D bit on a write (a write that hits a
+/// TLB entry whose D is clear walks again to set it, as the hardware does).
+public final class MMU {
+    /// The machine shape.
+    public let preset: Preset
+    /// The physical memory the walk reads.
+    public let memory: PhysicalMemory
+    /// The TLBs.
+    public let tlb: TLB
+    @usableFromInline let counters: UnsafeMutablePointer<Counters>
+    @usableFromInline let pageShift: UInt64
+    @usableFromInline let offsetMask: UInt64
+    @usableFromInline let levels: Int
+    @usableFromInline let bitsPerLevel: UInt64
+    @usableFromInline let indexMask: UInt64
+    @usableFromInline let l1: TLBLevel
+    @usableFromInline let l2: TLBLevel?
+
+    /// An MMU for `preset` over `memory`, counting into `counters`.
+    init(preset: Preset, memory: PhysicalMemory, counters: UnsafeMutablePointer<Counters>) {
+        self.preset = preset
+        self.memory = memory
+        self.tlb = TLB(preset: preset)
+        self.counters = counters
+        pageShift = UInt64(preset.pageShift)
+        offsetMask = UInt64(preset.pageSize - 1)
+        levels = preset.levels
+        bitsPerLevel = UInt64(preset.bitsPerLevel)
+        indexMask = UInt64(preset.entriesPerTable - 1)
+        l1 = tlb.l1
+        l2 = tlb.l2
+    }
+
+    /// The flags a TLB entry caches for `pte`.
+    @inlinable
+    static func tlbFlags(_ pte: PageTableEntry) -> UInt8 {
+        var flags: UInt8 = 0
+        if pte.isWritable { flags |= TLBLevel.Flag.writable }
+        if pte.isUser { flags |= TLBLevel.Flag.user }
+        if pte.isExecuteDisabled { flags |= TLBLevel.Flag.executeDisable }
+        if pte.isDirty { flags |= TLBLevel.Flag.dirty }
+        return flags
+    }
+
+    /// Whether cached `flags` allow a user-mode access of kind `op`.
+    @inlinable
+    static func allows(_ flags: UInt8, _ op: AccessKind) -> Bool {
+        if flags & TLBLevel.Flag.user == 0 { return false }
+        switch op {
+        case .read: return true
+        case .write: return flags & TLBLevel.Flag.writable != 0
+        case .fetch: return flags & TLBLevel.Flag.executeDisable == 0
+        }
+    }
+
+    /// Translates `va` for a user-mode access in the address space (`cr3`, `asid`).
+    @inlinable
+    public func translate(va: UInt64, op: AccessKind, cr3: UInt64, asid: UInt16) -> Translation {
+        let vpn = va >> pageShift
+        let offset = va & offsetMask
+        var slot = l1.lookup(vpn: vpn, asid: asid)
+        if slot >= 0 {
+            counters.pointee.tlbL1Hits &+= 1
+        } else {
+            counters.pointee.tlbL1Misses &+= 1
+            if let l2 = l2 {
+                let slot2 = l2.lookup(vpn: vpn, asid: asid)
+                if slot2 >= 0 {
+                    counters.pointee.tlbL2Hits &+= 1
+                    l1.fill(vpn: vpn, asid: asid, ppn: l2.ppns[slot2], flags: l2.flags[slot2])
+                    slot = l1.lookup(vpn: vpn, asid: asid)
+                } else {
+                    counters.pointee.tlbL2Misses &+= 1
+                }
+            }
+            if slot < 0 {
+                return walk(vpn: vpn, offset: offset, op: op, cr3: cr3, asid: asid, tlbHit: false)
+            }
+        }
+        let flags = l1.flags[slot]
+        guard Self.allows(flags, op) else {
+            return Translation(status: .protection, pa: 0, tlbHit: true)
+        }
+        if op == .write && flags & TLBLevel.Flag.dirty == 0 {
+            return walk(vpn: vpn, offset: offset, op: op, cr3: cr3, asid: asid, tlbHit: true)
+        }
+        return Translation(status: .ok, pa: (l1.ppns[slot] << pageShift) | offset, tlbHit: true)
+    }
+
+    /// The page walk: `levels` PTE reads from simulated memory starting at CR3.
+    @usableFromInline
+    func walk(vpn: UInt64, offset: UInt64, op: AccessKind, cr3: UInt64, asid: UInt16, tlbHit: Bool) -> Translation {
+        counters.pointee.walks &+= 1
+        var table = cr3
+        var level = 0
+        while true {
+            let shift = UInt64(levels - 1 - level) &* bitsPerLevel
+            let index = Int((vpn >> shift) & indexMask)
+            var pte = memory.readPTE(table: table, index: index)
+            counters.pointee.walkReads &+= 1
+            guard pte.isPresent else { return Translation(status: .notPresent, pa: 0, tlbHit: tlbHit) }
+            if level == levels - 1 {
+                let flags = Self.tlbFlags(pte)
+                guard Self.allows(flags, op) else { return Translation(status: .protection, pa: 0, tlbHit: tlbHit) }
+                var updated = pte
+                updated.raw |= PageTableEntry.accessedBit
+                if op == .write { updated.raw |= PageTableEntry.dirtyBit }
+                if updated != pte { memory.writePTE(table: table, index: index, updated) }
+                let ppn = updated.ppn
+                let newFlags = Self.tlbFlags(updated)
+                l2?.fill(vpn: vpn, asid: asid, ppn: ppn, flags: newFlags)
+                l1.fill(vpn: vpn, asid: asid, ppn: ppn, flags: newFlags)
+                return Translation(status: .ok, pa: (ppn << pageShift) | offset, tlbHit: tlbHit)
+            }
+            if !pte.isAccessed {
+                pte.raw |= PageTableEntry.accessedBit
+                memory.writePTE(table: table, index: index, pte)
+            }
+            table = pte.ppn
+            level += 1
+        }
+    }
+
+    /// Reads the leaf PTE of `vpn` without side effects (no counters, no A/D), or nil if a
+    /// table on the way is missing.
+    public func peek(vpn: UInt64, cr3: UInt64) -> PageTableEntry? {
+        var table = cr3
+        for level in 0..<levels {
+            let shift = UInt64(levels - 1 - level) * bitsPerLevel
+            let pte = memory.readPTE(table: table, index: Int((vpn >> shift) & indexMask))
+            if level == levels - 1 { return pte }
+            guard pte.isPresent else { return nil }
+            table = pte.ppn
+        }
+        return nil
+    }
+}

@@ -1,0 +1,94 @@
+/// The memory system calls a trace can make: mmap, munmap, mprotect, msync, madvise.
+public enum Advice: String, Sendable {
+    /// MADV_DONTNEED: drop the pages; private ones read back as zero or as the file.
+    case dontneed
+    /// MADV_WILLNEED: read file pages into the page cache ahead of use.
+    case willneed
+    /// MADV_MERGEABLE: let KSM merge the anonymous pages.
+    case mergeable
+}
+
+extension Kernel {
+    func checkRange(_ addr: UInt64, _ length: UInt64, _ call: String) throws -> (from: UInt64, to: UInt64) {
+        guard addr & offsetMask == 0 else {
+            throw MapStoreError.invalidArgument(reason: "\(call): address 0x\(String(addr, radix: 16)) is not page aligned")
+        }
+        guard length > 0 else { throw MapStoreError.invalidArgument(reason: "\(call): length is 0") }
+        let end = addr &+ ((length + offsetMask) & ~offsetMask)
+        guard end > addr, end <= userLimit else {
+            throw MapStoreError.invalidArgument(reason: "\(call): range ends past the user address space")
+        }
+        return (addr >> pageShift, end >> pageShift)
+    }
+
+    /// mmap(MAP_FIXED): maps [`addr`, `addr + length`) of `pid`, replacing what was there.
+    /// `file` nil is anonymous memory; shared anonymous memory gets a hidden zero-filled file.
+    public func mmap(pid: Int, addr: UInt64, length: UInt64, protection: Protection, shared: Bool,
+                     file: Int?, offset: UInt64) throws {
+        let (from, to) = try checkRange(addr, length, "mmap")
+        guard offset & offsetMask == 0 else {
+            throw MapStoreError.invalidArgument(reason: "mmap: file offset \(offset) is not page aligned")
+        }
+        try munmap(pid: pid, addr: addr, length: length)
+        var fileID = file
+        if fileID == nil && shared {
+            files.append(SimulatedFile(name: "[shmem \(files.count)]", size: (to - from) << pageShift, isShmem: true))
+            fileID = files.count - 1
+        }
+        let vma = VMA(start: from << pageShift, end: to << pageShift, protection: protection, shared: shared,
+                      fileID: fileID, fileOffset: file == nil ? 0 : offset)
+        let index = processes[pid].vmas.firstIndex { $0.start >= vma.end } ?? processes[pid].vmas.count
+        processes[pid].vmas.insert(vma, at: index)
+    }
+
+    /// munmap: removes the mappings in the range and empties their PTEs.
+    public func munmap(pid: Int, addr: UInt64, length: UInt64) throws {
+        let (from, to) = try checkRange(addr, length, "munmap")
+        let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
+        zap(pid: pid, from: from, to: to)
+        processes[pid].vmas.removeSubrange(inside)
+    }
+
+    /// mprotect: changes the protection of the VMAs in the range and brings their PTEs in
+    /// line (write permission removed, XD and U/S recomputed; write permission is never
+    /// added here: the next write faults and the kernel decides).
+    public func mprotect(pid: Int, addr: UInt64, length: UInt64, protection: Protection) throws {
+        let (from, to) = try checkRange(addr, length, "mprotect")
+        let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
+        for index in inside { processes[pid].vmas[index].protection = protection }
+        forEachLeaf(pid: pid, from: from, to: to) { vpn, pte in
+            guard pte.isPresent, let vma = processes[pid].vma(containing: vpn << pageShift) else { return }
+            setPTE(pid: pid, vpn: vpn, makePTE(pte.ppn, writable: pte.isWritable, vma: vma, from: pte))
+        }
+    }
+
+    /// msync(MS_SYNC): writes back the dirty page-cache pages of shared file mappings in
+    /// the range and cleans them.
+    public func msync(pid: Int, addr: UInt64, length: UInt64) throws {
+        let (from, to) = try checkRange(addr, length, "msync")
+        forEachLeaf(pid: pid, from: from, to: to) { vpn, pte in
+            guard pte.isPresent, let vma = processes[pid].vma(containing: vpn << pageShift), vma.shared,
+                  memory[pte.ppn].kind == .file, isDirty(pte.ppn) else { return }
+            writeBack(pte.ppn)
+        }
+    }
+
+    /// madvise: DONTNEED zaps the range, WILLNEED reads file pages ahead, MERGEABLE marks
+    /// private VMAs for KSM.
+    public func madvise(pid: Int, addr: UInt64, length: UInt64, advice: Advice) throws {
+        let (from, to) = try checkRange(addr, length, "madvise")
+        switch advice {
+        case .dontneed:
+            zap(pid: pid, from: from, to: to)
+        case .willneed:
+            for vma in processes[pid].vmas where vma.end > from << pageShift && vma.start < to << pageShift {
+                readAhead(vma: vma, from: max(from, vma.start >> pageShift), to: min(to, vma.end >> pageShift))
+            }
+        case .mergeable:
+            let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
+            for index in inside where !processes[pid].vmas[index].shared {
+                processes[pid].vmas[index].mergeable = true
+            }
+        }
+    }
+}

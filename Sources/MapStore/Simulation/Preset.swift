@@ -1,0 +1,114 @@
+/// The geometry of one TLB level: how many entries and how many ways per set.
+public struct TLBGeometry: Equatable, Sendable {
+    /// Total entries.
+    public var entries: Int
+    /// Ways per set (associativity).
+    public var ways: Int
+    /// Number of sets (`entries / ways`, a power of two).
+    public var sets: Int { entries / ways }
+
+    /// A TLB level of `entries` entries, `ways`-way set associative.
+    public init(entries: Int, ways: Int) {
+        precondition(ways > 0 && entries % ways == 0, "entries must be a multiple of ways")
+        let sets = entries / ways
+        precondition(sets > 0 && sets & (sets - 1) == 0, "the number of sets must be a power of two")
+        self.entries = entries
+        self.ways = ways
+    }
+}
+
+/// A machine the model can simulate: address widths, page size, page-table shape, TLBs.
+///
+/// The virtual page number is split into `levels` fields of `bitsPerLevel` bits, top
+/// level first (CSAPP's VPN1...VPN4); the low `pageShift` bits are the VPO.
+public struct Preset: Equatable, Sendable {
+    /// The name used by `preset NAME` and `--preset NAME`.
+    public var name: String
+    /// Width of a virtual address in bits.
+    public var virtualBits: Int
+    /// Width of a physical address in bits.
+    public var physicalBits: Int
+    /// log2 of the page size.
+    public var pageShift: Int
+    /// Number of page-table levels.
+    public var levels: Int
+    /// VPN bits translated by each level.
+    public var bitsPerLevel: Int
+    /// The TLB levels, L1 first. Every preset has at least one.
+    public var tlbs: [TLBGeometry]
+
+    /// A preset with the given geometry; traps if the widths do not add up.
+    public init(name: String, virtualBits: Int, physicalBits: Int, pageShift: Int,
+                levels: Int, bitsPerLevel: Int, tlbs: [TLBGeometry]) {
+        precondition(pageShift + levels * bitsPerLevel == virtualBits,
+                     "VPO + VPN bits must equal the virtual address width")
+        precondition(!tlbs.isEmpty, "a preset needs a TLB")
+        self.name = name
+        self.virtualBits = virtualBits
+        self.physicalBits = physicalBits
+        self.pageShift = pageShift
+        self.levels = levels
+        self.bitsPerLevel = bitsPerLevel
+        self.tlbs = tlbs
+    }
+
+    /// Bytes per page.
+    @inlinable public var pageSize: Int { 1 << pageShift }
+    /// Entries in one page table (`2^bitsPerLevel`).
+    @inlinable public var entriesPerTable: Int { 1 << bitsPerLevel }
+    /// Physical frames the physical address width allows.
+    @inlinable public var physicalFrames: UInt64 { 1 << UInt64(physicalBits - pageShift) }
+
+    /// Core i7 (CSAPP 9.7): 48-bit VA, 52-bit PA, 4 KiB pages, 4 levels of 9 bits,
+    /// L1 dTLB 64 entries 4-way, L2 TLB 512 entries 4-way.
+    public static let coreI7 = Preset(
+        name: "core-i7", virtualBits: 48, physicalBits: 52, pageShift: 12, levels: 4, bitsPerLevel: 9,
+        tlbs: [TLBGeometry(entries: 64, ways: 4), TLBGeometry(entries: 512, ways: 4)])
+
+    /// Skylake: as Core i7, with an L1 dTLB of 64 entries 4-way and an STLB of 1536 entries 12-way.
+    public static let skylake = Preset(
+        name: "skylake", virtualBits: 48, physicalBits: 52, pageShift: 12, levels: 4, bitsPerLevel: 9,
+        tlbs: [TLBGeometry(entries: 64, ways: 4), TLBGeometry(entries: 1536, ways: 12)])
+
+    /// CSAPP's small memory system (9.6.4): 14-bit VA, 12-bit PA, 64-byte pages, one level,
+    /// a TLB of 16 entries 4-way.
+    public static let csappSmall = Preset(
+        name: "csapp-small", virtualBits: 14, physicalBits: 12, pageShift: 6, levels: 1, bitsPerLevel: 8,
+        tlbs: [TLBGeometry(entries: 16, ways: 4)])
+
+    /// Every preset, in the order the CLI lists them.
+    public static let all: [Preset] = [.coreI7, .skylake, .csappSmall]
+
+    /// The preset called `name`, or nil.
+    public static func named(_ name: String) -> Preset? {
+        all.first { $0.name == name }
+    }
+
+    /// The address split of `va`: VPN fields top level first, the VPO, and the L1 TLB index and tag.
+    public func split(_ va: UInt64) -> AddressSplit {
+        let vpn = va >> UInt64(pageShift)
+        var fields: [UInt64] = []
+        for level in 0..<levels {
+            let shift = UInt64((levels - 1 - level) * bitsPerLevel)
+            fields.append((vpn >> shift) & UInt64(entriesPerTable - 1))
+        }
+        let sets = UInt64(tlbs[0].sets)
+        let indexBits = UInt64(sets.trailingZeroBitCount)
+        return AddressSplit(vpn: vpn, vpnFields: fields, vpo: va & UInt64(pageSize - 1),
+                            tlbIndex: vpn & (sets - 1), tlbTag: vpn >> indexBits)
+    }
+}
+
+/// A virtual address cut into the fields the MMU uses.
+public struct AddressSplit: Equatable, Sendable {
+    /// The whole virtual page number.
+    public var vpn: UInt64
+    /// The VPN fields, one per page-table level, top level first (VPN1, VPN2, ...).
+    public var vpnFields: [UInt64]
+    /// The virtual page offset.
+    public var vpo: UInt64
+    /// The L1 TLB set index (TLBI): the low bits of the VPN.
+    public var tlbIndex: UInt64
+    /// The L1 TLB tag (TLBT): the VPN bits above the index.
+    public var tlbTag: UInt64
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import MapStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mapstore vm`: the virtual-memory model (translate an address, replay a trace).
+struct VMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "The virtual-memory model: Core i7 page tables and TLBs under a Linux-style kernel.",
+        subcommands: [Translate.self, Replay.self]
+    )
+
+    /// `mapstore vm translate ADDR [--preset P] [--json]`.
+    struct Translate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Split a virtual address into VPN fields, VPO, and the L1 TLB index and tag."
+        )
+
+        @Argument(help: "The virtual address, decimal or 0x-hex.")
+        var address: String
+
+        @Option(help: "core-i7 (default), skylake or csapp-small.")
+        var preset: String = "core-i7"
+
+        @Flag(help: "Print one JSON object.")
+        var json = false
+
+        func run() throws {
+            guard let machine = Preset.named(preset) else {
+                throw CommandExit(status: 2, message: "mapstore vm translate: unknown preset '\(preset)' (core-i7, skylake, csapp-small)")
+            }
+            guard let va = parseTraceNumber(Substring(address)) else {
+                throw CommandExit(status: 2, message: "mapstore vm translate: '\(address)' is not a number")
+            }
+            guard machine.virtualBits == 64 || va >> UInt64(machine.virtualBits) == 0 else {
+                throw CommandExit(status: 2, message: "mapstore vm translate: \(address) does not fit in \(machine.virtualBits) bits")
+            }
+            let split = machine.split(va)
+            let hex = TraceOutput.hex
+            if json {
+                print("{\"va\":\"\(hex(va))\",\"preset\":\"\(machine.name)\",\"vpn\":[\(split.vpnFields.map { String($0) }.joined(separator: ","))],"
+                      + "\"vpo\":\(split.vpo),\"tlbIndex\":\(split.tlbIndex),\"tlbTag\":\(split.tlbTag)}")
+                return
+            }
+            print("address  \(hex(va))  (\(machine.name): \(machine.virtualBits)-bit VA, \(machine.pageSize)-byte pages, \(machine.levels) level\(machine.levels == 1 ? "" : "s") of \(machine.bitsPerLevel) bits)")
+            print("VPN      \(hex(split.vpn))")
+            for (level, field) in split.vpnFields.enumerated() {
+                print("VPN\(level + 1)     \(hex(field))  (\(field))")
+            }
+            print("VPO      \(hex(split.vpo))  (\(split.vpo))")
+            let tlb = machine.tlbs[0]
+            print("TLBI     \(hex(split.tlbIndex))  (L1 TLB: \(tlb.sets) sets of \(tlb.ways) ways)")
+            print("TLBT     \(hex(split.tlbTag))")
+        }
+    }
+
+    /// `mapstore vm replay TRACE|- [--json] [--stats-only]`.
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay a trace: one line per access, then a summary of every counter."
+        )
+
+        @Argument(help: "The trace file, or - for standard input.")
+        var trace: String
+
+        @Flag(help: "One JSON object per line.")
+        var json = false
+
+        @Flag(help: "Print only the summary (and the replay speed on stderr).")
+        var statsOnly = false
+
+        func run() throws {
+            let bytes = try readInput(trace)
+            let parsed: Trace
+            do {
+                parsed = try TraceParser.parse(bytes: bytes)
+            } catch {
+                throw CommandExit(status: 2, message: "mapstore vm replay: \(trace): \(error)")
+            }
+            let replayer = TraceReplayer(trace: parsed)
+            var out = OutputBuffer()
+            let start = monotonicSeconds()
+            do {
+                if statsOnly {
+                    try replayer.run()
+                } else {
+                    if !json { out.line(TraceOutput.tableHeader) }
+                    let names = parsed.processNames
+                    try replayer.run { access, result in
+                        let name = names[Int(access.pid)]
+                        out.line(json ? TraceOutput.jsonRow(access, result, process: name)
+                                      : TraceOutput.tableRow(access, result, process: name))
+                    }
+                }
+            } catch {
+                out.flush()
+                throw CommandExit(status: 2, message: "mapstore vm replay: \(trace): \(error)")
+            }
+            let elapsed = monotonicSeconds() - start
+            let counters = replayer.kernel.counters
+            if json {
+                out.line(TraceOutput.jsonSummary(counters))
+            } else {
+                for line in TraceOutput.summaryLines(counters) { out.line(line) }
+            }
+            out.flush()
+            if statsOnly {
+                let rate = elapsed > 0 ? Double(counters.accesses) / elapsed : 0
+                let message = "replayed \(counters.accesses) accesses in \(String(format3(elapsed))) s: \(Int(rate)) accesses/s\n"
+                _ = message.withCString { write(2, $0, strlen($0)) }
+            }
+        }
+    }
+}
+
+/// Reads a whole file, or standard input for "-"; an I/O failure exits 3.
+private func readInput(_ path: String) throws -> [UInt8] {
+    let fd = path == "-" ? 0 : open(path, O_RDONLY)
+    guard fd >= 0 else {
+        throw CommandExit(status: 3, message: "mapstore vm replay: cannot open \(path): \(String(cString: strerror(errno)))")
+    }
+    defer { if fd != 0 { close(fd) } }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw CommandExit(status: 3, message: "mapstore vm replay: cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        if count == 0 { break }
+        bytes.append(contentsOf: chunk[0..<count])
+    }
+    return bytes
+}
+
+/// Collects output lines and writes them to stdout in large blocks.
+private struct OutputBuffer {
+    private var bytes: [UInt8] = []
+
+    mutating func line(_ text: String) {
+        bytes.append(contentsOf: text.utf8)
+        bytes.append(0x0A)
+        if bytes.count >= 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 { if errno == EINTR { continue }; break }
+            offset += written
+        }
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+private func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+private func format3(_ value: Double) -> String {
+    let millis = Int((value * 1000).rounded())
+    let fraction = String(millis % 1000)
+    return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+}

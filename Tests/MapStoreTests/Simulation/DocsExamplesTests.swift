@@ -1,0 +1,40 @@
+import Testing
+@testable import MapStore
+
+/// docs/simulator.md shows replay output; these tests render the same traces and require
+/// every row (and the header) to appear in the document verbatim, so the docs cannot drift.
+@Suite struct SimulationDocsExamplesTests {
+    static func rows(_ text: String) throws -> [String] {
+        let trace = try TraceParser.parse(text)
+        let replayer = TraceReplayer(trace: trace)
+        var rows = [TraceOutput.tableHeader]
+        try replayer.run { access, result in
+            rows.append(TraceOutput.tableRow(access, result, process: trace.processNames[Int(access.pid)]))
+        }
+        rows.append(contentsOf: TraceOutput.summaryLines(replayer.kernel.counters).filter { $0.contains("faultsMajor") })
+        return rows
+    }
+
+    @Test func forkExampleMatchesTheDocs() throws {
+        let docs = try fixture("../../../docs/simulator.md")
+        for row in try Self.rows(try fixture("fork-cow.trace")).dropLast() {
+            #expect(docs.contains(row + "\n"), "docs/simulator.md lacks: \(row)")
+        }
+    }
+
+    @Test func beladyExampleMatchesTheDocs() throws {
+        let docs = try fixture("../../../docs/simulator.md")
+        let text = try fixture("belady-fifo.trace").split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0 == "frames 3" ? "frames 4" : String($0) }.joined(separator: "\n")
+        let rows = try Self.rows(text)
+        #expect(rows.last == "  faultsMajor       10")
+        for row in rows {
+            #expect(docs.contains(row + "\n"), "docs/simulator.md lacks: \(row)")
+        }
+    }
+
+    @Test func translateExampleMatchesTheDocs() throws {
+        let docs = try fixture("../../../docs/simulator.md")
+        #expect(docs.contains("VPN1     0xfe  (254)\nVPN2     0x1a8  (424)\nVPN3     0x145  (325)\nVPN4     0x12  (18)\nVPO      0x345  (837)"))
+    }
+}
