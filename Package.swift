@@ -13,10 +13,12 @@ let package = Package(
     ],
     targets: [
         .target(name: "CShims"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "MapStore",
             dependencies: [
                 "CShims",
+                "CZlib",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
         ),

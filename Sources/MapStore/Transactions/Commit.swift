@@ -40,6 +40,7 @@ extension WriteTransaction {
         meta.txnID = pages.txnID
         meta.main = main
         meta.freeListRoot = freeListRoot
+        catalog.apply(to: &meta)
         meta.pageCount = pages.pageCount
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)

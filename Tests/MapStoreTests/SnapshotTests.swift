@@ -1,0 +1,199 @@
+import Foundation
+import Testing
+@testable import MapStore
+
+/// Named snapshots against a model: every snapshot must read exactly the state it pinned,
+/// whatever commits, restores, deletes and reopens follow, and `check()` must stay clean.
+@Suite struct SnapshotTests {
+    typealias Model = [[UInt8]: [UInt8]]
+
+    static func contents(_ txn: ReadTransaction) throws -> Model {
+        var result: Model = [:]
+        for entry in txn.scan() { result[entry.key] = entry.value }
+        #expect(result.count == (try txn.count()))
+        return result
+    }
+
+    static func mutate(_ db: Database, _ model: inout Model, _ rng: inout SeededGenerator, commits: Int) throws {
+        for _ in 0..<commits {
+            try db.write { txn throws in
+                for _ in 0..<Int.random(in: 1...40, using: &rng) {
+                    let key = ModelTests.randomKey(&rng, space: 600)
+                    if Int.random(in: 0..<10, using: &rng) < 7 {
+                        let value = ModelTests.randomValue(&rng)
+                        try txn.put(key, value)
+                        model[key] = value
+                    } else {
+                        _ = try txn.delete(key)
+                        model.removeValue(forKey: key)
+                    }
+                }
+            }
+        }
+    }
+
+    static func expectSnapshots(_ db: Database, _ snapshots: [String: Model], _ context: String) throws {
+        for (name, expected) in snapshots {
+            let found = try db.read(snapshot: name) { try contents($0) }
+            #expect(found == expected, "snapshot \(name) \(context)")
+        }
+        #expect(try db.snapshots().map(\.name) == snapshots.keys.sorted(), "\(context)")
+        #expect(try db.check() == [], "\(context)")
+    }
+
+    @Test(arguments: [MappingMode.readOnly, .writeMap])
+    func snapshotsReadTheirModelStateThroughCommitsRestoresAndReopens(mode: MappingMode) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        var rng = SeededGenerator(seed: 7 + UInt64(mode == .writeMap ? 1 : 0))
+        var model: Model = [:]
+        var snapshots: [String: Model] = [:]
+        do {
+            let db = try Database(path: path, options: .testing(mode))
+            for round in 0..<6 {
+                try Self.mutate(db, &model, &rng, commits: 15)
+                let info = try db.createSnapshot("s\(round)")
+                #expect(info.entries == model.count)
+                snapshots["s\(round)"] = model
+                try Self.expectSnapshots(db, snapshots, "after round \(round)")
+            }
+            #expect(throws: MapStoreError.self) { try db.createSnapshot("s0") }
+            try Self.mutate(db, &model, &rng, commits: 40)
+            try Self.expectSnapshots(db, snapshots, "after 40 more commits")
+            #expect(try db.read { try Self.contents($0) } == model)
+            #expect(try db.stat().snapshots == 6)
+        }
+        do {
+            let db = try Database(path: path, options: .testing(mode))
+            try Self.expectSnapshots(db, snapshots, "after reopen")
+            // Restore an old snapshot: current state becomes it, the others stay intact.
+            try db.restore(snapshot: "s2")
+            model = snapshots["s2"]!
+            #expect(try db.read { try Self.contents($0) } == model)
+            try Self.expectSnapshots(db, snapshots, "after restore")
+            try Self.mutate(db, &model, &rng, commits: 20)
+            try Self.expectSnapshots(db, snapshots, "after changes on the restored state")
+            #expect(try db.read { try Self.contents($0) } == model)
+            // Delete some; the rest still read right.
+            #expect(try db.deleteSnapshot("s0"))
+            #expect(try db.deleteSnapshot("s4"))
+            #expect(try !db.deleteSnapshot("s4"))
+            snapshots["s0"] = nil
+            snapshots["s4"] = nil
+            try Self.mutate(db, &model, &rng, commits: 20)
+            try Self.expectSnapshots(db, snapshots, "after deletes")
+            #expect(throws: MapStoreError.self) { try db.read(snapshot: "s0") { _ in 0 } }
+        }
+        do {
+            let db = try Database(path: path, options: .testing(mode))
+            try Self.expectSnapshots(db, snapshots, "after second reopen")
+            #expect(try db.read { try Self.contents($0) } == model)
+        }
+    }
+
+    @Test func tablesAreSnapshottedAndRestoredWithTheMainTree() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        try db.write { txn throws in
+            try txn.put("k", "v1")
+            try txn.table("orders").put("o1", "apples")
+        }
+        try db.createSnapshot("before")
+        try db.write { txn throws in
+            try txn.put("k", "v2")
+            _ = try txn.dropTable("orders")
+            try txn.table("people").put("p1", "ann")
+        }
+        try db.read(snapshot: "before") { txn throws in
+            #expect(try txn.getString("k") == "v1")
+            #expect(try txn.tableNames() == ["orders"])
+            #expect(try txn.table("orders").get("o1") == Array("apples".utf8))
+        }
+        #expect(try db.check() == [])
+        try db.restore(snapshot: "before")
+        try db.read { txn throws in
+            #expect(try txn.getString("k") == "v1")
+            #expect(try txn.tableNames() == ["orders"])
+        }
+        #expect(try db.check() == [])
+    }
+
+    @Test func restoreCopiesNoDataPages() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        try db.write { txn in for i in 0..<2000 { try txn.put("key\(i)", [UInt8](repeating: UInt8(i % 200), count: 100)) } }
+        try db.createSnapshot("full")
+        try db.write { txn in for i in 0..<2000 where i % 3 == 0 { try txn.delete("key\(i)") } }
+        let before = try db.stat().usedPages
+        try db.restore(snapshot: "full")
+        // A restore writes only the meta and the free list: the file hardly grows.
+        #expect(try db.stat().usedPages <= before + 2)
+        #expect(try db.read { try $0.count() } == 2000)
+        #expect(try db.check() == [])
+    }
+
+    @Test func deletingSnapshotsKeepsTheFileBounded() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        func rewriteAll(_ round: Int) throws {
+            try db.write { txn in for i in 0..<400 { try txn.put("key\(i)", [UInt8](repeating: UInt8(round % 256), count: 100)) } }
+        }
+        try rewriteAll(0)
+        var sizes: [Int] = []
+        for round in 0..<30 {
+            try db.createSnapshot("round")
+            for commit in 0..<5 { try rewriteAll(round * 10 + commit) }
+            // The snapshot pins the whole old tree: every page was rewritten since.
+            let pinned = try db.snapshots().first?.pinnedPages ?? 0
+            #expect(pinned > 0)
+            #expect(try db.deleteSnapshot("round"))
+            try rewriteAll(round)
+            try rewriteAll(round + 1)
+            sizes.append(try db.stat().usedPages)
+        }
+        // Deleted snapshots' pages are reused: the file stops growing after the first rounds.
+        #expect(sizes[29] <= sizes[4], "used pages \(sizes)")
+        #expect(try db.check() == [])
+    }
+
+    @Test func aSnapshotPinsItsPagesAgainstReuse() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        try db.write { txn in for i in 0..<500 { try txn.put("key\(i)", "first") } }
+        try db.createSnapshot("pin")
+        // Rewrite everything many times: without the pin the pages would cycle through reuse.
+        for round in 0..<20 {
+            try db.write { txn in for i in 0..<500 { try txn.put("key\(i)", "round \(round)") } }
+        }
+        try db.read(snapshot: "pin") { txn throws in
+            for i in 0..<500 { #expect(try txn.getString("key\(i)") == "first") }
+        }
+        #expect(try db.check() == [])
+    }
+
+    @Test func checkReportsADamagedSnapshotPage() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        var snapshotOnly: UInt64 = 0
+        do {
+            let db = try Database(path: path, options: .testing())
+            try db.write { txn in for i in 0..<300 { try txn.put("key\(i)", "old") } }
+            try db.createSnapshot("old")
+            try db.write { txn in for i in 0..<300 { try txn.put("key\(i)", "new value") } }
+            #expect(try db.check() == [])
+            // A page only the snapshot reaches: the snapshot's root.
+            snapshotOnly = try db.read { txn throws in
+                try SnapshotCatalog.find("old", in: txn.base.catalog, source: txn.pages, pageCount: txn.base.pageCount)!.main.root
+            }
+            #expect(try db.read { $0.base.main.root } != snapshotOnly)
+        }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: (snapshotOnly + 1) * UInt64(Syscalls.pageSize) - 8)  // in the cell area
+        try handle.write(contentsOf: Data([0xAB, 0xCD]))
+        try handle.close()
+        let db = try Database(path: path, options: .testing())
+        let problems = try db.check()
+        #expect(problems.contains { $0.page == snapshotOnly }, "\(problems)")
+        #expect(try db.read { try $0.count() } == 300)
+    }
+}
