@@ -92,7 +92,7 @@ public final class Database: Sendable {
         } else {
             (freeList, chain) = try FreeListChain.load(from: meta.freeListRoot, source: reader, pageCount: meta.pageCount)
         }
-        freeList.release(upTo: min(oldestReader, meta.snapshotHorizon))  // a snapshot pins like a reader
+        SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, environment: environment)
         let pages = TransactionPages(
             base: environment.mapping.base, pageSize: environment.pageSize, pageCount: meta.pageCount,
             verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,

@@ -171,6 +171,44 @@ import Testing
         #expect(try db.check() == [])
     }
 
+    @Test func aSnapshotCostsOnlyThePagesItReaches() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        try db.write { txn in for i in 0..<2000 { try txn.put("key\(i)", [UInt8](repeating: 1, count: 100)) } }
+        let tree = try db.stat().usedPages
+        try db.createSnapshot("pin")
+        for round in 0..<30 {
+            try db.write { txn in for i in 0..<2000 { try txn.put("key\(i)", [UInt8](repeating: UInt8(round), count: 100)) } }
+        }
+        // The snapshot keeps its own tree; the 29 trees written and freed since are reused.
+        let used = try db.stat().usedPages
+        #expect(used <= 3 * tree + 20, "used \(used) pages for a tree of \(tree)")
+        #expect(try db.snapshots().first?.pinnedPages ?? 0 >= tree - 10)
+        try db.read(snapshot: "pin") { txn throws in
+            #expect(try txn.get("key7") == [UInt8](repeating: 1, count: 100))
+        }
+        #expect(try db.check() == [])
+    }
+
+    @Test func aReaderOfADeletedSnapshotKeepsItsPagesUntilItEnds() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        try db.write { txn in for i in 0..<1000 { try txn.put("key\(i)", "old \(i)") } }
+        try db.createSnapshot("s")
+        try db.write { txn in for i in 0..<1000 { try txn.put("key\(i)", "new \(i)") } }
+        try db.read(snapshot: "s") { txn throws in
+            #expect(try txn.getString("key1") == "old 1")
+            // Delete the snapshot and churn while this reader still reads it.
+            #expect(try db.deleteSnapshot("s"))
+            for round in 0..<10 {
+                try db.write { w in for i in 0..<1000 { try w.put("key\(i)", "round \(round) \(i)") } }
+            }
+            for i in 0..<1000 { #expect(try txn.getString("key\(i)") == "old \(i)") }
+        }
+        #expect(try db.check() == [])
+        #expect(try db.read { try $0.getString("key5") } == "round 9 5")
+    }
+
     @Test func checkReportsADamagedSnapshotPage() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()

@@ -37,6 +37,8 @@ final class Environment: @unchecked Sendable {
     /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
     lazy var bufferPool = PageBufferPool(pageSize: pageSize)
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
+    /// Pages the named snapshots reach, per catalog version (Snapshots/SnapshotPins.swift).
+    @exclusivity(unchecked) var snapshotPins: SnapshotPins?
 
     init(path: String, options: Options) throws(MapStoreError) {
         let pageSize = Syscalls.pageSize
