@@ -29,8 +29,9 @@ extension Database {
     /// file there), from one read transaction: writers go on meanwhile and the copy holds
     /// exactly one commit.
     ///
-    /// - A plain backup copies pages `0..<pageCount` (the used part of the file, free pages
-    ///   included) with a fresh meta page, so snapshots and the free list come along.
+    /// - A plain backup copies pages `0..<pageCount` (the used part of the file) with a fresh
+    ///   meta page, so snapshots and the free list come along; free pages that no snapshot
+    ///   reaches are written as zeros.
     /// - `compact` copies only the pages the newest commit reaches (main tree, tables,
     ///   overflow runs), renumbered densely from page 2 in breadth-first order, with an empty
     ///   free list. Snapshots are dropped: a compacted backup holds the newest commit only.
@@ -72,12 +73,26 @@ extension Database {
             if let plan {
                 try plan.write(to: sink, source: txn.pages, progress: { progress?($0, total) })
             } else {
-                // Pages 2..<pageCount straight from the map, in 1 MiB pieces.
+                // Pages 2..<pageCount from the map, in 1 MiB pieces; free pages no snapshot
+                // reaches hold nothing anyone reads, so they are written as zeros (cheaper to
+                // compress, and deleted data does not live on in backups).
+                let blank = try Self.blankPages(base, source: txn.pages)
                 let step = max(1, (1 << 20) / pageSize)
+                let staging = UnsafeMutableRawPointer.allocate(byteCount: step * pageSize, alignment: pageSize)
+                defer { staging.deallocate() }
                 var page = 2
                 while page < total {
                     let count = min(step, total - page)
-                    try sink.write(UnsafeRawBufferPointer(start: environment.mapping.base + page * pageSize, count: count * pageSize))
+                    let start = environment.mapping.base + page * pageSize
+                    if (page..<(page + count)).contains(where: { blank.contains(UInt64($0)) }) {
+                        staging.copyMemory(from: start, byteCount: count * pageSize)
+                        for index in 0..<count where blank.contains(UInt64(page + index)) {
+                            (staging + index * pageSize).initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
+                        }
+                        try sink.write(UnsafeRawBufferPointer(start: staging, count: count * pageSize))
+                    } else {
+                        try sink.write(UnsafeRawBufferPointer(start: start, count: count * pageSize))
+                    }
                     page += count
                     progress?(page, total)
                 }
@@ -85,6 +100,19 @@ extension Database {
             try sink.finish()
             return BackupReport(transactionID: meta.txnID, pages: total, bytes: sink.bytesWritten)
         }
+    }
+
+    /// The free pages of commit `base` that no snapshot reaches: a plain backup writes them as zeros.
+    static func blankPages(_ base: Meta, source: TransactionPages) throws(MapStoreError) -> Set<UInt64> {
+        let (list, _) = try FreeListChain.load(from: base.freeListRoot, source: source, pageCount: base.pageCount)
+        var blank = Set(list.reusable)
+        for record in list.pending { blank.formUnion(record.pages) }
+        if base.catalog.entries > 0 {
+            for (_, record) in try SnapshotCatalog.all(in: base.catalog, source: source, pageCount: base.pageCount) {
+                blank.subtract(try ReachablePages.collect(record.main, source: source, withTables: true).pages)
+            }
+        }
+        return blank
     }
 
     /// Restores the backup at `backup` (plain or gzip, told apart by gzip's magic bytes) as the
