@@ -38,8 +38,9 @@ struct SnapshotPins {
             if !pinned.isEmpty { kept.append((record.txn, pinned)) }
         }
         guard !freed.isEmpty else { return }
-        list.pending = kept
-        for page in freed { list.insertReusable(page) }
+        // A record tagged 0 in front, released alone: FreeList merges many pages in one pass.
+        list.pending = [(0, freed)] + kept
+        list.release(upTo: 0)
     }
 
     /// The cached set for the catalog of `meta`, computing it when the catalog changed.
