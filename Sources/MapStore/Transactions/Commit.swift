@@ -110,6 +110,6 @@ extension WriteTransaction {
         var list = pages.freeList
         if !pages.freedNow.isEmpty { list.pending.append((meta.txnID, pages.freedNow)) }
         environment.freeListCache = (meta.txnID, list, chain)
-        environment.shared.withLock { $0.meta = meta }
+        environment.publish(meta)
     }
 }
