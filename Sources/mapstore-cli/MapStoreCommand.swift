@@ -19,6 +19,7 @@ struct MapStoreCommand: ParsableCommand {
             CheckCommand.self,
             DumpCommand.self,
             LoadCommand.self,
+            ReadersCommand.self,
             DemoCommand.self,
             VMCommand.self,
         ]

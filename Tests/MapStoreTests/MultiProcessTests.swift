@@ -113,3 +113,28 @@ import Testing
         #expect(try db.read { try $0.count() } == 3000)
     }
 }
+
+@Suite(.serialized) struct ReadersCommandTests {
+    /// `mapstore readers` lists another process's open read transaction; after that process is
+    /// killed, `--clear-stale` frees its slot.
+    @Test func listsLiveReadersAndClearsStaleOnes() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        #expect(try CLI.run(["put", path, "a", "1"]).status == 0)
+        let reader = try TestHelper.start(["hold-read", path])
+        #expect(reader.readLine() == "ready 1")
+        let listing = try CLI.run(["readers", path])
+        #expect(listing.status == 0)
+        #expect(listing.lines.count == 2)
+        #expect(listing.lines.last?.hasSuffix("\t\(reader.process.processIdentifier)\t") == false)
+        #expect(listing.lines.last?.split(separator: "\t").map(String.init)[1] == "\(reader.process.processIdentifier)")
+        #expect(listing.lines.last?.hasSuffix("\t1\tlive") == true)
+        let json = try CLI.run(["readers", "--json", path])
+        #expect(json.out.contains("\"transactionID\": 1") || json.out.contains("\"transactionID\":1"))
+        reader.kill()
+        #expect(try CLI.run(["readers", path]).lines.last?.hasSuffix("\tstale") == true)
+        let cleared = try CLI.run(["readers", "--clear-stale", path])
+        #expect(cleared.lines == ["slot\tpid\tthread\ttxn\tstate", "cleared 1 stale slot"])
+        #expect(try CLI.run(["readers", path.appending(".missing")]).status == 3)
+    }
+}
