@@ -27,18 +27,6 @@ func balance(_ bytes: [UInt8]?) -> Int {
     return value
 }
 
-/// A deterministic generator, so a failing run can be replayed.
-struct Generator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else { fail("usage: mapstore-testhelper MODE DB ...") }
 let mode = arguments[1], path = arguments[2]
@@ -58,7 +46,7 @@ do {
         try db.write { txn in for i in 0..<accounts { try txn.put(account(i), String(initial)) } }
     case "bank-writer":
         let accounts = number(3), transfers = number(4)
-        var rng = Generator(state: UInt64(number(5)))
+        var rng = SplitMix64(seed: UInt64(number(5)))  // deterministic: a failing run can be replayed
         for _ in 0..<transfers {
             try db.write { txn in
                 let from = Int.random(in: 0..<accounts, using: &rng), to = Int.random(in: 0..<accounts, using: &rng)
