@@ -282,7 +282,13 @@ final class Environment: @unchecked Sendable {
         target = (target + (1 << 20) - 1) / (1 << 20) * (1 << 20)
         target = min(target, options.maxSize)
         guard target >= needed else { throw MapStoreError.mapFull(limit: options.maxSize) }
-        try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+        do throws(MapStoreError) {
+            try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+        } catch .diskFull where target > needed {
+            // No room for a whole step: take only what this commit needs (diskFull again if even that fails).
+            target = needed
+            try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+        }
         fileSize = target
     }
 
