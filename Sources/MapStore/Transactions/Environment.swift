@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import SystemPackage
 
@@ -39,6 +40,9 @@ final class Environment: @unchecked Sendable {
     // Owned by the writer (only touched while the writer lock is held).
     /// Bytes of the data file (or, in private mode, of the file-backed part of the map).
     @exclusivity(unchecked) var fileSize: Int
+    /// The thread async write transactions run on (a serial queue outside Swift's cooperative
+    /// pool, so waiting for the writer lock or an fdatasync never blocks a task's thread).
+    lazy var writerQueue = DispatchQueue(label: "MapStore writer \(path)")
     /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
     lazy var bufferPool = PageBufferPool(pageSize: pageSize)
     /// The free list as of `txn`, and the pages of its chain, kept between commits.
