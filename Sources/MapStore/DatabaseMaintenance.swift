@@ -20,7 +20,7 @@ public struct Statistics: Sendable, Equatable {
     public var tables: Int
     /// How the file is mapped.
     public var mappingMode: MappingMode
-    /// Live read transactions in this process.
+    /// Live read transactions of every process (the `stat` call's own not counted).
     public var readers: Int
 }
 
@@ -34,7 +34,10 @@ extension Database {
             for name in names { entries += try txn.table(name).count() }
             let (list, _) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: txn.base.pageCount)
             let fileSize = try Syscalls.fileSize(environment.file, environment.path)
-            let readers = environment.shared.withLock { $0.readers.values.reduce(0, +) }
+            // Every live read transaction of every process, less this one.
+            let readers = environment.sharesReaders
+                ? (environment.readerTable?.slots().filter { !$0.isStale && $0.transactionID != nil }.count ?? 1) - 1
+                : environment.shared.withLock { $0.readers.values.reduce(0, +) } - 1
             return Statistics(
                 entries: entries, pageSize: environment.pageSize, filePages: fileSize / environment.pageSize,
                 usedPages: Int(txn.base.pageCount), freePages: list.count, treeDepth: txn.base.main.depth,
@@ -82,5 +85,20 @@ extension Database {
             checker.checkSnapshots(base: txn.base, freeList: freeList)
             return checker.problems
         }
+    }
+}
+
+extension Database {
+    /// The claimed slots of the reader table: every read transaction open on this database
+    /// in any process (like `mdb_stat -r`). Empty when the lock file cannot be written.
+    public func readers() -> [ReaderSlot] {
+        environment.readerTable?.slots() ?? []
+    }
+
+    /// Frees the reader slots of processes that died; returns how many. Writers also do
+    /// this on their own whenever a dead reader holds pages back.
+    @discardableResult
+    public func clearStaleReaders() -> Int {
+        environment.readerTable?.clearStale() ?? 0
     }
 }

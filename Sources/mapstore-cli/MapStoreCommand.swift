@@ -23,6 +23,7 @@ struct MapStoreCommand: ParsableCommand {
             RestoreCommand.self,
             DumpCommand.self,
             LoadCommand.self,
+            ReadersCommand.self,
             DemoCommand.self,
             VMCommand.self,
         ]

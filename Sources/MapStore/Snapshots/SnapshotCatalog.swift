@@ -241,8 +241,9 @@ extension Database {
     /// no such snapshot. The snapshot cannot be freed under the reader, even if another thread
     /// deletes it meanwhile.
     public func read<R>(snapshot name: String, _ body: (ReadTransaction) throws -> R) throws -> R {
-        let meta = environment.beginRead()
-        defer { environment.endRead(meta.txnID) }
+        let ticket = try environment.beginRead()
+        defer { environment.endRead(ticket) }
+        let meta = ticket.meta
         let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
                                      pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums)
         guard let record = try SnapshotCatalog.find(name, in: meta.catalog, source: pages, pageCount: meta.pageCount) else {
