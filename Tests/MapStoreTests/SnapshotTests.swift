@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import MapStore
 
@@ -207,6 +208,57 @@ import Testing
         }
         #expect(try db.check() == [])
         #expect(try db.read { try $0.getString("key5") } == "round 9 5")
+    }
+
+    @Test func readersOfSnapshotsOnOtherThreadsSeeTheirStateWhileSnapshotsComeAndGo() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        // Snapshot "sN" holds every key with the value "N".
+        let live = Mutex<[Int]>([])
+        let stop = Atomic<Bool>(false)
+        let failures = Atomic<Int>(0)
+        let reads = Atomic<Int>(0)
+        func rewrite(_ round: Int) throws {
+            try db.write { txn in for i in 0..<300 { try txn.put("key\(i)", "\(round)") } }
+        }
+        try rewrite(0)
+        var threads: [Thread] = []
+        for seed in 0..<2 {
+            let thread = Thread {
+                var rng = SeededGenerator(seed: UInt64(seed))
+                while !stop.load(ordering: .relaxed) {
+                    guard let round = live.withLock({ $0.randomElement(using: &rng) }) else { continue }
+                    do {
+                        let values = try db.read(snapshot: "s\(round)") { txn in
+                            Set(txn.scan().map { String(decoding: $0.value, as: UTF8.self) })
+                        }
+                        if values != ["\(round)"] { failures.add(1, ordering: .relaxed) }
+                        reads.add(1, ordering: .relaxed)
+                    } catch MapStoreError.invalidArgument {
+                        // Deleted between the choice and the read.
+                    } catch {
+                        failures.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+            threads.append(thread)
+            thread.start()
+        }
+        for round in 1...40 {
+            try rewrite(round)
+            try db.createSnapshot("s\(round)")
+            live.withLock { $0.append(round) }
+            if round > 3 {
+                let victim = live.withLock { $0.removeFirst() }
+                try db.deleteSnapshot("s\(victim)")
+            }
+        }
+        while reads.load(ordering: .relaxed) < 200 { usleep(1000) }
+        stop.store(true, ordering: .relaxed)
+        while threads.contains(where: { !$0.isFinished }) { usleep(1000) }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(try db.check() == [])
+        #expect(try db.snapshots().count == 3)
     }
 
     @Test func checkReportsADamagedSnapshotPage() throws {
