@@ -41,7 +41,7 @@ extension Database {
             return Statistics(
                 entries: entries, pageSize: environment.pageSize, filePages: fileSize / environment.pageSize,
                 usedPages: Int(txn.base.pageCount), freePages: list.count, treeDepth: txn.base.main.depth,
-                transactionID: txn.base.txnID, snapshots: Int(txn.base.catalog.entries), tables: names.count,
+                transactionID: txn.base.txnID, snapshots: Int(clamping: txn.base.catalog.entries), tables: names.count,
                 mappingMode: environment.mode, readers: readers)
         }
     }

@@ -261,6 +261,42 @@ import Testing
         #expect(try db.snapshots().count == 3)
     }
 
+    @Test func seededDamageToADatabaseWithSnapshotsNeverCrashes() throws {
+        let dir = TemporaryDirectory()
+        let pristine = dir.file("pristine.mapstore")
+        do {
+            let db = try Database(path: pristine, options: .testing())
+            try db.write { txn in for i in 0..<600 { try txn.put("key\(i)", "value \(i)") } }
+            for name in ["a", "b", "c"] {
+                try db.createSnapshot(name)
+                try db.write { txn in for i in stride(from: 0, to: 600, by: 3) { try txn.put("key\(i)", "\(name) \(i)") } }
+            }
+            #expect(try db.check() == [])
+        }
+        let original = [UInt8](FileManager.default.contents(atPath: pristine)!)
+        let pageCount = try Database(path: pristine, options: .testing()).read { Int($0.base.pageCount) }
+        var rng = SeededGenerator(seed: 42)
+        var reported = 0
+        for trial in 0..<(longMode ? 2000 : 150) {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let offset = Int.random(in: 0..<(pageCount * Syscalls.pageSize), using: &rng)
+                bytes[offset] ^= UInt8.random(in: 1...255, using: &rng)
+            }
+            let path = dir.file("trial\(trial).mapstore")
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            // Data or a MapStoreError: never a trap.
+            guard let db = try? Database(path: path, options: .testing()) else { continue }
+            if let problems = try? db.check(), !problems.isEmpty { reported += 1 }
+            for snapshot in (try? db.snapshots()) ?? [] {
+                _ = try? db.read(snapshot: snapshot.name) { txn in for _ in txn.scan() {} }
+            }
+            _ = try? db.stat()
+        }
+        #expect(reported > 0)
+    }
+
     @Test func checkReportsADamagedSnapshotPage() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()

@@ -216,7 +216,7 @@ extension Database {
                                         createdTime: nowNanoseconds(), pageCount: base.pageCount)
             try txn.addSnapshot(name, record)
             return SnapshotInfo(name: name, transactionID: record.txnID, commitTime: record.commitTime,
-                                createdTime: record.createdTime, entries: Int(record.main.entries), pinnedPages: 0)
+                                createdTime: record.createdTime, entries: Int(clamping: record.main.entries), pinnedPages: 0)
         }
     }
 
@@ -230,7 +230,7 @@ extension Database {
             return try records.map { (name, record) in
                 let reached = try ReachablePages.collect(record.main, source: txn.pages, withTables: true)
                 return SnapshotInfo(name: name, transactionID: record.txnID, commitTime: record.commitTime,
-                                    createdTime: record.createdTime, entries: Int(record.main.entries),
+                                    createdTime: record.createdTime, entries: Int(clamping: record.main.entries),
                                     pinnedPages: reached.pages.subtracting(current.pages).count)
             }
         }
