@@ -42,7 +42,8 @@ final class Environment: @unchecked Sendable {
     @exclusivity(unchecked) var fileSize: Int
     /// The thread async write transactions run on (a serial queue outside Swift's cooperative
     /// pool, so waiting for the writer lock or an fdatasync never blocks a task's thread).
-    lazy var writerQueue = DispatchQueue(label: "MapStore writer \(path)")
+    /// Created with the environment: tasks of any thread reach for it at once.
+    let writerQueue: DispatchQueue
     /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
     lazy var bufferPool = PageBufferPool(pageSize: pageSize)
     /// The free list as of `txn`, and the pages of its chain, kept between commits.
@@ -93,6 +94,7 @@ final class Environment: @unchecked Sendable {
             self.limits = NodeLimits(pageSize: pageSize)
             self.file = file
             self.lockFile = lockFile
+            self.writerQueue = DispatchQueue(label: "MapStore writer \(path)")
             self.readerTable = table
             self.pinnedSlot = pinned
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
