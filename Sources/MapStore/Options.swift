@@ -17,6 +17,10 @@ public struct Options: Sendable {
     public var readOnly: Bool = false
     /// Create the database file when it does not exist. Default `true`.
     public var create: Bool = true
+    /// Shadow mode: every page this handle touches in its map, and every msync, madvise and
+    /// growth, is reported to this tracer (see ``AccessTracer``). Nil (the default) costs one
+    /// branch per page touch.
+    public var shadow: (any AccessTracer)? = nil
 
     /// Default options: a read-only map with pwrite commits, full durability, 1 TiB reservation.
     public init() {}

@@ -69,7 +69,9 @@ final class Environment: @unchecked Sendable {
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
             self.gate = WriterGate(lockFile: mode == .privateCopyOnWrite ? nil : lockFile?.rawValue, path: path + "-lock")
             self.shared = Mutex(Shared(meta: meta))
+            options.shadow?.mapped(base: UInt(bitPattern: mapping.base), length: options.maxSize, fileBytes: size, pageSize: pageSize, mode: mode)
             mapping.advise(options.accessPattern, bytes: size)
+            options.shadow?.advised(options.accessPattern, bytes: size)
         } catch {
             try? file.close()
             try? lockFile?.close()
@@ -159,6 +161,7 @@ final class Environment: @unchecked Sendable {
     func newestMeta(known: Meta) -> Meta {
         let first = Page(mapping.base, size: pageSize)
         let second = Page(mapping.base + pageSize, size: pageSize)
+        if let tracer = options.shadow { tracer.pagesRead(0, count: 2) }
         guard max(first.u64(24), second.u64(24)) > known.txnID else { return known }
         var best = known
         for (slot, page) in [first, second].enumerated() {
@@ -207,6 +210,7 @@ final class Environment: @unchecked Sendable {
         guard target >= needed else { throw MapStoreError.mapFull(limit: options.maxSize) }
         try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
         fileSize = target
+        options.shadow?.fileGrew(toBytes: target)
     }
 
     /// Marks the handle unusable for writes after a failed commit.
