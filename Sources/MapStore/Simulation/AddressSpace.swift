@@ -49,6 +49,8 @@ public struct VMA: Equatable, Sendable {
     public var fileOffset: UInt64
     /// madvise(MADV_MERGEABLE) was applied: KSM may merge its anonymous pages.
     public var mergeable = false
+    /// madvise(MADV_RANDOM) or (MADV_SEQUENTIAL) was applied, or nil.
+    public var readAdvice: Advice? = nil
 
     /// Whether `va` lies inside.
     @inlinable public func contains(_ va: UInt64) -> Bool { va >= start && va < end }

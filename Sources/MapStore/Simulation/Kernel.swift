@@ -73,6 +73,10 @@ public struct SimulatedFile: Sendable {
     public var writtenPages: [UInt64: [UInt8]] = [:]
     /// The page cache: page index -> PFN.
     public var cache: [UInt64: UInt64] = [:]
+    /// Pages held in large folios (several pages managed as one: mapped together by
+    /// fault-around, dirtied and cleaned together): page index -> the folio's pages.
+    /// Pages not listed are single-page folios.
+    public var largeFolios: [UInt64: Range<UInt64>] = [:]
 }
 
 /// A Linux-style kernel over the simulated MMU: processes, VMAs, demand paging, the page
@@ -311,7 +315,7 @@ public final class Kernel {
         }
         if vma.shared {
             // Write-notify: the first write to a clean shared page marks it dirty.
-            memory[pte.ppn].dirty = true
+            markDirty(pte.ppn)
             setPTE(pid: pid, vpn: vpn, makePTE(pte.ppn, writable: true, vma: vma, from: pte))
             return .minor
         }
@@ -347,8 +351,9 @@ public final class Kernel {
         let kind: FaultKind = loaded ? (files[fileID].isShmem && files[fileID].writtenPages[page] == nil ? .zero : .major) : .minor
         if op == .write {
             if vma.shared {
-                memory[pfn].dirty = true
+                markDirty(pfn)
                 setPTE(pid: pid, vpn: vpn, makePTE(pfn, writable: true, vma: vma))
+                mapFolioForWrite(pid: pid, vpn: vpn, vma: vma, fileID: fileID, page: page)
                 return kind
             }
             pinned.append(pfn)
@@ -376,6 +381,56 @@ public final class Kernel {
             guard page < pages, let pfn = files[fileID].cache[page],
                   readPTE(pid: pid, vpn: other).raw == 0 else { continue }
             setPTE(pid: pid, vpn: other, makePTE(pfn, writable: false, vma: vma))
+        }
+        guard !files[fileID].largeFolios.isEmpty else { return }
+        // Linux 6.18 maps a large folio that the window touches whole, when the folio lies
+        // inside the VMA and inside one page table (2 MiB with 4 KiB pages).
+        let tableSpan = UInt64(preset.entriesPerTable)
+        var done = Set<UInt64>()
+        for other in first..<last {
+            let page = vma.filePage(vpn: other, pageShift: preset.pageShift)
+            guard let folio = files[fileID].largeFolios[page], done.insert(folio.lowerBound).inserted else { continue }
+            let folioStart = other - (page - folio.lowerBound)
+            let folioEnd = folioStart + UInt64(folio.count)
+            guard folioStart >= vma.start >> pageShift, folioEnd <= vma.end >> pageShift,
+                  folioStart / tableSpan == (folioEnd - 1) / tableSpan, folio.upperBound <= pages else { continue }
+            for member in folioStart..<folioEnd {
+                let memberPage = folio.lowerBound + (member - folioStart)
+                guard let pfn = files[fileID].cache[memberPage], readPTE(pid: pid, vpn: member).raw == 0 else { continue }
+                setPTE(pid: pid, vpn: member, makePTE(pfn, writable: false, vma: vma))
+            }
+        }
+    }
+
+    /// A write fault on an unmapped page of a shared file mapping: Linux 6.18 maps the
+    /// page's whole large folio writable at once (measured: after one write fault, writes
+    /// to the other pages of the folio take no fault), when the folio lies inside the VMA
+    /// and one page table and none of its other pages is mapped yet.
+    func mapFolioForWrite(pid: Int, vpn: UInt64, vma: VMA, fileID: Int, page: UInt64) {
+        guard let folio = files[fileID].largeFolios[page] else { return }
+        let folioStart = vpn - (page - folio.lowerBound)
+        let folioEnd = folioStart + UInt64(folio.count)
+        let tableSpan = UInt64(preset.entriesPerTable)
+        guard folioStart >= vma.start >> pageShift, folioEnd <= vma.end >> pageShift,
+              folioStart / tableSpan == (folioEnd - 1) / tableSpan, folio.upperBound <= filePages(fileID) else { return }
+        for member in folioStart..<folioEnd where member != vpn {
+            let memberPage = folio.lowerBound + (member - folioStart)
+            guard files[fileID].cache[memberPage] != nil, readPTE(pid: pid, vpn: member).raw == 0 else { return }
+        }
+        for member in folioStart..<folioEnd where member != vpn {
+            let pfn = files[fileID].cache[folio.lowerBound + (member - folioStart)]!
+            setPTE(pid: pid, vpn: member, makePTE(pfn, writable: true, vma: vma))
+        }
+    }
+
+    /// Marks a page-cache frame dirty (PG_dirty), with every page of its large folio.
+    func markDirty(_ pfn: UInt64) {
+        memory[pfn].dirty = true
+        let info = memory[pfn]
+        guard info.kind == .file, info.fileID >= 0,
+              let folio = files[Int(info.fileID)].largeFolios[info.pageIndex] else { return }
+        for page in folio where page != info.pageIndex {
+            if let other = files[Int(info.fileID)].cache[page] { memory[other].dirty = true }
         }
     }
 
