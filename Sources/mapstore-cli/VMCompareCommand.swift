@@ -25,6 +25,9 @@ extension VMCommand {
         @Option(help: "Seed of the key choice.")
         var seed: UInt64 = 1
 
+        @Flag(help: "Start from a cold page cache: write back and evict this file's cached pages first.")
+        var cold = false
+
         @Option(help: "Write an SVG strip of the pages (model above, kernel below) to this file.")
         var plot: String?
 
@@ -44,6 +47,7 @@ extension VMCommand {
             var experiment = ShadowExperiment(path: database, workload: chosen)
             experiment.operations = operations
             experiment.seed = seed
+            experiment.coldCache = cold
             let report = try experiment.run()
             if let plot {
                 let text = Array(report.svg.utf8)

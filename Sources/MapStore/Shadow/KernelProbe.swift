@@ -171,6 +171,9 @@ public enum KernelProbe {
         let length = pages * pageSize
         guard let map = mmap(nil, length, PROT_READ, MAP_SHARED, fd, 0), map != MAP_FAILED else { return nil }
         defer { munmap(map, length) }
+        // Touching a page marked PG_readahead would start async readahead that lands during
+        // the measured window; MADV_RANDOM turns readahead off for this mapping.
+        _ = madvise(map, length, MADV_RANDOM)
         var sink: UInt8 = 0
         for page in 0..<min(pages, cached.count) where cached[page] {
             sink &+= map.load(fromByteOffset: page * pageSize, as: UInt8.self)

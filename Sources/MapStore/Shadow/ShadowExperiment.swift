@@ -41,6 +41,10 @@ public struct ShadowExperiment {
     public var operations: Int?
     /// Seed of the key choice.
     public var seed: UInt64 = 1
+    /// Start from a cold page cache: the file's pages are written back and dropped from the
+    /// cache (`fdatasync` + `posix_fadvise(POSIX_FADV_DONTNEED)`, this file only) before the
+    /// run, so first touches are major faults.
+    public var coldCache = false
 
     /// An experiment on `path` running `workload`.
     public init(path: String, workload: ShadowWorkload) {
@@ -60,6 +64,7 @@ public struct ShadowExperiment {
             return try db.read { txn in txn.scan().map { ($0.key, $0.value.count) } }
         }()
         guard !keys.isEmpty else { throw MapStoreError.invalidArgument(reason: "\(path) holds no keys to work on") }
+        if coldCache { try dropFromPageCache(path) }
         var random = SplitMix64(seed: seed)
         let fileSize = (try? fileBytes(path)) ?? 0
         let filePages = max(fileSize / 4096, 1)
@@ -204,6 +209,16 @@ public struct ShadowExperiment {
             sink &+= Int(start.load(fromByteOffset: Int(page) * pageSize, as: UInt8.self))
         }
         return sink
+    }
+
+    /// Writes back and evicts the file's page-cache pages (dirty pages cannot be dropped).
+    private func dropFromPageCache(_ path: String) throws {
+        let fd = open(path, O_RDWR)
+        guard fd >= 0 else { throw MapStoreError.io(errno: errno, operation: "open", path: path) }
+        defer { close(fd) }
+        guard fdatasync(fd) == 0 else { throw MapStoreError.io(errno: errno, operation: "fdatasync", path: path) }
+        let rc = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        guard rc == 0 else { throw MapStoreError.io(errno: rc, operation: "posix_fadvise", path: path) }
     }
 
     private func fileBytes(_ path: String) throws -> Int {

@@ -121,9 +121,11 @@ public struct ShadowFeed {
                                            dirty: frame.kind == .file && kernel.isDirty(pte.ppn)))
         }
         let after = kernel.counters
+        // getrusage counts a COW fault that read the file page in as major.
+        let cowReads = after.cowFileReads - faultsBefore.cowFileReads
         let minor = (after.faultsMinor - faultsBefore.faultsMinor) + (after.faultsZero - faultsBefore.faultsZero)
-            + (after.faultsCow - faultsBefore.faultsCow)
+            + (after.faultsCow - faultsBefore.faultsCow) - cowReads
         return ShadowPrediction(pages: predicted, minorFaults: Int(minor),
-                                majorFaults: Int(after.faultsMajor - faultsBefore.faultsMajor), counters: after)
+                                majorFaults: Int(after.faultsMajor - faultsBefore.faultsMajor + cowReads), counters: after)
     }
 }

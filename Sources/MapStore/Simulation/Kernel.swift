@@ -361,6 +361,7 @@ public final class Kernel {
             pinned.removeLast()
             memory.putContents(memory.copyContents(pfn), into: copy)
             setPTE(pid: pid, vpn: vpn, makePTE(copy, writable: true, vma: vma))
+            if loaded { countersStorage.pointee.cowFileReads += 1 }
             return .cow
         }
         setPTE(pid: pid, vpn: vpn, makePTE(pfn, writable: false, vma: vma))
