@@ -16,7 +16,7 @@ extension VMCommand {
         @Argument(help: "The database file (it must exist and hold keys).")
         var database: String
 
-        @Option(help: "readrandom, readseq, writemap-commit, cow-write, msync or dontneed.")
+        @Option(help: "readrandom, readseq, writemap-commit, cow-write, msync, dontneed or two-process.")
         var workload: String
 
         @Option(help: "Lookups or puts (default: from the file's size).")
@@ -48,6 +48,8 @@ extension VMCommand {
             experiment.operations = operations
             experiment.seed = seed
             experiment.coldCache = cold
+            // two-process: the second process is this executable's hidden `vm shadow-peer`.
+            experiment.peerCommand = ["/proc/self/exe", "vm", "shadow-peer"]
             let report = try experiment.run()
             if let plot {
                 let text = Array(report.svg.utf8)
@@ -59,6 +61,24 @@ extension VMCommand {
                 try text.withUnsafeBytes { try Output.writeAll(fd, $0, name: plot) }
             }
             print(json ? report.json : report.text)
+        }
+    }
+
+    /// `mapstore vm shadow-peer FILE`: the second process of `vm compare --workload two-process`
+    /// (see ``ShadowPeer``). Not for people: hidden from help.
+    struct ShadowPeerCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "shadow-peer",
+            abstract: "The second process of vm compare's two-process workload.",
+            shouldDisplay: false
+        )
+
+        @Argument(help: "The data file to map.")
+        var file: String
+
+        func run() throws {
+            let status = ShadowPeer.serve(path: file)
+            if status != 0 { throw CommandExit(status: 3, message: nil) }
         }
     }
 }

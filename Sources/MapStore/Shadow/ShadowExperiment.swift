@@ -19,6 +19,9 @@ public enum ShadowWorkload: String, CaseIterable, Sendable {
     /// `.privateCopyOnWrite` puts, then MADV_DONTNEED over the file's pages, then a read of
     /// every written page: the copies are gone and the reads see the file again.
     case dontneed
+    /// readrandom while a second process (``ShadowExperiment/peerCommand``) maps the same
+    /// file and has read every 32nd page of its first half: shared page-cache frames.
+    case twoProcess = "two-process"
 }
 
 /// One shadowed run: opens the database with a ``ShadowRecorder``, runs a workload, reads
@@ -45,6 +48,9 @@ public struct ShadowExperiment {
     /// cache (`fdatasync` + `posix_fadvise(POSIX_FADV_DONTNEED)`, this file only) before the
     /// run, so first touches are major faults.
     public var coldCache = false
+    /// The command (argv) that runs ``ShadowPeer/serve(path:)`` on the file path appended to
+    /// it, for `two-process`: `mapstore vm shadow-peer` (the CLI passes its own executable).
+    public var peerCommand: [String]?
 
     /// An experiment on `path` running `workload`.
     public init(path: String, workload: ShadowWorkload) {
@@ -72,7 +78,7 @@ public struct ShadowExperiment {
         var durability = Durability.full
         let operations: Int
         switch workload {
-        case .readrandom:
+        case .readrandom, .twoProcess:
             mode = .readOnly
             operations = self.operations ?? max(2000, filePages * 2)
         case .readseq:
@@ -87,7 +93,7 @@ public struct ShadowExperiment {
             operations = self.operations ?? max(200, min(keys.count, filePages / 10))
         }
         let picks = (0..<operations).map { _ in Int(random.next() % UInt64(keys.count)) }
-        let values = workload == .readrandom || workload == .readseq ? [] :
+        let values = mode == .readOnly ? [] :
             picks.map { index in (0..<keys[index].valueSize).map { _ in UInt8(truncatingIfNeeded: random.next()) } }
 
         let recorder = ShadowRecorder()
@@ -121,10 +127,22 @@ public struct ShadowExperiment {
             close(fd)
         }
 
+        var peer: ShadowPeerProcess?
+        var peerPages: [UInt64] = []
+        if workload == .twoProcess {
+            guard let peerCommand, !peerCommand.isEmpty else {
+                throw MapStoreError.invalidArgument(reason: "two-process needs a peer command (mapstore vm shadow-peer)")
+            }
+            peerPages = stride(from: 0, to: max(1, pagesAtOpen / 2), by: 32).map { UInt64($0) }
+            peer = try ShadowPeerProcess(command: peerCommand, path: path, pages: peerPages)
+        }
+        defer { peer?.finish() }
+
+        let peerBase = peer?.base
         let before = KernelProbe.faults()
         var sink = 0
         switch workload {
-        case .readrandom:
+        case .readrandom, .twoProcess:
             for index in picks {
                 sink &+= try db!.read { txn in try txn.withValue(forKey: keys[index].key) { $0.count } } ?? 0
             }
@@ -165,12 +183,16 @@ public struct ShadowExperiment {
         }
         let (observed, probeNotes) = KernelProbe.observe(base: mapping.base, count: stripPages, pageSize: pageSize)
         let smaps = KernelProbe.smaps(base: mapping.base, length: mapping.length)
+        peer?.finish()
+        peer = nil
         db = nil
         withExtendedLifetime(db) {}
         notes += probeNotes
         if recorder.overflowCount > 0 { notes.append("\(recorder.overflowCount) events overflowed the recorder's buffer (their appends may have faulted)") }
 
-        let prediction = try ShadowFeed(cachedPages: cached, largeFolios: folios, dirtyPages: dirtyPages).predict(events, pages: stripPages)
+        var feed = ShadowFeed(cachedPages: cached, largeFolios: folios, dirtyPages: dirtyPages)
+        if let base = peerBase { feed.peer = (base, mapping.fileBytes, peerPages) }
+        let prediction = try feed.predict(events, pages: stripPages)
         var folioPages = Set<UInt64>()
         for folio in folios { for page in folio { folioPages.insert(page) } }
         return ShadowReport(workload: workload.rawValue, mode: mode, predicted: prediction.pages, observed: observed,

@@ -6,12 +6,15 @@ public struct PredictedPage: Sendable, Equatable {
     public var anonymous = false
     /// The page-cache page is dirty (PG_dirty or a dirty PTE): it differs from the file.
     public var dirty = false
+    /// Another mapping (another process) maps the same frame.
+    public var shared = false
 
     /// A prediction with the given fields.
-    public init(present: Bool = false, anonymous: Bool = false, dirty: Bool = false) {
+    public init(present: Bool = false, anonymous: Bool = false, dirty: Bool = false, shared: Bool = false) {
         self.present = present
         self.anonymous = anonymous
         self.dirty = dirty
+        self.shared = shared
     }
 }
 
@@ -41,6 +44,10 @@ public struct ShadowFeed {
     public var dirtyPages: [UInt64]
     /// Fault-around window in pages (Linux's default 64 KiB = 16 pages).
     public var faultAround: Int
+    /// A second process that mapped the whole file (MAP_SHARED, PROT_READ, MADV_RANDOM) at
+    /// `base` and read `pages` after the store opened the file and before its workload.
+    /// Its faults are not the store's and are left out of the prediction's fault counts.
+    public var peer: (base: UInt, fileBytes: Int, pages: [UInt64])?
 
     /// A feed starting from the given page-cache state.
     public init(cachedPages: [Bool], largeFolios: [Range<UInt64>] = [], dirtyPages: [UInt64] = [], faultAround: Int = 16) {
@@ -58,7 +65,24 @@ public struct ShadowFeed {
         var base: UInt64 = 0
         var pageSize: UInt64 = 4096
         var faultsBefore = kernel.counters
+        var peerPending = peer != nil
+        func runPeer() throws {
+            guard peerPending, let peer, file >= 0 else { return }
+            peerPending = false
+            let other = try kernel.spawn(name: "peer")
+            let length = (UInt64(peer.fileBytes) + pageSize - 1) / pageSize * pageSize
+            try kernel.mmap(pid: other, addr: UInt64(peer.base), length: length, protection: [.read], shared: true, file: file, offset: 0)
+            try kernel.madvise(pid: other, addr: UInt64(peer.base), length: length, advice: .random)
+            for page in peer.pages where page * pageSize < length {
+                _ = kernel.access(pid: other, va: UInt64(peer.base) + page * pageSize, op: .read)
+            }
+            faultsBefore = kernel.counters
+        }
         for event in events {
+            switch event {
+            case .mapped, .advised: break
+            default: try runPeer()
+            }
             switch event {
             case let .mapped(mapBase, length, fileBytes, size, mode):
                 base = UInt64(mapBase)
@@ -110,6 +134,7 @@ public struct ShadowFeed {
                 try kernel.madvise(pid: pid, addr: base + first * pageSize, length: UInt64(count) * pageSize, advice: .dontneed)
             }
         }
+        try runPeer()
         var predicted: [PredictedPage] = []
         predicted.reserveCapacity(pages)
         let shift = UInt64(pageSize.trailingZeroBitCount)
@@ -118,7 +143,7 @@ public struct ShadowFeed {
             guard pte.isPresent else { predicted.append(PredictedPage()); continue }
             let frame = kernel.memory[pte.ppn]
             predicted.append(PredictedPage(present: true, anonymous: frame.kind == .anonymous,
-                                           dirty: frame.kind == .file && kernel.isDirty(pte.ppn)))
+                                           dirty: frame.kind == .file && kernel.isDirty(pte.ppn), shared: frame.mapCount > 1))
         }
         let after = kernel.counters
         // getrusage counts a COW fault that read the file page in as major.

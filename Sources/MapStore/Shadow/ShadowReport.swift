@@ -33,8 +33,8 @@ public struct ShadowReport: Sendable {
     public var observed: [ObservedPage]
     /// The outcome per page.
     public var outcomes: [Outcome]
-    /// present / anonymous / dirty counts.
-    public var present = AttributeCount(), anonymous = AttributeCount(), dirty = AttributeCount()
+    /// present / anonymous / dirty / shared (mapped by another process too) counts.
+    public var present = AttributeCount(), anonymous = AttributeCount(), dirty = AttributeCount(), shared = AttributeCount()
     /// Faults the model predicts (minor: zero, minor and COW faults; major: file reads).
     public var predictedFaults: (minor: Int, major: Int)
     /// Faults getrusage counted in the same window.
@@ -94,7 +94,10 @@ public struct ShadowReport: Sendable {
             // Dirty is read from the frame, so it is compared where both say the page is mapped.
             let dirtyCompared = p.present && o.present && o.dirty != nil
             let dirtyDiffers = dirtyCompared && p.dirty != o.dirty!
-            let differs = presentDiffers || anonymousDiffers || dirtyDiffers
+            // pagemap bit 56 clear on a present page: another mapping maps the frame too.
+            let observedShared = o.present && !o.exclusive
+            let sharedDiffers = p.shared != observedShared
+            let differs = presentDiffers || anonymousDiffers || dirtyDiffers || sharedDiffers
             let outcome: Outcome
             if !differs {
                 outcome = .match
@@ -109,11 +112,15 @@ public struct ShadowReport: Sendable {
             if o.present { present.observed += 1 }
             if p.anonymous { anonymous.predicted += 1 }
             if o.anonymous { anonymous.observed += 1 }
+            if p.shared { shared.predicted += 1 }
+            if observedShared { shared.observed += 1 }
             if counted {
                 present.compared += 1
                 anonymous.compared += 1
                 if presentDiffers { present.mismatches += 1 }
                 if anonymousDiffers { anonymous.mismatches += 1 }
+                shared.compared += 1
+                if sharedDiffers { shared.mismatches += 1 }
             }
             if dirtyCompared {
                 if p.dirty { dirty.predicted += 1 }
@@ -144,7 +151,7 @@ public struct ShadowReport: Sendable {
         var lines: [String] = []
         lines.append("workload \(workload)  mode \(mode.rawValue)  pages \(pages)  probe \(KernelProbe.isRoot ? "root (pagemap PFNs, kpageflags)" : "not root (no dirty, no folios)")")
         lines.append(pad("attribute", 14) + pad("predicted", 11, right: true) + pad("observed", 11, right: true) + pad("mismatches", 12, right: true))
-        for (name, count) in [("present", present), ("anonymous", anonymous), ("dirty", dirty)] {
+        for (name, count) in [("present", present), ("anonymous", anonymous), ("dirty", dirty), ("shared", shared)] {
             lines.append(pad(name, 14) + pad("\(count.predicted)", 11, right: true) + pad("\(count.observed)", 11, right: true)
                          + pad("\(count.mismatches)", 12, right: true))
         }
@@ -167,7 +174,7 @@ public struct ShadowReport: Sendable {
     }
 
     /// One JSON object on one line: `workload`, `mode`, `pages`, `compared`, `agreement`,
-    /// per-attribute counts, `largeFolioDivergences`, `faults` (predicted, observed, error), `root`.
+    /// per-attribute counts (`present`, `anonymous`, `dirty`, `shared`), `largeFolioDivergences`, `faults` (predicted, observed, error), `root`.
     public var json: String {
         func attribute(_ count: AttributeCount) -> String {
             "{\"predicted\":\(count.predicted),\"observed\":\(count.observed),\"mismatches\":\(count.mismatches),\"compared\":\(count.compared)}"
@@ -176,6 +183,7 @@ public struct ShadowReport: Sendable {
             "\"workload\":\"\(workload)\"", "\"mode\":\"\(mode.rawValue)\"", "\"pages\":\(pages)", "\"compared\":\(compared)",
             "\"matching\":\(matching)", "\"agreement\":\(formatFraction(agreement))",
             "\"present\":\(attribute(present))", "\"anonymous\":\(attribute(anonymous))", "\"dirty\":\(attribute(dirty))",
+            "\"shared\":\(attribute(shared))",
             "\"largeFolioDivergences\":\(largeFolioDivergences)", "\"knownLargeFolios\":\(knownLargeFolios)",
             "\"faults\":{\"predicted\":{\"minor\":\(predictedFaults.minor),\"major\":\(predictedFaults.major)},"
                 + "\"observed\":{\"minor\":\(observedFaults.minor),\"major\":\(observedFaults.major)},\"error\":\(formatFraction(faultError))}",
@@ -188,17 +196,19 @@ public struct ShadowReport: Sendable {
     }
 
     private func describe(_ page: PredictedPage) -> String {
-        page.present ? (page.anonymous ? "anon" : (page.dirty ? "file dirty" : "file clean")) : "absent"
+        guard page.present else { return "absent" }
+        return (page.anonymous ? "anon" : (page.dirty ? "file dirty" : "file clean")) + (page.shared ? " shared" : "")
     }
 
     private func describe(_ page: ObservedPage) -> String {
         guard page.present else { return "absent" }
-        if page.anonymous { return "anon" }
+        let sharing = page.exclusive ? "" : " shared"
+        if page.anonymous { return "anon" + sharing }
         let folio = page.largeFolio == true ? " (large folio)" : ""
         switch page.dirty {
-        case true?: return "file dirty" + folio
-        case false?: return "file clean" + folio
-        case nil: return "file"
+        case true?: return "file dirty" + sharing + folio
+        case false?: return "file clean" + sharing + folio
+        case nil: return "file" + sharing
         }
     }
 }

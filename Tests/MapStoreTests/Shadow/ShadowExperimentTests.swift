@@ -22,6 +22,7 @@ import Testing
     static func run(_ workload: ShadowWorkload, path: String) throws -> ShadowReport {
         var experiment = ShadowExperiment(path: path, workload: workload)
         experiment.maxSize = 1 << 30
+        experiment.peerCommand = [CLI.executable, "vm", "shadow-peer"]
         return try experiment.run()
     }
 
@@ -113,6 +114,24 @@ import Testing
             #expect(report.observed[page].present && report.observed[page].fileBacked, "page \(page)")
             #expect(report.predicted[page].present && !report.predicted[page].anonymous, "page \(page)")
         }
+    }
+
+    @Test func twoProcessesShareTheFramesBothMap() throws {
+        let dir = TemporaryDirectory()
+        let path = try Self.makeDatabase(in: dir)
+        let report = try Self.run(.twoProcess, path: path)
+        #expect(report.shared.observed > 0)
+        #expect(report.shared.mismatches == 0, "\(report.text)")
+        // Exactly the pages the model says both processes map are the ones the kernel shares.
+        let observedShared = Set(report.observed.indices.filter { report.observed[$0].present && !report.observed[$0].exclusive })
+        let predictedShared = Set(report.predicted.indices.filter { report.predicted[$0].shared })
+        #expect(observedShared == predictedShared)
+        // The peer read every 32nd page of the first half: fault-around maps at most one
+        // 16-page window (or a folio the window touches) around each.
+        let peerReads = (report.pages / 2 + 31) / 32
+        #expect(observedShared.count <= peerReads * 32)
+        #expect(observedShared.allSatisfy { $0 < report.pages / 2 + 32 })
+        #expect(report.anonymous.observed == 0)
     }
 
     @Test func anOpenDatabaseIsRefused() throws {

@@ -105,9 +105,9 @@ import Testing
 
     @Test func largeFolioDivergencesAreNotMismatches() {
         let predicted = [PredictedPage(), PredictedPage(present: true), PredictedPage(), PredictedPage()]
-        let observed = [ObservedPage(), ObservedPage(present: true, fileBacked: true, dirty: false, largeFolio: false),
-                        ObservedPage(present: true, fileBacked: true, dirty: false, largeFolio: true),
-                        ObservedPage(present: true, fileBacked: true, dirty: false, largeFolio: false)]
+        let observed = [ObservedPage(), ObservedPage(present: true, fileBacked: true, exclusive: true, dirty: false, largeFolio: false),
+                        ObservedPage(present: true, fileBacked: true, exclusive: true, dirty: false, largeFolio: true),
+                        ObservedPage(present: true, fileBacked: true, exclusive: true, dirty: false, largeFolio: false)]
         let report = ShadowReport(workload: "t", mode: .readOnly, predicted: predicted, observed: observed,
                                   predictedFaults: (1, 0), observedFaults: (1, 0))
         #expect(report.outcomes == [.match, .match, .largeFolio, .mismatch])
