@@ -10,8 +10,10 @@ public protocol AccessTracer: AnyObject, Sendable {
     /// The data file was mapped: `length` bytes reserved at `base`, `fileBytes` of them backed
     /// by the file, mapped as `mode` says (see ``MappingMode``).
     func mapped(base: UInt, length: Int, fileBytes: Int, pageSize: Int, mode: MappingMode)
-    /// `madvise` of the first `bytes` bytes of the map with the advice of `pattern`.
-    func advised(_ pattern: AccessPattern, bytes: Int)
+    /// `madvise` of `bytes` bytes from byte `from` of the map with the advice of `pattern`:
+    /// at open (`from` 0) the read hint, plus MADV_WILLNEED for `.sequential`; after a growth
+    /// (`from` > 0, the part the growth added) the read hint only.
+    func advised(_ pattern: AccessPattern, from: Int, bytes: Int)
     /// `count` pages from `first` are read through the map.
     func pagesRead(_ first: UInt64, count: Int)
     /// `count` pages from `first` are written in place in the map (writable modes).

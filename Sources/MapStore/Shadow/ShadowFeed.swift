@@ -107,15 +107,15 @@ public struct ShadowFeed {
                     }
                 }
                 faultsBefore = kernel.counters
-            case let .advised(pattern, bytes):
+            case let .advised(pattern, from, bytes):
                 guard bytes > 0 else { continue }
-                let length = UInt64(bytes)
+                let start = base + UInt64(from), length = UInt64(bytes)
                 switch pattern {
-                case .random, .automatic: try kernel.madvise(pid: pid, addr: base, length: length, advice: .random)
+                case .random, .automatic: try kernel.madvise(pid: pid, addr: start, length: length, advice: .random)
                 case .sequential:
-                    try kernel.madvise(pid: pid, addr: base, length: length, advice: .sequential)
-                    try kernel.madvise(pid: pid, addr: base, length: length, advice: .willneed)
-                case .normal: try kernel.madvise(pid: pid, addr: base, length: length, advice: .normal)
+                    try kernel.madvise(pid: pid, addr: start, length: length, advice: .sequential)
+                    if from == 0 { try kernel.madvise(pid: pid, addr: start, length: length, advice: .willneed) }
+                case .normal: try kernel.madvise(pid: pid, addr: start, length: length, advice: .normal)
                 }
             case let .read(first, count):
                 for page in first..<(first + UInt64(count)) { _ = kernel.access(pid: pid, va: base + page * pageSize, op: .read) }

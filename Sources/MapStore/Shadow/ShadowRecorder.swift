@@ -8,8 +8,8 @@ import Glibc
 public enum ShadowEvent: Sendable, Equatable {
     /// The data file was mapped (see ``AccessTracer/mapped(base:length:fileBytes:pageSize:mode:)``).
     case mapped(base: UInt, length: Int, fileBytes: Int, pageSize: Int, mode: MappingMode)
-    /// `madvise` of the first `bytes` bytes with the advice of an ``AccessPattern``.
-    case advised(AccessPattern, bytes: Int)
+    /// `madvise` of `bytes` bytes from byte `from` (see ``AccessTracer/advised(_:from:bytes:)``).
+    case advised(AccessPattern, from: Int, bytes: Int)
     /// Pages read through the map.
     case read(first: UInt64, count: Int)
     /// Pages written in place in the map.
@@ -47,7 +47,7 @@ public final class ShadowRecorder: AccessTracer {
         var overflow: [Raw] = []
         var last = Raw(kind: 255, count: 0, first: 0)
         var mapping: (base: UInt, length: Int, fileBytes: Int, pageSize: Int, mode: MappingMode)?
-        var advice: (AccessPattern, Int)?
+        var advice: [(AccessPattern, Int, Int)] = []
     }
 
     private let state: Mutex<State>
@@ -87,7 +87,7 @@ public final class ShadowRecorder: AccessTracer {
         switch event {
         case let .mapped(base, length, fileBytes, pageSize, mode):
             mapped(base: base, length: length, fileBytes: fileBytes, pageSize: pageSize, mode: mode)
-        case let .advised(pattern, bytes): advised(pattern, bytes: bytes)
+        case let .advised(pattern, from, bytes): advised(pattern, from: from, bytes: bytes)
         case let .read(first, count): append(Self.kindRead, first, count)
         case let .write(first, count): append(Self.kindWrite, first, count)
         case let .store(first, count): append(Self.kindStore, first, count)
@@ -119,7 +119,10 @@ public final class ShadowRecorder: AccessTracer {
                         result.append(.mapped(base: m.base, length: m.length, fileBytes: m.fileBytes, pageSize: m.pageSize, mode: m.mode))
                     }
                 case Self.kindAdvised:
-                    if let a = state.advice { result.append(.advised(a.0, bytes: a.1)) }
+                    if Int(first) < state.advice.count {
+                        let a = state.advice[Int(first)]
+                        result.append(.advised(a.0, from: a.1, bytes: a.2))
+                    }
                 default: break
                 }
             }
@@ -147,14 +150,13 @@ public final class ShadowRecorder: AccessTracer {
         if first { append(Self.kindMapped, 0, 0) }
     }
 
-    /// Records the madvise the store applied at open.
-    public func advised(_ pattern: AccessPattern, bytes: Int) {
-        let first = state.withLock { state -> Bool in
-            guard state.advice == nil else { return false }
-            state.advice = (pattern, bytes)
-            return true
+    /// Records an madvise of the store (at open, and after each growth).
+    public func advised(_ pattern: AccessPattern, from: Int, bytes: Int) {
+        let index = state.withLock { state -> Int in
+            state.advice.append((pattern, from, bytes))
+            return state.advice.count - 1
         }
-        if first { append(Self.kindAdvised, 0, 0) }
+        append(Self.kindAdvised, UInt64(index), 0)
     }
 
     /// Records pages read through the map.

@@ -118,6 +118,26 @@ public struct SimulatedProcess: Sendable {
         vmaIndex(containing: va).map { vmas[$0] }
     }
 
+    /// Joins neighbouring VMAs that differ only in their bounds (Linux's vma_merge): same
+    /// protection, sharing, backing (file offsets continuing), KSM and read-hint flags.
+    mutating func mergeAdjacent(pageShift: Int) {
+        var index = 0
+        while index + 1 < vmas.count {
+            let left = vmas[index], right = vmas[index + 1]
+            var joined = left
+            joined.end = right.end
+            let continues = left.fileID == nil || right.fileOffset == left.fileOffset + (left.end - left.start)
+            if left.end == right.start && left.protection == right.protection && left.shared == right.shared
+                && left.fileID == right.fileID && continues && left.mergeable == right.mergeable
+                && left.readAdvice == right.readAdvice {
+                vmas[index] = joined
+                vmas.remove(at: index + 1)
+            } else {
+                index += 1
+            }
+        }
+    }
+
     /// Cuts VMAs so that `start` and `end` are VMA boundaries, then returns the indices
     /// of the VMAs inside [`start`, `end`).
     mutating func split(at start: UInt64, _ end: UInt64, pageShift: Int) -> Range<Int> {

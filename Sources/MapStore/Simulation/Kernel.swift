@@ -317,6 +317,7 @@ public final class Kernel {
             // Write-notify: the first write to a clean shared page marks it dirty.
             markDirty(pte.ppn)
             setPTE(pid: pid, vpn: vpn, makePTE(pte.ppn, writable: true, vma: vma, from: pte))
+            makePMDFolioWritable(pid: pid, vpn: vpn, vma: vma, pfn: pte.ppn)
             return .minor
         }
         return copyOnWrite(pid: pid, vpn: vpn, pte: pte, vma: vma)
@@ -421,6 +422,27 @@ public final class Kernel {
         for member in folioStart..<folioEnd where member != vpn {
             let pfn = files[fileID].cache[folio.lowerBound + (member - folioStart)]!
             setPTE(pid: pid, vpn: member, makePTE(pfn, writable: true, vma: vma))
+        }
+    }
+
+    /// A folio as large as a page table's reach (512 pages with 4 KiB pages), aligned on it
+    /// in both the file and the address space, is mapped by Linux with one PMD entry: one
+    /// write-notify fault makes all of it writable (measured on 6.18: after a write fault
+    /// on a 2 MiB folio, writes to its other 511 pages take none). The model keeps 4 KiB
+    /// PTEs and upgrades them together.
+    func makePMDFolioWritable(pid: Int, vpn: UInt64, vma: VMA, pfn: UInt64) {
+        let info = memory[pfn]
+        guard info.kind == .file, info.fileID >= 0,
+              let folio = files[Int(info.fileID)].largeFolios[info.pageIndex],
+              folio.count == preset.entriesPerTable else { return }
+        let folioStart = vpn - (info.pageIndex - folio.lowerBound)
+        let folioEnd = folioStart + UInt64(folio.count)
+        guard folioStart % UInt64(folio.count) == 0, folioStart >= vma.start >> pageShift,
+              folioEnd <= vma.end >> pageShift else { return }
+        for member in folioStart..<folioEnd where member != vpn {
+            let other = readPTE(pid: pid, vpn: member)
+            guard other.isPresent, !other.isWritable else { continue }
+            setPTE(pid: pid, vpn: member, makePTE(other.ppn, writable: true, vma: vma, from: other))
         }
     }
 

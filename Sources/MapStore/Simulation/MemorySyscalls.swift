@@ -11,7 +11,7 @@ public enum Advice: String, Sendable {
     case random
     /// MADV_SEQUENTIAL: aggressive read-ahead; splits the VMA like ``random``.
     case sequential
-    /// MADV_NORMAL: clears ``random`` and ``sequential`` (the model does not merge VMAs back).
+    /// MADV_NORMAL: clears ``random`` and ``sequential``; VMAs left alike merge again.
     case normal
 }
 
@@ -105,6 +105,7 @@ extension Kernel {
         case .random, .sequential, .normal:
             let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
             for index in inside { processes[pid].vmas[index].readAdvice = advice == .normal ? nil : advice }
+            processes[pid].mergeAdjacent(pageShift: preset.pageShift)
         }
     }
 }

@@ -71,7 +71,7 @@ final class Environment: @unchecked Sendable {
             self.shared = Mutex(Shared(meta: meta))
             options.shadow?.mapped(base: UInt(bitPattern: mapping.base), length: options.maxSize, fileBytes: size, pageSize: pageSize, mode: mode)
             mapping.advise(options.accessPattern, bytes: size)
-            options.shadow?.advised(options.accessPattern, bytes: size)
+            options.shadow?.advised(options.accessPattern, from: 0, bytes: size)
         } catch {
             try? file.close()
             try? lockFile?.close()
@@ -209,8 +209,10 @@ final class Environment: @unchecked Sendable {
         target = min(target, options.maxSize)
         guard target >= needed else { throw MapStoreError.mapFull(limit: options.maxSize) }
         try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
-        fileSize = target
+        mapping.adviseReadHint(options.accessPattern, from: fileSize, bytes: target - fileSize)
         options.shadow?.fileGrew(toBytes: target)
+        options.shadow?.advised(options.accessPattern, from: fileSize, bytes: target - fileSize)
+        fileSize = target
     }
 
     /// Marks the handle unusable for writes after a failed commit.

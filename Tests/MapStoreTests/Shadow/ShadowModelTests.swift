@@ -49,6 +49,22 @@ import Testing
         #expect(kernel.access(pid: pid, va: base + 21 * 4096, op: .write).fault == .minor, "per page")
     }
 
+    @Test func aPMDSizedFolioIsWriteNotifiedOnce() throws {
+        let kernel = Kernel()
+        let file = kernel.addFile(name: "data", size: 1024 * 4096)
+        for page in 0..<1024 { kernel.cachePage(file: file, page: UInt64(page)) }
+        kernel.setLargeFolio(file: file, pages: 0..<512)
+        let pid = try kernel.spawn(name: "A")
+        let base: UInt64 = 0x7f00_0000_0000  // 2 MiB aligned
+        try kernel.mmap(pid: pid, addr: base, length: 1024 * 4096, protection: [.read, .write], shared: true, file: file, offset: 0)
+        #expect(kernel.access(pid: pid, va: base + 5 * 4096, op: .read).fault == .minor)
+        #expect(kernel.access(pid: pid, va: base + 6 * 4096, op: .write).fault == .minor)
+        #expect(kernel.access(pid: pid, va: base + 300 * 4096, op: .write).fault == .none, "one PMD: all of it is writable now")
+        try kernel.msync(pid: pid, addr: base, length: 512 * 4096)
+        #expect(kernel.access(pid: pid, va: base + 9 * 4096, op: .write).fault == .minor)
+        #expect(kernel.access(pid: pid, va: base + 10 * 4096, op: .write).fault == .none)
+    }
+
     @Test func pwriteDirtiesAndFdatasyncCleans() throws {
         let (kernel, pid) = try kernel(shared: false)
         _ = kernel.access(pid: pid, va: base + 2 * 4096, op: .read)
@@ -96,7 +112,7 @@ import Testing
             return
         }
         #expect(length == 1 << 30 && fileBytes == 2 * pageSize && mode == .readOnly)
-        #expect(events.contains(.advised(.automatic, bytes: fileBytes)))
+        #expect(events.contains(.advised(.automatic, from: 0, bytes: fileBytes)))
         #expect(events.contains(.read(first: 0, count: 2)), "a reader looks at both meta pages")
         #expect(events.contains { if case .store = $0 { true } else { false } }, "a .readOnly commit pwrites")
         #expect(events.contains(.fileSync))
