@@ -204,7 +204,7 @@ public enum KernelProbe {
         var inside = false
         var line = [CChar](repeating: 0, count: 4096)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             let fields = text.split(separator: " ", omittingEmptySubsequences: true)
             guard let first = fields.first else { continue }
             if first.contains("-"), !first.hasSuffix(":"), let dash = first.firstIndex(of: "-"),
