@@ -10,15 +10,19 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         .target(name: "CShims"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "MapStore",
             dependencies: [
                 "CShims",
+                "CZlib",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ],
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
         ),
         .executableTarget(
             name: "mapstore-cli",
@@ -27,10 +31,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Child processes for the multi-process tests (bank transfers, readers and writers
+        // killed mid-transaction). Not a product: only the tests run it.
+        .executableTarget(
+            name: "mapstore-testhelper",
+            dependencies: ["MapStore"]
+        ),
         .testTarget(
             name: "MapStoreTests",
-            // mapstore-cli: CLITests run the built `mapstore` executable, so `swift test` must build it.
-            dependencies: ["MapStore", "mapstore-cli"]
+            // The tests run the built `mapstore` and `mapstore-testhelper` executables, so `swift test` must build them.
+            dependencies: ["MapStore", "mapstore-cli", "mapstore-testhelper"]
         ),
     ]
 )

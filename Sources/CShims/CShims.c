@@ -31,6 +31,8 @@ int cshim_ofd_getlk(int fd, short type, int64_t start, int64_t length) {
     return lock.l_type;
 }
 
+long cshim_gettid(void) { return (long)gettid(); }
+
 short cshim_f_rdlck(void) { return F_RDLCK; }
 short cshim_f_wrlck(void) { return F_WRLCK; }
 short cshim_f_unlck(void) { return F_UNLCK; }

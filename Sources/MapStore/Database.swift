@@ -42,8 +42,9 @@ public final class Database: Sendable {
     /// and must not escape `body`. Damage found while iterating a ``ScanSequence`` is thrown
     /// here after `body` returns.
     public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
-        let meta = environment.beginRead()
-        defer { environment.endRead(meta.txnID) }
+        let ticket = try environment.beginRead()
+        defer { environment.endRead(ticket) }
+        let meta = ticket.meta
         let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
                                      pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, tracer: options.shadow)
         let transaction = ReadTransaction(environment: environment, base: meta, pages: pages)
@@ -61,7 +62,7 @@ public final class Database: Sendable {
         guard !options.readOnly else {
             throw MapStoreError.readOnly(reason: "\(environment.path) was opened read-only")
         }
-        try environment.gate.lock()
+        try environment.gate.lock(timeout: options.writerTimeout)
         defer { environment.gate.unlock() }
         let transaction = try beginWrite()
         defer {
@@ -77,12 +78,16 @@ public final class Database: Sendable {
     /// Builds a write transaction on the newest commit (the caller holds the writer lock).
     private func beginWrite() throws(MapStoreError) -> WriteTransaction {
         let environment = self.environment
-        let (meta, oldestReader, poisoned) = environment.shared.withLock { state in
+        let (meta, poisoned) = environment.shared.withLock { state in
             state.meta = environment.newestMeta(known: state.meta)
-            let oldest = min(state.readers.keys.min() ?? state.meta.txnID, state.meta.txnID)
-            return (state.meta, oldest, state.poisoned)
+            return (state.meta, state.poisoned)
         }
         if let poisoned { throw MapStoreError.poisoned(reason: poisoned) }
+        // A writer that died between its meta and its publication left the table behind: repair it.
+        if environment.sharesReaders, let table = environment.readerTable, table.lastTransaction < meta.txnID {
+            table.publish(meta.txnID)
+        }
+        let oldestReader = environment.oldestReader(newest: meta.txnID)
         let reader = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
                                       pageCount: meta.pageCount, verifyChecksums: true, tracer: options.shadow)
         var freeList: FreeList
@@ -92,7 +97,7 @@ public final class Database: Sendable {
         } else {
             (freeList, chain) = try FreeListChain.load(from: meta.freeListRoot, source: reader, pageCount: meta.pageCount)
         }
-        freeList.release(upTo: oldestReader)
+        SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, environment: environment)
         let pages = TransactionPages(
             base: environment.mapping.base, pageSize: environment.pageSize, pageCount: meta.pageCount,
             verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,

@@ -20,7 +20,7 @@ public struct Statistics: Sendable, Equatable {
     public var tables: Int
     /// How the file is mapped.
     public var mappingMode: MappingMode
-    /// Live read transactions in this process.
+    /// Live read transactions of every process (the `stat` call's own not counted).
     public var readers: Int
 }
 
@@ -34,11 +34,14 @@ extension Database {
             for name in names { entries += try txn.table(name).count() }
             let (list, _) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: txn.base.pageCount)
             let fileSize = try Syscalls.fileSize(environment.file, environment.path)
-            let readers = environment.shared.withLock { $0.readers.values.reduce(0, +) }
+            // Every live read transaction of every process, less this one.
+            let readers = environment.sharesReaders
+                ? (environment.readerTable?.slots().filter { !$0.isStale && $0.transactionID != nil }.count ?? 1) - 1
+                : environment.shared.withLock { $0.readers.values.reduce(0, +) } - 1
             return Statistics(
                 entries: entries, pageSize: environment.pageSize, filePages: fileSize / environment.pageSize,
                 usedPages: Int(txn.base.pageCount), freePages: list.count, treeDepth: txn.base.main.depth,
-                transactionID: txn.base.txnID, snapshots: 0, tables: names.count,
+                transactionID: txn.base.txnID, snapshots: Int(clamping: txn.base.catalog.entries), tables: names.count,
                 mappingMode: environment.mode, readers: readers)
         }
     }
@@ -46,7 +49,9 @@ extension Database {
     /// Verifies every invariant of the newest commit and returns the problems found (none
     /// when the database is sound): page checksums, page kinds and headers, key order and
     /// separator bounds, tree depth, entry counts, overflow runs, table descriptors, and that
-    /// every page is reachable exactly once or on the free list exactly once.
+    /// every page is reachable exactly once or on the free list exactly once; and the snapshot
+    /// catalog and every named snapshot's trees, whose pages must be reachable or wait on the
+    /// free list, freed after the snapshot.
     ///
     /// Reads the whole file with MADV_SEQUENTIAL. Throws only when the file cannot be read.
     public func check() throws -> [CheckProblem] {
@@ -60,6 +65,8 @@ extension Database {
             for table in checker.tables {
                 checker.check(tree: table.root, name: "table '\(table.name)'", referrer: table.page, isMain: false)
             }
+            checker.check(tree: txn.base.catalog, name: "snapshot catalog", referrer: txn.base.txnID % 2, isMain: false)
+            let freeList: FreeList
             do throws(MapStoreError) {
                 let (list, chain) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: pageCount)
                 for page in chain { _ = checker.claim(page, count: 1, as: .freeListChain, from: txn.base.txnID % 2) }
@@ -67,6 +74,7 @@ extension Database {
                 for record in list.pending {
                     for page in record.pages { _ = checker.claim(page, count: 1, as: .freeList, from: txn.base.freeListRoot) }
                 }
+                freeList = list
             } catch {
                 checker.report(error, default: txn.base.freeListRoot)
                 return checker.problems  // without the free list, ownership cannot be judged
@@ -74,7 +82,23 @@ extension Database {
             for page in Int(PageLayout.firstDataPage)..<Int(pageCount) where checker.owners[page] == .unseen {
                 checker.report(UInt64(page), "neither reachable nor free (leaked)")
             }
+            checker.checkSnapshots(base: txn.base, freeList: freeList)
             return checker.problems
         }
+    }
+}
+
+extension Database {
+    /// The claimed slots of the reader table: every read transaction open on this database
+    /// in any process (like `mdb_stat -r`). Empty when the lock file cannot be written.
+    public func readers() -> [ReaderSlot] {
+        environment.readerTable?.slots() ?? []
+    }
+
+    /// Frees the reader slots of processes that died; returns how many. Writers also do
+    /// this on their own whenever a dead reader holds pages back.
+    @discardableResult
+    public func clearStaleReaders() -> Int {
+        environment.readerTable?.clearStale() ?? 0
     }
 }

@@ -17,6 +17,13 @@ public struct Options: Sendable {
     public var readOnly: Bool = false
     /// Create the database file when it does not exist. Default `true`.
     public var create: Bool = true
+    /// Reader slots in a new lock file: how many read transactions, across all processes,
+    /// can be open at once. Default 126, like LMDB. An existing lock file keeps its own count.
+    public var maxReaders: Int = 126
+    /// How long a write transaction waits for the writer lock (held by another thread or
+    /// process) before throwing ``MapStoreError/locked(reason:)``: nil waits for ever (the
+    /// default), 0 fails at once.
+    public var writerTimeout: Duration? = nil
     /// Shadow mode: every page this handle touches in its map, and every msync, madvise and
     /// growth, is reported to this tracer (see ``AccessTracer``). Nil (the default) costs one
     /// branch per page touch.

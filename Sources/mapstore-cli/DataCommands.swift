@@ -56,11 +56,16 @@ struct GetCommand: ParsableCommand {
     @Flag(help: "Print {\"key\": ..., \"value\": ...} instead of the bare value.")
     var json = false
 
+    @Option(help: ArgumentHelp("Read the named snapshot instead of the newest commit.", valueName: "NAME"))
+    var snapshot: String?
+
     /// Looks the key up in a read transaction and prints what it finds.
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try spelling.key(key)
-        let found = try naming(db: db) { try DatabaseOpener.forReading(db).read { txn in try txn.get(keyBytes) } }
+        let found = try naming(db: db) {
+            try readView(DatabaseOpener.forReading(db), snapshot: snapshot, db: db) { txn in try txn.get(keyBytes) }
+        }
         guard let found else {
             throw CommandExit(status: ExitStatus.notFound, message: "mapstore: get: no key \(spelling.quoted(keyBytes)) in \(db)")
         }
@@ -134,6 +139,9 @@ struct ScanCommand: ParsableCommand {
     @Flag(help: "One {\"key\": ..., \"value\": ...} object per line.")
     var json = false
 
+    @Option(help: ArgumentHelp("Read the named snapshot instead of the newest commit.", valueName: "NAME"))
+    var snapshot: String?
+
     /// Rejects a negative limit (exit 2).
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, not \(limit)") }
@@ -144,7 +152,7 @@ struct ScanCommand: ParsableCommand {
         let spelling = ByteSpelling(hex: hex)
         let range = try keyRange(spelling)
         var out = Output()
-        try naming(db: db) { try DatabaseOpener.forReading(db).read { txn in
+        try naming(db: db) { try readView(DatabaseOpener.forReading(db), snapshot: snapshot, db: db) { txn in
             var printed = 0
             for entry in txn.scan(range, reverse: reverse) {
                 if let limit, printed >= limit { break }

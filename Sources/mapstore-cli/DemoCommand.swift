@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// `mapstore demo`: the README's first command. Creates a small database, writes sample
-/// data (including a table), reads it back and prints its statistics.
+/// data (including a table), reads it back, takes a snapshot, changes the data and reads the
+/// snapshot, makes a gzip backup and restores it, and prints the statistics.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
@@ -50,7 +51,24 @@ struct DemoCommand: ParsableCommand {
         }
 
         let problems = try database.check()
-        try out.write("5. check -> \(problems.isEmpty ? "ok" : "\(problems.count) problems")\n\n")
+        try out.write("5. check -> \(problems.isEmpty ? "ok" : "\(problems.count) problems")\n")
+
+        // Snapshots and backup (docs/backup.md).
+        try database.deleteSnapshot("before-change")  // a rerun starts over
+        try database.createSnapshot("before-change")
+        try out.write("6. snapshot create before-change\n")
+        try database.write { txn in try txn.put("greeting", "hello, snapshots") }
+        let now = try database.read { txn in try txn.getString("greeting") }
+        try out.write("7. put greeting \"\(now ?? "")\"\n")
+        let then = try database.read(snapshot: "before-change") { txn in try txn.getString("greeting") }
+        try out.write("8. get --snapshot before-change greeting -> \(then ?? "(missing)")\n")
+        let backupPath = path + ".gz"
+        let backup = try database.backup(to: backupPath, compression: .gzip)
+        try out.write("9. backup --gzip -> \(backupPath) (\(backup.pages) pages in \(backup.bytes) bytes)\n")
+        let restoredPath = path.replacingSuffix(".mapstore", with: "-restored.mapstore")
+        let restored = try Database.restoreBackup(from: backupPath, to: restoredPath, overwrite: true)
+        let restoredGreeting = try DatabaseOpener.forReading(restoredPath).read { txn in try txn.getString("greeting") }
+        try out.write("10. restore -> \(restoredPath): check ok, txn \(restored.transactionID), greeting -> \(restoredGreeting ?? "(missing)")\n\n")
         try out.write("stat:\n")
         for line in StatCommand.text(try database.stat(), path: path).split(separator: "\n") {
             try out.write("  \(line)\n")
@@ -61,6 +79,8 @@ struct DemoCommand: ParsableCommand {
               mapstore scan \(path) --prefix fruit:
               mapstore get \(path) greeting
               mapstore dump -a --print \(path)
+              mapstore snapshot list \(path)
+              mapstore scan \(path) --snapshot before-change
 
             """)
         try out.flush()
@@ -80,5 +100,12 @@ struct DemoCommand: ParsableCommand {
                               message: "mapstore: demo: cannot create a temporary directory in \(base): \(String(cString: strerror(errno)))")
         }
         return String(cString: made) + "/demo.mapstore"
+    }
+}
+
+extension String {
+    /// The string with `suffix` replaced by `replacement` (or `replacement` appended when it lacks the suffix).
+    func replacingSuffix(_ suffix: String, with replacement: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) + replacement : self + replacement
     }
 }

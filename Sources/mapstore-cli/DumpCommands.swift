@@ -31,6 +31,9 @@ struct DumpCommand: ParsableCommand {
     @Option(name: .customShort("s"), help: ArgumentHelp("Dump only the table NAME.", valueName: "NAME"))
     var table: String?
 
+    @Option(help: ArgumentHelp("Dump the named snapshot instead of the newest commit.", valueName: "NAME"))
+    var snapshot: String?
+
     /// Refuses -a together with -s (exit 2).
     func validate() throws {
         if all && table != nil { throw ValidationError("-a and -s cannot be used together") }
@@ -44,7 +47,7 @@ struct DumpCommand: ParsableCommand {
     /// Writes the chosen sections of `database`, all from one read transaction.
     private func dump(_ database: Database) throws {
         let format: DumpFormat = print ? .print : .bytevalue
-        try database.read { txn in
+        try readView(database, snapshot: snapshot, db: db) { txn in
             // What to dump: (table name or nil for the main tree, entry count).
             var sections: [(name: String?, count: Int)] = []
             if let table {

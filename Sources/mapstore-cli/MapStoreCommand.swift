@@ -17,8 +17,13 @@ struct MapStoreCommand: ParsableCommand {
             ScanCommand.self,
             StatCommand.self,
             CheckCommand.self,
+            CompactCommand.self,
+            SnapshotCommand.self,
+            BackupCommand.self,
+            RestoreCommand.self,
             DumpCommand.self,
             LoadCommand.self,
+            ReadersCommand.self,
             DemoCommand.self,
             VMCommand.self,
         ]

@@ -103,20 +103,8 @@ private func unescapingBackslashes(_ bytes: [UInt8]) -> [UInt8] {
     return out
 }
 
-/// A seeded generator, so a failing round trip can be replayed.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private func randomRecords(count: Int, seed: UInt64) -> [(key: [UInt8], value: [UInt8])] {
-    var rng = SplitMix64(state: seed)
+    var rng = SplitMix64(seed: seed)
     var byKey: [[UInt8]: [UInt8]] = [:]
     while byKey.count < count {
         let key = (0..<Int.random(in: 1...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -314,7 +302,7 @@ struct DumpRoundTripTests {
         #expect(chunks.count > 10)
         #expect(Array(chunks.joined()) == whole)
 
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         var offset = 0
         var reader = DumpReader {
             guard offset < whole.count else { return nil }

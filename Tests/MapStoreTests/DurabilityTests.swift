@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import MapStore
 
@@ -89,13 +90,15 @@ import Testing
         #expect(try db.check() == [])
     }
 
-    @Test func readersKeepTheirSnapshotWhileAWriterCommits() async throws {
+    @Test func readersKeepTheirSnapshotWhileAWriterCommits() throws {
         let dir = TemporaryDirectory()
         let db = try Database(path: dir.file(), options: .testing())
         try db.write { txn in for i in 0..<100 { try txn.put("account\(i)", "100") } }
         let commits = 300
-        await withTaskGroup(of: Int.self) { group in
-            group.addTask {
+        let violations = Mutex(0)
+        // Three threads: one writer, two readers.
+        DispatchQueue.concurrentPerform(iterations: 3) { thread in
+            if thread == 0 {
                 for round in 0..<commits {
                     try? db.write { txn throws in
                         // Move 1 from one account to another: the total stays 10,000.
@@ -105,30 +108,22 @@ import Testing
                         try txn.put(to, String(b + 1))
                     }
                 }
-                return 0
+                return
             }
-            for _ in 0..<2 {
-                group.addTask {
-                    var violations = 0
-                    for _ in 0..<200 {
-                        let ok = (try? db.read { txn throws in
-                            var total = 0
-                            for (_, value) in txn.scan() { total += Int(String(decoding: value, as: UTF8.self))! }
-                            let first = txn.transactionID
-                            // The same snapshot read twice gives the same sum.
-                            var again = 0
-                            for i in 0..<100 { again += Int(try txn.getString("account\(i)")!)! }
-                            return total == 10_000 && again == 10_000 && txn.transactionID == first
-                        }) ?? false
-                        if !ok { violations += 1 }
-                    }
-                    return violations
-                }
+            for _ in 0..<200 {
+                let ok = (try? db.read { txn in
+                    var total = 0
+                    for (_, value) in txn.scan() { total += Int(String(decoding: value, as: UTF8.self))! }
+                    let first = txn.transactionID
+                    // The same snapshot read twice gives the same sum.
+                    var again = 0
+                    for i in 0..<100 { again += Int(try txn.getString("account\(i)")!)! }
+                    return total == 10_000 && again == 10_000 && txn.transactionID == first
+                }) ?? false
+                if !ok { violations.withLock { $0 += 1 } }
             }
-            var violations = 0
-            for await result in group { violations += result }
-            #expect(violations == 0)
         }
+        #expect(violations.withLock { $0 } == 0)
         #expect(try db.read { $0.transactionID } == UInt64(commits + 1))
         #expect(try db.check() == [])
     }

@@ -20,6 +20,9 @@ int cshim_ofd_setlk(int fd, short type, int64_t start, int64_t length, int wait)
 /// Probes an OFD lock: returns the lock type that would block (F_UNLCK when none), or -1.
 int cshim_ofd_getlk(int fd, short type, int64_t start, int64_t length);
 
+/// The calling thread's kernel thread id (gettid), for the reader table.
+long cshim_gettid(void);
+
 /// F_RDLCK, F_WRLCK, F_UNLCK.
 short cshim_f_rdlck(void);
 short cshim_f_wrlck(void);

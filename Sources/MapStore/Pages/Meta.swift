@@ -31,7 +31,11 @@ struct TreeRoot: Equatable, Sendable {
 /// 72..<80   pageCount     pages 0..<pageCount are in use or free; the rest of the file is unused
 /// 80..<88   maxSize       the address space reserved by the writer that created the file
 /// 88..<96   commitTime    nanoseconds since 1970 (CLOCK_REALTIME) of the commit
-/// 96..<128  reserved      zero
+/// 96..<100  catalog depth depth of the snapshot catalog tree (0 = none)
+/// 100..<104 reserved      zero
+/// 104..<112 catalog entries  named snapshots in the catalog
+/// 112..<120 oldest snapshot  the smallest transaction id a snapshot pins (meaningful when entries > 0)
+/// 120..<128 reserved      zero
 /// ```
 @usableFromInline
 struct Meta: Equatable, Sendable {
@@ -44,7 +48,10 @@ struct Meta: Equatable, Sendable {
     @usableFromInline var pageSize: Int
     @usableFromInline var txnID: UInt64
     @usableFromInline var main: TreeRoot
-    @usableFromInline var catalogRoot: UInt64
+    /// The snapshot catalog (Snapshots/SnapshotCatalog.swift): name -> snapshot record.
+    @usableFromInline var catalog: TreeRoot
+    /// The transaction id of the oldest named snapshot (valid when the catalog is not empty).
+    @usableFromInline var oldestSnapshot: UInt64
     @usableFromInline var freeListRoot: UInt64
     @usableFromInline var pageCount: UInt64
     @usableFromInline var maxSize: UInt64
@@ -52,7 +59,7 @@ struct Meta: Equatable, Sendable {
 
     /// The meta of a new, empty database.
     static func empty(pageSize: Int, maxSize: Int) -> Meta {
-        Meta(pageSize: pageSize, txnID: 0, main: TreeRoot(), catalogRoot: 0, freeListRoot: 0,
+        Meta(pageSize: pageSize, txnID: 0, main: TreeRoot(), catalog: TreeRoot(), oldestSnapshot: 0, freeListRoot: 0,
              pageCount: PageLayout.firstDataPage, maxSize: UInt64(maxSize), commitTime: 0)
     }
 
@@ -66,7 +73,10 @@ struct Meta: Equatable, Sendable {
         page.setU64(32, main.root)
         page.setU32(40, UInt32(main.depth))
         page.setU64(48, main.entries)
-        page.setU64(56, catalogRoot)
+        page.setU64(56, catalog.root)
+        page.setU32(96, UInt32(catalog.depth))
+        page.setU64(104, catalog.entries)
+        page.setU64(112, oldestSnapshot)
         page.setU64(64, freeListRoot)
         page.setU64(72, pageCount)
         page.setU64(80, maxSize)
@@ -100,7 +110,8 @@ struct Meta: Equatable, Sendable {
         let meta = Meta(
             pageSize: pageSize, txnID: page.u64(24),
             main: TreeRoot(root: page.u64(32), depth: depth, entries: page.u64(48)),
-            catalogRoot: page.u64(56), freeListRoot: page.u64(64), pageCount: page.u64(72),
+            catalog: TreeRoot(root: page.u64(56), depth: Int(page.u32(96)), entries: page.u64(104)),
+            oldestSnapshot: page.u64(112), freeListRoot: page.u64(64), pageCount: page.u64(72),
             maxSize: page.u64(80), commitTime: page.u64(88))
         if meta.pageCount < PageLayout.firstDataPage { return .damaged("page count \(meta.pageCount) is below 2") }
         if meta.main.root != 0, meta.main.root < PageLayout.firstDataPage || meta.main.root >= meta.pageCount {
@@ -112,8 +123,11 @@ struct Meta: Equatable, Sendable {
         if meta.freeListRoot != 0, meta.freeListRoot < PageLayout.firstDataPage || meta.freeListRoot >= meta.pageCount {
             return .damaged("free-list root \(meta.freeListRoot) outside pages 2..<\(meta.pageCount)")
         }
-        if meta.catalogRoot != 0, meta.catalogRoot < PageLayout.firstDataPage || meta.catalogRoot >= meta.pageCount {
-            return .damaged("catalog root \(meta.catalogRoot) outside pages 2..<\(meta.pageCount)")
+        if meta.catalog.root != 0, meta.catalog.root < PageLayout.firstDataPage || meta.catalog.root >= meta.pageCount {
+            return .damaged("catalog root \(meta.catalog.root) outside pages 2..<\(meta.pageCount)")
+        }
+        if (meta.catalog.root == 0) != (meta.catalog.depth == 0) || meta.catalog.depth > TreeLimits.maxDepth {
+            return .damaged("snapshot catalog depth \(meta.catalog.depth) does not fit its root \(meta.catalog.root)")
         }
         // The slot a commit lands in is its transaction id's parity; txn 0 (creation) is in both.
         if meta.txnID != 0, meta.txnID % 2 != slot { return .damaged("txn \(meta.txnID) found in meta slot \(slot)") }

@@ -26,6 +26,7 @@ public enum DumpFormat: String, Sendable, Equatable, CaseIterable {
 /// refuse a dump whose records would mean something else here (a `dupsort` table holds
 /// several values per key). The raw values are LMDB's `MDB_*` flag bits.
 public struct DumpTableFlags: OptionSet, Sendable, Hashable {
+    /// LMDB's `MDB_*` flag bits.
     public let rawValue: UInt32
     /// Creates flags from LMDB's `MDB_*` bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }

@@ -22,8 +22,10 @@ extension WriteTransaction {
         let freeList = try FreeListChain.save(pages, oldChain: oldChain)
         let meta = nextMeta(freeListRoot: freeList.root)
         pages.seal()
+        // Growing the file writes nothing: a full disk here aborts the transaction and leaves
+        // the handle usable (delete something and try again), like LMDB's MDB_MAP_FULL.
+        try environment.ensureFileCapacity(pages: pages.pageCount)
         do throws(MapStoreError) {
-            try environment.ensureFileCapacity(pages: pages.pageCount)
             try writePages()
             if durability != .none { try syncPages() }
             try writeMeta(meta)
@@ -40,6 +42,7 @@ extension WriteTransaction {
         meta.txnID = pages.txnID
         meta.main = main
         meta.freeListRoot = freeListRoot
+        catalog.apply(to: &meta)
         meta.pageCount = pages.pageCount
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -117,6 +120,6 @@ extension WriteTransaction {
         var list = pages.freeList
         if !pages.freedNow.isEmpty { list.pending.append((meta.txnID, pages.freedNow)) }
         environment.freeListCache = (meta.txnID, list, chain)
-        environment.shared.withLock { $0.meta = meta }
+        environment.publish(meta)
     }
 }

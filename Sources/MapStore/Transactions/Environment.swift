@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import SystemPackage
 
@@ -16,6 +17,12 @@ final class Environment: @unchecked Sendable {
     let limits: NodeLimits
     let file: FileDescriptor
     let lockFile: FileDescriptor?
+    /// The reader table in the lock file, shared by every process; nil when the lock file
+    /// cannot be written (then only this process's readers are known, as with LMDB's NOLOCK).
+    let readerTable: ReaderTable?
+    /// A private copy-on-write handle's slot in the reader table, pinning the commit it was
+    /// opened at so no other process reuses a page its map still shows from the file.
+    let pinnedSlot: Int?
     let mapping: FileMapping
     let gate: WriterGate
 
@@ -33,10 +40,16 @@ final class Environment: @unchecked Sendable {
     // Owned by the writer (only touched while the writer lock is held).
     /// Bytes of the data file (or, in private mode, of the file-backed part of the map).
     @exclusivity(unchecked) var fileSize: Int
-    /// The free list as of `freeListTxn`, and the pages of its chain, kept between commits.
+    /// The thread async write transactions run on (a serial queue outside Swift's cooperative
+    /// pool, so waiting for the writer lock or an fdatasync never blocks a task's thread).
+    /// Created with the environment: tasks of any thread reach for it at once.
+    let writerQueue: DispatchQueue
     /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
     lazy var bufferPool = PageBufferPool(pageSize: pageSize)
+    /// The free list as of `txn`, and the pages of its chain, kept between commits.
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
+    /// Pages the named snapshots reach, per catalog version (Snapshots/SnapshotPins.swift).
+    @exclusivity(unchecked) var snapshotPins: SnapshotPins?
 
     init(path: String, options: Options) throws(MapStoreError) {
         let pageSize = Syscalls.pageSize
@@ -47,18 +60,33 @@ final class Environment: @unchecked Sendable {
         let file = try Syscalls.open(path, create: options.create && writable, writable: writable)
         var lockFile: FileDescriptor?
         do throws(MapStoreError) {
-            lockFile = try Syscalls.open(path + "-lock", create: writable, writable: writable)
+            // Readers write their slot in the lock file too, so even a read-only handle opens it for writing.
+            lockFile = try Syscalls.open(path + "-lock", create: true, writable: true)
         } catch {
-            // A read-only user of a read-only directory has no lock file, and needs none.
+            // A read-only user of a read-only directory has no lock file: its readers are known to this process only.
             if writable { try? file.close(); throw error }
         }
+        var table: ReaderTable?
+        var pinned: Int?
         do throws(MapStoreError) {
+            if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders) }
             let size = try Environment.initializeIfEmpty(file: file, lockFile: lockFile, path: path, pageSize: pageSize, options: options)
-            let meta = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
+            let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode
+            var meta = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
+            if mode == .privateCopyOnWrite, let table {
+                // Pin the commit this private view starts from (the reader protocol of beginRead).
+                let slot = try table.claim()
+                pinned = slot
+                var seen: UInt64
+                repeat {
+                    seen = table.lastTransaction
+                    meta = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
+                    table.setSnapshot(slot, meta.txnID)
+                } while table.lastTransaction != seen
+            }
             guard Int(meta.pageCount) <= options.maxSize / pageSize else {
                 throw MapStoreError.mapFull(limit: options.maxSize)
             }
-            let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode
             self.mapping = try FileMapping(fd: file.rawValue, path: path, length: options.maxSize, fileSize: size, mode: mode, pageSize: pageSize)
             self.path = path
             self.options = options
@@ -66,6 +94,9 @@ final class Environment: @unchecked Sendable {
             self.limits = NodeLimits(pageSize: pageSize)
             self.file = file
             self.lockFile = lockFile
+            self.writerQueue = DispatchQueue(label: "MapStore writer \(path)")
+            self.readerTable = table
+            self.pinnedSlot = pinned
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
             self.gate = WriterGate(lockFile: mode == .privateCopyOnWrite ? nil : lockFile?.rawValue, path: path + "-lock")
             self.shared = Mutex(Shared(meta: meta))
@@ -73,6 +104,7 @@ final class Environment: @unchecked Sendable {
             mapping.advise(options.accessPattern, bytes: size)
             options.shadow?.advised(options.accessPattern, from: 0, bytes: size)
         } catch {
+            if let pinned { table?.release(pinned) }
             try? file.close()
             try? lockFile?.close()
             throw error
@@ -80,9 +112,14 @@ final class Environment: @unchecked Sendable {
     }
 
     deinit {
+        if let pinnedSlot { readerTable?.release(pinnedSlot) }
         try? file.close()
         try? lockFile?.close()
     }
+
+    /// Whether readers register in the shared reader table (else in this process only).
+    /// A private copy-on-write world's readers read its own pages, which no other process sees.
+    var sharesReaders: Bool { readerTable != nil && mode != .privateCopyOnWrite }
 
     var mode: MappingMode { mapping.mode }
 
@@ -175,24 +212,72 @@ final class Environment: @unchecked Sendable {
 
     // MARK: Readers
 
-    /// Registers a reader at the newest commit and returns that commit's meta.
-    func beginRead() -> Meta {
-        shared.withLock { state in
-            state.meta = newestMeta(known: state.meta)
-            state.readers[state.meta.txnID, default: 0] += 1
-            return state.meta
-        }
+    /// A registered reader: the commit it reads and, with a shared table, its slot.
+    struct ReaderTicket {
+        let meta: Meta
+        let slot: Int?
     }
 
-    /// Ends a reader registered at `txnID`.
-    func endRead(_ txnID: UInt64) {
+    /// Registers a reader at the newest commit and returns that commit's meta.
+    ///
+    /// With the shared table (LMDB's protocol): claim a slot, note the last published commit,
+    /// read the newest meta, store its id in the slot, and try again if a commit was
+    /// published meanwhile. A writer that scans the table after the store sees this reader;
+    /// one that scanned before it published nothing newer than what the reader stored, so it
+    /// cannot reuse a page the reader's commit reaches.
+    func beginRead() throws(MapStoreError) -> ReaderTicket {
+        guard sharesReaders, let table = readerTable else {
+            let meta = shared.withLock { state in
+                state.meta = newestMeta(known: state.meta)
+                state.readers[state.meta.txnID, default: 0] += 1
+                return state.meta
+            }
+            return ReaderTicket(meta: meta, slot: nil)
+        }
+        let slot = try table.claim()
+        var seen: UInt64
+        var meta: Meta
+        repeat {
+            seen = table.lastTransaction
+            meta = shared.withLock { state in
+                state.meta = newestMeta(known: state.meta)
+                return state.meta
+            }
+            table.setSnapshot(slot, meta.txnID)
+        } while table.lastTransaction != seen
+        return ReaderTicket(meta: meta, slot: slot)
+    }
+
+    /// Ends a reader.
+    func endRead(_ ticket: ReaderTicket) {
+        if let slot = ticket.slot {
+            readerTable?.release(slot)
+            return
+        }
         shared.withLock { state in
+            let txnID = ticket.meta.txnID
             if let count = state.readers[txnID], count > 1 {
                 state.readers[txnID] = count - 1
             } else {
                 state.readers.removeValue(forKey: txnID)
             }
         }
+    }
+
+    /// The oldest commit a reader of any process may still read, given the newest commit.
+    func oldestReader(newest: UInt64) -> UInt64 {
+        let local = shared.withLock { $0.readers.keys.min() }
+        var oldest = min(local ?? newest, newest)
+        if sharesReaders, let table = readerTable, let shared = table.oldestReader(newest: newest) {
+            oldest = min(oldest, shared)
+        }
+        return oldest
+    }
+
+    /// Tells readers of every process about a new commit (after its meta is written).
+    func publish(_ meta: Meta) {
+        shared.withLock { $0.meta = meta }
+        if sharesReaders { readerTable?.publish(meta.txnID) }
     }
 
     // MARK: Growth
@@ -208,7 +293,13 @@ final class Environment: @unchecked Sendable {
         target = (target + (1 << 20) - 1) / (1 << 20) * (1 << 20)
         target = min(target, options.maxSize)
         guard target >= needed else { throw MapStoreError.mapFull(limit: options.maxSize) }
-        try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+        do throws(MapStoreError) {
+            try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+        } catch .diskFull where target > needed {
+            // No room for a whole step: take only what this commit needs (diskFull again if even that fails).
+            target = needed
+            try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+        }
         mapping.adviseReadHint(options.accessPattern, from: fileSize, bytes: target - fileSize)
         options.shadow?.fileGrew(toBytes: target)
         options.shadow?.advised(options.accessPattern, from: fileSize, bytes: target - fileSize)

@@ -12,11 +12,14 @@ public final class WriteTransaction: ReadTransaction {
     @exclusivity(unchecked) var hasChanges = false
     /// What the commit waits for (the handle's option).
     let durability: Durability
+    /// The snapshot catalog as this transaction leaves it (Snapshots/SnapshotCatalog.swift).
+    @exclusivity(unchecked) var catalog: CatalogState
 
     init(environment: Environment, base: Meta, pages: TransactionPages, oldChain: [UInt64], durability: Durability) {
         self.writer = TreeWriter(space: pages)
         self.oldChain = oldChain
         self.durability = durability
+        self.catalog = CatalogState(base)
         super.init(environment: environment, base: base, pages: pages)
     }
 

@@ -31,19 +31,47 @@ final class WriterGate: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Waits for the writer lock.
-    func lock() throws(MapStoreError) {
-        let result = pthread_mutex_lock(mutex)
+    /// Waits for the writer lock, for at most `timeout` (nil: for ever).
+    func lock(timeout: Duration? = nil) throws(MapStoreError) {
+        let deadline = timeout.map { Deadline(after: $0) }
+        var result: Int32
+        if let deadline {
+            var limit = deadline.timespec
+            result = pthread_mutex_timedlock(mutex, &limit)
+        } else {
+            result = pthread_mutex_lock(mutex)
+        }
         if result == EDEADLK {
             throw MapStoreError.invalidArgument(reason: "a write transaction is already open on this thread (nested write)")
         }
+        if result == ETIMEDOUT {
+            throw MapStoreError.locked(reason: "another thread of this process holds the writer lock of \(path)")
+        }
         precondition(result == 0, "pthread_mutex_lock failed: \(result)")
         guard let lockFile else { return }
-        while cshim_ofd_setlk(lockFile, cshim_f_wrlck(), 0, 1, 1) != 0 {
+        do throws(MapStoreError) {
+            try lockAcrossProcesses(lockFile, deadline: deadline)
+        } catch {
+            pthread_mutex_unlock(mutex)
+            throw error
+        }
+    }
+
+    /// Takes the OFD lock on byte 0: blocking without a deadline, else polling until it passes.
+    private func lockAcrossProcesses(_ fd: Int32, deadline: Deadline?) throws(MapStoreError) {
+        var pause: UInt32 = 200  // microseconds, doubling to 10 ms
+        while true {
+            if cshim_ofd_setlk(fd, cshim_f_wrlck(), 0, 1, deadline == nil ? 1 : 0) == 0 { return }
             let code = errno
             if code == EINTR { continue }
-            pthread_mutex_unlock(mutex)
-            throw MapStoreError.io(errno: code, operation: "fcntl(F_OFD_SETLKW) writer lock", path: path)
+            guard let deadline, code == EAGAIN || code == EACCES else {
+                throw MapStoreError.io(errno: code, operation: "fcntl(F_OFD_SETLKW) writer lock", path: path)
+            }
+            if deadline.hasPassed {
+                throw MapStoreError.locked(reason: "another process holds the writer lock of \(path)")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 10_000)
         }
     }
 
@@ -52,4 +80,22 @@ final class WriterGate: @unchecked Sendable {
         if let lockFile { _ = cshim_ofd_setlk(lockFile, cshim_f_unlck(), 0, 1, 0) }
         pthread_mutex_unlock(mutex)
     }
+}
+
+/// A point in CLOCK_REALTIME time (what pthread_mutex_timedlock takes).
+struct Deadline {
+    let nanoseconds: Int64
+
+    init(after duration: Duration) {
+        var now = Glibc.timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let (seconds, attoseconds) = duration.components
+        nanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) + seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    var timespec: Glibc.timespec {
+        Glibc.timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+    }
+
+    var hasPassed: Bool { Deadline(after: .zero).nanoseconds >= nanoseconds }
 }

@@ -1,0 +1,294 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The snapshot catalog as a write transaction leaves it: the catalog tree's root and the
+/// oldest snapshot's transaction id, copied into the meta at commit.
+struct CatalogState {
+    var tree: TreeRoot
+    var oldest: UInt64
+
+    init(_ meta: Meta) {
+        tree = meta.catalog
+        oldest = meta.oldestSnapshot
+    }
+
+    func apply(to meta: inout Meta) {
+        meta.catalog = tree
+        meta.oldestSnapshot = tree.isEmpty ? 0 : oldest
+    }
+}
+
+extension Meta {
+    /// The newest transaction whose freed pages may be reused as far as snapshots are
+    /// concerned: a snapshot at T keeps every page freed after T, like a reader at T.
+    var snapshotHorizon: UInt64 { catalog.entries > 0 ? oldestSnapshot : UInt64.max }
+}
+
+/// One catalog entry's value (64 bytes, little-endian; the key is the snapshot's UTF-8 name):
+///
+/// ```
+/// 0..<8    txnID        the commit the snapshot pins
+/// 8..<16   main root    its main tree's root page (0 = empty)
+/// 16..<20  main depth
+/// 20..<24  flags        0
+/// 24..<32  main entries
+/// 32..<40  commitTime   that commit's time (ns since 1970)
+/// 40..<48  createdTime  when the snapshot was taken (ns since 1970)
+/// 48..<56  pageCount    the commit's page count
+/// 56..<64  reserved     0
+/// ```
+struct SnapshotRecord: Equatable {
+    static let size = 64
+
+    var txnID: UInt64
+    var main: TreeRoot
+    var commitTime: UInt64
+    var createdTime: UInt64
+    var pageCount: UInt64
+
+    func encode() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Self.size)
+        bytes.withUnsafeMutableBytes { buffer in
+            let view = Page(buffer.baseAddress!, size: Self.size)
+            view.setU64(0, txnID)
+            view.setU64(8, main.root)
+            view.setU32(16, UInt32(main.depth))
+            view.setU64(24, main.entries)
+            view.setU64(32, commitTime)
+            view.setU64(40, createdTime)
+            view.setU64(48, pageCount)
+        }
+        return bytes
+    }
+
+    /// Decodes and checks a record read from catalog page `page`.
+    static func decode(_ bytes: UnsafeRawBufferPointer, pageCount: UInt64, at page: UInt64) throws(MapStoreError) -> SnapshotRecord {
+        guard bytes.count == size else {
+            throw MapStoreError.corrupted(page: page, reason: "snapshot record of \(bytes.count) bytes, expected \(size)")
+        }
+        let view = Page(UnsafeMutableRawPointer(mutating: bytes.baseAddress!), size: size)
+        let record = SnapshotRecord(
+            txnID: view.u64(0), main: TreeRoot(root: view.u64(8), depth: Int(view.u32(16)), entries: view.u64(24)),
+            commitTime: view.u64(32), createdTime: view.u64(40), pageCount: view.u64(48))
+        if record.main.root != 0, record.main.root < PageLayout.firstDataPage || record.main.root >= pageCount {
+            throw MapStoreError.corrupted(page: page, reason: "snapshot root \(record.main.root) outside pages 2..<\(pageCount)")
+        }
+        if (record.main.root == 0) != (record.main.depth == 0) || record.main.depth > TreeLimits.maxDepth {
+            throw MapStoreError.corrupted(page: page, reason: "snapshot depth \(record.main.depth) does not fit its root \(record.main.root)")
+        }
+        if record.pageCount > pageCount {
+            throw MapStoreError.corrupted(page: page, reason: "snapshot of \(record.pageCount) pages in a commit of \(pageCount)")
+        }
+        return record
+    }
+}
+
+/// Reading the catalog tree.
+enum SnapshotCatalog {
+    /// The record named `name`, or nil.
+    static func find<Source: PageReading>(_ name: String, in catalog: TreeRoot, source: Source, pageCount: UInt64) throws(MapStoreError) -> SnapshotRecord? {
+        let reader = TreeReader(space: source)
+        return try withBytes(of: Array(name.utf8)) { (key) throws(MapStoreError) -> SnapshotRecord? in
+            guard let (page, entry) = try reader.find(catalog, key: key) else { return nil }
+            return try SnapshotRecord.decode(try reader.value(of: entry, in: page), pageCount: pageCount, at: page.pageNumber)
+        }
+    }
+
+    /// Every record, in name order.
+    static func all<Source: PageReading>(in catalog: TreeRoot, source: Source, pageCount: UInt64) throws(MapStoreError) -> [(name: String, record: SnapshotRecord)] {
+        var result: [(name: String, record: SnapshotRecord)] = []
+        let reader = TreeReader(space: source)
+        var cursor = TreeCursor(source: source, tree: catalog, pageCount: pageCount)
+        var more = try cursor.first()
+        while more {
+            let (page, entry) = try cursor.current()
+            let record = try SnapshotRecord.decode(try reader.value(of: entry, in: page), pageCount: pageCount, at: page.pageNumber)
+            result.append((String(decoding: entry.key, as: UTF8.self), record))
+            more = try cursor.next()
+        }
+        return result
+    }
+}
+
+/// A named snapshot as ``Database/snapshots()`` lists it.
+public struct SnapshotInfo: Sendable, Equatable {
+    /// The snapshot's name.
+    public var name: String
+    /// The id of the commit it pins.
+    public var transactionID: UInt64
+    /// When that commit was made, in nanoseconds since 1970 (0 for the empty database).
+    public var commitTime: UInt64
+    /// When the snapshot was taken, in nanoseconds since 1970.
+    public var createdTime: UInt64
+    /// Data entries in the snapshot's main tree (tables not counted).
+    public var entries: Int
+    /// Pages the snapshot reaches that the newest commit does not: what it costs now, and
+    /// at most what deleting it gives back (pages also reached by another snapshot stay).
+    public var pinnedPages: Int
+}
+
+private func nowNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+extension WriteTransaction {
+    func checkSnapshotName(_ name: String) throws(MapStoreError) {
+        guard !name.isEmpty, name.utf8.count <= maxKeySize else {
+            throw MapStoreError.invalidArgument(reason: "snapshot name must be 1...\(maxKeySize) bytes of UTF-8, not \(name.utf8.count)")
+        }
+    }
+
+    func findSnapshot(_ name: String) throws(MapStoreError) -> SnapshotRecord? {
+        try SnapshotCatalog.find(name, in: catalog.tree, source: pages, pageCount: pages.pageCount)
+    }
+
+    /// Adds `record` to the catalog (the catalog's pages are copied on write like any tree's).
+    func addSnapshot(_ name: String, _ record: SnapshotRecord) throws(MapStoreError) {
+        let wasEmpty = catalog.tree.isEmpty
+        try withBytes(of: Array(name.utf8)) { (key) throws(MapStoreError) in
+            try withBytes(of: record.encode()) { (value) throws(MapStoreError) in
+                try writer.put(&catalog.tree, key: key, value: value)
+            }
+        }
+        catalog.oldest = wasEmpty ? record.txnID : min(catalog.oldest, record.txnID)
+        hasChanges = true
+    }
+
+    /// Removes `name` from the catalog. Pages freed after the snapshot's commit are moved to
+    /// this commit's free record: a reader that started before this commit still sees the
+    /// snapshot in its catalog and may be reading it, so those pages wait for it to end.
+    func removeSnapshot(_ name: String, _ record: SnapshotRecord) throws(MapStoreError) {
+        _ = try withBytes(of: Array(name.utf8)) { (key) throws(MapStoreError) in
+            try writer.delete(&catalog.tree, key: key)
+        }
+        var kept: [(txn: UInt64, pages: [UInt64])] = []
+        for entry in pages.freeList.pending {
+            if entry.txn > record.txnID { pages.freedNow += entry.pages } else { kept.append(entry) }
+        }
+        pages.freeList.pending = kept
+        catalog.oldest = try SnapshotCatalog.all(in: catalog.tree, source: pages, pageCount: pages.pageCount)
+            .map(\.record.txnID).min() ?? 0
+        hasChanges = true
+    }
+
+    /// Makes the snapshot's main tree (and so its tables) this transaction's, without copying:
+    /// pages only the old tree reached are freed, pages only the snapshot reached leave the free list.
+    func restoreSnapshot(_ name: String, _ record: SnapshotRecord) throws(MapStoreError) {
+        try flushTables()
+        let current = try ReachablePages.collect(main, source: pages, withTables: true)
+        let restored = try ReachablePages.collect(record.main, source: pages, withTables: true)
+        if let released = pages.freeList.reusable.first(where: { restored.pages.contains($0) }) {
+            throw MapStoreError.corrupted(page: released, reason: "page of snapshot '\(name)' is on the free list as reusable")
+        }
+        for page in current.pages.sorted() where !restored.pages.contains(page) { pages.free(page, count: 1) }
+        pages.freeList.pending = pages.freeList.pending.compactMap { entry in
+            let left = entry.pages.filter { !restored.pages.contains($0) }
+            return left.isEmpty ? nil : (entry.txn, left)
+        }
+        main = record.main
+        tables = [:]
+        changedTables = []
+        generation &+= 1
+        hasChanges = true
+    }
+}
+
+extension Database {
+    /// Pins the newest commit under `name` in the snapshot catalog and returns it.
+    ///
+    /// Costs one commit (a few catalog pages) and, while the snapshot lives, every page that
+    /// later commits free: like a reader that never ends, the snapshot keeps them from reuse.
+    /// Throws ``MapStoreError/invalidArgument(reason:)`` when the name is taken or not 1 to
+    /// ``maxKeySize`` bytes.
+    @discardableResult
+    public func createSnapshot(_ name: String) throws -> SnapshotInfo {
+        let path = self.path
+        return try write { txn in
+            try txn.checkSnapshotName(name)
+            guard try txn.findSnapshot(name) == nil else {
+                throw MapStoreError.invalidArgument(reason: "snapshot '\(name)' already exists in \(path)")
+            }
+            let base = txn.base
+            let record = SnapshotRecord(txnID: base.txnID, main: base.main, commitTime: base.commitTime,
+                                        createdTime: nowNanoseconds(), pageCount: base.pageCount)
+            try txn.addSnapshot(name, record)
+            return SnapshotInfo(name: name, transactionID: record.txnID, commitTime: record.commitTime,
+                                createdTime: record.createdTime, entries: Int(clamping: record.main.entries), pinnedPages: 0)
+        }
+    }
+
+    /// The named snapshots, in name order, with the pages each pins (walks every snapshot's
+    /// trees and the newest commit's: reads the whole live data once per snapshot).
+    public func snapshots() throws -> [SnapshotInfo] {
+        try read { txn in
+            let records = try SnapshotCatalog.all(in: txn.base.catalog, source: txn.pages, pageCount: txn.base.pageCount)
+            guard !records.isEmpty else { return [] }
+            let current = try ReachablePages.collect(txn.base.main, source: txn.pages, withTables: true)
+            return try records.map { (name, record) in
+                let reached = try ReachablePages.collect(record.main, source: txn.pages, withTables: true)
+                return SnapshotInfo(name: name, transactionID: record.txnID, commitTime: record.commitTime,
+                                    createdTime: record.createdTime, entries: Int(clamping: record.main.entries),
+                                    pinnedPages: reached.pages.subtracting(current.pages).count)
+            }
+        }
+    }
+
+    /// Runs `body` in a read transaction on the snapshot `name` (its main tree and tables, as
+    /// they were at its commit). Throws ``MapStoreError/invalidArgument(reason:)`` when there is
+    /// no such snapshot. The snapshot cannot be freed under the reader, even if another thread
+    /// deletes it meanwhile.
+    public func read<R>(snapshot name: String, _ body: (ReadTransaction) throws -> R) throws -> R {
+        let ticket = try environment.beginRead()
+        defer { environment.endRead(ticket) }
+        let meta = ticket.meta
+        let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
+                                     pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, tracer: options.shadow)
+        guard let record = try SnapshotCatalog.find(name, in: meta.catalog, source: pages, pageCount: meta.pageCount) else {
+            throw MapStoreError.invalidArgument(reason: "no snapshot named '\(name)' in \(path)")
+        }
+        var view = meta
+        view.main = record.main
+        view.txnID = record.txnID
+        view.commitTime = record.commitTime
+        let transaction = ReadTransaction(environment: environment, base: view, pages: pages)
+        defer { transaction.finish() }
+        let result = try body(transaction)
+        if let error = transaction.deferredError { throw error }
+        return result
+    }
+
+    /// Whether a snapshot named `name` exists.
+    public func hasSnapshot(_ name: String) throws -> Bool {
+        try read { txn in
+            try SnapshotCatalog.find(name, in: txn.base.catalog, source: txn.pages, pageCount: txn.base.pageCount) != nil
+        }
+    }
+
+    /// Makes snapshot `name` the current state in a new commit. Nothing is copied: the new
+    /// commit's main tree is the snapshot's root, pages only the replaced tree reached are
+    /// freed (kept for older snapshots and readers as usual), and the snapshot stays in the
+    /// catalog. Throws ``MapStoreError/invalidArgument(reason:)`` when there is no such snapshot.
+    public func restore(snapshot name: String) throws {
+        let path = self.path
+        try write { txn in
+            guard let record = try txn.findSnapshot(name) else {
+                throw MapStoreError.invalidArgument(reason: "no snapshot named '\(name)' in \(path)")
+            }
+            try txn.restoreSnapshot(name, record)
+        }
+    }
+
+    /// Deletes snapshot `name`; false when there was none. The pages it alone kept become
+    /// reusable once no reader that started before the deletion is left.
+    @discardableResult
+    public func deleteSnapshot(_ name: String) throws -> Bool {
+        try write { txn in
+            guard let record = try txn.findSnapshot(name) else { return false }
+            try txn.removeSnapshot(name, record)
+            return true
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Atomics
+import CShims
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One reader slot as `mapstore readers` lists it.
+public struct ReaderSlot: Sendable, Equatable {
+    /// The slot's index in the lock file.
+    public var index: Int
+    /// The process that claimed it.
+    public var pid: Int32
+    /// The thread that claimed it (its Linux thread id).
+    public var thread: UInt64
+    /// The commit the reader reads, or nil while the slot is claimed but not yet reading.
+    public var transactionID: UInt64?
+    /// Whether the owning process is gone (the slot is stale and will be reclaimed).
+    public var isStale: Bool
+}
+
+/// The reader table: a fixed array of slots in the lock file, mapped MAP_SHARED by every
+/// process that opens the database, so a writer in any process can see every reader's
+/// snapshot before it reuses a freed page (the lecture's "shared data structure" use of mmap).
+///
+/// ```
+/// lock file header (64 bytes)
+/// 0   magic "MSLOCK\0\u{1}" u64     8  version u32 (1)     12 slot count u32
+/// 16  last committed txn id u64 (atomic: the fast publication of new commits)
+/// slot i at 64 + 64 * i
+/// 0   owner pid u64 (atomic; 0 = free)    8  snapshot txn id + 1 u64 (atomic; 0 = not reading)
+/// 16  thread id u64                       24 start time (ns since 1970) u64
+/// ```
+///
+/// Each process also holds an OFD read lock on byte `livenessBase + pid` of the lock file for
+/// as long as it has the database open; the kernel drops it when the process dies, which is
+/// how a writer tells a stale slot (killed reader) from a live one, even if the pid is reused
+/// by a process that does not have the database open.
+final class ReaderTable: @unchecked Sendable {
+    static let magic: UInt64 = 0x0100_4B43_4F4C_534D  // "MSLOCK\0\u{1}" little-endian
+    static let version: UInt32 = 1
+    static let headerSize = 64
+    static let slotSize = 64
+    /// Byte offset of the liveness locks: past anything the file holds.
+    static let livenessBase: Int64 = 1 << 32
+    /// The byte the lock file's initialisation is serialised on (byte 0 is the writer lock).
+    static let initByte: Int64 = 1
+
+    let base: UnsafeMutableRawPointer
+    let length: Int
+    let slotCount: Int
+    let file: FileDescriptor
+    let path: String
+    let pid: Int32
+    /// Where the next claim starts looking, to spread threads over the slots.
+    private let hint = ManagedAtomic<Int>(0)
+
+    /// Maps (creating and initialising if needed) the reader table of `file`, the open lock file.
+    init(file: FileDescriptor, path: String, slots requested: Int) throws(MapStoreError) {
+        guard requested >= 1, requested <= 65_536 else {
+            throw MapStoreError.invalidArgument(reason: "maxReaders \(requested) is outside 1...65536")
+        }
+        self.file = file
+        self.path = path
+        self.pid = getpid()
+        while cshim_ofd_setlk(file.rawValue, cshim_f_wrlck(), ReaderTable.initByte, 1, 1) != 0 {
+            let code = errno
+            if code != EINTR { throw MapStoreError.io(errno: code, operation: "fcntl(F_OFD_SETLKW) init lock", path: path) }
+        }
+        defer { _ = cshim_ofd_setlk(file.rawValue, cshim_f_unlck(), ReaderTable.initByte, 1, 0) }
+        var size = try Syscalls.fileSize(file, path)
+        let header = UnsafeMutableRawBufferPointer.allocate(byteCount: ReaderTable.headerSize, alignment: 8)
+        defer { header.deallocate() }
+        header.initializeMemory(as: UInt8.self, repeating: 0)
+        if size >= ReaderTable.headerSize {
+            _ = try Syscalls.pread(file, path, into: header, at: 0)
+        }
+        let page = Page(header.baseAddress!, size: ReaderTable.headerSize)
+        var slots: Int
+        if size < ReaderTable.headerSize || header.allSatisfy({ $0 == 0 }) {
+            // A new (or never initialised) lock file: lay it out for `requested` slots.
+            slots = requested
+            let needed = ReaderTable.headerSize + slots * ReaderTable.slotSize
+            size = (needed + Syscalls.pageSize - 1) / Syscalls.pageSize * Syscalls.pageSize
+            try Syscalls.truncate(file, path, to: 0)
+            try Syscalls.truncate(file, path, to: size)
+            page.setU64(0, ReaderTable.magic)
+            page.setU32(8, ReaderTable.version)
+            page.setU32(12, UInt32(slots))
+            try Syscalls.pwriteAll(file, path, UnsafeRawBufferPointer(header), at: 0)
+        } else {
+            guard page.u64(0) == ReaderTable.magic else {
+                throw MapStoreError.versionMismatch(reason: "\(path) is not a MapStore lock file (bad magic)")
+            }
+            guard page.u32(8) == ReaderTable.version else {
+                throw MapStoreError.versionMismatch(reason: "\(path) has lock-file version \(page.u32(8)), this build uses \(ReaderTable.version)")
+            }
+            slots = Int(page.u32(12))
+            guard slots >= 1, ReaderTable.headerSize + slots * ReaderTable.slotSize <= size else {
+                throw MapStoreError.versionMismatch(reason: "\(path) declares \(slots) reader slots but holds \(size) bytes")
+            }
+        }
+        self.slotCount = slots
+        self.length = size
+        self.base = try Syscalls.mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.rawValue, 0, path)
+        // This process is alive for as long as it holds this lock (dropped by the kernel at exit).
+        _ = cshim_ofd_setlk(file.rawValue, cshim_f_rdlck(), ReaderTable.livenessBase + Int64(pid), 1, 0)
+    }
+
+    deinit {
+        Syscalls.munmap(base, length)
+    }
+
+    // MARK: Atomic fields
+
+    private func atomic(_ offset: Int) -> UnsafeAtomic<UInt64> {
+        UnsafeAtomic(at: (base + offset).assumingMemoryBound(to: UInt64.AtomicRepresentation.self))
+    }
+
+    private func owner(_ slot: Int) -> UnsafeAtomic<UInt64> { atomic(ReaderTable.headerSize + slot * ReaderTable.slotSize) }
+    private func snapshot(_ slot: Int) -> UnsafeAtomic<UInt64> { atomic(ReaderTable.headerSize + slot * ReaderTable.slotSize + 8) }
+    private var lastCommitted: UnsafeAtomic<UInt64> { atomic(16) }
+
+    /// The id of the newest commit, as the last writer published it.
+    var lastTransaction: UInt64 { lastCommitted.load(ordering: .sequentiallyConsistent) }
+
+    /// Publishes a new commit (after its meta is written).
+    func publish(_ txnID: UInt64) {
+        lastCommitted.store(txnID, ordering: .sequentiallyConsistent)
+    }
+
+    // MARK: Readers
+
+    /// Claims a free slot for a reader of this thread; throws when all are taken by live readers.
+    func claim() throws(MapStoreError) -> Int {
+        for attempt in 0..<2 {
+            let start = hint.loadThenWrappingIncrement(ordering: .relaxed)
+            for step in 0..<slotCount {
+                let slot = (start &+ step) % slotCount
+                let owner = owner(slot)
+                if owner.load(ordering: .relaxed) == 0,
+                   owner.compareExchange(expected: 0, desired: UInt64(pid), ordering: .sequentiallyConsistent).exchanged {
+                    let fields = Page(base + ReaderTable.headerSize + slot * ReaderTable.slotSize, size: ReaderTable.slotSize)
+                    fields.setU64(16, UInt64(cshim_gettid()))
+                    var now = timespec()
+                    clock_gettime(CLOCK_REALTIME, &now)
+                    fields.setU64(24, UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec))
+                    return slot
+                }
+            }
+            // Full: stale slots of dead processes may be what fills it.
+            if attempt == 0, clearStale() == 0 { break }
+        }
+        throw MapStoreError.locked(reason: "all \(slotCount) reader slots of \(path) are in use (raise Options.maxReaders for a new lock file)")
+    }
+
+    /// Marks `slot` as reading the snapshot `txnID`.
+    func setSnapshot(_ slot: Int, _ txnID: UInt64) {
+        snapshot(slot).store(txnID + 1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Frees `slot`.
+    func release(_ slot: Int) {
+        snapshot(slot).store(0, ordering: .sequentiallyConsistent)
+        owner(slot).store(0, ordering: .sequentiallyConsistent)
+    }
+
+    /// Whether process `pid` still has this database open: it holds its liveness lock.
+    func isAlive(_ pid: Int32) -> Bool {
+        if pid == self.pid { return true }
+        if pid <= 0 { return false }
+        let blocking = cshim_ofd_getlk(file.rawValue, cshim_f_wrlck(), ReaderTable.livenessBase + Int64(pid), 1)
+        if blocking == -1 { return kill(pid, 0) == 0 || errno != ESRCH }  // cannot probe: fall back to the pid
+        return blocking != Int32(cshim_f_unlck())
+    }
+
+    /// The oldest snapshot any live reader reads, or nil when nobody reads. Slots of dead
+    /// processes that pin an older snapshot than `newest` are reclaimed on the way.
+    func oldestReader(newest: UInt64) -> UInt64? {
+        var oldest: UInt64?
+        for slot in 0..<slotCount {
+            let pid = owner(slot).load(ordering: .sequentiallyConsistent)
+            guard pid != 0 else { continue }
+            let value = snapshot(slot).load(ordering: .sequentiallyConsistent)
+            guard value != 0 else { continue }
+            let txn = value - 1
+            // Only a slot that holds pages back is worth a liveness probe.
+            if txn < newest, !isAlive(Int32(truncatingIfNeeded: pid)) {
+                reclaim(slot, pid: pid)
+                continue
+            }
+            oldest = min(oldest ?? txn, txn)
+        }
+        return oldest
+    }
+
+    private func reclaim(_ slot: Int, pid: UInt64) {
+        let snapshot = snapshot(slot)
+        let value = snapshot.load(ordering: .sequentiallyConsistent)
+        if owner(slot).compareExchange(expected: pid, desired: 0, ordering: .sequentiallyConsistent).exchanged {
+            _ = snapshot.compareExchange(expected: value, desired: 0, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// Reclaims every slot whose process is gone; returns how many.
+    @discardableResult
+    func clearStale() -> Int {
+        var cleared = 0
+        for slot in 0..<slotCount {
+            let pid = owner(slot).load(ordering: .sequentiallyConsistent)
+            if pid != 0, !isAlive(Int32(truncatingIfNeeded: pid)) {
+                reclaim(slot, pid: pid)
+                cleared += 1
+            }
+        }
+        return cleared
+    }
+
+    /// Every claimed slot.
+    func slots() -> [ReaderSlot] {
+        var result: [ReaderSlot] = []
+        for slot in 0..<slotCount {
+            let pid = owner(slot).load(ordering: .sequentiallyConsistent)
+            guard pid != 0 else { continue }
+            let value = snapshot(slot).load(ordering: .sequentiallyConsistent)
+            let fields = Page(base + ReaderTable.headerSize + slot * ReaderTable.slotSize, size: ReaderTable.slotSize)
+            let owner = Int32(truncatingIfNeeded: pid)
+            result.append(ReaderSlot(index: slot, pid: owner, thread: fields.u64(16),
+                                     transactionID: value == 0 ? nil : value - 1, isStale: !isAlive(owner)))
+        }
+        return result
+    }
+}

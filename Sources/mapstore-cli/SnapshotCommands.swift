@@ -1,0 +1,260 @@
+import ArgumentParser
+import MapStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// snapshot create|list|restore|delete, backup, restore and compact (docs/backup.md).
+
+/// Runs `body` on the newest commit of `database`, or on its snapshot `snapshot` when one is
+/// named (`--snapshot NAME` of get, scan and dump); a snapshot that does not exist exits 1.
+func readView<R>(_ database: Database, snapshot: String?, db: String, _ body: (ReadTransaction) throws -> R) throws -> R {
+    guard let snapshot else { return try database.read(body) }
+    guard try database.hasSnapshot(snapshot) else {
+        throw CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(snapshot.debugDescription) in \(db)")
+    }
+    return try database.read(snapshot: snapshot, body)
+}
+
+/// `mapstore snapshot ...`: named snapshots of a database.
+struct SnapshotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Create, list, restore and delete named snapshots.",
+        subcommands: [Create.self, List.self, Restore.self, Delete.self]
+    )
+
+    /// `mapstore snapshot create DB NAME`.
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create",
+            abstract: "Pin the newest commit as snapshot NAME (exit 3 when NAME is taken).",
+            discussion: "Costs one commit; while the snapshot lives, pages later commits free are kept for it instead of being reused."
+        )
+
+        @Argument(help: "The database file (created when missing).")
+        var db: String
+
+        @Argument(help: "The snapshot's name (UTF-8).")
+        var name: String
+
+        /// Creates the snapshot in a durable commit.
+        func run() throws {
+            guard !name.isEmpty else { throw ValidationError("NAME must not be empty") }
+            try naming(db: db) { _ = try DatabaseOpener.forWriting(db).createSnapshot(name) }
+        }
+    }
+
+    /// `mapstore snapshot list DB`.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List snapshots: NAME<TAB>txn<TAB>created (UTC)<TAB>entries<TAB>pages pinned, one per line (--json: one object per line)."
+        )
+
+        @Argument(help: "The database file (must exist).")
+        var db: String
+
+        @Flag(help: "One {\"name\", \"transactionID\", \"created\", \"entries\", \"pinnedPages\"} object per line.")
+        var json = false
+
+        /// Lists the snapshots in name order.
+        func run() throws {
+            let snapshots = try naming(db: db) { try DatabaseOpener.forReading(db).snapshots() }
+            var out = Output()
+            for snapshot in snapshots {
+                let created = Self.utc(snapshot.createdTime)
+                if json {
+                    try out.write(JSON.object([
+                        ("name", JSON.string(snapshot.name)), ("transactionID", "\(snapshot.transactionID)"),
+                        ("created", JSON.string(created)), ("entries", "\(snapshot.entries)"),
+                        ("pinnedPages", "\(snapshot.pinnedPages)"),
+                    ]) + "\n")
+                } else {
+                    try out.write("\(snapshot.name)\t\(snapshot.transactionID)\t\(created)\t\(snapshot.entries)\t\(snapshot.pinnedPages)\n")
+                }
+            }
+            try out.flush()
+        }
+
+        /// `2026-11-25T09:30:00Z` for nanoseconds since 1970.
+        static func utc(_ nanoseconds: UInt64) -> String {
+            var seconds = time_t(nanoseconds / 1_000_000_000)
+            var parts = tm()
+            gmtime_r(&seconds, &parts)
+            func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+            return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        }
+    }
+
+    /// `mapstore snapshot restore DB NAME`.
+    struct Restore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "restore",
+            abstract: "Make snapshot NAME the current state in a new commit (exit 1 when there is none).",
+            discussion: "Copies no data: the new commit's tree is the snapshot's. The snapshot stays."
+        )
+
+        @Argument(help: "The database file (must exist).")
+        var db: String
+
+        @Argument(help: "The snapshot's name.")
+        var name: String
+
+        /// Restores in one durable commit.
+        func run() throws {
+            guard DatabaseOpener.fileExists(db) else {
+                throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(db)")
+            }
+            try naming(db: db) {
+                let database = try DatabaseOpener.forWriting(db)
+                guard try database.hasSnapshot(name) else {
+                    throw CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(name.debugDescription) in \(db)")
+                }
+                try database.restore(snapshot: name)
+            }
+        }
+    }
+
+    /// `mapstore snapshot delete DB NAME`.
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "delete",
+            abstract: "Delete snapshot NAME, releasing the pages only it kept (exit 1 when there is none)."
+        )
+
+        @Argument(help: "The database file (must exist).")
+        var db: String
+
+        @Argument(help: "The snapshot's name.")
+        var name: String
+
+        /// Deletes in one durable commit.
+        func run() throws {
+            guard DatabaseOpener.fileExists(db) else {
+                throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(db)")
+            }
+            let deleted = try naming(db: db) { try DatabaseOpener.forWriting(db).deleteSnapshot(name) }
+            guard deleted else {
+                throw CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(name.debugDescription) in \(db)")
+            }
+        }
+    }
+}
+
+/// Writes a backup of `db` to `out` with a progress bar, and prints what it wrote.
+private func runBackup(db: String, out: String, compact: Bool, gzip: Bool, json: Bool, verb: String) throws {
+    let database = try naming(db: db) { try DatabaseOpener.forReading(db) }
+    var bar = ProgressBar("\(verb) \(db)", total: 0)
+    defer { bar.finish() }
+    var barTotal = 0
+    let report = try naming(db: db) {
+        try database.backup(to: out, compact: compact, compression: gzip ? .gzip : .none) { done, total in
+            if barTotal != total {
+                bar.finish()
+                bar = ProgressBar("\(verb) \(db)", total: total)
+                barTotal = total
+            }
+            bar.update(done)
+        }
+    }
+    bar.finish()
+    var output = Output()
+    if json {
+        try output.write(JSON.object([
+            ("path", JSON.string(out)), ("transactionID", "\(report.transactionID)"), ("pages", "\(report.pages)"),
+            ("bytes", "\(report.bytes)"), ("compact", compact ? "true" : "false"), ("gzip", gzip ? "true" : "false"),
+        ]) + "\n")
+    } else {
+        try output.write("\(out): txn \(report.transactionID), \(report.pages) pages, \(report.bytes) bytes\n")
+    }
+    try output.flush()
+}
+
+/// `mapstore backup DB OUT`: a consistent copy while writers go on.
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy the newest commit of DB to OUT while writers go on (--compact: live pages only; --gzip: a gzip stream).",
+        discussion: "Prints OUT: txn N, P pages, B bytes. A plain backup keeps snapshots and free pages; --compact drops both. OUT is replaced if it exists."
+    )
+
+    @Argument(help: "The database file (must exist).")
+    var db: String
+
+    @Argument(help: "The backup file to write.")
+    var out: String
+
+    @Flag(help: "Copy only reachable pages, renumbered densely (drops snapshots).")
+    var compact = false
+
+    @Flag(help: "Write a gzip stream (gunzip gives back the plain file).")
+    var gzip = false
+
+    @Flag(help: "Print one JSON object with path, transactionID, pages, bytes, compact, gzip.")
+    var json = false
+
+    /// Writes the backup.
+    func run() throws {
+        try runBackup(db: db, out: out, compact: compact, gzip: gzip, json: json, verb: "backing up")
+    }
+}
+
+/// `mapstore compact DB OUT`: a compacted copy.
+struct CompactCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compact",
+        abstract: "Write a compacted copy of DB to OUT: only live pages, renumbered densely, no free list, no snapshots.",
+        discussion: "The same as backup --compact. Prints OUT: txn N, P pages, B bytes."
+    )
+
+    @Argument(help: "The database file (must exist).")
+    var db: String
+
+    @Argument(help: "The compacted file to write.")
+    var out: String
+
+    @Flag(help: "Print one JSON object with path, transactionID, pages, bytes, compact, gzip.")
+    var json = false
+
+    /// Writes the compacted copy.
+    func run() throws {
+        try runBackup(db: db, out: out, compact: true, gzip: false, json: json, verb: "compacting")
+    }
+}
+
+/// `mapstore restore BACKUP DB`: a backup back into a database file.
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore BACKUP (plain or gzip, told apart by magic bytes) as DB, then check it.",
+        discussion: "Refuses to replace an existing DB without --force (exit 3). A damaged backup exits 3 and creates or changes nothing."
+    )
+
+    @Argument(help: "The backup file (plain or gzip).")
+    var backup: String
+
+    @Argument(help: "The database file to create (or, with --force, replace).")
+    var db: String
+
+    @Flag(help: "Replace DB when it exists.")
+    var force = false
+
+    /// Decodes, checks and renames into place.
+    func run() throws {
+        guard DatabaseOpener.fileExists(backup) else {
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: no such backup: \(backup)")
+        }
+        if !force, DatabaseOpener.fileExists(db) {
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: \(db) exists; use --force to replace it")
+        }
+        var bar = ProgressBar("restoring \(backup)", total: 0)
+        defer { bar.finish() }
+        do {
+            try Database.restoreBackup(from: backup, to: db, overwrite: force) { done, _ in bar.update(done) }
+        } catch let error as MapStoreError {
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore \(backup) -> \(db): \(error); nothing was changed")
+        }
+    }
+}

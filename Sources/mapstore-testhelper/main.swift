@@ -1,0 +1,99 @@
+// Child processes for MapStore's multi-process tests. Each mode does one job on a database
+// and reports on stdout; the tests start several at once and kill some with SIGKILL.
+//
+//   bank-init DB ACCOUNTS BALANCE      accounts "acct-0000"... each holding BALANCE
+//   bank-writer DB ACCOUNTS TRANSFERS SEED   random transfers; prints "transfers N"
+//   bank-reader DB ACCOUNTS SCANS TOTAL      sums every balance in one read transaction per scan;
+//                                            prints "violations V scans S"
+//   hold-read DB                       opens a read transaction, prints "ready TXN", waits for ever
+//   hold-write DB KEY                  opens a write transaction, puts KEY, prints "ready", waits for ever
+//   commit-loop DB START               commits key "n-<i>" for i = START... and prints "ack i" after each
+import Foundation
+import MapStore
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    exit(2)
+}
+
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func account(_ i: Int) -> String { "acct-" + String(repeating: "0", count: max(0, 4 - String(i).count)) + String(i) }
+
+func balance(_ bytes: [UInt8]?) -> Int {
+    guard let bytes, let value = Int(String(decoding: bytes, as: UTF8.self)) else { fail("unreadable balance") }
+    return value
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else { fail("usage: mapstore-testhelper MODE DB ...") }
+let mode = arguments[1], path = arguments[2]
+func number(_ index: Int) -> Int {
+    guard arguments.count > index, let value = Int(arguments[index]) else { fail("argument \(index) must be a number") }
+    return value
+}
+
+var options = Options(mappingMode: .readOnly, durability: .noMetaSync)
+if ProcessInfo.processInfo.environment["MAPSTORE_TEST_WRITEMAP"] == "1" { options.mappingMode = .writeMap }
+
+do {
+    let db = try Database(path: path, options: options)
+    switch mode {
+    case "bank-init":
+        let accounts = number(3), initial = number(4)
+        try db.write { txn in for i in 0..<accounts { try txn.put(account(i), String(initial)) } }
+    case "bank-writer":
+        let accounts = number(3), transfers = number(4)
+        var rng = SplitMix64(seed: UInt64(number(5)))  // deterministic: a failing run can be replayed
+        for _ in 0..<transfers {
+            try db.write { txn in
+                let from = Int.random(in: 0..<accounts, using: &rng), to = Int.random(in: 0..<accounts, using: &rng)
+                let a = balance(try txn.get(account(from)))
+                let amount = Int.random(in: 0...min(a, 50), using: &rng)
+                try txn.put(account(from), String(a - amount))
+                let b = balance(try txn.get(account(to)))
+                try txn.put(account(to), String(b + amount))
+            }
+        }
+        say("transfers \(transfers)")
+    case "bank-reader":
+        let accounts = number(3), scans = number(4), total = number(5)
+        var violations = 0
+        for _ in 0..<scans {
+            let sum = try db.read { txn in
+                var sum = 0
+                for (_, value) in txn.scan() { sum += balance(value) }
+                // Point reads of the same snapshot agree with the scan.
+                var again = 0
+                for i in 0..<accounts { again += balance(try txn.get(account(i))) }
+                return sum == again ? sum : -1
+            }
+            if sum != total { violations += 1 }
+        }
+        say("violations \(violations) scans \(scans)")
+    case "hold-read":
+        try db.read { txn in
+            say("ready \(txn.transactionID)")
+            while true { sleep(60) }
+        }
+    case "hold-write":
+        try db.write { txn in
+            try txn.put(arguments.count > 3 ? arguments[3] : "held", "uncommitted")
+            say("ready")
+            while true { sleep(60) }
+        }
+    case "commit-loop":
+        var i = number(3)
+        while true {
+            try db.write { txn in try txn.put("n-\(i)", String(repeating: "v", count: 50 + i % 300)) }
+            say("ack \(i)")
+            i += 1
+        }
+    default:
+        fail("unknown mode \(mode)")
+    }
+} catch {
+    fail("mapstore-testhelper \(mode): \(error)")
+}
