@@ -132,6 +132,8 @@ public struct ShadowFeed {
                 if file >= 0 { kernel.growFile(file, toBytes: UInt64(bytes)) }
             case let .dontNeed(first, count):
                 try kernel.madvise(pid: pid, addr: base + first * pageSize, length: UInt64(count) * pageSize, advice: .dontneed)
+            case .windowStart:
+                faultsBefore = kernel.counters
             }
         }
         try runPeer()

@@ -24,6 +24,8 @@ public enum ShadowEvent: Sendable, Equatable {
     case grow(bytes: Int)
     /// `madvise(MADV_DONTNEED)` of a page range (issued by an experiment, not by the store).
     case dontNeed(first: UInt64, count: Int)
+    /// The measured window starts: fault counts are compared from here on (an experiment's mark).
+    case windowStart
 }
 
 /// The ``AccessTracer`` of shadow mode: records every event in a buffer that is allocated
@@ -66,7 +68,7 @@ public final class ShadowRecorder: AccessTracer {
 
     private static let kindRead: UInt8 = 0, kindWrite: UInt8 = 1, kindStore: UInt8 = 2, kindMapSync: UInt8 = 3,
                         kindFileSync: UInt8 = 4, kindGrow: UInt8 = 5, kindDontNeed: UInt8 = 6, kindMapped: UInt8 = 7,
-                        kindAdvised: UInt8 = 8
+                        kindAdvised: UInt8 = 8, kindWindowStart: UInt8 = 9
 
     private func append(_ kind: UInt8, _ first: UInt64, _ count: Int) {
         state.withLock { state in
@@ -95,6 +97,7 @@ public final class ShadowRecorder: AccessTracer {
         case .fileSync: append(Self.kindFileSync, 0, 0)
         case let .grow(bytes): append(Self.kindGrow, UInt64(bytes), 0)
         case let .dontNeed(first, count): append(Self.kindDontNeed, first, count)
+        case .windowStart: append(Self.kindWindowStart, 0, 0)
         }
     }
 
@@ -114,6 +117,7 @@ public final class ShadowRecorder: AccessTracer {
                 case Self.kindFileSync: result.append(.fileSync)
                 case Self.kindGrow: result.append(.grow(bytes: Int(first)))
                 case Self.kindDontNeed: result.append(.dontNeed(first: first, count: count))
+                case Self.kindWindowStart: result.append(.windowStart)
                 case Self.kindMapped:
                     if let m = state.mapping {
                         result.append(.mapped(base: m.base, length: m.length, fileBytes: m.fileBytes, pageSize: m.pageSize, mode: m.mode))
