@@ -126,7 +126,7 @@ public struct SimulatedProcess: Sendable {
             let left = vmas[index], right = vmas[index + 1]
             var joined = left
             joined.end = right.end
-            let continues = left.fileID == nil || right.fileOffset == left.fileOffset + (left.end - left.start)
+            let continues = left.fileID == nil || right.fileOffset == left.fileOffset &+ (left.end &- left.start)
             if left.end == right.start && left.protection == right.protection && left.shared == right.shared
                 && left.fileID == right.fileID && continues && left.mergeable == right.mergeable
                 && left.readAdvice == right.readAdvice {
