@@ -46,7 +46,7 @@ public final class Database: Sendable {
         defer { environment.endRead(ticket) }
         let meta = ticket.meta
         let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
-                                     pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums)
+                                     pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, tracer: options.shadow)
         let transaction = ReadTransaction(environment: environment, base: meta, pages: pages)
         defer { transaction.finish() }
         let result = try body(transaction)
@@ -89,7 +89,7 @@ public final class Database: Sendable {
         }
         let oldestReader = environment.oldestReader(newest: meta.txnID)
         let reader = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
-                                      pageCount: meta.pageCount, verifyChecksums: true)
+                                      pageCount: meta.pageCount, verifyChecksums: true, tracer: options.shadow)
         var freeList: FreeList
         var chain: [UInt64]
         if let cache = environment.freeListCache, cache.txn == meta.txnID {
@@ -102,7 +102,7 @@ public final class Database: Sendable {
             base: environment.mapping.base, pageSize: environment.pageSize, pageCount: meta.pageCount,
             verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
             inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
-            freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, ensureCapacity: { (pages) throws(MapStoreError) in try environment.ensureFileCapacity(pages: pages) })
+            freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, tracer: options.shadow, ensureCapacity: { (pages) throws(MapStoreError) in try environment.ensureFileCapacity(pages: pages) })
         return WriteTransaction(environment: environment, base: meta, pages: pages, oldChain: chain, durability: options.durability)
     }
 }

@@ -24,6 +24,10 @@ public struct Options: Sendable {
     /// process) before throwing ``MapStoreError/locked(reason:)``: nil waits for ever (the
     /// default), 0 fails at once.
     public var writerTimeout: Duration? = nil
+    /// Shadow mode: every page this handle touches in its map, and every msync, madvise and
+    /// growth, is reported to this tracer (see ``AccessTracer``). Nil (the default) costs one
+    /// branch per page touch.
+    public var shadow: (any AccessTracer)? = nil
 
     /// Default options: a read-only map with pwrite commits, full durability, 1 TiB reservation.
     public init() {}

@@ -83,6 +83,12 @@ struct DemoCommand: ParsableCommand {
               mapstore scan \(path) --snapshot before-change
 
             """)
+        // Shadow mode (docs/shadow.md) on the restored copy, which no handle holds open now.
+        var shadow = ShadowExperiment(path: restoredPath, workload: .readrandom)
+        shadow.maxSize = 1 << 30
+        if let report = try? shadow.run() {
+            try out.write("Shadow mode, mapstore vm compare \(restoredPath) --workload readrandom:\n  \(report.verdict)\n")
+        }
         try out.flush()
     }
 

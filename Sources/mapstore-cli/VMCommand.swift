@@ -10,7 +10,7 @@ struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vm",
         abstract: "The virtual-memory model: Core i7 page tables and TLBs under a Linux-style kernel.",
-        subcommands: [Translate.self, Replay.self]
+        subcommands: [Translate.self, Replay.self, Compare.self, ShadowPeerCommand.self]
     )
 
     /// `mapstore vm translate ADDR [--preset P] [--json]`.

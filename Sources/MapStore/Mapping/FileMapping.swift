@@ -70,4 +70,17 @@ struct FileMapping: ~Copyable {
         case .automatic: Syscalls.madvise(base, span, MADV_RANDOM)
         }
     }
+
+    /// Gives [`from`, `from + bytes`) the read hint of `pattern` (no WILLNEED): after a growth,
+    /// so the whole file keeps the hint it got at open. Without it the added part would have
+    /// the kernel's default read-ahead (and large folios) while the rest is MADV_RANDOM.
+    func adviseReadHint(_ pattern: AccessPattern, from: Int, bytes: Int) {
+        guard bytes > 0, from >= 0, from < length else { return }
+        let span = min(bytes, length - from)
+        switch pattern {
+        case .random, .automatic: Syscalls.madvise(base + from, span, MADV_RANDOM)
+        case .sequential: Syscalls.madvise(base + from, span, MADV_SEQUENTIAL)
+        case .normal: Syscalls.madvise(base + from, span, MADV_NORMAL)
+        }
+    }
 }

@@ -49,6 +49,8 @@ public struct VMA: Equatable, Sendable {
     public var fileOffset: UInt64
     /// madvise(MADV_MERGEABLE) was applied: KSM may merge its anonymous pages.
     public var mergeable = false
+    /// madvise(MADV_RANDOM) or (MADV_SEQUENTIAL) was applied, or nil.
+    public var readAdvice: Advice? = nil
 
     /// Whether `va` lies inside.
     @inlinable public func contains(_ va: UInt64) -> Bool { va >= start && va < end }
@@ -114,6 +116,26 @@ public struct SimulatedProcess: Sendable {
     /// The VMA containing `va`, or nil.
     public func vma(containing va: UInt64) -> VMA? {
         vmaIndex(containing: va).map { vmas[$0] }
+    }
+
+    /// Joins neighbouring VMAs that differ only in their bounds (Linux's vma_merge): same
+    /// protection, sharing, backing (file offsets continuing), KSM and read-hint flags.
+    mutating func mergeAdjacent(pageShift: Int) {
+        var index = 0
+        while index + 1 < vmas.count {
+            let left = vmas[index], right = vmas[index + 1]
+            var joined = left
+            joined.end = right.end
+            let continues = left.fileID == nil || right.fileOffset == left.fileOffset &+ (left.end &- left.start)
+            if left.end == right.start && left.protection == right.protection && left.shared == right.shared
+                && left.fileID == right.fileID && continues && left.mergeable == right.mergeable
+                && left.readAdvice == right.readAdvice {
+                vmas[index] = joined
+                vmas.remove(at: index + 1)
+            } else {
+                index += 1
+            }
+        }
     }
 
     /// Cuts VMAs so that `start` and `end` are VMA boundaries, then returns the indices

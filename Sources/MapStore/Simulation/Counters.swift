@@ -54,6 +54,10 @@ public struct Counters: Equatable, Sendable {
     public var tlbFlushes: UInt64 = 0
     /// Single-entry invalidations (invlpg) after PTE changes.
     public var invlpgs: UInt64 = 0
+    /// Copy-on-write faults (counted in ``faultsCow``) that also had to read the file page
+    /// in first: Linux reports those as major faults (getrusage `ru_majflt`). Kept out of
+    /// ``fields`` so the trace summary is unchanged; the shadow uses it.
+    public var cowFileReads: UInt64 = 0
 
     /// An all-zero set of counters.
     public init() {}

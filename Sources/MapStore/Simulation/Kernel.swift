@@ -73,6 +73,10 @@ public struct SimulatedFile: Sendable {
     public var writtenPages: [UInt64: [UInt8]] = [:]
     /// The page cache: page index -> PFN.
     public var cache: [UInt64: UInt64] = [:]
+    /// Pages held in large folios (several pages managed as one: mapped together by
+    /// fault-around, dirtied and cleaned together): page index -> the folio's pages.
+    /// Pages not listed are single-page folios.
+    public var largeFolios: [UInt64: Range<UInt64>] = [:]
 }
 
 /// A Linux-style kernel over the simulated MMU: processes, VMAs, demand paging, the page
@@ -311,8 +315,9 @@ public final class Kernel {
         }
         if vma.shared {
             // Write-notify: the first write to a clean shared page marks it dirty.
-            memory[pte.ppn].dirty = true
+            markDirty(pte.ppn)
             setPTE(pid: pid, vpn: vpn, makePTE(pte.ppn, writable: true, vma: vma, from: pte))
+            makePMDFolioWritable(pid: pid, vpn: vpn, vma: vma, pfn: pte.ppn)
             return .minor
         }
         return copyOnWrite(pid: pid, vpn: vpn, pte: pte, vma: vma)
@@ -347,8 +352,9 @@ public final class Kernel {
         let kind: FaultKind = loaded ? (files[fileID].isShmem && files[fileID].writtenPages[page] == nil ? .zero : .major) : .minor
         if op == .write {
             if vma.shared {
-                memory[pfn].dirty = true
+                markDirty(pfn)
                 setPTE(pid: pid, vpn: vpn, makePTE(pfn, writable: true, vma: vma))
+                mapFolioForWrite(pid: pid, vpn: vpn, vma: vma, fileID: fileID, page: page)
                 return kind
             }
             pinned.append(pfn)
@@ -356,6 +362,7 @@ public final class Kernel {
             pinned.removeLast()
             memory.putContents(memory.copyContents(pfn), into: copy)
             setPTE(pid: pid, vpn: vpn, makePTE(copy, writable: true, vma: vma))
+            if loaded { countersStorage.pointee.cowFileReads += 1 }
             return .cow
         }
         setPTE(pid: pid, vpn: vpn, makePTE(pfn, writable: false, vma: vma))
@@ -376,6 +383,77 @@ public final class Kernel {
             guard page < pages, let pfn = files[fileID].cache[page],
                   readPTE(pid: pid, vpn: other).raw == 0 else { continue }
             setPTE(pid: pid, vpn: other, makePTE(pfn, writable: false, vma: vma))
+        }
+        guard !files[fileID].largeFolios.isEmpty else { return }
+        // Linux 6.18 maps a large folio that the window touches whole, when the folio lies
+        // inside the VMA and inside one page table (2 MiB with 4 KiB pages).
+        let tableSpan = UInt64(preset.entriesPerTable)
+        var done = Set<UInt64>()
+        for other in first..<last {
+            let page = vma.filePage(vpn: other, pageShift: preset.pageShift)
+            guard let folio = files[fileID].largeFolios[page], done.insert(folio.lowerBound).inserted else { continue }
+            let folioStart = other - (page - folio.lowerBound)
+            let folioEnd = folioStart + UInt64(folio.count)
+            guard folioStart >= vma.start >> pageShift, folioEnd <= vma.end >> pageShift,
+                  folioStart / tableSpan == (folioEnd - 1) / tableSpan, folio.upperBound <= pages else { continue }
+            for member in folioStart..<folioEnd {
+                let memberPage = folio.lowerBound + (member - folioStart)
+                guard let pfn = files[fileID].cache[memberPage], readPTE(pid: pid, vpn: member).raw == 0 else { continue }
+                setPTE(pid: pid, vpn: member, makePTE(pfn, writable: false, vma: vma))
+            }
+        }
+    }
+
+    /// A write fault on an unmapped page of a shared file mapping: Linux 6.18 maps the
+    /// page's whole large folio writable at once (measured: after one write fault, writes
+    /// to the other pages of the folio take no fault), when the folio lies inside the VMA
+    /// and one page table and none of its other pages is mapped yet.
+    func mapFolioForWrite(pid: Int, vpn: UInt64, vma: VMA, fileID: Int, page: UInt64) {
+        guard let folio = files[fileID].largeFolios[page] else { return }
+        let folioStart = vpn - (page - folio.lowerBound)
+        let folioEnd = folioStart + UInt64(folio.count)
+        let tableSpan = UInt64(preset.entriesPerTable)
+        guard folioStart >= vma.start >> pageShift, folioEnd <= vma.end >> pageShift,
+              folioStart / tableSpan == (folioEnd - 1) / tableSpan, folio.upperBound <= filePages(fileID) else { return }
+        for member in folioStart..<folioEnd where member != vpn {
+            let memberPage = folio.lowerBound + (member - folioStart)
+            guard files[fileID].cache[memberPage] != nil, readPTE(pid: pid, vpn: member).raw == 0 else { return }
+        }
+        for member in folioStart..<folioEnd where member != vpn {
+            let pfn = files[fileID].cache[folio.lowerBound + (member - folioStart)]!
+            setPTE(pid: pid, vpn: member, makePTE(pfn, writable: true, vma: vma))
+        }
+    }
+
+    /// A folio as large as a page table's reach (512 pages with 4 KiB pages), aligned on it
+    /// in both the file and the address space, is mapped by Linux with one PMD entry: one
+    /// write-notify fault makes all of it writable (measured on 6.18: after a write fault
+    /// on a 2 MiB folio, writes to its other 511 pages take none). The model keeps 4 KiB
+    /// PTEs and upgrades them together.
+    func makePMDFolioWritable(pid: Int, vpn: UInt64, vma: VMA, pfn: UInt64) {
+        let info = memory[pfn]
+        guard info.kind == .file, info.fileID >= 0,
+              let folio = files[Int(info.fileID)].largeFolios[info.pageIndex],
+              folio.count == preset.entriesPerTable else { return }
+        let folioStart = vpn - (info.pageIndex - folio.lowerBound)
+        let folioEnd = folioStart + UInt64(folio.count)
+        guard folioStart % UInt64(folio.count) == 0, folioStart >= vma.start >> pageShift,
+              folioEnd <= vma.end >> pageShift else { return }
+        for member in folioStart..<folioEnd where member != vpn {
+            let other = readPTE(pid: pid, vpn: member)
+            guard other.isPresent, !other.isWritable else { continue }
+            setPTE(pid: pid, vpn: member, makePTE(other.ppn, writable: true, vma: vma, from: other))
+        }
+    }
+
+    /// Marks a page-cache frame dirty (PG_dirty), with every page of its large folio.
+    func markDirty(_ pfn: UInt64) {
+        memory[pfn].dirty = true
+        let info = memory[pfn]
+        guard info.kind == .file, info.fileID >= 0,
+              let folio = files[Int(info.fileID)].largeFolios[info.pageIndex] else { return }
+        for page in folio where page != info.pageIndex {
+            if let other = files[Int(info.fileID)].cache[page] { memory[other].dirty = true }
         }
     }
 

@@ -6,6 +6,13 @@ public enum Advice: String, Sendable {
     case willneed
     /// MADV_MERGEABLE: let KSM merge the anonymous pages.
     case mergeable
+    /// MADV_RANDOM: read-ahead off. Linux keeps the hint in the VMA's flags, so advising
+    /// part of a VMA splits it, and the split clips fault-around windows.
+    case random
+    /// MADV_SEQUENTIAL: aggressive read-ahead; splits the VMA like ``random``.
+    case sequential
+    /// MADV_NORMAL: clears ``random`` and ``sequential``; VMAs left alike merge again.
+    case normal
 }
 
 extension Kernel {
@@ -62,14 +69,20 @@ extension Kernel {
         }
     }
 
-    /// msync(MS_SYNC): writes back the dirty page-cache pages of shared file mappings in
-    /// the range and cleans them.
+    /// msync(MS_SYNC): writes back the dirty page-cache pages behind the shared file
+    /// mappings in the range and cleans them. As in Linux (`vfs_fsync_range`), this is
+    /// write-back of the file range, so a page dirtied by `pwrite` or by another process
+    /// is cleaned too, and a large folio is cleaned whole.
     public func msync(pid: Int, addr: UInt64, length: UInt64) throws {
         let (from, to) = try checkRange(addr, length, "msync")
-        forEachLeaf(pid: pid, from: from, to: to) { vpn, pte in
-            guard pte.isPresent, let vma = processes[pid].vma(containing: vpn << pageShift), vma.shared,
-                  memory[pte.ppn].kind == .file, isDirty(pte.ppn) else { return }
-            writeBack(pte.ppn)
+        for vma in processes[pid].vmas where vma.shared && vma.end > from << pageShift && vma.start < to << pageShift {
+            guard let fileID = vma.fileID else { continue }
+            let first = max(from, vma.start >> pageShift), last = min(to, vma.end >> pageShift)
+            for vpn in first..<last {
+                let page = vma.filePage(vpn: vpn, pageShift: preset.pageShift)
+                guard let pfn = files[fileID].cache[page], isDirty(pfn) else { continue }
+                writeBack(pfn)
+            }
         }
     }
 
@@ -89,6 +102,10 @@ extension Kernel {
             for index in inside where !processes[pid].vmas[index].shared {
                 processes[pid].vmas[index].mergeable = true
             }
+        case .random, .sequential, .normal:
+            let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
+            for index in inside { processes[pid].vmas[index].readAdvice = advice == .normal ? nil : advice }
+            processes[pid].mergeAdjacent(pageShift: preset.pageShift)
         }
     }
 }

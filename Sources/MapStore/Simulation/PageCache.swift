@@ -30,6 +30,19 @@ extension Kernel {
     /// write-notified (Linux's page_mkclean).
     func writeBack(_ pfn: UInt64) {
         let info = memory[pfn]
+        if let folio = files[Int(info.fileID)].largeFolios[info.pageIndex] {
+            // A large folio is written back, and cleaned, as one.
+            for page in folio {
+                if let member = files[Int(info.fileID)].cache[page] { writeBackFrame(member) }
+            }
+        } else {
+            writeBackFrame(pfn)
+        }
+    }
+
+    /// Writes back one frame (see ``writeBack(_:)``).
+    private func writeBackFrame(_ pfn: UInt64) {
+        let info = memory[pfn]
         files[Int(info.fileID)].writtenPages[info.pageIndex] = memory.contents(pfn)
         countersStorage.pointee.writebacks += 1
         memory[pfn].dirty = false

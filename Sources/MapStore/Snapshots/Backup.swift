@@ -50,7 +50,11 @@ extension Database {
             let pageSize = environment.pageSize
             let bytes = Int(base.pageCount) * pageSize
             environment.mapping.advise(.sequential, bytes: bytes)
-            defer { environment.mapping.advise(environment.options.accessPattern, bytes: bytes) }
+            txn.pages.tracer?.advised(.sequential, from: 0, bytes: bytes)
+            defer {
+                environment.mapping.advise(environment.options.accessPattern, bytes: bytes)
+                txn.pages.tracer?.advised(environment.options.accessPattern, from: 0, bytes: bytes)
+            }
             let plan = compact ? try CompactionPlan(base: base, source: txn.pages) : nil
             var meta = base
             if let plan {
@@ -84,6 +88,7 @@ extension Database {
                 while page < total {
                     let count = min(step, total - page)
                     let start = environment.mapping.base + page * pageSize
+                    txn.pages.tracer?.pagesRead(UInt64(page), count: count)
                     if (page..<(page + count)).contains(where: { blank.contains(UInt64($0)) }) {
                         staging.copyMemory(from: start, byteCount: count * pageSize)
                         for index in 0..<count where blank.contains(UInt64(page + index)) {

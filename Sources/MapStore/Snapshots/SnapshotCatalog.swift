@@ -245,7 +245,7 @@ extension Database {
         defer { environment.endRead(ticket) }
         let meta = ticket.meta
         let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
-                                     pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums)
+                                     pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, tracer: options.shadow)
         guard let record = try SnapshotCatalog.find(name, in: meta.catalog, source: pages, pageCount: meta.pageCount) else {
             throw MapStoreError.invalidArgument(reason: "no snapshot named '\(name)' in \(path)")
         }

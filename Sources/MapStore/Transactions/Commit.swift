@@ -67,6 +67,7 @@ extension WriteTransaction {
                 index += 1
             }
             try Syscalls.pwritevAll(environment.file, environment.path, &iovecs, at: Int(start) * pages.pageSize)
+            pages.tracer?.pagesStored(start, count: Int(next - start))
         }
     }
 
@@ -75,14 +76,17 @@ extension WriteTransaction {
         switch environment.mode {
         case .readOnly:
             try Syscalls.fdatasync(environment.file, environment.path)
+            pages.tracer?.fileSynced()
         case .writeMap:
             let runs = pages.sortedRuns()
             guard let first = runs.first, let last = runs.last else { return }
             let end = Int(last.first) + last.count
             try environment.mapping.sync(firstPage: Int(first.first), count: end - Int(first.first),
                                          pageSize: pages.pageSize, path: environment.path)
+            pages.tracer?.mapSynced(first.first, count: end - Int(first.first))
             // The file may have grown: make its new size durable too.
             try Syscalls.fdatasync(environment.file, environment.path)
+            pages.tracer?.fileSynced()
         case .privateCopyOnWrite:
             return
         }
@@ -93,6 +97,7 @@ extension WriteTransaction {
         let slot = Int(meta.txnID % 2)
         let pageSize = pages.pageSize
         if environment.mode == .privateCopyOnWrite {
+            pages.tracer?.pagesWritten(UInt64(slot), count: 1)
             meta.encode(into: Page(environment.mapping.base + slot * pageSize, size: pageSize))
             return
         }
@@ -100,12 +105,14 @@ extension WriteTransaction {
             meta.encode(into: Page(buffer.baseAddress!, size: pageSize))
             try Syscalls.pwriteAll(environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
         }
+        pages.tracer?.pagesStored(UInt64(slot), count: 1)
     }
 
     /// Step 6.
     private func syncMeta() throws(MapStoreError) {
         guard environment.mode != .privateCopyOnWrite else { return }
         try Syscalls.fdatasync(environment.file, environment.path)
+        pages.tracer?.fileSynced()
     }
 
     /// Step 7: new readers start from this commit; the free list is kept for the next writer.

@@ -100,7 +100,9 @@ final class Environment: @unchecked Sendable {
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
             self.gate = WriterGate(lockFile: mode == .privateCopyOnWrite ? nil : lockFile?.rawValue, path: path + "-lock")
             self.shared = Mutex(Shared(meta: meta))
+            options.shadow?.mapped(base: UInt(bitPattern: mapping.base), length: options.maxSize, fileBytes: size, pageSize: pageSize, mode: mode)
             mapping.advise(options.accessPattern, bytes: size)
+            options.shadow?.advised(options.accessPattern, from: 0, bytes: size)
         } catch {
             if let pinned { table?.release(pinned) }
             try? file.close()
@@ -196,6 +198,7 @@ final class Environment: @unchecked Sendable {
     func newestMeta(known: Meta) -> Meta {
         let first = Page(mapping.base, size: pageSize)
         let second = Page(mapping.base + pageSize, size: pageSize)
+        if let tracer = options.shadow { tracer.pagesRead(0, count: 2) }
         guard max(first.u64(24), second.u64(24)) > known.txnID else { return known }
         var best = known
         for (slot, page) in [first, second].enumerated() {
@@ -297,6 +300,9 @@ final class Environment: @unchecked Sendable {
             target = needed
             try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
         }
+        mapping.adviseReadHint(options.accessPattern, from: fileSize, bytes: target - fileSize)
+        options.shadow?.fileGrew(toBytes: target)
+        options.shadow?.advised(options.accessPattern, from: fileSize, bytes: target - fileSize)
         fileSize = target
     }
 

@@ -16,6 +16,8 @@ final class TransactionPages: PageSpace {
     @usableFromInline @exclusivity(unchecked) var pageCount: UInt64
     @usableFromInline let verifyChecksums: Bool
     @usableFromInline let isWriter: Bool
+    /// Shadow mode's tracer (``Options/shadow``), told of every page touched in the map.
+    @usableFromInline let tracer: (any AccessTracer)?
 
     // Write transactions only.
     let txnID: UInt64
@@ -35,7 +37,8 @@ final class TransactionPages: PageSpace {
     let bufferPool: PageBufferPool?
 
     /// A reader's view of the map.
-    init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool) {
+    init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool, tracer: (any AccessTracer)? = nil) {
+        self.tracer = tracer
         self.base = base
         self.pageSize = pageSize
         self.pageCount = pageCount
@@ -53,7 +56,8 @@ final class TransactionPages: PageSpace {
     /// A writer's view: the map plus its own pages.
     init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool,
          txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList, bufferPool: PageBufferPool?,
-         ensureCapacity: @escaping (_ pages: UInt64) throws(MapStoreError) -> Void) {
+         tracer: (any AccessTracer)? = nil, ensureCapacity: @escaping (_ pages: UInt64) throws(MapStoreError) -> Void) {
+        self.tracer = tracer
         self.bufferPool = bufferPool
         self.base = base
         self.pageSize = pageSize
@@ -99,6 +103,7 @@ final class TransactionPages: PageSpace {
     func readPage(_ number: UInt64) throws(MapStoreError) -> Page {
         try checkNumber(number)
         if isWriter, let buffer = dirty[number] { return Page(buffer, size: pageSize) }
+        if let tracer { tracer.pagesRead(number, count: 1) }
         let page = Page(base + Int(number) * pageSize, size: pageSize)
         if verifyChecksums { try verify(page, number: number) }
         return page
@@ -108,6 +113,7 @@ final class TransactionPages: PageSpace {
     func readRun(_ first: UInt64, count: Int) throws(MapStoreError) -> Page {
         try checkNumber(first, count: count)
         if isWriter, let buffer = dirty[first] { return Page(buffer, size: pageSize * count) }
+        if let tracer { tracer.pagesRead(first, count: count) }
         let page = Page(base + Int(first) * pageSize, size: pageSize * count)
         if verifyChecksums { try verify(page, number: first) }
         return page
@@ -150,6 +156,7 @@ final class TransactionPages: PageSpace {
         if inPlace {
             try ensureCapacity?(first + UInt64(count))
             buffer = base + Int(first) * pageSize
+            if let tracer { tracer.pagesWritten(first, count: count) }
         } else if count == 1, let pool = bufferPool {
             buffer = pool.take()
         } else {

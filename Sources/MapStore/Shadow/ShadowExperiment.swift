@@ -1,0 +1,256 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The workloads `mapstore vm compare` runs under shadow mode.
+public enum ShadowWorkload: String, CaseIterable, Sendable {
+    /// Point lookups of random keys (`.readOnly` map, MADV_RANDOM).
+    case readrandom
+    /// One full scan in key order.
+    case readseq
+    /// `.writeMap` puts in several commits, each ending with msync(MS_SYNC) and fdatasync.
+    case writemapCommit = "writemap-commit"
+    /// `.privateCopyOnWrite` puts: each written page becomes a private anonymous copy and
+    /// the file never changes.
+    case cowWrite = "cow-write"
+    /// `.writeMap` commits without syncs (dirty pages pile up), then one durable commit
+    /// whose msync and fdatasync clean them all.
+    case msync
+    /// `.privateCopyOnWrite` puts, then MADV_DONTNEED over the file's pages, then a read of
+    /// every written page: the copies are gone and the reads see the file again.
+    case dontneed
+    /// readrandom while a second process (``ShadowExperiment/peerCommand``) maps the same
+    /// file and has read every 32nd page of its first half: shared page-cache frames.
+    case twoProcess = "two-process"
+}
+
+/// One shadowed run: opens the database with a ``ShadowRecorder``, runs a workload, reads
+/// what the kernel did (``KernelProbe``), feeds the events to the model (``ShadowFeed``)
+/// and compares (``ShadowReport``).
+///
+/// Fault counts are the calling thread's (`RUSAGE_THREAD`): the workload runs on it, so
+/// other threads of the process (a test runner's, say) do not blur them.
+/// The measured window starts after the open, once the page cache's state (mincore, and
+/// as root its large folios) is read, and ends before the probe reads pagemap, so the
+/// getrusage fault counts cover the workload only. Keys and values are prepared before it.
+public struct ShadowExperiment {
+    /// The data file (it must exist and hold keys).
+    public var path: String
+    /// What to run.
+    public var workload: ShadowWorkload
+    /// The map reservation (``Options/maxSize``).
+    public var maxSize: Int = 1 << 40
+    /// Lookups (read workloads) or puts (write workloads); nil picks a size from the file.
+    public var operations: Int?
+    /// Seed of the key choice.
+    public var seed: UInt64 = 1
+    /// Start from a cold page cache: the file's pages are written back and dropped from the
+    /// cache (`fdatasync` + `posix_fadvise(POSIX_FADV_DONTNEED)`, this file only) before the
+    /// run, so first touches are major faults.
+    public var coldCache = false
+    /// The command (argv) that runs ``ShadowPeer/serve(path:)`` on the file path appended to
+    /// it, for `two-process`: `mapstore vm shadow-peer` (the CLI passes its own executable).
+    public var peerCommand: [String]?
+
+    /// An experiment on `path` running `workload`.
+    public init(path: String, workload: ShadowWorkload) {
+        self.path = path
+        self.workload = workload
+    }
+
+    /// Runs it and returns the comparison. Throws when the database cannot be opened, is
+    /// empty, or is already open in this process (shadow mode needs its own mapping).
+    public func run() throws -> ShadowReport {
+        var readOptions = Options()
+        readOptions.readOnly = true
+        readOptions.maxSize = maxSize
+        // Keys are read through a mapping of their own that is gone before the experiment maps the file.
+        let keys: [(key: [UInt8], valueSize: Int)] = try {
+            let db = try Database(path: path, options: readOptions)
+            return try db.read { txn in txn.scan().map { ($0.key, $0.value.count) } }
+        }()
+        guard !keys.isEmpty else { throw MapStoreError.invalidArgument(reason: "\(path) holds no keys to work on") }
+        if coldCache { try dropFromPageCache(path) }
+        var random = SplitMix64(seed: seed)
+        let fileSize = (try? fileBytes(path)) ?? 0
+        let filePages = max(fileSize / 4096, 1)
+        let mode: MappingMode
+        var durability = Durability.full
+        let operations: Int
+        switch workload {
+        case .readrandom, .twoProcess:
+            mode = .readOnly
+            operations = self.operations ?? max(2000, filePages * 2)
+        case .readseq:
+            mode = .readOnly
+            operations = 1
+        case .writemapCommit, .msync:
+            mode = .writeMap
+            durability = workload == .msync ? .none : .full
+            operations = self.operations ?? max(200, min(keys.count, filePages / 10))
+        case .cowWrite, .dontneed:
+            mode = .privateCopyOnWrite
+            operations = self.operations ?? max(200, min(keys.count, filePages / 10))
+        }
+        let picks = (0..<operations).map { _ in Int(random.next() % UInt64(keys.count)) }
+        let values = mode == .readOnly ? [] :
+            picks.map { index in (0..<keys[index].valueSize).map { _ in UInt8(truncatingIfNeeded: random.next()) } }
+
+        let recorder = ShadowRecorder()
+        var options = Options(mappingMode: mode, durability: durability)
+        options.maxSize = maxSize
+        options.shadow = recorder
+        var db: Database? = try Database(path: path, options: options)
+        guard let mapping = recorder.mapping else {
+            throw MapStoreError.invalidArgument(reason: "\(path) is already open in this process: shadow mode needs a mapping of its own")
+        }
+        let pageSize = mapping.pageSize
+        let pagesAtOpen = mapping.fileBytes / pageSize
+        var notes: [String] = []
+        let cached: [Bool]
+        if let resident = KernelProbe.resident(base: mapping.base, count: pagesAtOpen, pageSize: pageSize) {
+            cached = resident
+        } else {
+            cached = [Bool](repeating: true, count: pagesAtOpen)
+            notes.append("mincore failed: the model assumes every page is cached")
+        }
+        var folios: [Range<UInt64>] = []
+        var dirtyPages: [UInt64] = []
+        let fd = open(path, O_RDONLY)
+        if fd >= 0 {
+            if let found = KernelProbe.pageCache(fd: fd, pages: pagesAtOpen, cached: cached, pageSize: pageSize) {
+                folios = found.largeFolios
+                dirtyPages = found.dirtyPages
+            } else {
+                notes.append("large folios of the page cache unknown (needs root): the model uses single pages")
+            }
+            close(fd)
+        }
+
+        var peer: ShadowPeerProcess?
+        var peerPages: [UInt64] = []
+        if workload == .twoProcess {
+            guard let peerCommand, !peerCommand.isEmpty else {
+                throw MapStoreError.invalidArgument(reason: "two-process needs a peer command (mapstore vm shadow-peer)")
+            }
+            peerPages = stride(from: 0, to: max(1, pagesAtOpen / 2), by: 32).map { UInt64($0) }
+            peer = try ShadowPeerProcess(command: peerCommand, path: path, pages: peerPages)
+        }
+        defer { peer?.finish() }
+
+        let peerBase = peer?.base
+        // One empty read transaction first: a reader's first use of the lock file's reader
+        // table faults its pages in, which are not the data map's. Its touches of the map (the
+        // meta pages) stay in the events and so in the model's state; fault counts start after it.
+        try db!.read { _ in }
+        recorder.record(.windowStart)
+        let before = KernelProbe.faults()
+        var sink = 0
+        switch workload {
+        case .readrandom, .twoProcess:
+            for index in picks {
+                sink &+= try db!.read { txn in try txn.withValue(forKey: keys[index].key) { $0.count } } ?? 0
+            }
+        case .readseq:
+            sink = try db!.read { txn in
+                var count = 0
+                let cursor = try txn.cursor()
+                var more = try cursor.first()
+                while more { count += 1; more = try cursor.next() }
+                return count
+            }
+        case .writemapCommit, .cowWrite, .dontneed:
+            try writeBatches(db!, keys: keys, picks: picks, values: values, commits: workload == .dontneed ? 1 : 10)
+        case .msync:
+            try writeBatches(db!, keys: keys, picks: picks, values: values, commits: 10)
+            var durable = options
+            durable.durability = .full
+            let second = try Database(path: path, options: durable)
+            try second.write { txn in
+                for (index, pick) in picks.prefix(max(1, picks.count / 10)).enumerated() { try txn.put(keys[pick].key, values[index]) }
+            }
+        }
+        if workload == .dontneed {
+            sink &+= dropAndReread(recorder: recorder, base: mapping.base, pages: pagesAtOpen, pageSize: pageSize)
+        }
+        let after = KernelProbe.faults()
+        withExtendedLifetime(sink) {}
+
+        let events = recorder.events
+        var stripPages = pagesAtOpen
+        for event in events {
+            switch event {
+            case let .grow(bytes): stripPages = max(stripPages, bytes / pageSize)
+            case let .read(first, count), let .write(first, count), let .store(first, count):
+                stripPages = max(stripPages, Int(first) + count)
+            default: break
+            }
+        }
+        let (observed, probeNotes) = KernelProbe.observe(base: mapping.base, count: stripPages, pageSize: pageSize)
+        let smaps = KernelProbe.smaps(base: mapping.base, length: mapping.length)
+        peer?.finish()
+        peer = nil
+        db = nil
+        withExtendedLifetime(db) {}
+        notes += probeNotes
+        if recorder.overflowCount > 0 { notes.append("\(recorder.overflowCount) events overflowed the recorder's buffer (their appends may have faulted)") }
+
+        var feed = ShadowFeed(cachedPages: cached, largeFolios: folios, dirtyPages: dirtyPages)
+        if let base = peerBase { feed.peer = (base, mapping.fileBytes, peerPages) }
+        let prediction = try feed.predict(events, pages: stripPages)
+        var folioPages = Set<UInt64>()
+        for folio in folios { for page in folio { folioPages.insert(page) } }
+        return ShadowReport(workload: workload.rawValue, mode: mode, predicted: prediction.pages, observed: observed,
+                            predictedFaults: (prediction.minorFaults, prediction.majorFaults),
+                            observedFaults: (after.minor - before.minor, after.major - before.major),
+                            knownFolioPages: folioPages, knownLargeFolios: folios.count, smaps: smaps, notes: notes,
+                            events: events)
+    }
+
+    /// `commits` write transactions, each putting its share of `picks` (same-size new values).
+    private func writeBatches(_ db: Database, keys: [(key: [UInt8], valueSize: Int)], picks: [Int], values: [[UInt8]], commits: Int) throws {
+        let perCommit = max(1, (picks.count + commits - 1) / commits)
+        var start = 0
+        while start < picks.count {
+            let end = min(picks.count, start + perCommit)
+            try db.write { txn in
+                for index in start..<end { try txn.put(keys[picks[index]].key, values[index]) }
+            }
+            start = end
+        }
+    }
+
+    /// MADV_DONTNEED over the file's pages of the map, then a one-byte read of every page
+    /// written in place before it (recorded as the store's reads would be).
+    private func dropAndReread(recorder: ShadowRecorder, base: UInt, pages: Int, pageSize: Int) -> Int {
+        var written = Set<UInt64>()
+        for case let .write(first, count) in recorder.events {
+            for page in first..<(first + UInt64(count)) where page < UInt64(pages) { written.insert(page) }
+        }
+        guard pages > 0, let start = UnsafeMutableRawPointer(bitPattern: base) else { return 0 }
+        recorder.record(.dontNeed(first: 0, count: pages))
+        _ = madvise(start, pages * pageSize, MADV_DONTNEED)
+        var sink = 0
+        for page in written.sorted() {
+            recorder.record(.read(first: page, count: 1))
+            sink &+= Int(start.load(fromByteOffset: Int(page) * pageSize, as: UInt8.self))
+        }
+        return sink
+    }
+
+    /// Writes back and evicts the file's page-cache pages (dirty pages cannot be dropped).
+    private func dropFromPageCache(_ path: String) throws {
+        let fd = open(path, O_RDWR)
+        guard fd >= 0 else { throw MapStoreError.io(errno: errno, operation: "open", path: path) }
+        defer { close(fd) }
+        guard fdatasync(fd) == 0 else { throw MapStoreError.io(errno: errno, operation: "fdatasync", path: path) }
+        let rc = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        guard rc == 0 else { throw MapStoreError.io(errno: rc, operation: "posix_fadvise", path: path) }
+    }
+
+    private func fileBytes(_ path: String) throws -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw MapStoreError.io(errno: errno, operation: "stat", path: path) }
+        return Int(info.st_size)
+    }
+}

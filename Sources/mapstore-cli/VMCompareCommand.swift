@@ -1,0 +1,84 @@
+import ArgumentParser
+import MapStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension VMCommand {
+    /// `mapstore vm compare DB --workload W [--json] [--plot FILE.svg]`: shadow mode.
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a workload on DB in shadow mode and compare the VM model's prediction with the kernel, page by page.",
+            discussion: "Workloads: \(ShadowWorkload.allCases.map(\.rawValue).joined(separator: ", ")). Dirty bits and large folios need root (/proc/kpageflags)."
+        )
+
+        @Argument(help: "The database file (it must exist and hold keys).")
+        var database: String
+
+        @Option(help: "readrandom, readseq, writemap-commit, cow-write, msync, dontneed or two-process.")
+        var workload: String
+
+        @Option(help: "Lookups or puts (default: from the file's size).")
+        var operations: Int?
+
+        @Option(help: "Seed of the key choice.")
+        var seed: UInt64 = 1
+
+        @Flag(help: "Start from a cold page cache: write back and evict this file's cached pages first.")
+        var cold = false
+
+        @Option(help: "Write an SVG strip of the pages (model above, kernel below) to this file.")
+        var plot: String?
+
+        @Flag(help: "Print one JSON object as the last line.")
+        var json = false
+
+        func run() throws {
+            guard let chosen = ShadowWorkload(rawValue: workload) else {
+                throw CommandExit(status: 2, message: "mapstore vm compare: unknown workload '\(workload)' (\(ShadowWorkload.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            if let operations, operations < 1 {
+                throw CommandExit(status: 2, message: "mapstore vm compare: --operations must be at least 1")
+            }
+            guard DatabaseOpener.fileExists(database) else {
+                throw CommandExit(status: 3, message: "mapstore: no such database: \(database)")
+            }
+            var experiment = ShadowExperiment(path: database, workload: chosen)
+            experiment.operations = operations
+            experiment.seed = seed
+            experiment.coldCache = cold
+            // two-process: the second process is this executable's hidden `vm shadow-peer`.
+            experiment.peerCommand = ["/proc/self/exe", "vm", "shadow-peer"]
+            let report = try experiment.run()
+            if let plot {
+                let text = Array(report.svg.utf8)
+                let fd = open(plot, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                guard fd >= 0 else {
+                    throw CommandExit(status: 3, message: "mapstore vm compare: cannot write \(plot): \(String(cString: strerror(errno)))")
+                }
+                defer { close(fd) }
+                try text.withUnsafeBytes { try Output.writeAll(fd, $0, name: plot) }
+            }
+            print(json ? report.json : report.text)
+        }
+    }
+
+    /// `mapstore vm shadow-peer FILE`: the second process of `vm compare --workload two-process`
+    /// (see ``ShadowPeer``). Not for people: hidden from help.
+    struct ShadowPeerCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "shadow-peer",
+            abstract: "The second process of vm compare's two-process workload.",
+            shouldDisplay: false
+        )
+
+        @Argument(help: "The data file to map.")
+        var file: String
+
+        func run() throws {
+            let status = ShadowPeer.serve(path: file)
+            if status != 0 { throw CommandExit(status: 3, message: nil) }
+        }
+    }
+}
