@@ -62,6 +62,9 @@ import Testing
         }
         let restoredPath = dir.file("restored.mapstore")
         let restoredReport = try Database.restoreBackup(from: out, to: restoredPath)
+        let directory = (restoredPath as NSString).deletingLastPathComponent
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".restore-") }
+        #expect(leftovers.isEmpty, "a restore leaves no temporary file or lock file behind")
         #expect(restoredReport.wasGzip == (compression == .gzip))
         let restored = try Database(path: restoredPath, options: .testing())
         #expect(try Self.contents(restored) == (try Self.contents(db)))

@@ -138,10 +138,9 @@ extension Database {
         guard fd >= 0 else { throw MapStoreError.io(errno: errno, operation: "open", path: temporary) }
         var renamed = false
         defer {
-            if !renamed {
-                unlink(temporary)
-                unlink(temporary + "-lock")
-            }
+            if !renamed { unlink(temporary) }
+            // The check opened the copy under its temporary name: its lock file goes either way.
+            unlink(temporary + "-lock")
         }
         let written: Int
         do {
