@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// async/await access, GRDB-style, for Swift services.
 ///
@@ -51,7 +50,7 @@ extension Database {
 
 /// A flag set by a task's cancellation handler and read on the writer thread.
 final class CancellationFlag: Sendable {
-    private let value = Mutex(false)
+    private let value = Lock(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
 }

@@ -1,4 +1,3 @@
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -52,14 +51,14 @@ public final class ShadowRecorder: AccessTracer {
         var advice: [(AccessPattern, Int, Int)] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// A recorder with room for `capacity` events before it has to allocate (and fault).
     public init(capacity: Int = 1 << 20) {
         let buffer = UnsafeMutablePointer<Raw>.allocate(capacity: max(capacity, 16))
         // Touch every page of the buffer now, outside any measured window.
         memset(buffer, 0, max(capacity, 16) * MemoryLayout<Raw>.stride)
-        state = Mutex(State(buffer: buffer, capacity: max(capacity, 16)))
+        state = Lock(State(buffer: buffer, capacity: max(capacity, 16)))
     }
 
     deinit {

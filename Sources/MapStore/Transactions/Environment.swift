@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -35,7 +34,7 @@ final class Environment: @unchecked Sendable {
         /// Set when a commit failed part-way: the handle refuses writes until reopened.
         var poisoned: String?
     }
-    let shared: Mutex<Shared>
+    let shared: Lock<Shared>
 
     // Owned by the writer (only touched while the writer lock is held).
     /// Bytes of the data file (or, in private mode, of the file-backed part of the map).
@@ -99,7 +98,7 @@ final class Environment: @unchecked Sendable {
             self.pinnedSlot = pinned
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
             self.gate = WriterGate(lockFile: mode == .privateCopyOnWrite ? nil : lockFile?.rawValue, path: path + "-lock")
-            self.shared = Mutex(Shared(meta: meta))
+            self.shared = Lock(Shared(meta: meta))
             options.shadow?.mapped(base: UInt(bitPattern: mapping.base), length: options.maxSize, fileBytes: size, pageSize: pageSize, mode: mode)
             mapping.advise(options.accessPattern, bytes: size)
             options.shadow?.advised(options.accessPattern, from: 0, bytes: size)

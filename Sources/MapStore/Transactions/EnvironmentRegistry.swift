@@ -1,4 +1,3 @@
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -21,7 +20,7 @@ enum EnvironmentRegistry {
         init(_ environment: Environment) { self.environment = environment }
     }
 
-    static let open = Mutex<[Key: WeakEnvironment]>([:])
+    static let open = Lock<[Key: WeakEnvironment]>([:])
 
     static func key(forPath path: String) -> Key? {
         var info = stat()
