@@ -11,6 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .target(name: "CShims"),
@@ -22,6 +24,8 @@ let package = Package(
                 "CZlib",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(
@@ -40,7 +44,10 @@ let package = Package(
         .testTarget(
             name: "MapStoreTests",
             // The tests run the built `mapstore` and `mapstore-testhelper` executables, so `swift test` must build them.
-            dependencies: ["MapStore", "mapstore-cli", "mapstore-testhelper"]
+            dependencies: [
+                "MapStore", "mapstore-cli", "mapstore-testhelper",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
     ]
 )

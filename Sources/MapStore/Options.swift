@@ -1,3 +1,6 @@
+import CoreMetrics
+import Logging
+
 /// How a ``Database`` is opened.
 public struct Options: Sendable {
     /// The mapping mode; see ``MappingMode``. Default `.readOnly` (pwrite commits).
@@ -28,6 +31,14 @@ public struct Options: Sendable {
     /// growth, is reported to this tracer (see ``AccessTracer``). Nil (the default) costs one
     /// branch per page touch.
     public var shadow: (any AccessTracer)? = nil
+
+    /// Where MapStore logs what an operator should know: opening, recovery from a damaged
+    /// meta page, reclaimed stale readers, a poisoned handle, a full disk. nil: no logging.
+    /// The first handle to open a file in a process sets its logger.
+    public var logger: Logger? = nil
+    /// Where commit, page and reader metrics go (swift-metrics); nil: the factory the process
+    /// bootstrapped `MetricsSystem` with (no-op if none). Labels are in docs/observability.md.
+    public var metricsFactory: (any MetricsFactory)? = nil
 
     /// Default options: a read-only map with pwrite commits, full durability, 1 TiB reservation.
     public init() {}

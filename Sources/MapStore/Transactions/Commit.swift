@@ -18,6 +18,7 @@ extension WriteTransaction {
     /// retried fsync could "succeed" over lost data. Reopening recovers the last good commit.
     func commit() throws(MapStoreError) {
         guard hasChanges else { return }
+        let started = monotonicNanoseconds()
         try flushTables()
         let freeList = try FreeListChain.save(pages, oldChain: oldChain)
         let meta = nextMeta(freeListRoot: freeList.root)
@@ -35,6 +36,9 @@ extension WriteTransaction {
             throw error
         }
         publish(meta, chain: freeList.chain)
+        environment.observer.committed(
+            nanoseconds: monotonicNanoseconds() - started, bytes: (pages.dirtyPageCount + 1) * pages.pageSize,
+            pages: meta.pageCount, liveReaders: environment.sharesReaders ? environment.readerTable?.readingCount() : nil)
     }
 
     private func nextMeta(freeListRoot: UInt64) -> Meta {

@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import SystemPackage
 
 #if canImport(Glibc)
@@ -24,6 +25,8 @@ final class Environment: @unchecked Sendable {
     let pinnedSlot: Int?
     let mapping: FileMapping
     let gate: WriterGate
+    /// Logging and metrics (swift-log, swift-metrics).
+    let observer: Observer
 
     /// What readers and the writer share, behind one lock.
     struct Shared {
@@ -68,10 +71,10 @@ final class Environment: @unchecked Sendable {
         var table: ReaderTable?
         var pinned: Int?
         do throws(MapStoreError) {
-            if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders) }
+            if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders, logger: options.logger) }
             let size = try Environment.initializeIfEmpty(file: file, lockFile: lockFile, path: path, pageSize: pageSize, options: options)
             let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode
-            var meta = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
+            var (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
             if mode == .privateCopyOnWrite, let table {
                 // Pin the commit this private view starts from (the reader protocol of beginRead).
                 let slot = try table.claim()
@@ -79,7 +82,7 @@ final class Environment: @unchecked Sendable {
                 var seen: UInt64
                 repeat {
                     seen = table.lastTransaction
-                    meta = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
+                    (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
                     table.setSnapshot(slot, meta.txnID)
                 } while table.lastTransaction != seen
             }
@@ -99,6 +102,17 @@ final class Environment: @unchecked Sendable {
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
             self.gate = WriterGate(lockFile: mode == .privateCopyOnWrite ? nil : lockFile?.rawValue, path: path + "-lock")
             self.shared = Lock(Shared(meta: meta))
+            self.observer = Observer(path: path, options: options)
+            if let logger = options.logger {
+                let facts: Logger.Metadata = ["path": "\(path)", "mode": "\(mode.rawValue)", "txn": "\(meta.txnID)", "pages": "\(meta.pageCount)"]
+                if damaged.isEmpty {
+                    logger.info("opened database", metadata: facts)
+                } else {
+                    // Recovery: the newest commit's meta was torn or damaged; the one before it is intact.
+                    logger.warning("a meta page is damaged; opened the newest intact commit",
+                                   metadata: facts.merging(["damaged": "\(damaged.joined(separator: "; "))"]) { $1 })
+                }
+            }
             options.shadow?.mapped(base: UInt(bitPattern: mapping.base), length: options.maxSize, fileBytes: size, pageSize: pageSize, mode: mode)
             mapping.advise(options.accessPattern, bytes: size)
             options.shadow?.advised(options.accessPattern, from: 0, bytes: size)
@@ -145,7 +159,7 @@ final class Environment: @unchecked Sendable {
     }
 
     /// Reads both meta slots with pread (before the map exists, to learn the page size) and picks the newest valid one.
-    private static func readMetaForOpen(file: FileDescriptor, path: String, pageSize: Int, fileSize: Int) throws(MapStoreError) -> Meta {
+    private static func readMetaForOpen(file: FileDescriptor, path: String, pageSize: Int, fileSize: Int) throws(MapStoreError) -> (Meta, damaged: [String]) {
         guard fileSize >= 2 * pageSize else {
             throw MapStoreError.corrupted(page: 0, reason: "file \(path) of \(fileSize) bytes is shorter than its two meta pages (\(2 * pageSize) bytes)")
         }
@@ -160,7 +174,11 @@ final class Environment: @unchecked Sendable {
         guard Int(meta.pageCount) * pageSize <= fileSize else {
             throw MapStoreError.corrupted(page: meta.pageCount - 1, reason: "file holds \(fileSize / pageSize) pages but commit \(meta.txnID) uses \(meta.pageCount) (truncated file)")
         }
-        return meta
+        var damaged: [String] = []
+        for (slot, decoded) in slots.enumerated() {
+            if case let .damaged(reason) = decoded { damaged.append("meta \(slot): \(reason)") }
+        }
+        return (meta, damaged)
     }
 
     /// The newest valid meta of the two slots, or the error that best explains why there is none.
@@ -293,11 +311,18 @@ final class Environment: @unchecked Sendable {
         target = min(target, options.maxSize)
         guard target >= needed else { throw MapStoreError.mapFull(limit: options.maxSize) }
         do throws(MapStoreError) {
-            try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
-        } catch .diskFull where target > needed {
-            // No room for a whole step: take only what this commit needs (diskFull again if even that fails).
-            target = needed
-            try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+            do throws(MapStoreError) {
+                try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+            } catch .diskFull where target > needed {
+                // No room for a whole step: take only what this commit needs (diskFull again if even that fails).
+                target = needed
+                try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+            }
+        } catch {
+            if case .diskFull = error {
+                observer.logger?.warning("disk full: the transaction is rolled back", metadata: ["path": "\(path)", "bytes": "\(needed)"])
+            }
+            throw error
         }
         mapping.adviseReadHint(options.accessPattern, from: fileSize, bytes: target - fileSize)
         options.shadow?.fileGrew(toBytes: target)
@@ -307,6 +332,8 @@ final class Environment: @unchecked Sendable {
 
     /// Marks the handle unusable for writes after a failed commit.
     func poison(_ error: MapStoreError) {
+        observer.logger?.error("commit failed; the handle refuses writes until the database is reopened",
+                               metadata: ["path": "\(path)", "error": "\(error)"])
         shared.withLock { $0.poisoned = error.description }
     }
 }

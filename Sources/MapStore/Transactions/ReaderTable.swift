@@ -1,4 +1,5 @@
 import Atomics
+import Logging
 import CShims
 import SystemPackage
 
@@ -53,11 +54,13 @@ final class ReaderTable: @unchecked Sendable {
     let file: FileDescriptor
     let path: String
     let pid: Int32
+    let logger: Logger?
     /// Where the next claim starts looking, to spread threads over the slots.
     private let hint = ManagedAtomic<Int>(0)
 
     /// Maps (creating and initialising if needed) the reader table of `file`, the open lock file.
-    init(file: FileDescriptor, path: String, slots requested: Int) throws(MapStoreError) {
+    init(file: FileDescriptor, path: String, slots requested: Int, logger: Logger? = nil) throws(MapStoreError) {
+        self.logger = logger
         guard requested >= 1, requested <= 65_536 else {
             throw MapStoreError.invalidArgument(reason: "maxReaders \(requested) is outside 1...65536")
         }
@@ -200,6 +203,8 @@ final class ReaderTable: @unchecked Sendable {
         let value = snapshot.load(ordering: .sequentiallyConsistent)
         if owner(slot).compareExchange(expected: pid, desired: 0, ordering: .sequentiallyConsistent).exchanged {
             _ = snapshot.compareExchange(expected: value, desired: 0, ordering: .sequentiallyConsistent)
+            logger?.warning("reclaimed the reader slot of a dead process",
+                            metadata: ["lockFile": "\(path)", "slot": "\(slot)", "pid": "\(pid)", "txn": "\(value == 0 ? "-" : "\(value - 1)")"])
         }
     }
 
@@ -215,6 +220,13 @@ final class ReaderTable: @unchecked Sendable {
             }
         }
         return cleared
+    }
+
+    /// Slots reading a snapshot right now (no liveness probes: cheap enough for every commit).
+    func readingCount() -> Int {
+        (0..<slotCount).reduce(0) { count, slot in
+            snapshot(slot).load(ordering: .relaxed) != 0 ? count + 1 : count
+        }
     }
 
     /// Every claimed slot.

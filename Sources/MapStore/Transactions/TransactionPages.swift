@@ -182,6 +182,9 @@ final class TransactionPages: PageSpace {
         }
     }
 
+    /// Pages this transaction owns (every page of every run).
+    var dirtyPageCount: Int { dirty.count + runLengths.values.reduce(0) { $0 + $1 - 1 } }
+
     /// Pages in the run starting at `first` (1 for a single page).
     func runLength(_ first: UInt64) -> Int { runLengths[first] ?? 1 }
 
