@@ -51,6 +51,7 @@ struct TreeCursor<Source: PageReading> {
 
     private mutating func start(leftmost: Bool) throws(MapStoreError) -> Bool {
         stack.removeAll(keepingCapacity: true)
+        leafVisits = 0
         guard !tree.isEmpty else { return false }
         let root = try node(tree.root, level: 1)
         if root.isLeaf { try countLeaf() }
@@ -68,6 +69,7 @@ struct TreeCursor<Source: PageReading> {
     /// Moves to the first entry whose key is >= `key`; false when there is none.
     mutating func seek(_ key: UnsafeRawBufferPointer) throws(MapStoreError) -> Bool {
         stack.removeAll(keepingCapacity: true)
+        leafVisits = 0
         guard !tree.isEmpty else { return false }
         var current = try node(tree.root, level: 1)
         while !current.isLeaf {
@@ -115,6 +117,29 @@ struct TreeCursor<Source: PageReading> {
         guard isValid else { return false }
         stack[stack.count - 1].index -= 1
         return try settle(forward: false)
+    }
+
+    /// Moves one entry forward (or back) and returns it with its leaf page; nil past the end.
+    ///
+    /// The cursor step of a scan: within a leaf it is an index bump and one cell decode,
+    /// with no copy of the cursor (a `current()` call on a stored cursor copies it).
+    mutating func advance(forward: Bool) throws(MapStoreError) -> (page: Page, entry: LeafEntry)? {
+        let last = stack.count - 1
+        guard last >= 0 else { return nil }
+        let node = stack[last].node
+        let index = stack[last].index
+        guard node.isLeaf, index >= 0, index < node.count else { return nil }
+        let next = forward ? index + 1 : index - 1
+        stack[last].index = next
+        if next >= 0, next < node.count { return (node.page, try node.leafEntry(next)) }
+        guard try settle(forward: forward) else { return nil }
+        return try current()
+    }
+
+    /// The entry under the cursor and its leaf page, or nil when it is on none. `mutating`
+    /// only so that a call on a cursor stored in a class borrows it instead of copying it.
+    mutating func here() throws(MapStoreError) -> (page: Page, entry: LeafEntry)? {
+        isValid ? try current() : nil
     }
 
     /// The entry under the cursor and its leaf page.
