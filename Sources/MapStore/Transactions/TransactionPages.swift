@@ -75,13 +75,14 @@ final class TransactionPages: PageSpace {
 
     /// Frees the heap copies (after a commit wrote them, or on abort).
     func releaseBuffers() {
+        guard !dirty.isEmpty else { return }
         if !inPlace {
-            for (page, buffer) in dirty.entries {
+            dirty.forEach { page, buffer in
                 if runLength(page) == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
             }
         }
-        dirty = PageMap()
-        runLengths.removeAll()
+        dirty.removeAll()
+        if !runLengths.isEmpty { runLengths.removeAll() }
     }
 
     @usableFromInline var scratch: Page { Page(scratchBuffer!, size: pageSize) }
@@ -168,19 +169,21 @@ final class TransactionPages: PageSpace {
             if !inPlace {
                 if count == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
             }
-            runLengths.removeValue(forKey: number)
+            if !runLengths.isEmpty { runLengths.removeValue(forKey: number) }
             freeList.addReusable(number, count: count)
         } else {
+            // One allocation for a typical commit's frees instead of a doubling per append.
+            if freedNow.isEmpty { freedNow.reserveCapacity(32) }
             for page in number..<(number + UInt64(count)) { freedNow.append(page) }
         }
     }
 
     /// Pages in the run starting at `first` (1 for a single page).
-    func runLength(_ first: UInt64) -> Int { runLengths[first] ?? 1 }
+    func runLength(_ first: UInt64) -> Int { runLengths.isEmpty ? 1 : runLengths[first] ?? 1 }
 
     /// Stamps every owned page with this transaction and its checksum, the last change before writing.
     func seal() {
-        for (first, buffer) in dirty.entries {
+        dirty.forEach { first, buffer in
             let page = Page(buffer, size: runLength(first) * pageSize)
             page.setU64(PageLayout.txnOffset, txnID)
             page.setU64(PageLayout.checksumOffset, page.computeChecksum())
@@ -189,7 +192,11 @@ final class TransactionPages: PageSpace {
 
     /// Owned runs in page order: (first page, pages, bytes).
     func sortedRuns() -> [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] {
-        dirty.entries.map { ($0.page, runLength($0.page), $0.buffer) }.sorted { $0.first < $1.first }
+        var runs: [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] = []
+        runs.reserveCapacity(dirty.count)
+        dirty.forEach { runs.append(($0, runLength($0), $1)) }
+        runs.sort { $0.first < $1.first }
+        return runs
     }
 }
 
