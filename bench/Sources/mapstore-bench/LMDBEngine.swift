@@ -10,7 +10,7 @@ final class LMDBEngine: Engine {
         var env: OpaquePointer?
         try check(mdb_env_create(&env), "mdb_env_create")
         self.env = env!
-        try check(mdb_env_set_mapsize(env, 1 << 37), "mdb_env_set_mapsize")
+        try check(mdb_env_set_mapsize(env, benchMapSize ?? 1 << 37), "mdb_env_set_mapsize")
         try check(mdb_env_set_maxreaders(env, 16), "mdb_env_set_maxreaders")
         let flags = durable ? 0 : UInt32(MDB_NOSYNC | MDB_NOMETASYNC)
         try check(mdb_env_open(env, directory, flags, 0o644), "mdb_env_open \(directory)")
