@@ -82,6 +82,14 @@ struct FreeList: Sendable {
 
     // MARK: Encoding
 
+    /// How many words ``words(adding:tag:)`` returns, without building them.
+    func wordCount(adding freedNow: [UInt64]) -> Int {
+        var total = reusable.isEmpty ? 0 : 2 + reusable.count
+        for record in pending where !record.pages.isEmpty { total += 2 + record.pages.count }
+        if !freedNow.isEmpty { total += 2 + freedNow.count }
+        return total
+    }
+
     /// The u64 words of the records, without the chain's `next` links.
     func words(adding freedNow: [UInt64], tag: UInt64) -> [UInt64] {
         var words: [UInt64] = []

@@ -192,10 +192,15 @@ final class TransactionPages: PageSpace {
 
     /// Owned runs in page order: (first page, pages, bytes).
     func sortedRuns() -> [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] {
+        // Sorting the page numbers alone (a specialized sort of [UInt64]) and looking the
+        // buffers up again is cheaper than sorting tuples through a closure.
+        var numbers: [UInt64] = []
+        numbers.reserveCapacity(dirty.count)
+        dirty.forEach { page, _ in numbers.append(page) }
+        numbers.sort()
         var runs: [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] = []
-        runs.reserveCapacity(dirty.count)
-        dirty.forEach { runs.append(($0, runLength($0), $1)) }
-        runs.sort { $0.first < $1.first }
+        runs.reserveCapacity(numbers.count)
+        for page in numbers { runs.append((page, runLength(page), dirty[page]!)) }
         return runs
     }
 }
