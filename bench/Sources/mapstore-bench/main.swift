@@ -75,6 +75,18 @@ func log(_ message: String) {
     FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
 }
 
+/// Flushes a copied data set to the disk (untimed), so the first durable commit of the
+/// workload does not pay for writing back the whole copy.
+func syncFiles(in directory: String) {
+    for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] {
+        let fd = open(directory + "/" + name, O_RDONLY)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}
+
 func fresh(_ directory: String) throws {
     try? fm.removeItem(atPath: directory)
     try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -96,6 +108,7 @@ func loadedDirectory(_ engine: String, redb: Bool) throws -> String {
         try db.write(inputs.keys, inputs.random[...], value: inputs.value, batch: 1000)
     }
     db.close()
+    syncFiles(in: directory)
     loaded.insert(directory)
     return directory
 }
@@ -113,6 +126,7 @@ func directory(for workload: Workload, engine: String) throws -> String {
         let source = try loadedDirectory(engine, redb: workload.start == .redbCopy)
         try? fm.removeItem(atPath: run)
         try fm.copyItem(atPath: source, toPath: run)
+        syncFiles(in: run)
         return run
     }
 }
