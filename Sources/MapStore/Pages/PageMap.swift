@@ -109,6 +109,23 @@ struct PageMap {
         }
     }
 
+    /// A map over a table kept from an earlier transaction (all zero, a power of two of
+    /// slots, as ``detachTable()`` returns it): no allocation.
+    init(recycling table: [UInt64]) {
+        precondition(table.count >= 32 && (table.count / 2) & (table.count / 2 - 1) == 0, "not a PageMap table")
+        self.table = table
+        mask = table.count / 2 - 1
+    }
+
+    /// Empties the map and hands its table out for reuse; the map is left with none.
+    mutating func detachTable() -> [UInt64] {
+        removeAll()
+        let detached = table
+        table = []
+        mask = 0
+        return detached
+    }
+
     /// Calls `body` with every (page, buffer) pair, in no particular order, without
     /// building an array.
     @inline(__always)

@@ -66,6 +66,7 @@ final class TransactionPages: PageSpace {
         self.ensureCapacity = ensureCapacity
         self.freeList = freeList
         self.scratchBuffer = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
+        if let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
 
     deinit {
@@ -81,7 +82,7 @@ final class TransactionPages: PageSpace {
                 if runLength(page) == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
             }
         }
-        dirty.removeAll()
+        if let pool = bufferPool { pool.putTable(dirty.detachTable()) } else { dirty.removeAll() }
         if !runLengths.isEmpty { runLengths.removeAll() }
     }
 
@@ -212,6 +213,9 @@ final class PageBufferPool: @unchecked Sendable {
     /// Buffers kept at most: 16 MiB of 4 KiB pages; a larger transaction allocates the rest.
     let limit = 4096
     private var buffers: [UnsafeMutableRawPointer] = []
+    /// A dirty-page table kept for the next transaction (an array allocation per
+    /// transaction saved); only tables of at most 4096 slots are kept.
+    private var table: [UInt64]?
 
     init(pageSize: Int) { self.pageSize = pageSize }
 
@@ -223,6 +227,15 @@ final class PageBufferPool: @unchecked Sendable {
 
     func put(_ buffer: UnsafeMutableRawPointer) {
         if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
+    }
+
+    func takeTable() -> [UInt64]? {
+        defer { table = nil }
+        return table
+    }
+
+    func putTable(_ detached: [UInt64]) {
+        if detached.count >= 32, detached.count <= 2 * 4096 { table = detached }
     }
 }
 
