@@ -36,14 +36,15 @@ enum FreeListChain {
         let perPage = FreeList.wordsPerPage(pageSize: pages.pageSize)
         var chain: [(number: UInt64, page: Page)] = []
         var words: [UInt64]
-        // Taking a page for the chain can shrink the list; loop until the chain is long enough.
+        // Taking a page for the chain can shrink the list; loop until the chain is long
+        // enough (counting the words, not building them), then build them once.
         while true {
-            words = pages.freeList.words(adding: pages.freedNow, tag: pages.txnID)
-            let needed = (words.count + perPage - 1) / perPage
+            let needed = (pages.freeList.wordCount(adding: pages.freedNow) + perPage - 1) / perPage
             if chain.count >= needed { break }
             let (number, page) = try pages.allocate(1)
             chain.append((number, page))
         }
+        words = pages.freeList.words(adding: pages.freedNow, tag: pages.txnID)
         var next: UInt64 = 0
         var end = words.count
         for (index, link) in chain.enumerated().reversed() {

@@ -151,27 +151,41 @@ public struct ScanSequence: Sequence {
 public final class Cursor {
     let transaction: ReadTransaction
     let tree: TreeID
-    var cursor: TreeCursor<TransactionPages>?
-    var generation: UInt64 = 0
+    // Only the transaction's own thread uses a cursor, and no access to these overlaps
+    // another: the dynamic exclusivity checks cost more than a whole cursor step.
+    @exclusivity(unchecked) var cursor: TreeCursor<TransactionPages>?
+    @exclusivity(unchecked) var generation: UInt64 = 0
+    /// The entry under the cursor and its leaf, decoded once per move (nil past either end),
+    /// so reading it (`withCurrent`, `key`, `value`) does not decode the cell again.
+    @exclusivity(unchecked) var current: (page: Page, entry: LeafEntry)?
 
     init(transaction: ReadTransaction, tree: TreeID) {
         self.transaction = transaction
         self.tree = tree
     }
 
-    private func fresh() throws(MapStoreError) -> TreeCursor<TransactionPages> {
+    /// Makes `cursor` a cursor on the tree as the transaction sees it now: the same one
+    /// (its stack reused, so a seek allocates nothing) when nothing changed since it was made.
+    private func reset() throws(MapStoreError) {
         try transaction.checkActive()
+        current = nil
+        if cursor != nil, generation == transaction.generation { return }
         generation = transaction.generation
-        return TreeCursor(source: transaction.pages, tree: try transaction.root(of: tree), pageCount: transaction.pages.pageCount)
+        cursor = TreeCursor(source: transaction.pages, tree: try transaction.root(of: tree), pageCount: transaction.pages.pageCount)
     }
 
-    private func move(_ body: (inout TreeCursor<TransactionPages>) throws(MapStoreError) -> Bool) throws(MapStoreError) -> Bool {
-        var current = try fresh()
-        var moved = try body(&current)
-        // Table descriptors in the main tree are not data: step over them in the same direction.
-        cursor = current
-        while moved, try cursor!.current().entry.isTable { moved = try cursor!.next() }
-        return moved
+    /// After a positioning move (`moved`), steps over table descriptors in the main tree
+    /// (they are not data) in the given direction, and keeps the entry it lands on.
+    private func land(_ moved: Bool, forward: Bool) throws(MapStoreError) -> Bool {
+        try land(moved ? try cursor!.here() : nil, forward: forward)
+    }
+
+    @inline(__always)
+    private func land(_ here: (page: Page, entry: LeafEntry)?, forward: Bool) throws(MapStoreError) -> Bool {
+        var here = here
+        while let entry = here?.entry, entry.isTable { here = try cursor!.advance(forward: forward) }
+        current = here
+        return here != nil
     }
 
     private func checkPosition() throws(MapStoreError) {
@@ -182,46 +196,55 @@ public final class Cursor {
     }
 
     /// Moves to the first entry; false when the tree is empty.
-    public func first() throws(MapStoreError) -> Bool { try move { (c) throws(MapStoreError) in try c.first() } }
+    public func first() throws(MapStoreError) -> Bool {
+        try reset()
+        return try land(try cursor!.first(), forward: true)
+    }
 
     /// Moves to the last entry; false when the tree is empty.
     public func last() throws(MapStoreError) -> Bool {
-        var current = try fresh()
-        var moved = try current.last()
-        cursor = current
-        while moved, try cursor!.current().entry.isTable { moved = try cursor!.previous() }
-        return moved
+        try reset()
+        return try land(try cursor!.last(), forward: false)
     }
 
     /// Moves to the first entry whose key is >= `key`; false when there is none.
+    @inlinable
     public func seek<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> Bool {
-        try withContiguousBytes(key) { (key) throws(MapStoreError) in
-            try move { (c) throws(MapStoreError) in try c.seek(key) }
-        }
+        try withContiguousBytes(key) { (key) throws(MapStoreError) in try seek(bytes: key) }
+    }
+
+    @usableFromInline
+    func seek(bytes key: UnsafeRawBufferPointer) throws(MapStoreError) -> Bool {
+        try reset()
+        return try land(try cursor!.seek(key), forward: true)
     }
 
     /// Moves to the next entry; false past the last.
     public func next() throws(MapStoreError) -> Bool {
         try checkPosition()
-        var moved = try cursor!.next()
-        while moved, try cursor!.current().entry.isTable { moved = try cursor!.next() }
-        return moved
+        guard current != nil else { return false }
+        return try land(try cursor!.advance(forward: true), forward: true)
     }
 
     /// Moves to the previous entry; false before the first.
     public func previous() throws(MapStoreError) -> Bool {
         try checkPosition()
-        var moved = try cursor!.previous()
-        while moved, try cursor!.current().entry.isTable { moved = try cursor!.previous() }
-        return moved
+        guard current != nil else { return false }
+        return try land(try cursor!.advance(forward: false), forward: false)
+    }
+
+    /// The entry under the cursor, or an error when it is not on one.
+    @inline(__always)
+    private func positioned() throws(MapStoreError) -> (page: Page, entry: LeafEntry) {
+        try checkPosition()
+        guard let current else { throw MapStoreError.invalidArgument(reason: "cursor is past the end") }
+        return current
     }
 
     /// The key under the cursor, copied.
     public var key: [UInt8] {
         get throws(MapStoreError) {
-            try checkPosition()
-            guard cursor!.isValid else { throw MapStoreError.invalidArgument(reason: "cursor is past the end") }
-            return Array(try cursor!.current().entry.key)
+            Array(try positioned().entry.key)
         }
     }
 
@@ -234,9 +257,8 @@ public final class Cursor {
 
     /// Lends the key and value under the cursor, zero-copy, to `body`.
     public func withCurrent<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(MapStoreError) -> R) throws(MapStoreError) -> R {
-        try checkPosition()
-        guard cursor!.isValid else { throw MapStoreError.invalidArgument(reason: "cursor is past the end") }
-        let (page, entry) = try cursor!.current()
+        let (page, entry) = try positioned()
+        if !entry.isOverflow { return try body(entry.key, page.slice(entry.valueOffset, entry.valueLength)) }
         return try body(entry.key, try TreeReader(space: transaction.pages).value(of: entry, in: page))
     }
 }

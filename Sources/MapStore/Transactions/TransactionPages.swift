@@ -70,6 +70,7 @@ final class TransactionPages: PageSpace {
         self.ensureCapacity = ensureCapacity
         self.freeList = freeList
         self.scratchBuffer = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
+        if let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
 
     deinit {
@@ -79,13 +80,14 @@ final class TransactionPages: PageSpace {
 
     /// Frees the heap copies (after a commit wrote them, or on abort).
     func releaseBuffers() {
+        guard !dirty.isEmpty else { return }
         if !inPlace {
-            for (page, buffer) in dirty.entries {
+            dirty.forEach { page, buffer in
                 if runLength(page) == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
             }
         }
-        dirty = PageMap()
-        runLengths.removeAll()
+        if let pool = bufferPool { pool.putTable(dirty.detachTable()) } else { dirty.removeAll() }
+        if !runLengths.isEmpty { runLengths.removeAll() }
     }
 
     @usableFromInline var scratch: Page { Page(scratchBuffer!, size: pageSize) }
@@ -175,9 +177,11 @@ final class TransactionPages: PageSpace {
             if !inPlace {
                 if count == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
             }
-            runLengths.removeValue(forKey: number)
+            if !runLengths.isEmpty { runLengths.removeValue(forKey: number) }
             freeList.addReusable(number, count: count)
         } else {
+            // One allocation for a typical commit's frees instead of a doubling per append.
+            if freedNow.isEmpty { freedNow.reserveCapacity(32) }
             for page in number..<(number + UInt64(count)) { freedNow.append(page) }
         }
     }
@@ -186,11 +190,11 @@ final class TransactionPages: PageSpace {
     var dirtyPageCount: Int { dirty.count + runLengths.values.reduce(0) { $0 + $1 - 1 } }
 
     /// Pages in the run starting at `first` (1 for a single page).
-    func runLength(_ first: UInt64) -> Int { runLengths[first] ?? 1 }
+    func runLength(_ first: UInt64) -> Int { runLengths.isEmpty ? 1 : runLengths[first] ?? 1 }
 
     /// Stamps every owned page with this transaction and its checksum, the last change before writing.
     func seal() {
-        for (first, buffer) in dirty.entries {
+        dirty.forEach { first, buffer in
             let page = Page(buffer, size: runLength(first) * pageSize)
             page.setU64(PageLayout.txnOffset, txnID)
             page.setU64(PageLayout.checksumOffset, page.computeChecksum())
@@ -199,7 +203,16 @@ final class TransactionPages: PageSpace {
 
     /// Owned runs in page order: (first page, pages, bytes).
     func sortedRuns() -> [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] {
-        dirty.entries.map { ($0.page, runLength($0.page), $0.buffer) }.sorted { $0.first < $1.first }
+        // Sorting the page numbers alone (a specialized sort of [UInt64]) and looking the
+        // buffers up again is cheaper than sorting tuples through a closure.
+        var numbers: [UInt64] = []
+        numbers.reserveCapacity(dirty.count)
+        dirty.forEach { page, _ in numbers.append(page) }
+        numbers.sort()
+        var runs: [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] = []
+        runs.reserveCapacity(numbers.count)
+        for page in numbers { runs.append((page, runLength(page), dirty[page]!)) }
+        return runs
     }
 }
 
@@ -210,6 +223,9 @@ final class PageBufferPool: @unchecked Sendable {
     /// Buffers kept at most: 16 MiB of 4 KiB pages; a larger transaction allocates the rest.
     let limit = 4096
     private var buffers: [UnsafeMutableRawPointer] = []
+    /// A dirty-page table kept for the next transaction (an array allocation per
+    /// transaction saved); only tables of at most 4096 slots are kept.
+    private var table: [UInt64]?
 
     init(pageSize: Int) { self.pageSize = pageSize }
 
@@ -221,6 +237,15 @@ final class PageBufferPool: @unchecked Sendable {
 
     func put(_ buffer: UnsafeMutableRawPointer) {
         if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
+    }
+
+    func takeTable() -> [UInt64]? {
+        defer { table = nil }
+        return table
+    }
+
+    func putTable(_ detached: [UInt64]) {
+        if detached.count >= 32, detached.count <= 2 * 4096 { table = detached }
     }
 }
 

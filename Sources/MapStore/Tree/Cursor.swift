@@ -7,7 +7,13 @@
 struct TreeCursor<Source: PageReading> {
     @usableFromInline let source: Source
     @usableFromInline let tree: TreeRoot
+    /// The branch pages above the leaf, root first, with the child index taken in each.
     @usableFromInline var stack: [(node: Node, index: Int)] = []
+    /// The leaf the cursor is in (nil before positioning or past either end) and the
+    /// index in it. Kept out of `stack` so that a step within a leaf is a plain field
+    /// update, not an array write (with its uniqueness check).
+    @usableFromInline var leaf: Node?
+    @usableFromInline var leafIndex = 0
     @usableFromInline var leafVisits: UInt64 = 0
     @usableFromInline let leafLimit: UInt64
 
@@ -20,8 +26,8 @@ struct TreeCursor<Source: PageReading> {
 
     /// Whether the cursor is on an entry.
     var isValid: Bool {
-        guard let top = stack.last else { return false }
-        return top.node.isLeaf && top.index >= 0 && top.index < top.node.count
+        guard let leaf else { return false }
+        return leafIndex >= 0 && leafIndex < leaf.count
     }
 
     private func node(_ number: UInt64, level: Int) throws(MapStoreError) -> Node {
@@ -39,23 +45,35 @@ struct TreeCursor<Source: PageReading> {
         }
     }
 
-    /// Descends from the top of the stack to its leftmost (or rightmost) leaf.
-    private mutating func descend(leftmost: Bool) throws(MapStoreError) {
-        while let top = stack.last, !top.node.isLeaf {
-            let child = try top.node.branchChild(top.index)
-            let next = try node(child, level: stack.count + 1)
+    /// Goes down from `node` (at level `stack.count + 1`), taking child `index` in it, then
+    /// always the leftmost (or rightmost) child, to a leaf.
+    private mutating func descend(from node: Node, index: Int, leftmost: Bool) throws(MapStoreError) {
+        var node = node
+        var index = index
+        while !node.isLeaf {
+            stack.append((node, index))
+            let next = try self.node(try node.branchChild(index), level: stack.count + 1)
             if next.isLeaf { try countLeaf() }
-            stack.append((next, leftmost ? 0 : next.count - 1))
+            node = next
+            index = leftmost ? 0 : next.count - 1
         }
+        leaf = node
+        leafIndex = index
+    }
+
+    /// Forgets the position and the leaf count (each walk has its own cycle guard).
+    private mutating func clear() {
+        stack.removeAll(keepingCapacity: true)
+        leaf = nil
+        leafVisits = 0
     }
 
     private mutating func start(leftmost: Bool) throws(MapStoreError) -> Bool {
-        stack.removeAll(keepingCapacity: true)
+        clear()
         guard !tree.isEmpty else { return false }
         let root = try node(tree.root, level: 1)
         if root.isLeaf { try countLeaf() }
-        stack.append((root, leftmost ? 0 : root.count - 1))
-        try descend(leftmost: leftmost)
+        try descend(from: root, index: leftmost ? 0 : root.count - 1, leftmost: leftmost)
         return try settle(forward: leftmost)
     }
 
@@ -67,7 +85,7 @@ struct TreeCursor<Source: PageReading> {
 
     /// Moves to the first entry whose key is >= `key`; false when there is none.
     mutating func seek(_ key: UnsafeRawBufferPointer) throws(MapStoreError) -> Bool {
-        stack.removeAll(keepingCapacity: true)
+        clear()
         guard !tree.isEmpty else { return false }
         var current = try node(tree.root, level: 1)
         while !current.isLeaf {
@@ -77,26 +95,28 @@ struct TreeCursor<Source: PageReading> {
         }
         try countLeaf()
         let (index, _) = try current.searchLeaf(key)
-        stack.append((current, index))
+        leaf = current
+        leafIndex = index
         return try settle(forward: true)
     }
 
     /// After a positioning step, skips past the end of a leaf (or an empty leaf) in the given direction.
     private mutating func settle(forward: Bool) throws(MapStoreError) -> Bool {
-        while let top = stack.last {
-            if top.index >= 0 && top.index < top.node.count { return true }
+        while let leaf {
+            if leafIndex >= 0 && leafIndex < leaf.count { return true }
             guard try step(forward: forward) else { return false }
         }
         return false
     }
 
-    /// Moves the top-most frame that can move one step, then descends to the edge leaf.
+    /// Leaves the current leaf: moves the lowest branch frame that can move one step, then
+    /// descends to the edge leaf of that subtree. False (and off the tree) when none can.
     private mutating func step(forward: Bool) throws(MapStoreError) -> Bool {
+        leaf = nil
         while var top = stack.popLast() {
             top.index += forward ? 1 : -1
             if top.index >= 0 && top.index < top.node.count {
-                stack.append(top)
-                try descend(leftmost: forward)
+                try descend(from: top.node, index: top.index, leftmost: forward)
                 return true
             }
         }
@@ -106,20 +126,39 @@ struct TreeCursor<Source: PageReading> {
     /// Moves to the next entry; false past the last.
     mutating func next() throws(MapStoreError) -> Bool {
         guard isValid else { return false }
-        stack[stack.count - 1].index += 1
+        leafIndex += 1
         return try settle(forward: true)
     }
 
     /// Moves to the previous entry; false before the first.
     mutating func previous() throws(MapStoreError) -> Bool {
         guard isValid else { return false }
-        stack[stack.count - 1].index -= 1
+        leafIndex -= 1
         return try settle(forward: false)
     }
 
-    /// The entry under the cursor and its leaf page.
+    /// Moves one entry forward (or back) and returns it with its leaf page; nil past the end.
+    ///
+    /// The cursor step of a scan: within a leaf it is an index bump and one cell decode,
+    /// with no copy of the cursor (a `current()` call on a stored cursor copies it).
+    mutating func advance(forward: Bool) throws(MapStoreError) -> (page: Page, entry: LeafEntry)? {
+        guard let leaf, leafIndex >= 0, leafIndex < leaf.count else { return nil }
+        let next = forward ? leafIndex + 1 : leafIndex - 1
+        leafIndex = next
+        if next >= 0, next < leaf.count { return (leaf.page, try leaf.leafEntry(next)) }
+        guard try settle(forward: forward) else { return nil }
+        return try current()
+    }
+
+    /// The entry under the cursor and its leaf page, or nil when it is on none. `mutating`
+    /// only so that a call on a cursor stored in a class borrows it instead of copying it.
+    mutating func here() throws(MapStoreError) -> (page: Page, entry: LeafEntry)? {
+        isValid ? try current() : nil
+    }
+
+    /// The entry under the cursor and its leaf page (the cursor must be positioned).
     func current() throws(MapStoreError) -> (page: Page, entry: LeafEntry) {
-        let top = stack[stack.count - 1]
-        return (top.node.page, try top.node.leafEntry(top.index))
+        guard let leaf else { preconditionFailure("cursor is not on a leaf") }
+        return (leaf.page, try leaf.leafEntry(leafIndex))
     }
 }

@@ -46,8 +46,10 @@ struct NodeLimits: Sendable {
 
 /// memcmp order, the shorter key first on a common prefix.
 ///
-/// Compares eight bytes at a time as big-endian words: keys are short, and a call to libc's
-/// memcmp costs more than the comparison itself.
+/// Compares eight bytes at a time as big-endian words, then a tail of at most one 4-, one
+/// 2- and one 1-byte step: keys are short, a call to libc's memcmp costs more than the
+/// comparison itself, and a byte-at-a-time tail was most of the cost of a branch search
+/// (separators are prefixes of keys, so their lengths are rarely a multiple of eight).
 @inlinable @inline(__always)
 func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let common = min(a.count, b.count)
@@ -60,10 +62,21 @@ func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> In
             if x != y { return x < y ? -1 : 1 }
             offset += 8
         }
-        while offset < common {
+        if offset + 4 <= common {
+            let x = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            let y = UInt32(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            if x != y { return x < y ? -1 : 1 }
+            offset += 4
+        }
+        if offset + 2 <= common {
+            let x = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+            let y = UInt16(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+            if x != y { return x < y ? -1 : 1 }
+            offset += 2
+        }
+        if offset < common {
             let x = p.load(fromByteOffset: offset, as: UInt8.self), y = q.load(fromByteOffset: offset, as: UInt8.self)
             if x != y { return x < y ? -1 : 1 }
-            offset += 1
         }
     }
     return a.count - b.count
@@ -134,12 +147,39 @@ struct Node {
     @inlinable @inline(__always)
     func cellOffset(_ index: Int) throws(MapStoreError) -> Int {
         guard index >= 0, index < count else { throw corrupted("cell \(index) of \(count)") }
+        return try slotOffset(index)
+    }
+
+    /// The offset of cell `index` for an index the caller keeps in `0..<count` (a binary
+    /// search's midpoint), checked to lie in the cell area.
+    @inlinable @inline(__always)
+    func slotOffset(_ index: Int) throws(MapStoreError) -> Int {
         // The slot array lies inside the page: checked when the node was opened.
         let offset = page.uncheckedU16(PageLayout.headerSize + Cell.slotSize * index)
         guard offset >= slotsEnd, offset < page.size else {
             throw corrupted("slot \(index) points at \(offset), outside the cell area")
         }
         return offset
+    }
+
+    /// The key of leaf cell `index`, `index` in `0..<count` (see ``slotOffset(_:)``), checked.
+    @inlinable @inline(__always)
+    func searchLeafKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
+        let offset = try slotOffset(index)
+        guard offset + Cell.leafHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        let keyLength = page.uncheckedU16(offset)
+        guard offset + Cell.leafHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
+        return page.uncheckedSlice(offset + Cell.leafHeader, keyLength)
+    }
+
+    /// The separator of branch cell `index`, `index` in `0..<count`, checked.
+    @inlinable @inline(__always)
+    func searchBranchKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
+        let offset = try slotOffset(index)
+        guard offset + Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        let keyLength = page.uncheckedU16(offset + 8)
+        guard offset + Cell.branchHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
+        return page.uncheckedSlice(offset + Cell.branchHeader, keyLength)
     }
 
     // MARK: Leaf cells
@@ -176,7 +216,7 @@ struct Node {
         var high = count
         while low < high {
             let mid = (low &+ high) >> 1
-            let c = compareKeys(try leafKey(mid), key)
+            let c = compareKeys(try searchLeafKey(mid), key)
             if c == 0 { return (mid, true) }
             if c < 0 { low = mid &+ 1 } else { high = mid }
         }
@@ -210,7 +250,7 @@ struct Node {
         var high = count
         while low < high {
             let mid = (low &+ high) >> 1
-            let c = compareKeys(try branchKey(mid), key)
+            let c = compareKeys(try searchBranchKey(mid), key)
             if c <= 0 { low = mid &+ 1 } else { high = mid }
         }
         return low - 1

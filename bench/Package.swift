@@ -1,0 +1,23 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// The benchmark suite: MapStore side by side with LMDB and SQLite (DESIGN.md section 7).
+// Its own package, so the library never links LMDB or SQLite.
+let package = Package(
+    name: "MapStoreBench",
+    dependencies: [
+        .package(name: "MapStore", path: ".."),
+    ],
+    targets: [
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .executableTarget(
+            name: "mapstore-bench",
+            dependencies: [
+                "CLMDB", "CSQLite",
+                .product(name: "MapStore", package: "MapStore"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)
