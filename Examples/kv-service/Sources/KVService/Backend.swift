@@ -26,9 +26,9 @@ public struct MapStoreBackend: KVBackend {
     public let database: MapStore.Database
     public var name: String { "mapstore" }
 
-    /// Opens (or creates) the database at `path`.
-    public init(path: String) throws {
-        database = try MapStore.Database(path: path)
+    /// Opens (or creates) the database at `path`; `durability` is what each commit waits for.
+    public init(path: String, durability: Durability = .full) throws {
+        database = try MapStore.Database(path: path, options: Options(mappingMode: .readOnly, durability: durability))
     }
 
     public func get(_ key: String) async throws -> [UInt8]? {
@@ -63,7 +63,9 @@ public struct MapStoreBackend: KVBackend {
 }
 
 /// The same service on SQLite through GRDB: a `kv(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID`
-/// table in a WAL database pool (GRDB's defaults: durable commits).
+/// table in a WAL database pool with GRDB's defaults, which set `synchronous = NORMAL`: a
+/// commit does not wait for the disk (the WAL is synced at checkpoints), so a power cut may
+/// lose the last commits, never consistency. MapStore's `.noMetaSync` is the same class.
 public struct SQLiteBackend: KVBackend {
     public let pool: DatabasePool
     public var name: String { "sqlite" }
