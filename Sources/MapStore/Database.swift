@@ -93,6 +93,10 @@ public final class Database: Sendable {
         var freeList: FreeList
         var chain: [UInt64]
         if let cache = environment.freeListCache, cache.txn == meta.txnID {
+            // Move the list out of the cache rather than share it: the transaction changes it,
+            // and a shared array would be copied whole on the first change. An aborted
+            // transaction leaves no cache; the next writer reads the list from the file.
+            environment.freeListCache = nil
             (freeList, chain) = (cache.list, cache.chain)
         } else {
             (freeList, chain) = try FreeListChain.load(from: meta.freeListRoot, source: reader, pageCount: meta.pageCount)
