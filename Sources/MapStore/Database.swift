@@ -23,8 +23,12 @@ public final class Database: Sendable {
     /// Opens (or, with ``Options/create``, creates) the database at `path`. Its lock file is
     /// `path + "-lock"`.
     public init(path: String, options: Options = Options()) throws(MapStoreError) {
-        environment = try EnvironmentRegistry.environment(path: path, options: options)
+        environment = try EnvironmentRegistry.acquire(path: path, options: options)
         self.options = options
+    }
+
+    deinit {
+        EnvironmentRegistry.release(environment)
     }
 
     /// The data file's path.

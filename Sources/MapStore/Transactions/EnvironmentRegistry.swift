@@ -15,12 +15,15 @@ enum EnvironmentRegistry {
         let inode: UInt64
     }
 
-    final class WeakEnvironment: @unchecked Sendable {
-        weak var environment: Environment?
-        init(_ environment: Environment) { self.environment = environment }
+    /// An open environment and how many `Database` handles use it. Counted, not weakly
+    /// referenced: a weak reference gives the environment a side table, which makes every
+    /// retain and release of it (one pair per transaction) take the slow path.
+    struct Entry {
+        let environment: Environment
+        var handles: Int
     }
 
-    static let open = Lock<[Key: WeakEnvironment]>([:])
+    static let open = Lock<[Key: Entry]>([:])
 
     static func key(forPath path: String) -> Key? {
         var info = stat()
@@ -28,30 +31,38 @@ enum EnvironmentRegistry {
         return Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
-    /// The environment of `path`: the one already open in this process, or a new one.
-    static func environment(path: String, options: Options) throws(MapStoreError) -> Environment {
+    /// The environment of `path` for a new handle: the one already open in this process, or
+    /// a new one. Pair with ``release(_:)`` when the handle goes away.
+    static func acquire(path: String, options: Options) throws(MapStoreError) -> Environment {
         if options.mappingMode == .privateCopyOnWrite && !options.readOnly {
             return try Environment(path: path, options: options)
         }
         let result: Result<Environment, MapStoreError> = open.withLock { table in
-            if let key = key(forPath: path), let existing = table[key]?.environment {
-                let mine = existing.options
+            if let key = key(forPath: path), let existing = table[key] {
+                let mine = existing.environment.options
                 guard mine.mappingMode == options.mappingMode, mine.readOnly == options.readOnly else {
                     return .failure(.invalidArgument(reason: "\(path) is already open in this process with mapping mode \(mine.mappingMode)\(mine.readOnly ? " (read-only)" : ""); open it with the same options"))
                 }
-                return .success(existing)
+                table[key]!.handles += 1
+                return .success(existing.environment)
             }
             do throws(MapStoreError) {
                 let environment = try Environment(path: path, options: options)
-                if let key = key(forPath: path) {
-                    table = table.filter { $0.value.environment != nil }
-                    table[key] = WeakEnvironment(environment)
-                }
+                if let key = key(forPath: path) { table[key] = Entry(environment: environment, handles: 1) }
                 return .success(environment)
             } catch {
                 return .failure(error)
             }
         }
         return try result.get()
+    }
+
+    /// A handle of `environment` went away; the last one closes it (by dropping the table's reference).
+    static func release(_ environment: Environment) {
+        open.withLock { table in
+            guard let key = table.first(where: { $0.value.environment === environment })?.key else { return }
+            table[key]!.handles -= 1
+            if table[key]!.handles == 0 { table.removeValue(forKey: key) }
+        }
     }
 }
