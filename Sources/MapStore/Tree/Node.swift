@@ -165,21 +165,23 @@ struct Node {
     /// The key of leaf cell `index`, `index` in `0..<count` (see ``slotOffset(_:)``), checked.
     @inlinable @inline(__always)
     func searchLeafKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
-        let offset = try slotOffset(index)
-        guard offset + Cell.leafHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.uncheckedU16(offset)
-        guard offset + Cell.leafHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
-        return page.uncheckedSlice(offset + Cell.leafHeader, keyLength)
+        try key(ofCellAt: try slotOffset(index), header: Cell.leafHeader, lengthAt: 0, index: index)
     }
 
     /// The separator of branch cell `index`, `index` in `0..<count`, checked.
     @inlinable @inline(__always)
     func searchBranchKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
-        let offset = try slotOffset(index)
-        guard offset + Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.uncheckedU16(offset + 8)
-        guard offset + Cell.branchHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
-        return page.uncheckedSlice(offset + Cell.branchHeader, keyLength)
+        try key(ofCellAt: try slotOffset(index), header: Cell.branchHeader, lengthAt: 8, index: index)
+    }
+
+    /// The key of the cell at `offset` (a leaf cell's length is at 0, a branch cell's at 8),
+    /// checked to lie inside the page: the one place every key read goes through.
+    @inlinable @inline(__always)
+    func key(ofCellAt offset: Int, header: Int, lengthAt lengthOffset: Int, index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
+        guard offset + header <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        let keyLength = page.uncheckedU16(offset + lengthOffset)
+        guard offset + header + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
+        return page.uncheckedSlice(offset + header, keyLength)
     }
 
     // MARK: Leaf cells
@@ -202,11 +204,7 @@ struct Node {
 
     @inlinable @inline(__always)
     func leafKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
-        let offset = try cellOffset(index)
-        guard offset + Cell.leafHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.uncheckedU16(offset)
-        guard offset + Cell.leafHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
-        return page.uncheckedSlice(offset + Cell.leafHeader, keyLength)
+        try key(ofCellAt: try cellOffset(index), header: Cell.leafHeader, lengthAt: 0, index: index)
     }
 
     /// The index of `key`, or where it would be inserted.
@@ -234,11 +232,7 @@ struct Node {
 
     @inlinable @inline(__always)
     func branchKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
-        let offset = try cellOffset(index)
-        guard offset + Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.uncheckedU16(offset + 8)
-        guard offset + Cell.branchHeader + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
-        return page.uncheckedSlice(offset + Cell.branchHeader, keyLength)
+        try key(ofCellAt: try cellOffset(index), header: Cell.branchHeader, lengthAt: 8, index: index)
     }
 
     /// The child index whose subtree holds `key`: the last cell whose key is <= `key`
