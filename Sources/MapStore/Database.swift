@@ -80,18 +80,23 @@ public final class Database: Sendable {
     }
 
     /// Builds a write transaction on the newest commit (the caller holds the writer lock).
-    private func beginWrite() throws(MapStoreError) -> WriteTransaction {
+    ///
+    /// Inside a group (``Options/groupCommit``) that is the group's last commit, written but
+    /// not yet durable. Its pages are reused only as far as the last durable commit allows, as
+    /// if that commit were a reader: a crash before the group's sync must find it intact.
+    func beginWrite() throws(MapStoreError) -> WriteTransaction {
         let environment = self.environment
-        let (meta, poisoned) = environment.shared.withLock { state in
+        let (durable, poisoned) = environment.shared.withLock { state in
             state.meta = environment.newestMeta(known: state.meta)
             return (state.meta, state.poisoned)
         }
         if let poisoned { throw MapStoreError.poisoned(reason: poisoned) }
         // A writer that died between its meta and its publication left the table behind: repair it.
-        if environment.sharesReaders, let table = environment.readerTable, table.lastTransaction < meta.txnID {
-            table.publish(meta.txnID)
+        if environment.sharesReaders, let table = environment.readerTable, table.lastTransaction < durable.txnID {
+            table.publish(durable.txnID)
         }
-        let oldestReader = environment.oldestReader(newest: meta.txnID)
+        let meta = environment.unsyncedMeta ?? durable
+        let oldestReader = environment.oldestReader(newest: durable.txnID)
         let reader = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
                                       pageCount: meta.pageCount, verifyChecksums: true, tracer: options.shadow)
         var freeList: FreeList

@@ -22,7 +22,12 @@ extension Database {
     /// Cancellation: a task cancelled before its transaction starts, or while `body` runs,
     /// gets `CancellationError` and its transaction is rolled back; a cancellation that
     /// arrives after the decision to commit leaves a complete commit. Never half of one.
+    ///
+    /// With ``Options/groupCommit``, transactions of tasks that call this at the same time
+    /// commit together and share their syncs; each call still returns only once its
+    /// transaction is durable (as ``Options/durability`` defines it).
     public func write<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R) async throws -> R {
+        if options.groupCommit { return try await groupedWrite(body) }
         let cancelled = CancellationFlag()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
@@ -46,6 +51,41 @@ extension Database {
             cancelled.set()
         }
     }
+}
+
+extension Database {
+    /// ``write(_:)`` under group commit: the body runs in the next group (GroupCommit.swift).
+    private func groupedWrite<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R) async throws -> R {
+        guard !options.readOnly else {
+            throw MapStoreError.readOnly(reason: "\(environment.path) was opened read-only")
+        }
+        let cancelled = CancellationFlag()
+        let result = ResultBox<R>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
+                let request = GroupCommitQueue.Request(
+                    database: self,
+                    run: { transaction in
+                        let value = try body(transaction)
+                        // The last moment to back out: the group writes this commit next.
+                        if cancelled.isSet { throw CancellationError() }
+                        result.value = value
+                    },
+                    answer: { error in
+                        if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: result.value!) }
+                    },
+                    cancelled: cancelled)
+                environment.groupCommits.submit(request, on: environment.writerQueue)
+            }
+        } onCancel: {
+            cancelled.set()
+        }
+    }
+}
+
+/// A grouped transaction's result, written on the writer thread before its caller is answered.
+final class ResultBox<R>: @unchecked Sendable {
+    var value: R?
 }
 
 /// A flag set by a task's cancellation handler and read on the writer thread.

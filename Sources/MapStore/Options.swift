@@ -27,6 +27,13 @@ public struct Options: Sendable {
     /// process) before throwing ``MapStoreError/locked(reason:)``: nil waits for ever (the
     /// default), 0 fails at once.
     public var writerTimeout: Duration? = nil
+    /// Group commit: async write transactions (``Database/write(_:)-async``) of tasks that
+    /// write at the same time commit together, with one sync of their pages and one of the
+    /// meta for the whole group instead of two per transaction. Each caller is answered after
+    /// the shared sync, so nothing acknowledged is less durable. Off by default: a lone
+    /// writer gains nothing, and readers see a group's commits only when all are durable.
+    /// Synchronous ``Database/write(_:)`` calls always commit alone.
+    public var groupCommit: Bool = false
     /// Shadow mode: every page this handle touches in its map, and every msync, madvise and
     /// growth, is reported to this tracer (see ``AccessTracer``). Nil (the default) costs one
     /// branch per page touch.

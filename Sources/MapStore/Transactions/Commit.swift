@@ -14,10 +14,25 @@ extension WriteTransaction {
     /// 6. sync it;
     /// 7. publish the new meta to readers of this process.
     ///
+    /// Steps 1-3 are ``writeCommit(into:)``, 4-7 ``Environment/makeDurable(_:durability:)``:
+    /// group commit (``Options/groupCommit``) runs the first part for several transactions
+    /// and the second once for all of them.
+    ///
     /// A failure in 3...6 poisons the handle: Linux may have dropped the dirty pages, so a
     /// retried fsync could "succeed" over lost data. Reopening recovers the last good commit.
     func commit() throws(MapStoreError) {
-        guard hasChanges else { return }
+        var written = WrittenCommits()
+        guard try writeCommit(into: &written) else { return }
+        try environment.makeDurable(written, durability: durability)
+    }
+
+    /// Steps 1-3: builds the commit's meta and writes its pages to the file, without syncing
+    /// or writing the meta. Returns false when the transaction changed nothing.
+    ///
+    /// The next transaction starts from this commit (``Environment/unsyncedMeta``) even
+    /// before it is durable; it reuses no page the last durable commit reaches (Database.swift).
+    func writeCommit(into written: inout WrittenCommits) throws(MapStoreError) -> Bool {
+        guard hasChanges else { return false }
         let started = monotonicNanoseconds()
         try flushTables()
         let freeList = try FreeListChain.save(pages, oldChain: oldChain)
@@ -28,17 +43,15 @@ extension WriteTransaction {
         try environment.ensureFileCapacity(pages: pages.pageCount)
         do throws(MapStoreError) {
             try writePages()
-            if durability != .none { try syncPages() }
-            try writeMeta(meta)
-            if durability == .full { try syncMeta() }
         } catch {
             environment.poison(error)
             throw error
         }
-        publish(meta, chain: freeList.chain)
-        environment.observer.committed(
-            nanoseconds: monotonicNanoseconds() - started, bytes: (pages.dirtyPageCount + 1) * pages.pageSize,
-            pages: meta.pageCount, liveReaders: environment.sharesReaders ? environment.readerTable?.readingCount() : nil)
+        keepFreeList(for: meta, chain: freeList.chain)
+        environment.unsyncedMeta = meta
+        written.add(meta, started: started, bytes: (pages.dirtyPageCount + 1) * pages.pageSize,
+                    inPlace: pages.inPlace ? pages.pageRange() : nil, tracer: pages.tracer)
+        return true
     }
 
     private func nextMeta(freeListRoot: UInt64) -> Meta {
@@ -75,59 +88,120 @@ extension WriteTransaction {
         }
     }
 
+    /// The free list as this commit leaves it, kept for the next writer of this process.
+    private func keepFreeList(for meta: Meta, chain: [UInt64]) {
+        var list = pages.freeList
+        if !pages.freedNow.isEmpty { list.pending.append((meta.txnID, pages.freedNow)) }
+        environment.freeListCache = (meta.txnID, list, chain)
+    }
+}
+
+/// Commits whose pages are written (steps 1-3) and that wait for the syncs and the meta
+/// that make them durable (steps 4-7): one for a plain commit, several under group commit.
+struct WrittenCommits {
+    /// The newest commit's meta: the one step 5 writes.
+    private(set) var meta: Meta?
+    /// Pages written in place in a write map since the last sync: step 4 msyncs them.
+    private(set) var inPlace: Range<UInt64>?
+    /// When each commit started (the first here, the others in `laterStarts`, which stays
+    /// empty and unallocated for a plain commit).
+    private(set) var firstStarted: Int64 = 0
+    private(set) var laterStarts: [Int64] = []
+    /// Bytes written, meta pages included.
+    private(set) var bytes = 0
+    /// Shadow mode's tracer of the newest commit's handle.
+    private(set) var tracer: (any AccessTracer)?
+
+    var count: Int { meta == nil ? 0 : 1 + laterStarts.count }
+
+    mutating func add(_ meta: Meta, started: Int64, bytes: Int, inPlace pages: Range<UInt64>?, tracer: (any AccessTracer)?) {
+        if self.meta == nil { firstStarted = started } else { laterStarts.append(started) }
+        self.meta = meta
+        self.bytes += bytes
+        self.tracer = tracer
+        if let pages {
+            inPlace = inPlace.map { min($0.lowerBound, pages.lowerBound)..<max($0.upperBound, pages.upperBound) } ?? pages
+        }
+    }
+}
+
+extension Environment {
+    /// Steps 4-7 for the commits in `written`: one sync of their pages, one meta (the
+    /// newest commit's), one sync of the meta, then readers see the newest commit.
+    func makeDurable(_ written: WrittenCommits, durability: Durability) throws(MapStoreError) {
+        guard var meta = written.meta else { return }
+        unsyncedMeta = nil
+        let (durable, poisoned) = shared.withLock { ($0.meta.txnID, $0.poisoned) }
+        if let poisoned { throw MapStoreError.poisoned(reason: poisoned) }
+        if meta.txnID % 2 == durable % 2 {
+            // An even number of grouped commits would put the meta in the slot of the last
+            // durable commit, whose meta must survive a torn write of this one. End the group
+            // with an empty commit instead: the same pages and free list, the next id.
+            meta.txnID += 1
+            freeListCache?.txn = meta.txnID
+        }
+        do throws(MapStoreError) {
+            if durability != .none { try syncPages(written) }
+            try writeMeta(meta, tracer: written.tracer)
+            if durability == .full { try syncMeta(tracer: written.tracer) }
+        } catch {
+            poison(error)
+            throw error
+        }
+        publish(meta)
+        let now = monotonicNanoseconds()
+        observer.committed(
+            nanoseconds: now - written.firstStarted, bytes: written.bytes, pages: meta.pageCount,
+            liveReaders: sharesReaders ? readerTable?.readingCount() : nil)
+        for started in written.laterStarts { observer.committed(nanoseconds: now - started, bytes: 0, pages: meta.pageCount, liveReaders: nil) }
+    }
+
     /// Step 4: the data pages reach the disk before any meta can point at them.
-    private func syncPages() throws(MapStoreError) {
-        switch environment.mode {
+    private func syncPages(_ written: WrittenCommits) throws(MapStoreError) {
+        switch mode {
         case .readOnly:
-            try Syscalls.fdatasync(environment.file, environment.path)
-            pages.tracer?.fileSynced()
+            try Syscalls.fdatasync(file, path)
+            observer.synced()
+            written.tracer?.fileSynced()
         case .writeMap:
-            let runs = pages.sortedRuns()
-            guard let first = runs.first, let last = runs.last else { return }
-            let end = Int(last.first) + last.count
-            try environment.mapping.sync(firstPage: Int(first.first), count: end - Int(first.first),
-                                         pageSize: pages.pageSize, path: environment.path)
-            pages.tracer?.mapSynced(first.first, count: end - Int(first.first))
+            if let range = written.inPlace, !range.isEmpty {
+                try mapping.sync(firstPage: Int(range.lowerBound), count: range.count, pageSize: pageSize, path: path)
+                observer.synced()
+                written.tracer?.mapSynced(range.lowerBound, count: range.count)
+            }
             // The file may have grown: make its new size durable too.
-            try Syscalls.fdatasync(environment.file, environment.path)
-            pages.tracer?.fileSynced()
+            try Syscalls.fdatasync(file, path)
+            observer.synced()
+            written.tracer?.fileSynced()
         case .privateCopyOnWrite:
             return
         }
     }
 
-    /// Step 5: the meta goes to the slot the previous commit did not use.
+    /// Step 5: the meta goes to slot `txnID % 2`, the one the last durable commit did not use.
     ///
     /// Only its 128-byte record is written: the rest of a meta page is zero from the file's
     /// creation and never changes, and zeroing and writing a whole page was a tenth of the
     /// cost of a small commit.
-    private func writeMeta(_ meta: Meta) throws(MapStoreError) {
+    private func writeMeta(_ meta: Meta, tracer: (any AccessTracer)?) throws(MapStoreError) {
         let slot = Int(meta.txnID % 2)
-        let pageSize = pages.pageSize
-        if environment.mode == .privateCopyOnWrite {
-            pages.tracer?.pagesWritten(UInt64(slot), count: 1)
-            meta.encode(into: Page(environment.mapping.base + slot * pageSize, size: Meta.length))
+        if mode == .privateCopyOnWrite {
+            tracer?.pagesWritten(UInt64(slot), count: 1)
+            meta.encode(into: Page(mapping.base + slot * pageSize, size: Meta.length))
             return
         }
         try withUnsafeTemporaryAllocation(byteCount: Meta.length, alignment: 8) { (buffer) throws(MapStoreError) in
             meta.encode(into: Page(buffer.baseAddress!, size: Meta.length))
-            try Syscalls.pwriteAll(environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
+            try Syscalls.pwriteAll(file, path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
         }
-        pages.tracer?.pagesStored(UInt64(slot), count: 1)
+        tracer?.pagesStored(UInt64(slot), count: 1)
     }
 
     /// Step 6.
-    private func syncMeta() throws(MapStoreError) {
-        guard environment.mode != .privateCopyOnWrite else { return }
-        try Syscalls.fdatasync(environment.file, environment.path)
-        pages.tracer?.fileSynced()
-    }
-
-    /// Step 7: new readers start from this commit; the free list is kept for the next writer.
-    private func publish(_ meta: Meta, chain: [UInt64]) {
-        var list = pages.freeList
-        if !pages.freedNow.isEmpty { list.pending.append((meta.txnID, pages.freedNow)) }
-        environment.freeListCache = (meta.txnID, list, chain)
-        environment.publish(meta)
+    private func syncMeta(tracer: (any AccessTracer)?) throws(MapStoreError) {
+        guard mode != .privateCopyOnWrite else { return }
+        try Syscalls.fdatasync(file, path)
+        observer.synced()
+        tracer?.fileSynced()
     }
 }

@@ -46,10 +46,15 @@ final class Environment: @unchecked Sendable {
     /// pool, so waiting for the writer lock or an fdatasync never blocks a task's thread).
     /// Created with the environment: tasks of any thread reach for it at once.
     let writerQueue: DispatchQueue
+    /// Async write transactions waiting to commit as a group (``Options/groupCommit``).
+    let groupCommits = GroupCommitQueue()
     /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
     lazy var bufferPool = PageBufferPool(pageSize: pageSize)
     /// The free list as of `txn`, and the pages of its chain, kept between commits.
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
+    /// The newest commit whose pages are written but which is not durable yet (between the
+    /// commits of a group, ``Options/groupCommit``): the next write transaction starts from it.
+    @exclusivity(unchecked) var unsyncedMeta: Meta?
     /// Pages the named snapshots reach, per catalog version (Snapshots/SnapshotPins.swift).
     @exclusivity(unchecked) var snapshotPins: SnapshotPins?
 

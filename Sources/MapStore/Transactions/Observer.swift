@@ -10,6 +10,8 @@ import Glibc
 /// Metrics (each with the dimension `db` = the data file's path):
 /// - `mapstore_commits_total` (counter), `mapstore_commit_duration` (timer, ns),
 ///   `mapstore_bytes_written_total` (counter: pages written by commits, meta included),
+/// - `mapstore_syncs_total` (counter: fdatasync and msync calls made by commits; with
+///   ``Options/groupCommit`` fewer than two per durable commit),
 /// - `mapstore_pages_in_use` (gauge: the commit's page count), `mapstore_readers` (gauge:
 ///   live read transactions of every process, sampled at each commit),
 /// - `mapstore_page_faults_total` (counter, dimension `kind` = minor|major: this process's
@@ -19,6 +21,7 @@ final class Observer: Sendable {
     let commits: Counter
     let commitDuration: CoreMetrics.Timer
     let bytesWritten: Counter
+    let syncs: Counter
     let pagesInUse: Gauge
     let readers: Gauge
     let minorFaults: Counter
@@ -33,6 +36,7 @@ final class Observer: Sendable {
         commits = Counter(label: "mapstore_commits_total", dimensions: db, factory: factory)
         commitDuration = CoreMetrics.Timer(label: "mapstore_commit_duration", dimensions: db, factory: factory)
         bytesWritten = Counter(label: "mapstore_bytes_written_total", dimensions: db, factory: factory)
+        syncs = Counter(label: "mapstore_syncs_total", dimensions: db, factory: factory)
         pagesInUse = Gauge(label: "mapstore_pages_in_use", dimensions: db, factory: factory)
         readers = Gauge(label: "mapstore_readers", dimensions: db, factory: factory)
         minorFaults = Counter(label: "mapstore_page_faults_total", dimensions: db + [("kind", "minor")], factory: factory)
@@ -47,6 +51,9 @@ final class Observer: Sendable {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return (Int(usage.ru_minflt), Int(usage.ru_majflt))
     }
+
+    /// Records one fdatasync or msync of a commit.
+    func synced() { syncs.increment() }
 
     /// Records one commit.
     func committed(nanoseconds: Int64, bytes: Int, pages: UInt64, liveReaders: Int?) {

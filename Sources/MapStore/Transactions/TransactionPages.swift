@@ -201,6 +201,16 @@ final class TransactionPages: PageSpace {
         }
     }
 
+    /// The pages from the lowest to the end of the highest this transaction owns (for msync).
+    func pageRange() -> Range<UInt64> {
+        var low = UInt64.max, end: UInt64 = 0
+        dirty.forEach { first, _ in
+            low = min(low, first)
+            end = max(end, first + UInt64(runLength(first)))
+        }
+        return low < end ? low..<end : 0..<0
+    }
+
     /// Owned runs in page order: (first page, pages, bytes).
     func sortedRuns() -> [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] {
         // Sorting the page numbers alone (a specialized sort of [UInt64]) and looking the
