@@ -18,6 +18,12 @@ let package = Package(
                 .product(name: "MapStore", package: "MapStore"),
             ]
         ),
+        // Durable writes per second with 1, 8 and 64 concurrent async writers, group commit
+        // off and on (MapStore only: LMDB and SQLite have no async API to compare).
+        .executableTarget(
+            name: "group-commit-bench",
+            dependencies: [.product(name: "MapStore", package: "MapStore")]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )
