@@ -27,8 +27,12 @@ public struct MapStoreBackend: KVBackend {
     public var name: String { "mapstore" }
 
     /// Opens (or creates) the database at `path`; `durability` is what each commit waits for.
-    public init(path: String, durability: Durability = .full) throws {
-        database = try MapStore.Database(path: path, options: Options(mappingMode: .readOnly, durability: durability))
+    /// With `groupCommit`, PUTs and DELETEs that arrive together share their syncs
+    /// (`Options.groupCommit`): each is still answered only once durable.
+    public init(path: String, durability: Durability = .full, groupCommit: Bool = false) throws {
+        var options = Options(mappingMode: .readOnly, durability: durability)
+        options.groupCommit = groupCommit
+        database = try MapStore.Database(path: path, options: options)
     }
 
     public func get(_ key: String) async throws -> [UInt8]? {
