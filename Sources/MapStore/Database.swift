@@ -97,8 +97,11 @@ public final class Database: Sendable {
         }
         let meta = environment.unsyncedMeta ?? durable
         let oldestReader = environment.oldestReader(newest: durable.txnID)
-        let reader = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
-                                      pageCount: meta.pageCount, verifyChecksums: true, tracer: options.shadow)
+        // A checked reader of the base commit, made only when the list must be read from the
+        // file or snapshots must be walked (not on the usual commit after commit).
+        let needsReader = environment.freeListCache?.txn != meta.txnID || meta.catalog.entries > 0
+        let reader = needsReader ? TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
+                                                    pageCount: meta.pageCount, verifyChecksums: true, tracer: options.shadow) : nil
         var freeList: FreeList
         var chain: [UInt64]
         if let cache = environment.freeListCache, cache.txn == meta.txnID {
@@ -108,14 +111,24 @@ public final class Database: Sendable {
             environment.freeListCache = nil
             (freeList, chain) = (cache.list, cache.chain)
         } else {
-            (freeList, chain) = try FreeListChain.load(from: meta.freeListRoot, source: reader, pageCount: meta.pageCount)
+            (freeList, chain) = try FreeListChain.loadForWriting(from: meta.freeListRoot, source: reader!, pageCount: meta.pageCount)
         }
-        SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, environment: environment)
+        if let reader, meta.catalog.entries > 0 {
+            // Snapshots weigh every record against the pages they pin: take the whole list in
+            // hand (its frozen chain pages are rewritten with the rest). Without any, frozen
+            // pages are thawed one by one as pages are needed, up to the oldest reader.
+            chain += freeList.thawAll()
+            SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, environment: environment)
+        } else {
+            freeList.release(upTo: oldestReader)
+        }
+        freeList.horizon = oldestReader
         let pages = TransactionPages(
             base: environment.mapping.base, pageSize: environment.pageSize, pageCount: meta.pageCount,
             verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
             inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
-            freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, tracer: options.shadow, ensureCapacity: { (pages) throws(MapStoreError) in try environment.ensureFileCapacity(pages: pages) })
+            freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, tracer: options.shadow,
+            environment: environment)
         return WriteTransaction(environment: environment, base: meta, pages: pages, oldChain: chain, durability: options.durability)
     }
 }

@@ -75,15 +75,27 @@ enum Syscalls {
         _ = try mapError("pwrite", path) { try fd.writeAll(toAbsoluteOffset: Int64(offset), buffer) }
     }
 
+    /// `pwriteAll` without swift-system's generic path (a few hundred instructions a call),
+    /// for the meta record every commit writes: pwrite, looping over short writes.
+    static func pwriteDirect(_ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
+        var done = 0
+        while done < buffer.count {
+            let written = try retrying("pwrite", path) {
+                pwrite(fd.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            }
+            guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "pwrite (wrote nothing)", path: path) }
+            done += written
+        }
+    }
+
     /// Writes `iovecs` (which must describe consecutive file bytes) at `offset`, looping over short writes.
-    static func pwritevAll(_ fd: FileDescriptor, _ path: String, _ iovecs: inout [iovec], at offset: Int) throws(MapStoreError) {
+    static func pwritevAll(_ fd: FileDescriptor, _ path: String, _ iovecs: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(MapStoreError) {
         var position = offset
         var first = 0
         while first < iovecs.count {
             let batch = min(iovecs.count - first, 1024)
-            let written = try iovecs.withUnsafeMutableBufferPointer { buffer throws(MapStoreError) in
-                try retrying("pwritev", path) { pwritev(fd.rawValue, buffer.baseAddress! + first, Int32(batch), off_t(position)) }
-            }
+            let written = try retrying("pwritev", path) { pwritev(fd.rawValue, iovecs.baseAddress! + first, Int32(batch), off_t(position)) }
+            guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "pwritev (wrote nothing)", path: path) }
             position += written
             var remaining = written
             while remaining > 0, first < iovecs.count {

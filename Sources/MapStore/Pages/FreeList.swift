@@ -7,23 +7,62 @@
 /// On disk the list is a chain of free-list pages (DESIGN.md 2, docs/format.md): each page's
 /// payload is `next` (u64, 0 ends the chain) followed by `count - 1` u64 words forming records
 /// `tag, n, page1 ... pageN`; tag 0 marks reusable pages.
+///
+/// A commit does not rewrite the whole list. `reusable` and `pending` are the *working* part,
+/// written by every commit into fresh chain pages at the head of the chain; `frozen` holds
+/// full chain pages that earlier commits wrote and that later chains link to unchanged.
+/// When the working part outgrows a page, its full pages are frozen; when a transaction
+/// needs a page and the working part has none, it thaws the newest frozen page (whose chain
+/// page it then frees like any page the last commit reaches). A commit so writes about one
+/// chain page however long the list is.
 @usableFromInline
 struct FreeList: Sendable {
     /// Pages free for any transaction, sorted descending so `popLast` yields the lowest.
     @usableFromInline var reusable: [UInt64] = []
     /// Pages freed by a recent transaction, by ascending transaction id.
     @usableFromInline var pending: [(txn: UInt64, pages: [UInt64])] = []
+    /// Chain pages written by earlier commits and linked to unchanged, oldest first: the
+    /// chain runs working pages -> `frozen.last` -> ... -> `frozen.first` -> 0.
+    var frozen: [FrozenPage] = []
+    /// Records tagged at or before this transaction are free for the current writer (the
+    /// oldest live reader when it began); what thawing a frozen page may release.
+    var horizon: UInt64 = 0
 
-    /// Pages counted in both parts.
-    var count: Int { reusable.count + pending.reduce(0) { $0 + $1.pages.count } }
+    /// A chain page of an earlier commit and the whole records it holds.
+    struct FrozenPage: Sendable {
+        let number: UInt64
+        let records: [(txn: UInt64, pages: [UInt64])]
+    }
+
+    /// Pages counted in every part.
+    var count: Int {
+        reusable.count + pending.reduce(0) { $0 + $1.pages.count }
+            + frozen.reduce(0) { total, page in page.records.reduce(total) { $0 + $1.pages.count } }
+    }
 
     /// Moves pages freed by transactions at or before `oldestReader` to `reusable`.
     mutating func release(upTo oldestReader: UInt64) {
-        var released: [UInt64] = []
-        while let first = pending.first, first.txn <= oldestReader {
-            released += first.pages
-            pending.removeFirst()
+        var records = 0
+        var pages = 0
+        while records < pending.count, pending[records].txn <= oldestReader {
+            pages += pending[records].pages.count
+            records += 1
         }
+        guard records > 0 else { return }
+        if pages <= 16 {
+            // A few pages (the usual commit): inserted one by one, no array built.
+            for index in 0..<records { for page in pending[index].pages { insertReusable(page) } }
+        } else {
+            var released: [UInt64] = []
+            released.reserveCapacity(pages)
+            for index in 0..<records { released += pending[index].pages }
+            addReleased(&released)
+        }
+        pending.removeFirst(records)
+    }
+
+    /// Adds `released` (any order; reordered in place) to `reusable`.
+    mutating func addReleased(_ released: inout [UInt64]) {
         guard !released.isEmpty else { return }
         if released.count <= 16 {
             // A few pages (the usual commit): binary-search insertion beats rebuilding the list.
@@ -35,6 +74,10 @@ struct FreeList: Sendable {
         // calls a closure per comparison (most of this function's cost after a big commit).
         released.sort()
         released.reverse()
+        if reusable.isEmpty {
+            reusable = released
+            return
+        }
         var merged: [UInt64] = []
         merged.reserveCapacity(reusable.count + released.count)
         var a = 0, b = 0
@@ -55,6 +98,13 @@ struct FreeList: Sendable {
             if reusable[mid] > page { low = mid + 1 } else { high = mid }
         }
         reusable.insert(page, at: low)
+    }
+
+    /// Inserts a record into `pending`, keeping it ordered by transaction.
+    mutating func insertPending(_ record: (txn: UInt64, pages: [UInt64])) {
+        var index = pending.count
+        while index > 0, pending[index - 1].txn > record.txn { index -= 1 }
+        pending.insert(record, at: index)
     }
 
     /// Adds pages that no reader can see (allocated and freed within one transaction).
@@ -83,40 +133,81 @@ struct FreeList: Sendable {
         return nil
     }
 
+    // MARK: Frozen pages
+
+    /// Moves the records of the newest frozen page into the working part, when that page
+    /// holds a page free under ``horizon``; returns the thawed chain page, which the last
+    /// commit reaches (the caller frees it). Nil when there is nothing worth thawing.
+    mutating func thawNewest() -> UInt64? {
+        guard let page = frozen.last, page.records.contains(where: { $0.txn <= horizon }) else { return nil }
+        frozen.removeLast()
+        var released: [UInt64] = []
+        for record in page.records {
+            if record.txn <= horizon { released += record.pages } else { insertPending(record) }
+        }
+        addReleased(&released)
+        return page.number
+    }
+
+    /// Moves every frozen page's records into the working part with their tags (for code that
+    /// needs the whole list in hand: snapshots); returns the thawed chain pages.
+    mutating func thawAll() -> [UInt64] {
+        guard !frozen.isEmpty else { return [] }
+        var released: [UInt64] = []
+        var chain: [UInt64] = []
+        for page in frozen.reversed() {
+            chain.append(page.number)
+            for record in page.records {
+                if record.txn == 0 { released += record.pages } else { insertPending(record) }
+            }
+        }
+        frozen = []
+        addReleased(&released)
+        return chain
+    }
+
     // MARK: Encoding
-
-    /// How many words ``words(adding:tag:)`` returns, without building them.
-    func wordCount(adding freedNow: [UInt64]) -> Int {
-        var total = reusable.isEmpty ? 0 : 2 + reusable.count
-        for record in pending where !record.pages.isEmpty { total += 2 + record.pages.count }
-        if !freedNow.isEmpty { total += 2 + freedNow.count }
-        return total
-    }
-
-    /// The u64 words of the records, without the chain's `next` links.
-    func words(adding freedNow: [UInt64], tag: UInt64) -> [UInt64] {
-        var words: [UInt64] = []
-        words.reserveCapacity(count + freedNow.count + 2 * (pending.count + 2))
-        if !reusable.isEmpty {
-            words.append(0)
-            words.append(UInt64(reusable.count))
-            words += reusable
-        }
-        for record in pending where !record.pages.isEmpty {
-            words.append(record.txn)
-            words.append(UInt64(record.pages.count))
-            words += record.pages
-        }
-        if !freedNow.isEmpty {
-            words.append(tag)
-            words.append(UInt64(freedNow.count))
-            words += freedNow
-        }
-        return words
-    }
 
     /// Words of payload one free-list page holds (after its `next` link).
     static func wordsPerPage(pageSize: Int) -> Int { (pageSize - PageLayout.headerSize) / 8 - 1 }
+
+    /// Chain pages the working part plus `freedNow` needs, each page holding whole records of
+    /// at most `perPage` words (a record that does not fit is split in two under the same tag).
+    func workingPagesNeeded(adding freedNow: [UInt64], perPage: Int) -> Int {
+        var pages = 0
+        var room = 0
+        func add(_ size: Int) {
+            var left = size
+            while left > 0 {
+                if room < 3 { pages += 1; room = perPage }
+                let take = min(left, room - 2)
+                left -= take
+                room -= take + 2
+            }
+        }
+        add(reusable.count)
+        for record in pending { add(record.pages.count) }
+        add(freedNow.count)
+        return pages
+    }
+
+    /// Parses the records of one chain page's words; nil when they are not whole records.
+    static func parsePage(_ words: ArraySlice<UInt64>, pageCount: UInt64) -> [(txn: UInt64, pages: [UInt64])]? {
+        var records: [(txn: UInt64, pages: [UInt64])] = []
+        var index = words.startIndex
+        while index < words.endIndex {
+            guard index + 2 <= words.endIndex else { return nil }
+            let tag = words[index]
+            let n = words[index + 1]
+            index += 2
+            guard n <= UInt64(words.endIndex - index) else { return nil }
+            let pages = Array(words[index..<(index + Int(n))])
+            index += Int(n)
+            for page in pages where page < PageLayout.firstDataPage || page >= pageCount { return nil }
+            records.append((tag, pages))
+        }
+        return records
+    }
 
     /// Decodes the records read from a chain, checking every page number against `pageCount`.
     static func decode(words: [UInt64], pageCount: UInt64, chainStart: UInt64) throws(MapStoreError) -> FreeList {

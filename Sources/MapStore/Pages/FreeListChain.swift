@@ -3,9 +3,35 @@
 enum FreeListChain {
     /// Reads the chain from `root`: the list and the chain's own pages. Checks every page.
     static func load<Source: PageReading>(from root: UInt64, source: Source, pageCount: UInt64) throws(MapStoreError) -> (list: FreeList, chain: [UInt64]) {
+        let (words, pages) = try read(from: root, source: source, pageCount: pageCount)
         guard root != 0 else { return (FreeList(), []) }
+        return (try FreeList.decode(words: words, pageCount: pageCount, chainStart: root), pages.map(\.number))
+    }
+
+    /// Reads the chain from `root` for a write transaction: when every chain page holds whole
+    /// records (as this writer lays them out), the pages stay as they are, frozen, and the
+    /// next commit links to them instead of rewriting them; else (a chain an older writer laid
+    /// out across page boundaries) the whole list is the working part, rewritten once.
+    static func loadForWriting<Source: PageReading>(from root: UInt64, source: Source, pageCount: UInt64) throws(MapStoreError) -> (list: FreeList, chain: [UInt64]) {
+        let (words, pages) = try read(from: root, source: source, pageCount: pageCount)
+        guard root != 0 else { return (FreeList(), []) }
+        var frozen: [FreeList.FrozenPage] = []
+        frozen.reserveCapacity(pages.count)
+        for page in pages.reversed() {
+            guard let records = FreeList.parsePage(words[page.words], pageCount: pageCount) else {
+                return (try FreeList.decode(words: words, pageCount: pageCount, chainStart: root), pages.map(\.number))
+            }
+            frozen.append(FreeList.FrozenPage(number: page.number, records: records))
+        }
+        var list = FreeList()
+        list.frozen = frozen
+        return (list, [])
+    }
+
+    /// The words of the chain from `root`, and each chain page with the range of its words.
+    private static func read<Source: PageReading>(from root: UInt64, source: Source, pageCount: UInt64) throws(MapStoreError) -> (words: [UInt64], pages: [(number: UInt64, words: Range<Int>)]) {
         var words: [UInt64] = []
-        var chain: [UInt64] = []
+        var chain: [(number: UInt64, words: Range<Int>)] = []
         var number = root
         let perPage = FreeList.wordsPerPage(pageSize: source.pageSize)
         while number != 0 {
@@ -23,42 +49,153 @@ enum FreeListChain {
             guard count >= 1, count - 1 <= perPage else {
                 throw MapStoreError.corrupted(page: number, reason: "free-list page holds \(count) words, at most \(perPage + 1) fit")
             }
-            chain.append(number)
+            let start = words.count
             for index in 1..<count { words.append(page.u64(PageLayout.headerSize + 8 * index)) }
+            chain.append((number, start..<words.count))
             number = page.u64(PageLayout.headerSize)
         }
-        return (try FreeList.decode(words: words, pageCount: pageCount, chainStart: root), chain)
+        return (words, chain)
     }
 
-    /// Frees the old chain and writes the transaction's free list into new pages; returns the new root.
-    static func save(_ pages: TransactionPages, oldChain: [UInt64]) throws(MapStoreError) -> (root: UInt64, chain: [UInt64]) {
+    /// Frees the working part's old chain pages and writes the working part, with the pages
+    /// this transaction freed, into new pages linked in front of the frozen ones; returns the
+    /// new root and the working chain pages. Afterwards `pages.freeList` is the list as this
+    /// commit leaves it (`freedNow` included under this transaction's id).
+    ///
+    /// With `freezing` on, when the working part fills more than one page its full pages are
+    /// frozen (DESIGN.md 2 wants a commit's cost not to grow with the list): only the last,
+    /// partly filled page stays in the working part, first in the chain.
+    static func save(_ pages: TransactionPages, oldChain: [UInt64], freezing: Bool) throws(MapStoreError) -> (root: UInt64, chain: [UInt64]) {
         for number in oldChain { pages.free(number, count: 1) }
         let perPage = FreeList.wordsPerPage(pageSize: pages.pageSize)
         var chain: [(number: UInt64, page: Page)] = []
-        var words: [UInt64]
-        // Taking a page for the chain can shrink the list; loop until the chain is long
-        // enough (counting the words, not building them), then build them once.
+        // Taking a page for the chain can shrink the list (or grow it, when it thaws a frozen
+        // page); loop until the chain is long enough (counting the pages, not laying them
+        // out), then lay them out once.
         while true {
-            let needed = (pages.freeList.wordCount(adding: pages.freedNow) + perPage - 1) / perPage
+            let needed = pages.freeList.workingPagesNeeded(adding: pages.freedNow, perPage: perPage)
             if chain.count >= needed { break }
-            let (number, page) = try pages.allocate(1)
-            chain.append((number, page))
+            chain.append(try pages.allocate(1))
         }
-        words = pages.freeList.words(adding: pages.freedNow, tag: pages.txnID)
-        var next: UInt64 = 0
-        var end = words.count
-        for (index, link) in chain.enumerated().reversed() {
-            let start = min(index * perPage, end)
-            let page = link.page
-            page.initialize(kind: .freeList, number: link.number, txnID: pages.txnID)
-            page.setU16(PageLayout.countOffset, 1 + (end - start))
-            page.setU64(PageLayout.headerSize, next)
-            for (offset, word) in words[start..<end].enumerated() {
-                page.setU64(PageLayout.headerSize + 8 * (offset + 1), word)
+        // The final layout: `laidOut` pages of whole records, in the order the records are
+        // written; with freezing, all but the last are frozen now.
+        let laidOut = pages.freeList.workingPagesNeeded(adding: pages.freedNow, perPage: perPage)
+        let frozenNow = freezing && laidOut >= 2 ? laidOut - 1 : 0
+        let working = chain.count - frozenNow
+        let tail = pages.freeList.frozen.last?.number ?? 0
+        // Chain order: the working page(s) (with freezing, the last laid-out page), pages
+        // left empty (the list shrank while the chain was taken), the pages frozen now, then
+        // the pages frozen before.
+        for (index, link) in chain.enumerated() {
+            link.page.initialize(kind: .freeList, number: link.number, txnID: pages.txnID)
+            link.page.setU64(PageLayout.headerSize, index + 1 < chain.count ? chain[index + 1].number : tail)
+            link.page.setU16(PageLayout.countOffset, 1)
+        }
+        var writer = RecordWriter(perPage: perPage, laidOut: laidOut, frozenNow: frozenNow, working: working)
+        writer.add(0, pages.freeList.reusable[...], chain: chain)
+        for record in pages.freeList.pending { writer.add(record.txn, record.pages[...], chain: chain) }
+        writer.add(pages.txnID, pages.freedNow[...], chain: chain)
+        writer.finish(chain: chain)
+        if frozenNow == 0 {
+            if !pages.freedNow.isEmpty { pages.freeList.pending.append((pages.txnID, pages.freedNow)) }
+        } else {
+            // Rare (the working part outgrew a page): read the records back from the pages.
+            var list = FreeList()
+            list.horizon = pages.freeList.horizon
+            list.frozen = pages.freeList.frozen
+            pages.freeList.frozen = []
+            for index in stride(from: chain.count - 1, through: working, by: -1) {
+                list.frozen.append(FreeList.FrozenPage(number: chain[index].number, records: records(of: chain[index].page)))
             }
-            next = link.number
-            end = start
+            for record in records(of: chain[0].page) {
+                if record.txn == 0 {
+                    list.reusable = record.pages
+                } else {
+                    list.pending.append(record)
+                }
+            }
+            pages.freeList = list
         }
-        return (chain.first?.number ?? 0, chain.map(\.number))
+        pages.freedNow = []
+        return (chain.first?.number ?? tail, chain[0..<working].map(\.number))
+    }
+
+    /// The records of a chain page this commit wrote (whole records, as laid out).
+    private static func records(of page: Page) -> [(txn: UInt64, pages: [UInt64])] {
+        var records: [(txn: UInt64, pages: [UInt64])] = []
+        var offset = PageLayout.headerSize + 8
+        let end = PageLayout.headerSize + 8 * page.count
+        while offset < end {
+            let txn = page.u64(offset)
+            let n = Int(page.u64(offset + 8))
+            offset += 16
+            var numbers: [UInt64] = []
+            numbers.reserveCapacity(n)
+            for _ in 0..<n {
+                numbers.append(page.u64(offset))
+                offset += 8
+            }
+            records.append((txn, numbers))
+        }
+        return records
+    }
+
+    /// Writes records into chain pages, page by page, a record split under its own tag where
+    /// it does not fit the rest of a page (the layout ``FreeList/workingPagesNeeded(adding:perPage:)`` counts).
+    private struct RecordWriter {
+        let perPage: Int
+        let laidOut: Int
+        let frozenNow: Int
+        let working: Int
+        var laid = -1
+        var room = 0
+        var offset = 0
+
+        init(perPage: Int, laidOut: Int, frozenNow: Int, working: Int) {
+            self.perPage = perPage
+            self.laidOut = laidOut
+            self.frozenNow = frozenNow
+            self.working = working
+        }
+
+        /// The chain index of laid-out page `laid`: with pages frozen now, the last laid-out
+        /// page is the working one, first in the chain, and the others follow the working pages.
+        func place(_ laid: Int) -> Int {
+            frozenNow == 0 ? laid : (laid == laidOut - 1 ? 0 : working + laid)
+        }
+
+        mutating func add(_ txn: UInt64, _ numbers: ArraySlice<UInt64>, chain: [(number: UInt64, page: Page)]) {
+            var left = numbers
+            while !left.isEmpty {
+                if room < 3 {
+                    finish(chain: chain)
+                    laid += 1
+                    room = perPage
+                    offset = PageLayout.headerSize + 8
+                }
+                let page = chain[place(laid)].page
+                let take = min(left.count, room - 2)
+                page.setU64(offset, txn)
+                page.setU64(offset + 8, UInt64(take))
+                offset += 16
+                #if _endian(little)
+                left.prefix(take).withUnsafeBytes { page.write($0, at: offset) }
+                offset += 8 * take
+                #else
+                for number in left.prefix(take) {
+                    page.setU64(offset, number)
+                    offset += 8
+                }
+                #endif
+                left = left.dropFirst(take)
+                room -= take + 2
+            }
+        }
+
+        /// Sets the word count of the page being filled.
+        func finish(chain: [(number: UInt64, page: Page)]) {
+            guard laid >= 0 else { return }
+            chain[place(laid)].page.setU16(PageLayout.countOffset, (offset - PageLayout.headerSize) / 8)
+        }
     }
 }

@@ -33,9 +33,10 @@ extension WriteTransaction {
     /// before it is durable; it reuses no page the last durable commit reaches (Database.swift).
     func writeCommit(into written: inout WrittenCommits) throws(MapStoreError) -> Bool {
         guard hasChanges else { return false }
-        let started = monotonicNanoseconds()
+        let started = environment.observer.isRecording ? monotonicNanoseconds() : 0
         try flushTables()
-        let freeList = try FreeListChain.save(pages, oldChain: oldChain)
+        // Snapshots need the whole list in hand at every commit (SnapshotPins): nothing is frozen while there are any.
+        let freeList = try FreeListChain.save(pages, oldChain: oldChain, freezing: catalog.tree.isEmpty)
         let meta = nextMeta(freeListRoot: freeList.root)
         pages.seal()
         // Growing the file writes nothing: a full disk here aborts the transaction and leaves
@@ -47,7 +48,7 @@ extension WriteTransaction {
             environment.poison(error)
             throw error
         }
-        keepFreeList(for: meta, chain: freeList.chain)
+        environment.freeListCache = (meta.txnID, pages.freeList, freeList.chain)
         environment.unsyncedMeta = meta
         written.add(meta, started: started, bytes: (pages.dirtyPageCount + 1) * pages.pageSize,
                     inPlace: pages.inPlace ? pages.pageRange() : nil, tracer: pages.tracer)
@@ -70,29 +71,36 @@ extension WriteTransaction {
     /// Step 3: heap copies go to the file with pwritev, one call per run of consecutive pages.
     private func writePages() throws(MapStoreError) {
         guard !pages.inPlace else { return }
-        let runs = pages.sortedRuns()
-        var index = 0
-        var iovecs: [iovec] = []
-        while index < runs.count {
-            let start = runs[index].first
-            var next = start
-            iovecs.removeAll(keepingCapacity: true)
-            while index < runs.count, runs[index].first == next {
-                let run = runs[index]
-                iovecs.append(iovec(iov_base: run.buffer, iov_len: run.count * pages.pageSize))
-                next += UInt64(run.count)
-                index += 1
+        let count = pages.dirty.count
+        // Page numbers sorted, and one iovec per owned run, in scratch memory: a small commit
+        // (the usual) builds no array.
+        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { (buffer) throws(MapStoreError) in
+            var numbers = buffer
+            var filled = 0
+            pages.dirty.forEach { page, _ in
+                numbers[filled] = page
+                filled += 1
             }
-            try Syscalls.pwritevAll(environment.file, environment.path, &iovecs, at: Int(start) * pages.pageSize)
-            pages.tracer?.pagesStored(start, count: Int(next - start))
+            numbers.sort()
+            try withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { (iovecs) throws(MapStoreError) in
+                var index = 0
+                while index < count {
+                    let start = numbers[index]
+                    var next = start
+                    var runs = 0
+                    while index < count, numbers[index] == next {
+                        let length = pages.runLength(next)
+                        iovecs[runs] = iovec(iov_base: pages.dirty[next]!, iov_len: length * pages.pageSize)
+                        runs += 1
+                        next += UInt64(length)
+                        index += 1
+                    }
+                    try Syscalls.pwritevAll(environment.file, environment.path, UnsafeMutableBufferPointer(rebasing: iovecs[0..<runs]),
+                                            at: Int(start) * pages.pageSize)
+                    pages.tracer?.pagesStored(start, count: Int(next - start))
+                }
+            }
         }
-    }
-
-    /// The free list as this commit leaves it, kept for the next writer of this process.
-    private func keepFreeList(for meta: Meta, chain: [UInt64]) {
-        var list = pages.freeList
-        if !pages.freedNow.isEmpty { list.pending.append((meta.txnID, pages.freedNow)) }
-        environment.freeListCache = (meta.txnID, list, chain)
     }
 }
 
@@ -149,6 +157,7 @@ extension Environment {
             throw error
         }
         publish(meta)
+        guard observer.isRecording else { return }
         let now = monotonicNanoseconds()
         observer.committed(
             nanoseconds: now - written.firstStarted, bytes: written.bytes, pages: meta.pageCount,
@@ -192,7 +201,7 @@ extension Environment {
         }
         try withUnsafeTemporaryAllocation(byteCount: Meta.length, alignment: 8) { (buffer) throws(MapStoreError) in
             meta.encode(into: Page(buffer.baseAddress!, size: Meta.length))
-            try Syscalls.pwriteAll(file, path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
+            try Syscalls.pwriteDirect(file, path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
         }
         tracer?.pagesStored(UInt64(slot), count: 1)
     }

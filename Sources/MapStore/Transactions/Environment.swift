@@ -49,7 +49,9 @@ final class Environment: @unchecked Sendable {
     /// Async write transactions waiting to commit as a group (``Options/groupCommit``).
     let groupCommits = GroupCommitQueue()
     /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
-    lazy var bufferPool = PageBufferPool(pageSize: pageSize)
+    let bufferPool: PageBufferPool
+    /// A page-sized buffer write transactions rewrite pages through (one writer at a time).
+    let writerScratch: UnsafeMutableRawPointer
     /// The free list as of `txn`, and the pages of its chain, kept between commits.
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
     /// The newest commit whose pages are written but which is not durable yet (between the
@@ -99,6 +101,8 @@ final class Environment: @unchecked Sendable {
             self.options = options
             self.pageSize = pageSize
             self.limits = NodeLimits(pageSize: pageSize)
+            self.bufferPool = PageBufferPool(pageSize: pageSize)
+            self.writerScratch = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
             self.file = file
             self.lockFile = lockFile
             self.writerQueue = DispatchQueue(label: "MapStore writer \(path)")
@@ -131,6 +135,7 @@ final class Environment: @unchecked Sendable {
 
     deinit {
         if let pinnedSlot { readerTable?.release(pinnedSlot) }
+        writerScratch.deallocate()
         try? file.close()
         try? lockFile?.close()
     }

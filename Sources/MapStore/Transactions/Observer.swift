@@ -26,12 +26,17 @@ final class Observer: Sendable {
     let readers: Gauge
     let minorFaults: Counter
     let majorFaults: Counter
+    /// Whether metrics go anywhere: with swift-metrics' no-op factory (no backend bootstrapped
+    /// and none in the options) every handler above is a no-op for the handle's life, so a
+    /// commit skips the samples (a getrusage and a scan of the reader table) it would feed them.
+    let isRecording: Bool
     /// getrusage's fault counts at the last sample.
     private let lastFaults = Lock((minor: 0, major: 0))
 
     init(path: String, options: Options) {
         logger = options.logger
         let factory = options.metricsFactory ?? MetricsSystem.factory
+        isRecording = !(factory is NOOPMetricsHandler)
         let db = [("db", path)]
         commits = Counter(label: "mapstore_commits_total", dimensions: db, factory: factory)
         commitDuration = CoreMetrics.Timer(label: "mapstore_commit_duration", dimensions: db, factory: factory)
@@ -53,10 +58,11 @@ final class Observer: Sendable {
     }
 
     /// Records one fdatasync or msync of a commit.
-    func synced() { syncs.increment() }
+    func synced() { if isRecording { syncs.increment() } }
 
     /// Records one commit.
     func committed(nanoseconds: Int64, bytes: Int, pages: UInt64, liveReaders: Int?) {
+        guard isRecording else { return }
         commits.increment()
         commitDuration.recordNanoseconds(nanoseconds)
         bytesWritten.increment(by: bytes)

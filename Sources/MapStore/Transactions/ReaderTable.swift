@@ -182,11 +182,17 @@ final class ReaderTable: @unchecked Sendable {
     /// processes that pin an older snapshot than `newest` are reclaimed on the way.
     func oldestReader(newest: UInt64) -> UInt64? {
         var oldest: UInt64?
+        // Runs at every write transaction over every slot: the snapshot word first (most
+        // slots are not reading), then the owner of those that are. A slot is released
+        // snapshot first, then owner, so a reading slot always has its owner set.
+        var snapshotWord = base + ReaderTable.headerSize + 8
         for slot in 0..<slotCount {
+            defer { snapshotWord += ReaderTable.slotSize }
+            let value = UnsafeAtomic<UInt64>(at: snapshotWord.assumingMemoryBound(to: UInt64.AtomicRepresentation.self))
+                .load(ordering: .sequentiallyConsistent)
+            guard value != 0 else { continue }
             let pid = owner(slot).load(ordering: .sequentiallyConsistent)
             guard pid != 0 else { continue }
-            let value = snapshot(slot).load(ordering: .sequentiallyConsistent)
-            guard value != 0 else { continue }
             let txn = value - 1
             // Only a slot that holds pages back is worth a liveness probe.
             if txn < newest, !isAlive(Int32(truncatingIfNeeded: pid)) {

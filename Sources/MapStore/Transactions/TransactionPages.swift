@@ -23,14 +23,15 @@ final class TransactionPages: PageSpace {
     let txnID: UInt64
     let inPlace: Bool
     let maxPages: UInt64
-    /// Called before a page at or past the file's end is used in place: grows the file.
-    let ensureCapacity: ((_ pages: UInt64) throws(MapStoreError) -> Void)?
+    /// The writer's environment: grows the file before a page at or past its end is used in place.
+    let environment: Environment?
     /// Pages this transaction owns, by first page, and the pages in each run.
     @usableFromInline @exclusivity(unchecked) var dirty = PageMap()
     @exclusivity(unchecked) var runLengths: [UInt64: Int] = [:]
     @exclusivity(unchecked) var freeList: FreeList
     /// Pages the current commit no longer reaches but older snapshots may.
     @exclusivity(unchecked) var freedNow: [UInt64] = []
+    /// The environment's page-sized scratch buffer (the writer's alone, under the writer lock).
     let scratchBuffer: UnsafeMutableRawPointer?
     /// Page buffers kept between write transactions (heap mode), so a commit does not pay
     /// for an allocation per page.
@@ -47,7 +48,7 @@ final class TransactionPages: PageSpace {
         self.txnID = 0
         self.inPlace = false
         self.maxPages = pageCount
-        self.ensureCapacity = nil
+        self.environment = nil
         self.freeList = FreeList()
         self.scratchBuffer = nil
         self.bufferPool = nil
@@ -56,7 +57,7 @@ final class TransactionPages: PageSpace {
     /// A writer's view: the map plus its own pages.
     init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool,
          txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList, bufferPool: PageBufferPool?,
-         tracer: (any AccessTracer)? = nil, ensureCapacity: @escaping (_ pages: UInt64) throws(MapStoreError) -> Void) {
+         tracer: (any AccessTracer)? = nil, environment: Environment) {
         self.tracer = tracer
         self.bufferPool = bufferPool
         self.base = base
@@ -67,15 +68,14 @@ final class TransactionPages: PageSpace {
         self.txnID = txnID
         self.inPlace = inPlace
         self.maxPages = maxPages
-        self.ensureCapacity = ensureCapacity
+        self.environment = environment
         self.freeList = freeList
-        self.scratchBuffer = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
+        self.scratchBuffer = environment.writerScratch
         if let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
 
     deinit {
         releaseBuffers()
-        scratchBuffer?.deallocate()
     }
 
     /// Frees the heap copies (after a commit wrote them, or on abort).
@@ -147,7 +147,7 @@ final class TransactionPages: PageSpace {
     @usableFromInline func allocate(_ count: Int) throws(MapStoreError) -> (number: UInt64, page: Page) {
         precondition(isWriter, "allocate in a read transaction")
         let first: UInt64
-        if let run = freeList.takeRun(count) {
+        if let run = takeFree(count) {
             first = run
         } else {
             guard pageCount + UInt64(count) <= maxPages else { throw MapStoreError.mapFull(limit: Int(maxPages) * pageSize) }
@@ -156,7 +156,7 @@ final class TransactionPages: PageSpace {
         }
         let buffer: UnsafeMutableRawPointer
         if inPlace {
-            try ensureCapacity?(first + UInt64(count))
+            try environment?.ensureFileCapacity(pages: first + UInt64(count))
             buffer = base + Int(first) * pageSize
             if let tracer { tracer.pagesWritten(first, count: count) }
         } else if count == 1, let pool = bufferPool {
@@ -169,6 +169,17 @@ final class TransactionPages: PageSpace {
         let page = Page(buffer, size: count * pageSize)
         page.initialize(kind: .leaf, number: first, txnID: txnID)
         return (first, page)
+    }
+
+    /// `count` consecutive free pages from the list, thawing frozen free-list pages while the
+    /// working part has none; nil when the list has no such run.
+    private func takeFree(_ count: Int) -> UInt64? {
+        while true {
+            if let run = freeList.takeRun(count) { return run }
+            // The thawed chain page is part of the last commit's list: it waits like any freed page.
+            guard let chainPage = freeList.thawNewest() else { return nil }
+            free(chainPage, count: 1)
+        }
     }
 
     @usableFromInline func free(_ number: UInt64, count: Int) {
@@ -210,20 +221,6 @@ final class TransactionPages: PageSpace {
         }
         return low < end ? low..<end : 0..<0
     }
-
-    /// Owned runs in page order: (first page, pages, bytes).
-    func sortedRuns() -> [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] {
-        // Sorting the page numbers alone (a specialized sort of [UInt64]) and looking the
-        // buffers up again is cheaper than sorting tuples through a closure.
-        var numbers: [UInt64] = []
-        numbers.reserveCapacity(dirty.count)
-        dirty.forEach { page, _ in numbers.append(page) }
-        numbers.sort()
-        var runs: [(first: UInt64, count: Int, buffer: UnsafeMutableRawPointer)] = []
-        runs.reserveCapacity(numbers.count)
-        for page in numbers { runs.append((page, runLength(page), dirty[page]!)) }
-        return runs
-    }
 }
 
 /// Page-sized, page-aligned buffers reused from one write transaction to the next.
@@ -232,10 +229,12 @@ final class PageBufferPool: @unchecked Sendable {
     let pageSize: Int
     /// Buffers kept at most: 16 MiB of 4 KiB pages; a larger transaction allocates the rest.
     let limit = 4096
-    private var buffers: [UnsafeMutableRawPointer] = []
+    /// (Unchecked exclusivity: only the writer touches the pool, and the dynamic checks were
+    /// a tenth of the cost of releasing a transaction's buffers.)
+    @exclusivity(unchecked) private var buffers: [UnsafeMutableRawPointer] = []
     /// A dirty-page table kept for the next transaction (an array allocation per
     /// transaction saved); only tables of at most 4096 slots are kept.
-    private var table: [UInt64]?
+    @exclusivity(unchecked) private var table: [UInt64]?
 
     init(pageSize: Int) { self.pageSize = pageSize }
 
