@@ -116,6 +116,38 @@ import Testing
     }
 
     /// Seeded random damage: bit flips, garbage runs, zeroed and swapped pages, meta damage.
+    /// A writer copies branch pages without checking every cell (only the child pointer it
+    /// followed changes); any other edit of such a copy checks it first. A damaged cell the
+    /// descent's search never reads must still stop a commit that edits that page.
+    @Test func aDamagedBranchCellStopsAWriterThatEditsThePage() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        try Self.makeDatabase(path)
+        let root = try Database(path: path, options: .testing()).read { txn in
+            #expect(txn.base.main.depth >= 2)
+            return Int(txn.base.main.root)
+        }
+        try Self.mutate(path) { bytes in
+            let page = root * Self.pageSize
+            let count = Int(bytes[page + 26]) | Int(bytes[page + 27]) << 8
+            // The last cell's slot: a search for keys below every separator never probes it.
+            bytes[page + 32 + 2 * (count - 1)] = 0xFF
+            bytes[page + 32 + 2 * (count - 1) + 1] = 0xFF
+        }
+        let db = try Database(path: path, options: .testing())
+        // Keys before every other key: their leaf splits until a separator goes into the root.
+        var error: MapStoreError?
+        do {
+            for batch in 0..<40 {
+                try db.write { txn in for i in 0..<100 { try txn.put("a\(batch)-\(i)", String(repeating: "v", count: 80)) } }
+            }
+        } catch let caught as MapStoreError {
+            error = caught
+        }
+        #expect(error?.code == "corrupted", "\(String(describing: error))")
+        #expect(try db.check().contains { $0.page == UInt64(root) })
+    }
+
     @Test func randomDamageNeverCrashes() throws {
         let dir = TemporaryDirectory()
         let pristine = dir.file("pristine.mapstore")

@@ -58,7 +58,7 @@ struct FreeList: Sendable {
             for index in 0..<records { released += pending[index].pages }
             addReleased(&released)
         }
-        pending.removeFirst(records)
+        if records == pending.count { pending.removeAll(keepingCapacity: true) } else { pending.removeFirst(records) }
     }
 
     /// Adds `released` (any order; reordered in place) to `reusable`.

@@ -26,6 +26,10 @@ enum PageLayout {
     @usableFromInline static let txnOffset = 8
     @usableFromInline static let numberOffset = 16
     @usableFromInline static let kindOffset = 24
+    /// Zero on disk. In a write transaction's own copy of a tree page, ``uncheckedCells``
+    /// marks a copy whose cells are not validated yet; sealing resets it before the write.
+    @usableFromInline static let flagsOffset = 25
+    @usableFromInline static let uncheckedCells: UInt8 = 1
     @usableFromInline static let countOffset = 26
     @usableFromInline static let upperOffset = 28
     @usableFromInline static let runLengthOffset = 28

@@ -132,16 +132,37 @@ final class TransactionPages: PageSpace {
 
     // MARK: Writing
 
-    @usableFromInline func writablePage(_ number: UInt64) throws(MapStoreError) -> (number: UInt64, page: Page) {
-        if let buffer = dirty[number] { return (number, Page(buffer, size: pageSize)) }
+    @usableFromInline func writablePage(_ number: UInt64, checkingCells: Bool) throws(MapStoreError) -> (number: UInt64, page: Page) {
+        if let buffer = dirty[number] {
+            let page = Page(buffer, size: pageSize)
+            if checkingCells { try checkCells(page, number: number) }
+            return (number, page)
+        }
         let source = try readPage(number)
-        try Node(source, number: number).validateAll()
+        let node = try Node(source, number: number)
+        // Checking every cell is most of a copy's cost on a branch page (hundreds of cells),
+        // and a descent only rewrites one child pointer there: the check waits for an edit.
+        if checkingCells { try node.validateAll() }
         let (copy, page) = try allocate(1)
         page.copy(from: source)
         page.setU64(PageLayout.numberOffset, copy)
         page.setU64(PageLayout.txnOffset, txnID)
+        page.setU8(PageLayout.flagsOffset, checkingCells ? 0 : PageLayout.uncheckedCells)
         free(number, count: 1)
         return (copy, page)
+    }
+
+    @usableFromInline func checkedPage(_ number: UInt64) throws(MapStoreError) -> Page {
+        let page = try readPage(number)
+        try checkCells(page, number: number)
+        return page
+    }
+
+    /// Validates the cells of an owned copy made without (the flag), once.
+    private func checkCells(_ page: Page, number: UInt64) throws(MapStoreError) {
+        guard page.u8(PageLayout.flagsOffset) & PageLayout.uncheckedCells != 0 else { return }
+        try Node(page, number: number).validateAll()
+        page.setU8(PageLayout.flagsOffset, 0)
     }
 
     @usableFromInline func allocate(_ count: Int) throws(MapStoreError) -> (number: UInt64, page: Page) {
@@ -208,6 +229,7 @@ final class TransactionPages: PageSpace {
         dirty.forEach { first, buffer in
             let page = Page(buffer, size: runLength(first) * pageSize)
             page.setU64(PageLayout.txnOffset, txnID)
+            page.setU8(PageLayout.flagsOffset, 0)
             page.setU64(PageLayout.checksumOffset, page.computeChecksum())
         }
     }

@@ -14,9 +14,15 @@ protocol PageReading {
 /// What the tree needs from a write transaction: reading pages, copying a page before
 /// changing it (copy-on-write), allocating and freeing. The tree never does file I/O.
 @usableFromInline
-protocol PageSpace: AnyObject, PageReading {    /// A writable copy of tree page `number`, with all cells validated: the same page if
-    /// this transaction already owns it, else a fresh page (the old one is freed).
-    func writablePage(_ number: UInt64) throws(MapStoreError) -> (number: UInt64, page: Page)
+protocol PageSpace: AnyObject, PageReading {
+    /// A writable copy of tree page `number`, its header checked: the same page if this
+    /// transaction already owns it, else a fresh page (the old one is freed). With
+    /// `checkingCells`, every cell is validated too (the page may then be edited in any
+    /// way); without, only child pointers the caller has read through ``Node`` may be
+    /// changed until ``checkedPage(_:)`` validates it.
+    func writablePage(_ number: UInt64, checkingCells: Bool) throws(MapStoreError) -> (number: UInt64, page: Page)
+    /// A page this transaction owns, with every cell validated (done now if its copy skipped it).
+    func checkedPage(_ number: UInt64) throws(MapStoreError) -> Page
     /// A fresh run of `count` pages owned by this transaction.
     func allocate(_ count: Int) throws(MapStoreError) -> (number: UInt64, page: Page)
     /// Releases a run that the current commit no longer reaches.

@@ -24,14 +24,16 @@ struct TreeWriter<Space: PageSpace> {
 
     mutating func descendWritable(_ tree: inout TreeRoot, to key: UnsafeRawBufferPointer) throws(MapStoreError) -> (number: UInt64, page: Page) {
         path.removeAll(keepingCapacity: true)
-        var (number, page) = try space.writablePage(tree.root)
+        // Branch pages are copied without checking every cell (only the child pointer the
+        // search read is rewritten); an edit beyond that goes through `checkedPage`.
+        var (number, page) = try space.writablePage(tree.root, checkingCells: tree.depth == 1)
         tree.root = number
-        for _ in 1..<tree.depth {
+        for level in 1..<tree.depth {
             let node = try Node(page, number: number)
             guard !node.isLeaf else { throw node.corrupted("leaf found above the tree's depth \(tree.depth)") }
             let index = try node.searchBranch(key)
             let child = try node.branchChild(index)
-            let (copy, childPage) = try space.writablePage(child)
+            let (copy, childPage) = try space.writablePage(child, checkingCells: level == tree.depth - 1)
             if copy != child { NodeEditor(page).setChild(index, copy) }
             path.append((number, index))
             number = copy
@@ -40,7 +42,8 @@ struct TreeWriter<Space: PageSpace> {
         guard page.kind == PageKind.leaf.rawValue else {
             throw MapStoreError.corrupted(page: number, reason: "branch page found at leaf depth \(tree.depth)")
         }
-        return (number, page)
+        // Owned before, the leaf may be a copy made at branch depth of a damaged tree.
+        return (number, try space.checkedPage(number))
     }
 
     // MARK: Put
@@ -197,7 +200,7 @@ struct TreeWriter<Space: PageSpace> {
             guard tree.depth <= TreeLimits.maxDepth else { throw MapStoreError.mapFull(limit: TreeLimits.maxDepth) }
             return
         }
-        let parentPage = try space.readPage(parentNumber)  // already our copy: it is on the written path
+        let parentPage = try space.checkedPage(parentNumber)  // already our copy: it is on the written path
         let parent = NodeEditor(parentPage)
         let size = Cell.branchHeader + key.count
         if parent.contiguousFree < size + Cell.slotSize, parent.usedBytes() + size + Cell.slotSize <= parent.capacity {
@@ -247,10 +250,10 @@ struct TreeWriter<Space: PageSpace> {
     mutating func rebalance(_ tree: inout TreeRoot, from number: UInt64) throws(MapStoreError) {
         var current = number
         while let (parentNumber, index) = path.last {
-            let node = NodeEditor(try space.readPage(current))
+            let node = NodeEditor(try space.checkedPage(current))
             let used = node.usedBytes()
             if used * 4 >= node.capacity, node.count >= (node.isLeaf ? 1 : 2) { break }
-            let parentPage = try space.readPage(parentNumber)
+            let parentPage = try space.checkedPage(parentNumber)
             let parent = NodeEditor(parentPage)
             guard parent.count > 1 else { break }
             // Merge with whichever neighbour fits: the right one first, else the left one.
@@ -266,9 +269,9 @@ struct TreeWriter<Space: PageSpace> {
             }
             guard let (leftIndex, rightIndex) = pair else { break }
             // Copy both children (one of them is `current`, already ours).
-            let (leftNumber, leftPage) = try space.writablePage(parent.child(leftIndex))
+            let (leftNumber, leftPage) = try space.writablePage(parent.child(leftIndex), checkingCells: true)
             parent.setChild(leftIndex, leftNumber)
-            let (rightNumber, rightPage) = try space.writablePage(parent.child(rightIndex))
+            let (rightNumber, rightPage) = try space.writablePage(parent.child(rightIndex), checkingCells: true)
             parent.setChild(rightIndex, rightNumber)
             let leftNode = NodeEditor(leftPage)
             let rightNode = NodeEditor(rightPage)
