@@ -43,7 +43,8 @@ struct TreeWriter<Space: PageSpace> {
             throw MapStoreError.corrupted(page: number, reason: "branch page found at leaf depth \(tree.depth)")
         }
         // Owned before, the leaf may be a copy made at branch depth of a damaged tree.
-        return (number, try space.checkedPage(number))
+        if page.u8(PageLayout.flagsOffset) != 0 { page = try space.checkedPage(number) }
+        return (number, page)
     }
 
     // MARK: Put
@@ -225,16 +226,32 @@ struct TreeWriter<Space: PageSpace> {
 
     mutating func delete(_ tree: inout TreeRoot, key: UnsafeRawBufferPointer, isTable: Bool = false) throws(MapStoreError) -> Bool {
         guard !tree.isEmpty else { return false }
-        // Look before copying: a miss must not copy the path.
-        let reader = TreeReader(space: space)
-        guard let entry = try reader.find(tree, key: key) else { return false }
-        guard entry.entry.isTable == isTable else {
-            throw MapStoreError.invalidArgument(reason: entry.entry.isTable ? "the key names a table; drop the table instead" : "the key holds data, not a table")
+        // Look before copying (a miss must not copy the path), noting the child taken at
+        // each level so the copy below does not search again.
+        path.removeAll(keepingCapacity: true)
+        var number = tree.root
+        for level in 1...tree.depth {
+            let node = try Node(try space.readPage(number), number: number)
+            guard node.isLeaf == (level == tree.depth) else {
+                throw node.corrupted("\(node.isLeaf ? "leaf" : "branch") at level \(level) of a tree of depth \(tree.depth)")
+            }
+            if node.isLeaf { break }
+            let index = try node.searchBranch(key)
+            path.append((number, index))
+            number = try node.branchChild(index)
         }
-        let (leafNumber, leafPage) = try descendWritable(&tree, to: key)
+        let found = try Node(try space.readPage(number), number: number)
+        let (index, present) = try found.searchLeaf(key)
+        guard present else { return false }
+        let entry = try found.leafEntry(index)
+        guard entry.isTable == isTable else {
+            throw MapStoreError.invalidArgument(reason: entry.isTable ? "the key names a table; drop the table instead" : "the key holds data, not a table")
+        }
+        let (leafNumber, leafPage) = try copyPath(&tree)
         let leaf = try Node(leafPage, number: leafNumber)
-        let (index, found) = try leaf.searchLeaf(key)
-        guard found else { throw leaf.corrupted("key found by the first descent is missing from its leaf") }
+        guard index < leaf.count, compareKeys(try leaf.leafKey(index), key) == 0 else {
+            throw leaf.corrupted("key found by the lookup is missing from the copy of its leaf")
+        }
         let old = try leaf.leafEntry(index)
         if old.isOverflow {
             space.free(leafPage.u64(old.valueOffset), count: limits.overflowPages(valueLength: old.valueLength))
@@ -243,6 +260,27 @@ struct TreeWriter<Space: PageSpace> {
         if !isTable { tree.entries -= 1 }
         try rebalance(&tree, from: leafNumber)
         return true
+    }
+
+    /// Copies the path `path` holds (branch pages and the child index taken in each, from
+    /// a lookup), fixing each parent's child pointer; `path` then names the copies. Returns the leaf.
+    mutating func copyPath(_ tree: inout TreeRoot) throws(MapStoreError) -> (number: UInt64, page: Page) {
+        var (number, page) = try space.writablePage(tree.root, checkingCells: path.isEmpty)
+        tree.root = number
+        for level in path.indices {
+            let index = path[level].index
+            let child = try Node(page, number: number).branchChild(index)
+            let (copy, childPage) = try space.writablePage(child, checkingCells: level == path.count - 1)
+            if copy != child { NodeEditor(page).setChild(index, copy) }
+            path[level].number = number
+            number = copy
+            page = childPage
+        }
+        guard page.kind == PageKind.leaf.rawValue else {
+            throw MapStoreError.corrupted(page: number, reason: "branch page found at leaf depth \(tree.depth)")
+        }
+        if page.u8(PageLayout.flagsOffset) != 0 { page = try space.checkedPage(number) }
+        return (number, page)
     }
 
     /// Merges underfull pages upward from `number` and shrinks the root while it has one child.
