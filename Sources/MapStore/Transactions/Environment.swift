@@ -79,7 +79,7 @@ final class Environment: @unchecked Sendable {
         var pinned: Int?
         do throws(MapStoreError) {
             if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders, logger: options.logger) }
-            let size = try Environment.initializeIfEmpty(file: file, lockFile: lockFile, path: path, pageSize: pageSize, options: options)
+            let size = try Environment.initializeIfEmpty(file: file, readerTable: table, path: path, pageSize: pageSize, options: options)
             let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode
             var (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
             if mode == .privateCopyOnWrite, let table {
@@ -109,7 +109,7 @@ final class Environment: @unchecked Sendable {
             self.readerTable = table
             self.pinnedSlot = pinned
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
-            self.gate = WriterGate(lockFile: mode == .privateCopyOnWrite ? nil : lockFile?.rawValue, path: path + "-lock")
+            self.gate = WriterGate(shared: mode == .privateCopyOnWrite ? nil : table?.writerMutex, path: path + "-lock")
             self.shared = Lock(Shared(meta: meta))
             self.observer = Observer(path: path, options: options)
             if let logger = options.logger {
@@ -149,11 +149,11 @@ final class Environment: @unchecked Sendable {
     // MARK: Creating and opening
 
     /// Writes the two meta pages of an empty database into an empty file; returns the file size.
-    private static func initializeIfEmpty(file: FileDescriptor, lockFile: FileDescriptor?, path: String, pageSize: Int, options: Options) throws(MapStoreError) -> Int {
+    private static func initializeIfEmpty(file: FileDescriptor, readerTable: ReaderTable?, path: String, pageSize: Int, options: Options) throws(MapStoreError) -> Int {
         var size = try Syscalls.fileSize(file, path)
         guard size == 0, !options.readOnly else { return size }
         // Another process may be creating it too: decide under the writer lock.
-        let gate = WriterGate(lockFile: lockFile?.rawValue, path: path + "-lock")
+        let gate = WriterGate(shared: readerTable?.writerMutex, path: path + "-lock")
         try gate.lock()
         defer { gate.unlock() }
         size = try Syscalls.fileSize(file, path)

@@ -26,10 +26,11 @@ public struct ReaderSlot: Sendable, Equatable {
 /// snapshot before it reuses a freed page (the lecture's "shared data structure" use of mmap).
 ///
 /// ```
-/// lock file header (64 bytes)
-/// 0   magic "MSLOCK\0\u{1}" u64     8  version u32 (1)     12 slot count u32
+/// lock file header (128 bytes)
+/// 0   magic "MSLOCK\0\u{1}" u64     8  version u32 (2)     12 slot count u32
 /// 16  last committed txn id u64 (atomic: the fast publication of new commits)
-/// slot i at 64 + 64 * i
+/// 64  the writer mutex: a process-shared, robust pthread mutex (at most 64 bytes)
+/// slot i at 128 + 64 * i
 /// 0   owner pid u64 (atomic; 0 = free)    8  snapshot txn id + 1 u64 (atomic; 0 = not reading)
 /// 16  thread id u64                       24 start time (ns since 1970) u64
 /// ```
@@ -40,8 +41,11 @@ public struct ReaderSlot: Sendable, Equatable {
 /// by a process that does not have the database open.
 final class ReaderTable: @unchecked Sendable {
     static let magic: UInt64 = 0x0100_4B43_4F4C_534D  // "MSLOCK\0\u{1}" little-endian
-    static let version: UInt32 = 1
-    static let headerSize = 64
+    /// 2: the writer lock is the mutex in the header (1 used an OFD lock on byte 0).
+    static let version: UInt32 = 2
+    static let headerSize = 128
+    /// Where the writer mutex lives in the header.
+    static let writerMutexOffset = 64
     static let slotSize = 64
     /// Byte offset of the liveness locks: past anything the file holds.
     static let livenessBase: Int64 = 1 << 32
@@ -81,7 +85,13 @@ final class ReaderTable: @unchecked Sendable {
         }
         let page = Page(header.baseAddress!, size: ReaderTable.headerSize)
         var slots: Int
-        if size < ReaderTable.headerSize || header.allSatisfy({ $0 == 0 }) {
+        var layOut = size < ReaderTable.headerSize || header.allSatisfy({ $0 == 0 })
+        if !layOut, page.u64(0) == ReaderTable.magic, page.u32(8) < ReaderTable.version,
+           ReaderTable.nobodyElseHasItOpen(file) {
+            // A lock file of an older build that no process uses any more: lay it out anew.
+            layOut = true
+        }
+        if layOut {
             // A new (or never initialised) lock file: lay it out for `requested` slots.
             slots = requested
             let needed = ReaderTable.headerSize + slots * ReaderTable.slotSize
@@ -107,12 +117,43 @@ final class ReaderTable: @unchecked Sendable {
         self.slotCount = slots
         self.length = size
         self.base = try Syscalls.mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.rawValue, 0, path)
+        if layOut {
+            // Still under the initialisation lock: nobody can use the mutex before it exists.
+            ReaderTable.initializeWriterMutex(base + ReaderTable.writerMutexOffset)
+        }
         // This process is alive for as long as it holds this lock (dropped by the kernel at exit).
         _ = cshim_ofd_setlk(file.rawValue, cshim_f_rdlck(), ReaderTable.livenessBase + Int64(pid), 1, 0)
     }
 
     deinit {
         Syscalls.munmap(base, length)
+    }
+
+    /// The writer mutex in the lock file, shared by every process that maps it.
+    var writerMutex: UnsafeMutablePointer<pthread_mutex_t> {
+        (base + ReaderTable.writerMutexOffset).assumingMemoryBound(to: pthread_mutex_t.self)
+    }
+
+    /// Initialises the writer mutex in place: shared between processes, robust (a holder
+    /// that dies hands the next locker EOWNERDEAD instead of a lock held for ever), and
+    /// error-checking (a nested write on one thread gets EDEADLK instead of hanging).
+    private static func initializeWriterMutex(_ address: UnsafeMutableRawPointer) {
+        precondition(MemoryLayout<pthread_mutex_t>.size <= ReaderTable.headerSize - ReaderTable.writerMutexOffset,
+                     "pthread_mutex_t does not fit the lock file's header")
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ERRORCHECK))
+        pthread_mutexattr_setpshared(&attributes, Int32(PTHREAD_PROCESS_SHARED))
+        pthread_mutexattr_setrobust(&attributes, Int32(PTHREAD_MUTEX_ROBUST))
+        let result = pthread_mutex_init(address.assumingMemoryBound(to: pthread_mutex_t.self), &attributes)
+        pthread_mutexattr_destroy(&attributes)
+        precondition(result == 0, "pthread_mutex_init of the writer mutex failed: \(result)")
+    }
+
+    /// Whether no other open file description holds a liveness lock on the lock file (no
+    /// process, this one included, has the database open through it).
+    private static func nobodyElseHasItOpen(_ file: FileDescriptor) -> Bool {
+        cshim_ofd_getlk(file.rawValue, cshim_f_wrlck(), ReaderTable.livenessBase, 1 << 32) == Int32(cshim_f_unlck())
     }
 
     // MARK: Atomic fields

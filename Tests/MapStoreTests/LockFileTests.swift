@@ -1,0 +1,68 @@
+import CShims
+import Foundation
+import SystemPackage
+import Testing
+@testable import MapStore
+
+/// The lock file's writer mutex (version 2) and what happens to a lock file of version 1.
+@Suite struct LockFileTests {
+    /// A version-1 lock file as an older build laid it out: 64-byte header, slots after it.
+    static func writeVersion1LockFile(_ path: String) throws {
+        var bytes = [UInt8](repeating: 0, count: 8192)
+        withUnsafeBytes(of: ReaderTable.magic.littleEndian) { for (i, byte) in $0.enumerated() { bytes[i] = byte } }
+        withUnsafeBytes(of: UInt32(1).littleEndian) { for (i, byte) in $0.enumerated() { bytes[8 + i] = byte } }
+        withUnsafeBytes(of: UInt32(126).littleEndian) { for (i, byte) in $0.enumerated() { bytes[12 + i] = byte } }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test func anUnusedVersion1LockFileIsLaidOutAgain() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        do { try Database(path: path, options: .testing()).write { try $0.put("k", "v") } }
+        try Self.writeVersion1LockFile(path + "-lock")
+        let db = try Database(path: path, options: .testing())
+        try db.write { try $0.put("k2", "v2") }
+        #expect(try db.read { try $0.getString("k") } == "v")
+        let header = try #require(FileManager.default.contents(atPath: path + "-lock"))
+        #expect(header[8] == 2, "the lock file is version 2 now")
+    }
+
+    @Test func aVersion1LockFileInUseIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        do { try Database(path: path, options: .testing()).write { try $0.put("k", "v") } }
+        try Self.writeVersion1LockFile(path + "-lock")
+        // Another open description holds a liveness lock, as a process of the older build would.
+        let other = try FileDescriptor.open(path + "-lock", .readWrite)
+        defer { try? other.close() }
+        #expect(cshim_ofd_setlk(other.rawValue, cshim_f_rdlck(), ReaderTable.livenessBase + 1, 1, 0) == 0)
+        #expect(throws: MapStoreError.self) { _ = try Database(path: path, options: .testing()) }
+    }
+
+    @Test func writersOfTwoHandlesAndManyThreadsTakeTurns() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let first = try Database(path: path, options: .testing())
+        let second = try Database(path: path, options: .testing())
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            let db = worker % 2 == 0 ? first : second
+            for i in 0..<50 {
+                try? db.write { txn in
+                    let count = (try txn.getString("count")).flatMap { Int($0) } ?? 0
+                    try txn.put("count", String(count + 1))
+                    try txn.put("w\(worker)-\(i)", "x")
+                }
+            }
+        }
+        #expect(try first.read { try $0.getString("count") } == "400")
+        #expect(try first.check() == [])
+    }
+
+    @Test func aNestedWriteOnOneThreadThrows() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        try db.write { _ in
+            #expect(throws: MapStoreError.self) { try db.write { try $0.put("inner", "x") } }
+        }
+    }
+}
