@@ -58,6 +58,36 @@ import Testing
         #expect(try first.check() == [])
     }
 
+    /// Writers scan the slots up to the highest one ever claimed: a reader alone in a slot
+    /// above a freed one still holds its pages.
+    @Test func aReaderInAHigherSlotPinsItsPages() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        try db.write { txn in for i in 0..<300 { try txn.put("key\(i)", "v0") } }
+        let opened = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        let seen = Lock<[String?]>([])
+        try db.read { _ in
+            // This reader takes slot 0; the thread's reader takes slot 1.
+            Thread {
+                _ = try? db.read { reader in
+                    opened.signal()
+                    release.wait()
+                    let values = (0..<300).map { try? reader.getString("key\($0)") }
+                    seen.withLock { $0 = values }
+                }
+                done.signal()
+            }.start()
+            opened.wait()
+        }
+        // Slot 0 is free again; only slot 1 reads, at the first commit.
+        #expect(db.readers().map(\.index) == [1])
+        for round in 1...40 { try db.write { txn in for i in 0..<300 { try txn.put("key\(i)", "v\(round)") } } }
+        release.signal()
+        done.wait()
+        #expect(seen.withLock { $0 } == Array(repeating: "v0", count: 300))
+        #expect(try db.check() == [])
+    }
+
     @Test func aNestedWriteOnOneThreadThrows() throws {
         let dir = TemporaryDirectory()
         let db = try Database(path: dir.file(), options: .testing())

@@ -58,7 +58,12 @@ struct FreeList: Sendable {
             for index in 0..<records { released += pending[index].pages }
             addReleased(&released)
         }
-        if records == pending.count { pending.removeAll(keepingCapacity: true) } else { pending.removeFirst(records) }
+        if records == pending.count {
+            // Usually one record: popped in place (removeAll and removeFirst go through replaceSubrange).
+            while !pending.isEmpty { pending.removeLast() }
+        } else {
+            pending.removeFirst(records)
+        }
     }
 
     /// Adds `released` (any order; reordered in place) to `reusable`.

@@ -29,6 +29,7 @@ public struct ReaderSlot: Sendable, Equatable {
 /// lock file header (128 bytes)
 /// 0   magic "MSLOCK\0\u{1}" u64     8  version u32 (2)     12 slot count u32
 /// 16  last committed txn id u64 (atomic: the fast publication of new commits)
+/// 24  slots in use u64 (atomic: one past the highest slot ever claimed; writers scan no further)
 /// 64  the writer mutex: a process-shared, robust pthread mutex (at most 64 bytes)
 /// slot i at 128 + 64 * i
 /// 0   owner pid u64 (atomic; 0 = free)    8  snapshot txn id + 1 u64 (atomic; 0 = not reading)
@@ -59,8 +60,6 @@ final class ReaderTable: @unchecked Sendable {
     let path: String
     let pid: Int32
     let logger: Logger?
-    /// Where the next claim starts looking, to spread threads over the slots.
-    private let hint = ManagedAtomic<Int>(0)
 
     /// Maps (creating and initialising if needed) the reader table of `file`, the open lock file.
     init(file: FileDescriptor, path: String, slots requested: Int, logger: Logger? = nil) throws(MapStoreError) {
@@ -165,6 +164,10 @@ final class ReaderTable: @unchecked Sendable {
     private func owner(_ slot: Int) -> UnsafeAtomic<UInt64> { atomic(ReaderTable.headerSize + slot * ReaderTable.slotSize) }
     private func snapshot(_ slot: Int) -> UnsafeAtomic<UInt64> { atomic(ReaderTable.headerSize + slot * ReaderTable.slotSize + 8) }
     private var lastCommitted: UnsafeAtomic<UInt64> { atomic(16) }
+    private var slotsUsedWord: UnsafeAtomic<UInt64> { atomic(24) }
+
+    /// One past the highest slot ever claimed (clamped to the table): no reader is beyond it.
+    var slotsInUse: Int { Int(min(slotsUsedWord.load(ordering: .sequentiallyConsistent), UInt64(slotCount))) }
 
     /// The id of the newest commit, as the last writer published it.
     var lastTransaction: UInt64 { lastCommitted.load(ordering: .sequentiallyConsistent) }
@@ -179,9 +182,9 @@ final class ReaderTable: @unchecked Sendable {
     /// Claims a free slot for a reader of this thread; throws when all are taken by live readers.
     func claim() throws(MapStoreError) -> Int {
         for attempt in 0..<2 {
-            let start = hint.loadThenWrappingIncrement(ordering: .relaxed)
-            for step in 0..<slotCount {
-                let slot = (start &+ step) % slotCount
+            // The lowest free slot, as LMDB does: the slots in use stay few, and so do the
+            // slots every writer scans.
+            for slot in 0..<slotCount {
                 let owner = owner(slot)
                 if owner.load(ordering: .relaxed) == 0,
                    owner.compareExchange(expected: 0, desired: UInt64(pid), ordering: .sequentiallyConsistent).exchanged {
@@ -190,6 +193,14 @@ final class ReaderTable: @unchecked Sendable {
                     var now = timespec()
                     clock_gettime(CLOCK_REALTIME, &now)
                     fields.setU64(24, UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec))
+                    // Before the reader stores its snapshot: a writer that reads the count
+                    // before this raise scans before that store, which the reader protocol covers.
+                    var used = slotsUsedWord.load(ordering: .sequentiallyConsistent)
+                    while used < UInt64(slot + 1) {
+                        let (exchanged, found) = slotsUsedWord.compareExchange(expected: used, desired: UInt64(slot + 1), ordering: .sequentiallyConsistent)
+                        if exchanged { break }
+                        used = found
+                    }
                     return slot
                 }
             }
@@ -227,7 +238,7 @@ final class ReaderTable: @unchecked Sendable {
         // slots are not reading), then the owner of those that are. A slot is released
         // snapshot first, then owner, so a reading slot always has its owner set.
         var snapshotWord = base + ReaderTable.headerSize + 8
-        for slot in 0..<slotCount {
+        for slot in 0..<slotsInUse {
             defer { snapshotWord += ReaderTable.slotSize }
             let value = UnsafeAtomic<UInt64>(at: snapshotWord.assumingMemoryBound(to: UInt64.AtomicRepresentation.self))
                 .load(ordering: .sequentiallyConsistent)
@@ -271,7 +282,7 @@ final class ReaderTable: @unchecked Sendable {
 
     /// Slots reading a snapshot right now (no liveness probes: cheap enough for every commit).
     func readingCount() -> Int {
-        (0..<slotCount).reduce(0) { count, slot in
+        (0..<slotsInUse).reduce(0) { count, slot in
             snapshot(slot).load(ordering: .relaxed) != 0 ? count + 1 : count
         }
     }
