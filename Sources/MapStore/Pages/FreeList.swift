@@ -173,6 +173,10 @@ struct FreeList: Sendable {
 
     // MARK: Encoding
 
+    /// Payload words the writer puts in a chain page while it freezes pages (no snapshots):
+    /// a quarter of a 4 KiB page, so the working page every commit rewrites stays small.
+    static let frozenPageWords = 128
+
     /// Words of payload one free-list page holds (after its `next` link).
     static func wordsPerPage(pageSize: Int) -> Int { (pageSize - PageLayout.headerSize) / 8 - 1 }
 

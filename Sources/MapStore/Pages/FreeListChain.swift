@@ -67,7 +67,11 @@ enum FreeListChain {
     /// partly filled page stays in the working part, first in the chain.
     static func save(_ pages: TransactionPages, oldChain: [UInt64], freezing: Bool) throws(MapStoreError) -> (root: UInt64, chain: [UInt64]) {
         for number in oldChain { pages.free(number, count: 1) }
-        let perPage = FreeList.wordsPerPage(pageSize: pages.pageSize)
+        // While freezing, chain pages hold at most `frozenPageWords` words: the working page,
+        // rewritten and checksummed by every commit, then stays small (a thawed page's pages
+        // are what it mostly holds), for a few more chain pages in all.
+        let full = FreeList.wordsPerPage(pageSize: pages.pageSize)
+        let perPage = freezing ? min(full, FreeList.frozenPageWords) : full
         var chain: [(number: UInt64, page: Page)] = []
         // Taking a page for the chain can shrink the list (or grow it, when it thaws a frozen
         // page); loop until the chain is long enough (counting the pages, not laying them
