@@ -27,6 +27,27 @@ import Testing
         #expect(header[8] == 2, "the lock file is version 2 now")
     }
 
+    /// A machine that crashes while a writer holds the mutex leaves it marked as held by a
+    /// thread that is gone and that no robust-list walk will release: the first opener
+    /// after the crash must lay the lock file out anew, or every writer would wait forever.
+    @Test func aWriterMutexLeftHeldByACrashedMachineIsReset() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        do { try Database(path: path, options: .testing()).write { try $0.put("k", "v") } }
+        let lockPath = path + "-lock"
+        var bytes = try #require(FileManager.default.contents(atPath: lockPath))
+        // glibc keeps the owner's thread id in the mutex's first word: one above any pid_max.
+        withUnsafeBytes(of: Int32(0x3FFF_FFF0).littleEndian) { for (i, byte) in $0.enumerated() { bytes[ReaderTable.writerMutexOffset + i] = byte } }
+        try bytes.write(to: URL(fileURLWithPath: lockPath))
+        let db = try Database(path: path, options: .testing())
+        let reopened = try #require(FileManager.default.contents(atPath: lockPath))
+        let owner = reopened[ReaderTable.writerMutexOffset..<ReaderTable.writerMutexOffset + 4]
+        try #require(owner.allSatisfy { $0 == 0 }, "the stale owner is cleared before any writer waits on it")
+        try db.write { try $0.put("k2", "v2") }
+        #expect(try db.read { try $0.getString("k") } == "v")
+        #expect(try db.check() == [])
+    }
+
     @Test func aVersion1LockFileInUseIsRefused() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()

@@ -85,8 +85,9 @@ final class ReaderTable: @unchecked Sendable {
         let page = Page(header.baseAddress!, size: ReaderTable.headerSize)
         var slots: Int
         var layOut = size < ReaderTable.headerSize || header.allSatisfy({ $0 == 0 })
-        if !layOut, page.u64(0) == ReaderTable.magic, page.u32(8) < ReaderTable.version,
-           ReaderTable.nobodyElseHasItOpen(file) {
+        // No other process has the database open, so no live thread holds the writer mutex.
+        let alone = !layOut && page.u64(0) == ReaderTable.magic && ReaderTable.nobodyElseHasItOpen(file)
+        if alone, page.u32(8) < ReaderTable.version {
             // A lock file of an older build that no process uses any more: lay it out anew.
             layOut = true
         }
@@ -116,8 +117,13 @@ final class ReaderTable: @unchecked Sendable {
         self.slotCount = slots
         self.length = size
         self.base = try Syscalls.mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.rawValue, 0, path)
-        if layOut {
+        if layOut || alone {
             // Still under the initialisation lock: nobody can use the mutex before it exists.
+            // When nobody else has the file open the mutex is initialised again: a machine
+            // that crashed (power cut, kernel panic) while a writer held it left it marked as
+            // held by a thread that no longer exists, which no robust-list walk will ever
+            // release (LMDB resets its lock file on first open for the same reason). The
+            // slots stay, so `mapstore readers` can still show and clear stale ones.
             ReaderTable.initializeWriterMutex(base + ReaderTable.writerMutexOffset)
         }
         // This process is alive for as long as it holds this lock (dropped by the kernel at exit).
