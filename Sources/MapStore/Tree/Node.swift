@@ -53,33 +53,40 @@ struct NodeLimits: Sendable {
 @inlinable @inline(__always)
 func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let common = min(a.count, b.count)
+    guard common > 0 else { return a.count &- b.count }
+    return compareKeys(a.baseAddress!, a.count, b.baseAddress!, b.count)
+}
+
+/// ``compareKeys(_:_:)`` on two keys given by start and length (both starts valid when
+/// either length is non-zero): the form a binary search uses with its search key's start
+/// loaded once.
+@inlinable @inline(__always)
+func compareKeys(_ p: UnsafeRawPointer, _ aCount: Int, _ q: UnsafeRawPointer, _ bCount: Int) -> Int {
+    let common = min(aCount, bCount)
     var offset = 0
-    if common > 0 {
-        let p = a.baseAddress!, q = b.baseAddress!
-        while offset + 8 <= common {
-            let x = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            let y = UInt64(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            if x != y { return x < y ? -1 : 1 }
-            offset += 8
-        }
-        if offset + 4 <= common {
-            let x = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-            let y = UInt32(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-            if x != y { return x < y ? -1 : 1 }
-            offset += 4
-        }
-        if offset + 2 <= common {
-            let x = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-            let y = UInt16(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-            if x != y { return x < y ? -1 : 1 }
-            offset += 2
-        }
-        if offset < common {
-            let x = p.load(fromByteOffset: offset, as: UInt8.self), y = q.load(fromByteOffset: offset, as: UInt8.self)
-            if x != y { return x < y ? -1 : 1 }
-        }
+    while offset &+ 8 <= common {
+        let x = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        let y = UInt64(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        if x != y { return x < y ? -1 : 1 }
+        offset &+= 8
     }
-    return a.count - b.count
+    if offset &+ 4 <= common {
+        let x = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        let y = UInt32(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        if x != y { return x < y ? -1 : 1 }
+        offset &+= 4
+    }
+    if offset &+ 2 <= common {
+        let x = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+        let y = UInt16(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+        if x != y { return x < y ? -1 : 1 }
+        offset &+= 2
+    }
+    if offset < common {
+        let x = p.load(fromByteOffset: offset, as: UInt8.self), y = q.load(fromByteOffset: offset, as: UInt8.self)
+        if x != y { return x < y ? -1 : 1 }
+    }
+    return aCount &- bCount
 }
 
 /// A leaf entry as found in a page: where its key is and what its value is.
@@ -116,16 +123,20 @@ struct Node {
     /// Opens page `number` as a tree node, checking the header fields a search relies on.
     @inlinable
     init(_ page: Page, number: UInt64) throws(MapStoreError) {
-        let kind = page.kind
+        // One check covers the four header fields read here (a page view is at least a page).
+        precondition(page.size >= PageLayout.headerSize, "page read out of bounds")
+        let bytes = page.bytes
+        let kind = bytes.load(fromByteOffset: PageLayout.kindOffset, as: UInt8.self)
         guard kind == PageKind.leaf.rawValue || kind == PageKind.branch.rawValue else {
             throw MapStoreError.corrupted(page: number, reason: "expected a tree page, found kind \(kind)")
         }
-        guard page.pageNumber == number else {
-            throw MapStoreError.corrupted(page: number, reason: "page header says it is page \(page.pageNumber)")
+        let stored = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: PageLayout.numberOffset, as: UInt64.self))
+        guard stored == number else {
+            throw MapStoreError.corrupted(page: number, reason: "page header says it is page \(stored)")
         }
-        let count = page.count
-        let slotsEnd = PageLayout.headerSize + Cell.slotSize * count
-        let upper = page.upper
+        let count = page.uncheckedU16(PageLayout.countOffset)
+        let slotsEnd = PageLayout.headerSize &+ Cell.slotSize &* count
+        let upper = page.uncheckedU16(PageLayout.upperOffset)
         guard slotsEnd <= upper, upper <= page.size else {
             throw MapStoreError.corrupted(page: number, reason: "\(count) slots and cell area at \(upper) do not fit the page")
         }
@@ -136,7 +147,7 @@ struct Node {
     }
 
     @inlinable var upper: Int { page.upper }
-    @inlinable var slotsEnd: Int { PageLayout.headerSize + Cell.slotSize * count }
+    @inlinable var slotsEnd: Int { PageLayout.headerSize &+ Cell.slotSize &* count }
 
     @inlinable @inline(__always)
     func corrupted(_ reason: String) -> MapStoreError {
@@ -155,7 +166,7 @@ struct Node {
     @inlinable @inline(__always)
     func slotOffset(_ index: Int) throws(MapStoreError) -> Int {
         // The slot array lies inside the page: checked when the node was opened.
-        let offset = page.uncheckedU16(PageLayout.headerSize + Cell.slotSize * index)
+        let offset = page.uncheckedU16(PageLayout.headerSize &+ Cell.slotSize &* index)
         guard offset >= slotsEnd, offset < page.size else {
             throw corrupted("slot \(index) points at \(offset), outside the cell area")
         }
@@ -178,28 +189,43 @@ struct Node {
     /// checked to lie inside the page: the one place every key read goes through.
     @inlinable @inline(__always)
     func key(ofCellAt offset: Int, header: Int, lengthAt lengthOffset: Int, index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
-        guard offset + header <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.uncheckedU16(offset + lengthOffset)
-        guard offset + header + keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
-        return page.uncheckedSlice(offset + header, keyLength)
+        // `offset` (a slot) and the key length are 16-bit: the sums cannot overflow.
+        guard offset &+ header <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        let keyLength = page.uncheckedU16(offset &+ lengthOffset)
+        guard offset &+ header &+ keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
+        return page.uncheckedSlice(offset &+ header, keyLength)
     }
 
     // MARK: Leaf cells
 
-    @inlinable
+    @inlinable @inline(__always)
     func leafEntry(_ index: Int) throws(MapStoreError) -> LeafEntry {
-        let offset = try cellOffset(index)
-        guard offset + Cell.leafHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.u16(offset)
-        let flags = page.u8(offset + 2)
-        let valueLength = Int(page.u32(offset + 4))
-        let keyStart = offset + Cell.leafHeader
+        guard index >= 0, index < count else { throw corrupted("cell \(index) of \(count)") }
+        return try leafEntry(inRange: index)
+    }
+
+    /// Leaf cell `index`, `index` in `0..<count` (a cursor's or scan's position), decoded
+    /// with the fewest checks that keep every byte it lends inside the page: the slot points
+    /// past the slot array, the cell's header and its key and stored value end in the page.
+    /// (Offsets and lengths are 16- and 32-bit fields, so the sums cannot overflow.)
+    @inlinable @inline(__always)
+    func leafEntry(inRange index: Int) throws(MapStoreError) -> LeafEntry {
+        let offset = page.uncheckedU16(PageLayout.headerSize &+ Cell.slotSize &* index)
+        let size = page.size
+        guard offset >= slotsEnd, offset &+ Cell.leafHeader <= size else {
+            throw corrupted("slot \(index) points at \(offset), outside the cell area or too near the page end")
+        }
+        let keyLength = page.uncheckedU16(offset)
+        let flags = page.bytes.load(fromByteOffset: offset &+ 2, as: UInt8.self)
+        let valueLength = Int(UInt32(littleEndian: page.bytes.loadUnaligned(fromByteOffset: offset &+ 4, as: UInt32.self)))
+        let keyStart = offset &+ Cell.leafHeader
         let stored = flags & Cell.overflow != 0 ? 8 : valueLength
-        guard keyStart + keyLength + stored <= page.size else {
+        let cellSize = Cell.leafHeader &+ keyLength &+ stored
+        guard offset &+ cellSize <= size else {
             throw corrupted("cell \(index) (key \(keyLength) bytes, value \(stored) bytes) runs past the page end")
         }
-        return LeafEntry(key: page.slice(keyStart, keyLength), flags: flags, valueLength: valueLength,
-                         valueOffset: keyStart + keyLength, cellSize: Cell.leafHeader + keyLength + stored)
+        return LeafEntry(key: page.uncheckedSlice(keyStart, keyLength), flags: flags, valueLength: valueLength,
+                         valueOffset: keyStart &+ keyLength, cellSize: cellSize)
     }
 
     @inlinable @inline(__always)
@@ -210,11 +236,15 @@ struct Node {
     /// The index of `key`, or where it would be inserted.
     @inlinable
     func searchLeaf(_ key: UnsafeRawBufferPointer) throws(MapStoreError) -> (index: Int, found: Bool) {
+        // The search key's start and length, loaded once (an empty key has no start: any
+        // address does, as no byte of it is read).
+        let keyStart = key.baseAddress ?? UnsafeRawPointer(page.bytes), keyCount = key.count
         var low = 0
         var high = count
         while low < high {
             let mid = (low &+ high) >> 1
-            let c = compareKeys(try searchLeafKey(mid), key)
+            let cell = try searchLeafKey(mid)
+            let c = compareKeys(cell.baseAddress.unsafelyUnwrapped, cell.count, keyStart, keyCount)
             if c == 0 { return (mid, true) }
             if c < 0 { low = mid &+ 1 } else { high = mid }
         }
@@ -235,16 +265,27 @@ struct Node {
         try key(ofCellAt: try cellOffset(index), header: Cell.branchHeader, lengthAt: 8, index: index)
     }
 
+    /// The child of branch cell `index`, `index` in `0..<count` (what ``searchBranch(_:)``
+    /// returns), checked to lie in the page.
+    @inlinable @inline(__always)
+    func branchChild(inRange index: Int) throws(MapStoreError) -> UInt64 {
+        let offset = try slotOffset(index)
+        guard offset &+ Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        return UInt64(littleEndian: page.bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
     /// The child index whose subtree holds `key`: the last cell whose key is <= `key`
     /// (cell 0 stands for everything below cell 1).
     @inlinable
     func searchBranch(_ key: UnsafeRawBufferPointer) throws(MapStoreError) -> Int {
         guard count > 0 else { throw corrupted("branch page with no children") }
+        let keyStart = key.baseAddress ?? UnsafeRawPointer(page.bytes), keyCount = key.count
         var low = 1
         var high = count
         while low < high {
             let mid = (low &+ high) >> 1
-            let c = compareKeys(try searchBranchKey(mid), key)
+            let cell = try searchBranchKey(mid)
+            let c = compareKeys(cell.baseAddress.unsafelyUnwrapped, cell.count, keyStart, keyCount)
             if c <= 0 { low = mid &+ 1 } else { high = mid }
         }
         return low - 1

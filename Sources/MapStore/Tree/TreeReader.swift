@@ -17,10 +17,10 @@ struct TreeReader<Source: PageReading> {
                 guard level == tree.depth else { throw node.corrupted("leaf at level \(level) of a tree of depth \(tree.depth)") }
                 let (index, found) = try node.searchLeaf(key)
                 guard found else { return nil }
-                return (node.page, try node.leafEntry(index))
+                return (node.page, try node.leafEntry(inRange: index))
             }
             guard level < tree.depth else { throw node.corrupted("branch at level \(level) of a tree of depth \(tree.depth)") }
-            number = try node.branchChild(try node.searchBranch(key))
+            number = try node.branchChild(inRange: try node.searchBranch(key))
             level += 1
         }
     }
