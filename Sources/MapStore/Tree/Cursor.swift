@@ -6,22 +6,38 @@
 @usableFromInline
 struct TreeCursor<Source: PageReading> {
     @usableFromInline let source: Source
-    @usableFromInline let tree: TreeRoot
-    /// The branch pages above the leaf, root first, with the child index taken in each.
+    @usableFromInline var tree: TreeRoot
+    /// The branch pages above the leaf, root first, with the child index taken in each:
+    /// the first `depth` frames (the ones past it are stale, kept so that a new walk
+    /// overwrites them instead of emptying and refilling the array).
     @usableFromInline var stack: [(node: Node, index: Int)] = []
+    @usableFromInline var depth = 0
     /// The leaf the cursor is in (nil before positioning or past either end) and the
     /// index in it. Kept out of `stack` so that a step within a leaf is a plain field
     /// update, not an array write (with its uniqueness check).
     @usableFromInline var leaf: Node?
     @usableFromInline var leafIndex = 0
     @usableFromInline var leafVisits: UInt64 = 0
-    @usableFromInline let leafLimit: UInt64
+    @usableFromInline var leafLimit: UInt64
 
     init(source: Source, tree: TreeRoot, pageCount: UInt64) {
         self.source = source
         self.tree = tree
         self.leafLimit = pageCount
         stack.reserveCapacity(max(tree.depth, 1))
+    }
+
+    /// Points the cursor at `tree` as it is now (a writer changed it), off any entry.
+    mutating func rebase(tree: TreeRoot, pageCount: UInt64) {
+        self.tree = tree
+        leafLimit = pageCount
+        clear()
+    }
+
+    @inline(__always)
+    private mutating func push(_ node: Node, _ index: Int) {
+        if depth < stack.count { stack[depth] = (node, index) } else { stack.append((node, index)) }
+        depth &+= 1
     }
 
     /// Whether the cursor is on an entry.
@@ -45,14 +61,14 @@ struct TreeCursor<Source: PageReading> {
         }
     }
 
-    /// Goes down from `node` (at level `stack.count + 1`), taking child `index` in it, then
+    /// Goes down from `node` (at level `depth + 1`), taking child `index` in it, then
     /// always the leftmost (or rightmost) child, to a leaf.
     private mutating func descend(from node: Node, index: Int, leftmost: Bool) throws(MapStoreError) {
         var node = node
         var index = index
         while !node.isLeaf {
-            stack.append((node, index))
-            let next = try self.node(try node.branchChild(index), level: stack.count + 1)
+            push(node, index)
+            let next = try self.node(try node.branchChild(index), level: depth + 1)
             if next.isLeaf { try countLeaf() }
             node = next
             index = leftmost ? 0 : next.count - 1
@@ -63,7 +79,7 @@ struct TreeCursor<Source: PageReading> {
 
     /// Forgets the position and the leaf count (each walk has its own cycle guard).
     private mutating func clear() {
-        stack.removeAll(keepingCapacity: true)
+        depth = 0
         leaf = nil
         leafVisits = 0
     }
@@ -90,8 +106,8 @@ struct TreeCursor<Source: PageReading> {
         var current = try node(tree.root, level: 1)
         while !current.isLeaf {
             let index = try current.searchBranch(key)
-            stack.append((current, index))
-            current = try node(try current.branchChild(index), level: stack.count + 1)
+            push(current, index)
+            current = try node(try current.branchChild(inRange: index), level: depth + 1)
         }
         try countLeaf()
         let (index, _) = try current.searchLeaf(key)
@@ -113,7 +129,9 @@ struct TreeCursor<Source: PageReading> {
     /// descends to the edge leaf of that subtree. False (and off the tree) when none can.
     private mutating func step(forward: Bool) throws(MapStoreError) -> Bool {
         leaf = nil
-        while var top = stack.popLast() {
+        while depth > 0 {
+            depth &-= 1
+            var top = stack[depth]
             top.index += forward ? 1 : -1
             if top.index >= 0 && top.index < top.node.count {
                 try descend(from: top.node, index: top.index, leftmost: forward)
@@ -145,7 +163,7 @@ struct TreeCursor<Source: PageReading> {
         guard let leaf, leafIndex >= 0, leafIndex < leaf.count else { return nil }
         let next = forward ? leafIndex + 1 : leafIndex - 1
         leafIndex = next
-        if next >= 0, next < leaf.count { return (leaf.page, try leaf.leafEntry(next)) }
+        if next >= 0, next < leaf.count { return (leaf.page, try leaf.leafEntry(inRange: next)) }
         guard try settle(forward: forward) else { return nil }
         return try current()
     }
@@ -160,5 +178,29 @@ struct TreeCursor<Source: PageReading> {
     func current() throws(MapStoreError) -> (page: Page, entry: LeafEntry) {
         guard let leaf else { preconditionFailure("cursor is not on a leaf") }
         return (leaf.page, try leaf.leafEntry(leafIndex))
+    }
+
+    /// Calls `body` with the entry under the cursor and each one after it (before it, when
+    /// not `forward`), leaf by leaf, until `body` returns false or the tree ends. Returns
+    /// true when `body` stopped it: the cursor is then on the entry `body` was given last.
+    /// Otherwise the cursor is off the tree.
+    ///
+    /// The scan loop: a step within a leaf is an index bump and one cell decode, with no
+    /// cursor copy, optional unwrapping or stack work; the stack moves only between leaves.
+    mutating func walk(forward: Bool, _ body: (Page, LeafEntry) throws(MapStoreError) -> Bool) throws(MapStoreError) -> Bool {
+        while let leaf {
+            var index = leafIndex
+            let count = leaf.count
+            while index >= 0, index < count {
+                if !(try body(leaf.page, try leaf.leafEntry(inRange: index))) {
+                    leafIndex = index
+                    return true
+                }
+                index = forward ? index &+ 1 : index &- 1
+            }
+            leafIndex = index
+            guard try step(forward: forward) else { return false }
+        }
+        return false
     }
 }
