@@ -96,8 +96,10 @@ public class ReadTransaction {
     final func lookup(_ key: UnsafeRawBufferPointer, in tree: TreeID) throws(MapStoreError) -> UnsafeRawBufferPointer? {
         try checkActive()
         try checkKey(key)
+        let root: TreeRoot
+        if case .main = tree { root = main } else { root = try self.root(of: tree) }
         let reader = TreeReader(space: pages)
-        guard let (page, entry) = try reader.find(try root(of: tree), key: key), !entry.isTable else { return nil }
+        guard let (page, entry) = try reader.find(root, key: key), !entry.isTable else { return nil }
         return try reader.value(of: entry, in: page)
     }
 

@@ -101,9 +101,18 @@ final class TransactionPages: PageSpace {
         }
     }
 
-    @inlinable
+    /// Page `number` (checked against the snapshot). Inlined into every tree walk: a plain
+    /// reader's page is an address computed from the map's base; a writer's own copies,
+    /// shadow tracing and checksum verification take the call.
+    @inlinable @inline(__always)
     func readPage(_ number: UInt64) throws(MapStoreError) -> Page {
         try checkNumber(number)
+        if !isWriter, tracer == nil, !verifyChecksums { return Page(base + Int(number) &* pageSize, size: pageSize) }
+        return try readPageInFull(number)
+    }
+
+    @usableFromInline
+    func readPageInFull(_ number: UInt64) throws(MapStoreError) -> Page {
         if isWriter, let buffer = dirty[number] { return Page(buffer, size: pageSize) }
         if let tracer { tracer.pagesRead(number, count: 1) }
         let page = Page(base + Int(number) * pageSize, size: pageSize)

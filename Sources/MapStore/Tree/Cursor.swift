@@ -46,10 +46,12 @@ struct TreeCursor<Source: PageReading> {
         return leafIndex >= 0 && leafIndex < leaf.count
     }
 
-    private func node(_ number: UInt64, level: Int) throws(MapStoreError) -> Node {
+    /// Page `number` as the node at `level`, checked. Static, so that a call passes the page
+    /// source instead of a copy of the whole cursor as `self` (which a seek paid per level).
+    private static func node(_ source: Source, _ number: UInt64, level: Int, treeDepth: Int) throws(MapStoreError) -> Node {
         let node = try Node(try source.readPage(number), number: number)
-        if node.isLeaf != (level == tree.depth) {
-            throw node.corrupted("\(node.isLeaf ? "leaf" : "branch") at level \(level) of a tree of depth \(tree.depth)")
+        if node.isLeaf != (level == treeDepth) {
+            throw node.corrupted("\(node.isLeaf ? "leaf" : "branch") at level \(level) of a tree of depth \(treeDepth)")
         }
         return node
     }
@@ -68,7 +70,7 @@ struct TreeCursor<Source: PageReading> {
         var index = index
         while !node.isLeaf {
             push(node, index)
-            let next = try self.node(try node.branchChild(index), level: depth + 1)
+            let next = try Self.node(source, try node.branchChild(index), level: depth + 1, treeDepth: tree.depth)
             if next.isLeaf { try countLeaf() }
             node = next
             index = leftmost ? 0 : next.count - 1
@@ -87,7 +89,7 @@ struct TreeCursor<Source: PageReading> {
     private mutating func start(leftmost: Bool) throws(MapStoreError) -> Bool {
         clear()
         guard !tree.isEmpty else { return false }
-        let root = try node(tree.root, level: 1)
+        let root = try Self.node(source, tree.root, level: 1, treeDepth: tree.depth)
         if root.isLeaf { try countLeaf() }
         try descend(from: root, index: leftmost ? 0 : root.count - 1, leftmost: leftmost)
         return try settle(forward: leftmost)
@@ -103,11 +105,11 @@ struct TreeCursor<Source: PageReading> {
     mutating func seek(_ key: UnsafeRawBufferPointer) throws(MapStoreError) -> Bool {
         clear()
         guard !tree.isEmpty else { return false }
-        var current = try node(tree.root, level: 1)
+        var current = try Self.node(source, tree.root, level: 1, treeDepth: tree.depth)
         while !current.isLeaf {
             let index = try current.searchBranch(key)
             push(current, index)
-            current = try node(try current.branchChild(inRange: index), level: depth + 1)
+            current = try Self.node(source, try current.branchChild(inRange: index), level: depth + 1, treeDepth: tree.depth)
         }
         try countLeaf()
         let (index, _) = try current.searchLeaf(key)
