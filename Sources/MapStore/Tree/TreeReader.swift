@@ -5,8 +5,10 @@ struct TreeReader<Source: PageReading> {
 
     @inlinable init(space: Source) { self.space = space }
 
-    /// The leaf page and entry holding `key`, or nil.
-    @inlinable
+    /// The leaf page and entry holding `key`, or nil. Inlined into its (concrete) callers:
+    /// as a specialized call it still reached `readPage` through the protocol witness,
+    /// with a metadata lookup per call.
+    @inlinable @inline(__always)
     func find(_ tree: TreeRoot, key: UnsafeRawBufferPointer) throws(MapStoreError) -> (page: Page, entry: LeafEntry)? {
         guard !tree.isEmpty else { return nil }
         var number = tree.root
