@@ -185,6 +185,7 @@ public final class Cursor {
 
     /// After a positioning move (`moved`), steps over table descriptors in the main tree
     /// (they are not data) in the given direction, and keeps the entry it lands on.
+    @inline(__always)
     private func land(_ moved: Bool, forward: Bool) throws(MapStoreError) -> Bool {
         try land(moved ? try cursor.here() : nil, forward: forward)
     }

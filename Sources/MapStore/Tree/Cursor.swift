@@ -48,6 +48,7 @@ struct TreeCursor<Source: PageReading> {
 
     /// Page `number` as the node at `level`, checked. Static, so that a call passes the page
     /// source instead of a copy of the whole cursor as `self` (which a seek paid per level).
+    @inline(__always)
     private static func node(_ source: Source, _ number: UInt64, level: Int, treeDepth: Int) throws(MapStoreError) -> Node {
         let node = try Node(try source.readPage(number), number: number)
         if node.isLeaf != (level == treeDepth) {
@@ -172,11 +173,13 @@ struct TreeCursor<Source: PageReading> {
 
     /// The entry under the cursor and its leaf page, or nil when it is on none. `mutating`
     /// only so that a call on a cursor stored in a class borrows it instead of copying it.
+    @inline(__always)
     mutating func here() throws(MapStoreError) -> (page: Page, entry: LeafEntry)? {
         isValid ? try current() : nil
     }
 
     /// The entry under the cursor and its leaf page (the cursor must be positioned).
+    @inline(__always)
     func current() throws(MapStoreError) -> (page: Page, entry: LeafEntry) {
         guard let leaf else { preconditionFailure("cursor is not on a leaf") }
         return (leaf.page, try leaf.leafEntry(leafIndex))
