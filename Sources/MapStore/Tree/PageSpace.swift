@@ -1,7 +1,11 @@
 /// Where the tree reads pages from: the map of a read transaction, or the map plus the
 /// dirty copies of a write transaction.
+///
+/// Class-bound: a witness then takes the source itself as `self`, so specialized tree code
+/// calls the source's `readPage` directly instead of through a witness thunk (which also
+/// made the caller retain the source around each call).
 @usableFromInline
-protocol PageReading {
+protocol PageReading: AnyObject {
     /// The page size of the file.
     var pageSize: Int { get }
     /// Page `number` for reading (a dirty copy if this transaction has one); the number is
