@@ -162,6 +162,7 @@ struct TreeCursor<Source: PageReading> {
     ///
     /// The cursor step of a scan: within a leaf it is an index bump and one cell decode,
     /// with no copy of the cursor (a `current()` call on a stored cursor copies it).
+    @inline(__always)
     mutating func advance(forward: Bool) throws(MapStoreError) -> (page: Page, entry: LeafEntry)? {
         guard let leaf, leafIndex >= 0, leafIndex < leaf.count else { return nil }
         let next = forward ? leafIndex + 1 : leafIndex - 1
