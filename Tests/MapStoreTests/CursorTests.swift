@@ -182,9 +182,10 @@ import Testing
     @Test func changingTheTreeInsideABodyThrows() throws {
         let (_, db) = try Self.filled()
         try db.write { txn in
-            #expect(throws: MapStoreError.self) {
+            let error = #expect(throws: MapStoreError.self) {
                 try txn.forEach { key, _ in try txn.put(Array(key) + [1], [1]) }
             }
+            #expect(error?.code == "invalidArgument", "\(String(describing: error))")
         }
         // The put made inside the failed walk committed with the rest of the transaction.
         #expect(try db.read { try $0.count() } == Self.count + 1)
