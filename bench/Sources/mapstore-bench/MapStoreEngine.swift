@@ -1,8 +1,10 @@
 import Foundation
 import MapStore
 
-/// Whether readseq/readreverse go through the per-entry cursor API instead of `forEach`.
-private let cursorScans = ProcessInfo.processInfo.environment["MAPSTORE_BENCH_SCAN"] == "cursor"
+/// How readseq/readreverse read (`MAPSTORE_BENCH_SCAN`, for profiling the other paths):
+/// `forEach` (default), `cursor` (`next()` and `withCurrent` per entry) or `sequence`
+/// (`txn.scan()`, a copy of each key and value).
+private let scanMode = ProcessInfo.processInfo.environment["MAPSTORE_BENCH_SCAN"] ?? "forEach"
 
 /// MapStore through its public API only: `.none` durability for the non-durable
 /// workloads, `.full` for the durable ones; zero-copy reads (`withValue`, `forEach`,
@@ -68,7 +70,8 @@ final class MapStoreEngine: Engine {
     }
 
     func scan(reverse: Bool) throws -> Int {
-        if cursorScans { return try cursorScan(reverse: reverse) }
+        if scanMode == "cursor" { return try cursorScan(reverse: reverse) }
+        if scanMode == "sequence" { return try sequenceScan(reverse: reverse) }
         return try db.read { txn in
             // The borrowed-bytes scan: each leaf walked in one loop, nothing copied.
             var count = 0, touched = 0
@@ -92,6 +95,19 @@ final class MapStoreEngine: Engine {
                 count += 1
                 touched &+= try cursor.withCurrent { key, value in key.count &+ value.count }
                 more = try reverse ? cursor.previous() : cursor.next()
+            }
+            blackHole(touched)
+            return count
+        }
+    }
+
+    /// The same scan through `txn.scan()`, which copies each key and value into arrays.
+    private func sequenceScan(reverse: Bool) throws -> Int {
+        try db.read { txn in
+            var count = 0, touched = 0
+            for (key, value) in txn.scan(reverse: reverse) {
+                count += 1
+                touched &+= key.count &+ value.count
             }
             blackHole(touched)
             return count
