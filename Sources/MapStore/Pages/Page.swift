@@ -112,6 +112,24 @@ struct Page {
         Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
     }
 
+    /// An 8-bit field at an offset the caller has just checked against ``size``.
+    @inlinable @inline(__always)
+    func uncheckedU8(_ offset: Int) -> UInt8 {
+        bytes.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    /// A 32-bit field at an offset the caller has just checked against ``size``.
+    @inlinable @inline(__always)
+    func uncheckedU32(_ offset: Int) -> UInt32 {
+        UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    /// A 64-bit field at an offset the caller has just checked against ``size``.
+    @inlinable @inline(__always)
+    func uncheckedU64(_ offset: Int) -> UInt64 {
+        UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
     /// `count` bytes at an offset the caller has just checked against ``size``.
     @inlinable @inline(__always)
     func uncheckedSlice(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {

@@ -141,12 +141,11 @@ struct Node {
     init(_ page: Page, number: UInt64) throws(MapStoreError) {
         // One check covers the four header fields read here (a page view is at least a page).
         precondition(page.size >= PageLayout.headerSize, "page read out of bounds")
-        let bytes = page.bytes
-        let kind = bytes.load(fromByteOffset: PageLayout.kindOffset, as: UInt8.self)
+        let kind = page.uncheckedU8(PageLayout.kindOffset)
         guard kind == PageKind.leaf.rawValue || kind == PageKind.branch.rawValue else {
             throw Node.wrongKind(number, kind)
         }
-        let stored = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: PageLayout.numberOffset, as: UInt64.self))
+        let stored = page.uncheckedU64(PageLayout.numberOffset)
         guard stored == number else {
             throw Node.wrongNumber(number, stored)
         }
@@ -236,8 +235,8 @@ struct Node {
             throw corrupted("slot \(index) points at \(offset), outside the cell area or too near the page end")
         }
         let keyLength = page.uncheckedU16(offset)
-        let flags = page.bytes.load(fromByteOffset: offset &+ 2, as: UInt8.self)
-        let valueLength = Int(UInt32(littleEndian: page.bytes.loadUnaligned(fromByteOffset: offset &+ 4, as: UInt32.self)))
+        let flags = page.uncheckedU8(offset &+ 2)
+        let valueLength = Int(page.uncheckedU32(offset &+ 4))
         let keyStart = offset &+ Cell.leafHeader
         let stored = flags & Cell.overflow != 0 ? 8 : valueLength
         let cellSize = Cell.leafHeader &+ keyLength &+ stored
@@ -289,7 +288,7 @@ struct Node {
     func branchChild(inRange index: Int) throws(MapStoreError) -> UInt64 {
         let offset = try slotOffset(index)
         guard offset &+ Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        return UInt64(littleEndian: page.bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        return page.uncheckedU64(offset)
     }
 
     /// The child index whose subtree holds `key`: the last cell whose key is <= `key`
@@ -347,7 +346,7 @@ struct Node {
 @usableFromInline
 struct SearchProbe {
     @usableFromInline let node: Node
-    @usableFromInline let bytes: UnsafeRawPointer
+    @usableFromInline let page: Page
     @usableFromInline let size: Int
     @usableFromInline let lowest: Int
     /// Cell offsets in `lowest ... lowest + span` leave room for the cell header.
@@ -360,7 +359,7 @@ struct SearchProbe {
     @inlinable @inline(__always)
     init(_ node: Node, header: Int, lengthAt: Int, key: UnsafeRawBufferPointer) throws(MapStoreError) {
         self.node = node
-        bytes = UnsafeRawPointer(node.page.bytes)
+        page = node.page
         size = node.page.size
         lowest = node.slotsEnd
         // A node with cells has room for one header after its slots; without that no probe
@@ -370,18 +369,20 @@ struct SearchProbe {
         self.header = header
         self.lengthAt = lengthAt
         // An empty key has no start: any address does, as no byte of it is read.
-        keyStart = key.baseAddress ?? bytes
+        keyStart = key.baseAddress ?? UnsafeRawPointer(node.page.bytes)
         keyCount = key.count
     }
 
     /// The order of cell `index`'s key against the search key (negative: the cell's is lower).
     @inlinable @inline(__always)
     func compare(_ index: Int) throws(MapStoreError) -> Int {
-        let offset = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: PageLayout.headerSize &+ Cell.slotSize &* index, as: UInt16.self)))
+        // The slot lies in the slot array (index < count), checked when the node was opened.
+        let offset = page.uncheckedU16(PageLayout.headerSize &+ Cell.slotSize &* index)
         guard UInt(bitPattern: offset &- lowest) <= span else { throw node.corrupted("slot \(index) points at \(offset), outside the cell area") }
-        let keyLength = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset &+ lengthAt, as: UInt16.self)))
+        let keyLength = page.uncheckedU16(offset &+ lengthAt)
         let start = offset &+ header
         guard start &+ keyLength <= size else { throw node.corrupted("cell \(index) key runs past the page end") }
-        return compareKeys(bytes + start, keyLength, keyStart, keyCount)
+        let key = page.uncheckedSlice(start, keyLength)
+        return compareKeys(key.baseAddress.unsafelyUnwrapped, keyLength, keyStart, keyCount)
     }
 }
