@@ -10,7 +10,8 @@ import Glibc
 public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A page (or the meta page, page 0/1) failed a structural or checksum check.
     case corrupted(page: UInt64, reason: String)
-    /// The file system has no room to grow the data file.
+    /// The file system has no room to grow or write the data file (ENOSPC or EDQUOT from the
+    /// growth's fallocate, or from a commit's write or sync).
     case diskFull(path: String)
     /// The data file would grow past ``Options/maxSize``.
     case mapFull(limit: Int)
@@ -52,7 +53,7 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .corrupted(page, reason): "corrupted page \(page): \(reason)"
-        case let .diskFull(path): "disk full while growing \(path)"
+        case let .diskFull(path): "disk full writing \(path)"
         case let .mapFull(limit): "database full: it would grow past its maximum size of \(limit) bytes"
         case let .keyTooLarge(size, limit): "key of \(size) bytes is outside the allowed 1...\(limit) bytes"
         case let .valueTooLarge(size, limit): "value of \(size) bytes is larger than the limit of \(limit) bytes"

@@ -47,6 +47,12 @@ public struct Options: Sendable {
     /// bootstrapped `MetricsSystem` with (no-op if none). Labels are in docs/observability.md.
     public var metricsFactory: (any MetricsFactory)? = nil
 
+    /// The calls that write and sync the data file (Mapping/StorageIO.swift): the system calls
+    /// themselves (``SystemIO``) unless a test records them or makes them fail. Internal: the
+    /// tests set it through `@testable import`. The first handle to open a file in a process
+    /// sets it for every handle of that file.
+    var storageIO: any StorageIO = SystemIO()
+
     /// Default options: a read-only map with pwrite commits, full durability, 1 TiB reservation.
     public init() {}
 

@@ -52,9 +52,9 @@ struct FileMapping: ~Copyable {
         Syscalls.munmap(base, length)
     }
 
-    /// Flushes `count` pages from `first` to the file and waits (`msync(MS_SYNC)`).
-    func sync(firstPage first: Int, count: Int, pageSize: Int, path: String) throws(MapStoreError) {
-        try Syscalls.msync(base + first * pageSize, count * pageSize, MS_SYNC, path)
+    /// Flushes `count` pages from `first` to the file and waits (`msync(MS_SYNC)`, through `io`).
+    func sync(firstPage first: Int, count: Int, pageSize: Int, io: some StorageIO, path: String) throws(MapStoreError) {
+        try Syscalls.msync(io, base + first * pageSize, count * pageSize, fileOffset: first * pageSize, path)
     }
 
     /// Advises the kernel how `bytes` bytes from the start will be read.

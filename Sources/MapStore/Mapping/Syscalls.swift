@@ -9,7 +9,9 @@ import Glibc
 ///
 /// swift-system's `FileDescriptor` already does this for open, close, pread, pwrite and
 /// ftruncate; the calls it lacks (mmap, msync, madvise, fdatasync, fallocate, fstat,
-/// pwritev) are wrapped here and nothing else is.
+/// pwritev) are wrapped here and nothing else is. The engine's writes and syncs of its data
+/// file take a ``StorageIO`` that makes the call itself (``SystemIO`` in production), so tests
+/// can record them or make them fail; these wrappers handle what the call returns.
 @usableFromInline
 enum Syscalls {
     /// Converts swift-system's `Errno` into the store's error.
@@ -71,30 +73,30 @@ enum Syscalls {
         return done
     }
 
-    static func pwriteAll(_ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
-        _ = try mapError("pwrite", path) { try fd.writeAll(toAbsoluteOffset: Int64(offset), buffer) }
-    }
+    // MARK: The engine's writes and syncs, through its StorageIO
 
-    /// `pwriteAll` without swift-system's generic path (a few hundred instructions a call),
-    /// for the meta record every commit writes: pwrite, looping over short writes.
-    static func pwriteDirect(_ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
-        var done = 0
-        while done < buffer.count {
-            let written = try retrying("pwrite", path) {
-                pwrite(fd.rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            }
-            guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "pwrite (wrote nothing)", path: path) }
-            done += written
+    /// Runs `call` (a ``StorageIO`` method: a result, or `-errno`) until it does not fail with
+    /// EINTR. A full disk or quota is ``MapStoreError/diskFull(path:)`` whatever call hit it,
+    /// any other failure ``MapStoreError/io(errno:operation:path:)``.
+    @inline(__always)
+    static func storage(_ operation: String, _ path: String, _ call: () -> Int) throws(MapStoreError) -> Int {
+        while true {
+            let result = call()
+            if result >= 0 { return result }
+            let code = Int32(-result)
+            if code == EINTR { continue }
+            if code == ENOSPC || code == EDQUOT { throw MapStoreError.diskFull(path: path) }
+            throw MapStoreError.io(errno: code, operation: operation, path: path)
         }
     }
 
     /// Writes `iovecs` (which must describe consecutive file bytes) at `offset`, looping over short writes.
-    static func pwritevAll(_ fd: FileDescriptor, _ path: String, _ iovecs: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(MapStoreError) {
+    static func pwritevAll(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, _ iovecs: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(MapStoreError) {
         var position = offset
         var first = 0
         while first < iovecs.count {
             let batch = min(iovecs.count - first, 1024)
-            let written = try retrying("pwritev", path) { pwritev(fd.rawValue, iovecs.baseAddress! + first, Int32(batch), off_t(position)) }
+            let written = try storage("pwritev", path) { io.pwritev(fd.rawValue, iovecs.baseAddress! + first, Int32(batch), at: position) }
             guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "pwritev (wrote nothing)", path: path) }
             position += written
             var remaining = written
@@ -112,28 +114,57 @@ enum Syscalls {
         }
     }
 
-    static func fdatasync(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
-        _ = try retrying("fdatasync", path) { Int(Glibc.fdatasync(fd.rawValue)) }
+    /// Writes all of `buffer` at `offset`, looping over short writes (without swift-system's
+    /// generic path, a few hundred instructions a call: every commit writes its meta this way).
+    static func pwriteAll(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
+        var done = 0
+        while done < buffer.count {
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
+            let written = try storage("pwrite", path) { io.pwrite(fd.rawValue, rest, at: offset + done) }
+            guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "pwrite (wrote nothing)", path: path) }
+            done += written
+        }
+    }
+
+    static func fdatasync(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
+        _ = try storage("fdatasync", path) { io.fdatasync(fd.rawValue) }
+    }
+
+    static func fsync(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
+        _ = try storage("fsync", path) { io.fsync(fd.rawValue) }
+    }
+
+    /// `msync(MS_SYNC)` of `length` bytes of a shared writable map at `address`, the file's bytes from `fileOffset`.
+    static func msync(_ io: some StorageIO, _ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int, _ path: String) throws(MapStoreError) {
+        _ = try storage("msync", path) { io.msync(address, length, fileOffset: fileOffset) }
+    }
+
+    /// Makes the file at least `offset + length` bytes with its blocks allocated, so a later
+    /// write or store through the map cannot fail for lack of space (which would be SIGBUS
+    /// in a map). A file system without fallocate gets an ftruncate instead.
+    static func allocate(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, from offset: Int, length: Int) throws(MapStoreError) {
+        while true {
+            let result = io.fallocate(fd.rawValue, from: offset, length: length)
+            if result >= 0 { return }
+            let code = Int32(-result)
+            if code == EINTR { continue }
+            if code == EOPNOTSUPP || code == EINVAL {
+                _ = try storage("ftruncate", path) { io.ftruncate(fd.rawValue, to: offset + length) }
+                return
+            }
+            if code == ENOSPC || code == EDQUOT { throw MapStoreError.diskFull(path: path) }
+            throw MapStoreError.io(errno: code, operation: "fallocate", path: path)
+        }
+    }
+
+    // MARK: Other files (backups, the lock file)
+
+    static func pwriteAll(_ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
+        _ = try mapError("pwrite", path) { try fd.writeAll(toAbsoluteOffset: Int64(offset), buffer) }
     }
 
     static func fsync(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
         _ = try retrying("fsync", path) { Int(Glibc.fsync(fd.rawValue)) }
-    }
-
-    /// Makes the file at least `size` bytes with its blocks allocated, so a later write or
-    /// store through the map cannot fail for lack of space (which would be SIGBUS in a map).
-    static func allocate(_ fd: FileDescriptor, _ path: String, from offset: Int, length: Int) throws(MapStoreError) {
-        while true {
-            let result = posix_fallocate(fd.rawValue, off_t(offset), off_t(length))
-            if result == 0 { return }
-            if result == EINTR { continue }
-            if result == ENOSPC || result == EDQUOT { throw MapStoreError.diskFull(path: path) }
-            if result == EOPNOTSUPP || result == EINVAL {
-                _ = try mapError("ftruncate", path) { try fd.resize(to: Int64(offset + length)) }
-                return
-            }
-            throw MapStoreError.io(errno: result, operation: "fallocate", path: path)
-        }
     }
 
     static func truncate(_ fd: FileDescriptor, _ path: String, to size: Int) throws(MapStoreError) {
@@ -150,10 +181,6 @@ enum Syscalls {
 
     static func munmap(_ address: UnsafeMutableRawPointer, _ length: Int) {
         _ = Glibc.munmap(address, length)
-    }
-
-    static func msync(_ address: UnsafeMutableRawPointer, _ length: Int, _ flags: Int32, _ path: String) throws(MapStoreError) {
-        _ = try retrying("msync", path) { Int(Glibc.msync(address, length, flags)) }
     }
 
     static func madvise(_ address: UnsafeMutableRawPointer, _ length: Int, _ advice: Int32) {

@@ -95,7 +95,7 @@ extension WriteTransaction {
                         next += UInt64(length)
                         index += 1
                     }
-                    try Syscalls.pwritevAll(environment.file, environment.path, UnsafeMutableBufferPointer(rebasing: iovecs[0..<runs]),
+                    try Syscalls.pwritevAll(environment.io, environment.file, environment.path, UnsafeMutableBufferPointer(rebasing: iovecs[0..<runs]),
                                             at: Int(start) * pages.pageSize)
                     pages.tracer?.pagesStored(start, count: Int(next - start))
                 }
@@ -169,17 +169,17 @@ extension Environment {
     private func syncPages(_ written: WrittenCommits) throws(MapStoreError) {
         switch mode {
         case .readOnly:
-            try Syscalls.fdatasync(file, path)
+            try Syscalls.fdatasync(io, file, path)
             observer.synced()
             written.tracer?.fileSynced()
         case .writeMap:
             if let range = written.inPlace, !range.isEmpty {
-                try mapping.sync(firstPage: Int(range.lowerBound), count: range.count, pageSize: pageSize, path: path)
+                try mapping.sync(firstPage: Int(range.lowerBound), count: range.count, pageSize: pageSize, io: io, path: path)
                 observer.synced()
                 written.tracer?.mapSynced(range.lowerBound, count: range.count)
             }
             // The file may have grown: make its new size durable too.
-            try Syscalls.fdatasync(file, path)
+            try Syscalls.fdatasync(io, file, path)
             observer.synced()
             written.tracer?.fileSynced()
         case .privateCopyOnWrite:
@@ -201,7 +201,7 @@ extension Environment {
         }
         try withUnsafeTemporaryAllocation(byteCount: Meta.length, alignment: 8) { (buffer) throws(MapStoreError) in
             meta.encode(into: Page(buffer.baseAddress!, size: Meta.length))
-            try Syscalls.pwriteDirect(file, path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
+            try Syscalls.pwriteAll(io, file, path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
         }
         tracer?.pagesStored(UInt64(slot), count: 1)
     }
@@ -209,7 +209,7 @@ extension Environment {
     /// Step 6.
     private func syncMeta(tracer: (any AccessTracer)?) throws(MapStoreError) {
         guard mode != .privateCopyOnWrite else { return }
-        try Syscalls.fdatasync(file, path)
+        try Syscalls.fdatasync(io, file, path)
         observer.synced()
         tracer?.fileSynced()
     }

@@ -16,6 +16,8 @@ final class Environment: @unchecked Sendable {
     let pageSize: Int
     let limits: NodeLimits
     let file: FileDescriptor
+    /// Makes every write and sync of `file` (``Options/storageIO``: the system calls, unless a test swaps them).
+    let io: any StorageIO
     let lockFile: FileDescriptor?
     /// The reader table in the lock file, shared by every process; nil when the lock file
     /// cannot be written (then only this process's readers are known, as with LMDB's NOLOCK).
@@ -104,6 +106,7 @@ final class Environment: @unchecked Sendable {
             self.bufferPool = PageBufferPool(pageSize: pageSize)
             self.writerScratch = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
             self.file = file
+            self.io = options.storageIO
             self.lockFile = lockFile
             self.writerQueue = DispatchQueue(label: "MapStore writer \(path)")
             self.readerTable = table
@@ -163,8 +166,8 @@ final class Environment: @unchecked Sendable {
         defer { buffer.deallocate() }
         meta.encode(into: Page(buffer.baseAddress!, size: pageSize))
         meta.encode(into: Page(buffer.baseAddress! + pageSize, size: pageSize))
-        try Syscalls.pwriteAll(file, path, UnsafeRawBufferPointer(buffer), at: 0)
-        try Syscalls.fsync(file, path)
+        try Syscalls.pwriteAll(options.storageIO, file, path, UnsafeRawBufferPointer(buffer), at: 0)
+        try Syscalls.fsync(options.storageIO, file, path)
         return 2 * pageSize
     }
 
@@ -322,11 +325,11 @@ final class Environment: @unchecked Sendable {
         guard target >= needed else { throw MapStoreError.mapFull(limit: options.maxSize) }
         do throws(MapStoreError) {
             do throws(MapStoreError) {
-                try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+                try Syscalls.allocate(io, file, path, from: fileSize, length: target - fileSize)
             } catch .diskFull where target > needed {
                 // No room for a whole step: take only what this commit needs (diskFull again if even that fails).
                 target = needed
-                try Syscalls.allocate(file, path, from: fileSize, length: target - fileSize)
+                try Syscalls.allocate(io, file, path, from: fileSize, length: target - fileSize)
             }
         } catch {
             if case .diskFull = error {
