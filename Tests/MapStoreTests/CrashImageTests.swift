@@ -1,0 +1,259 @@
+import Foundation
+import Testing
+@testable import MapStore
+
+/// Crash images: a workload runs with a recording ``StorageIO``; the file is then rebuilt as a
+/// crash would leave it at every point of the recorded sequence of writes and syncs (every
+/// prefix; with the writes since the last completed sync dropped or reordered; with the last
+/// write torn at each 512-byte boundary). Every image must open, pass `check()` and hold
+/// exactly the commit whose meta is the newest one in it, which must be at least the last
+/// commit whose syncs completed, with that commit's contents.
+@Suite(.serialized) struct CrashImageTests {
+    struct Scenario: Sendable, CustomTestStringConvertible {
+        let mode: MappingMode
+        let durability: Durability
+        /// Whether images may drop or reorder the writes since the last sync. Only `.full`
+        /// promises anything then: with `.noMetaSync` a dropped meta under the next commit's
+        /// pages may take the commit before it too (docs/reliability.md), and `.none` makes
+        /// no promise for a power cut at all. Those two get in-order prefixes.
+        var reorders: Bool { durability == .full }
+        var testDescription: String { "\(mode.rawValue), \(durability.rawValue)" }
+    }
+
+    /// `.none` in a write map is left out: its pages reach the file by the kernel's writeback,
+    /// with no call to record (its promise, surviving a process crash, is the kill -9 trials').
+    static let scenarios: [Scenario] = [
+        Scenario(mode: .readOnly, durability: .full),
+        Scenario(mode: .writeMap, durability: .full),
+        Scenario(mode: .readOnly, durability: .noMetaSync),
+        Scenario(mode: .writeMap, durability: .noMetaSync),
+        Scenario(mode: .readOnly, durability: .none),
+    ]
+
+    typealias Model = [[UInt8]: [UInt8]]
+
+    /// What a workload left: the file before it, every write and sync, and each commit's state.
+    struct Recording {
+        let pageSize: Int
+        let before: [UInt8]
+        let operations: [RecordingIO.Operation]
+        let states: [UInt64: Model]
+        let after: [UInt8]
+    }
+
+    /// The file as a crash left it, and the transaction ids in its two meta slots as the
+    /// writes put them there (read by the test from the bytes it wrote, not by the engine).
+    struct Image {
+        var bytes: [UInt8]
+        var metaTxn: [UInt64]
+        let pageSize: Int
+
+        init(_ bytes: [UInt8], pageSize: Int) {
+            self.bytes = bytes
+            self.pageSize = pageSize
+            metaTxn = (0..<2).map { slot in Image.txn(bytes, at: slot * pageSize) }
+        }
+
+        /// The little-endian transaction id at offset 24 of the meta record at `start`.
+        static func txn(_ bytes: [UInt8], at start: Int) -> UInt64 {
+            guard start >= 0, start + 32 <= bytes.count else { return 0 }
+            return (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[start + 24 + $1]) << (8 * $1) }
+        }
+
+        /// The newest meta in the image.
+        var newest: UInt64 { metaTxn.max()! }
+
+        /// Applies `operation`; a write only up to `limit` bytes (a torn write).
+        mutating func apply(_ operation: RecordingIO.Operation, limit: Int? = nil) {
+            switch operation {
+            case let .write(offset, written):
+                let count = min(limit ?? written.count, written.count)
+                if offset + count > bytes.count { bytes += [UInt8](repeating: 0, count: offset + count - bytes.count) }
+                bytes.replaceSubrange(offset..<offset + count, with: written[0..<count])
+                for slot in 0..<2 where offset <= slot * pageSize && offset + count >= slot * pageSize + Meta.length {
+                    metaTxn[slot] = Image.txn(written, at: slot * pageSize - offset)
+                }
+            case let .grow(size):
+                if size > bytes.count { bytes += [UInt8](repeating: 0, count: size - bytes.count) }
+            case .sync:
+                break
+            }
+        }
+    }
+
+    /// Runs `commits` seeded commits of puts and deletes on a new database (the first grows
+    /// the file; some add many overflow values, some delete them, so pages are reused) under a
+    /// recording I/O.
+    static func record(_ scenario: Scenario, in dir: TemporaryDirectory, seed: UInt64, commits: Int) throws -> Recording {
+        let path = dir.file("work.mapstore")
+        var rng = SeededGenerator(seed: seed)
+        var model: Model = [:]
+        func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        // A new, empty database (its two metas, no commit): the workload's first commit grows the file.
+        _ = try Database(path: path, options: .testing(scenario.mode, durability: .full))
+        let before = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let recorder = RecordingIO()
+        var options = Options.testing(scenario.mode, durability: scenario.durability)
+        options.storageIO = recorder
+        var states: [UInt64: Model] = [:]
+        do {
+            let db = try Database(path: path, options: options)
+            states[try db.read { $0.transactionID }] = model
+            for commit in 0..<commits {
+                var draft = model
+                try db.write { txn in
+                    if commit == 0 {
+                        for i in 0..<40 {
+                            let key = Array("k\(i)".utf8), value = bytes(Int.random(in: 0...200, using: &rng))
+                            try txn.put(key, value)
+                            draft[key] = value
+                        }
+                    } else if commit % 6 == 2 {
+                        for i in 0..<30 {
+                            let key = Array("big-\(commit)-\(i)".utf8), value = bytes(3000)
+                            try txn.put(key, value)
+                            draft[key] = value
+                        }
+                    } else if commit % 12 == 11 {
+                        for i in 0..<30 {
+                            let key = Array("big-\(commit - 9)-\(i)".utf8)
+                            _ = try txn.delete(key)
+                            draft.removeValue(forKey: key)
+                        }
+                    } else {
+                        for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                            let key = Array("k\(Int.random(in: 0..<150, using: &rng))".utf8)
+                            if Int.random(in: 0..<4, using: &rng) == 0 {
+                                _ = try txn.delete(key)
+                                draft.removeValue(forKey: key)
+                            } else {
+                                let large = Int.random(in: 0..<20, using: &rng) == 0
+                                let value = bytes(large ? Int.random(in: 1200...5000, using: &rng) : Int.random(in: 0...300, using: &rng))
+                                try txn.put(key, value)
+                                draft[key] = value
+                            }
+                        }
+                    }
+                }
+                model = draft
+                states[try db.read { $0.transactionID }] = model
+            }
+        }
+        let after = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        return Recording(pageSize: Int(getpagesize()), before: before, operations: recorder.operations, states: states, after: after)
+    }
+
+    /// Counts of images checked, and the first failures.
+    struct Tally {
+        var prefixes = 0
+        var torn = 0
+        var reordered = 0
+        var failures: [String] = []
+        var total: Int { prefixes + torn + reordered }
+    }
+
+    /// Opens `image` and checks it holds commit `image.newest`, at least `durable`, with that commit's contents.
+    static func verify(_ image: Image, durable: UInt64, recording: Recording, mode: MappingMode, path: String, label: String, tally: inout Tally) {
+        func fail(_ message: String) { if tally.failures.count < 10 { tally.failures.append("\(label): \(message)") } else { tally.failures[9] = "(more failures)" } }
+        let expected = image.newest
+        guard expected >= durable else { return fail("the newest meta \(expected) is older than the durable commit \(durable)") }
+        guard let model = recording.states[expected] else { return fail("meta \(expected) is not a commit of the workload") }
+        do {
+            try Data(image.bytes).write(to: URL(fileURLWithPath: path))
+            let db = try Database(path: path, options: .testing(mode))
+            let (txn, entries) = try db.read { txn in (txn.transactionID, Array(txn.scan())) }
+            guard txn == expected else { return fail("opened at commit \(txn), the newest meta written is \(expected)") }
+            let want = model.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            guard entries.map(\.key) == want.map(\.key), entries.map(\.value) == want.map(\.value) else {
+                return fail("commit \(txn) has \(entries.count) entries, not the \(want.count) it committed")
+            }
+            let problems = try db.check()
+            guard problems.isEmpty else { return fail("check: \(problems.prefix(3))") }
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    /// Every image of `recording`: in-order prefixes, torn last writes, and (when the scenario
+    /// allows) the writes since the last sync dropped and reordered.
+    static func checkImages(_ recording: Recording, scenario: Scenario, in dir: TemporaryDirectory, seed: UInt64) -> Tally {
+        let path = dir.file("image.mapstore")
+        let pageSize = recording.pageSize
+        var rng = SeededGenerator(seed: seed)
+        var tally = Tally()
+        let tornPerWrite = longMode ? 64 : 2
+        let variantsPerWindow = longMode ? 40 : 3
+        var image = Image(recording.before, pageSize: pageSize)
+        var atLastSync = image
+        var durable = image.newest  // the newest commit whose meta a completed sync covers
+        var metaWritten = durable  // the newest meta written so far
+        var window: [RecordingIO.Operation] = []  // operations since the last sync, cut into pages
+        for (index, operation) in recording.operations.enumerated() {
+            verify(image, durable: durable, recording: recording, mode: scenario.mode, path: path, label: "prefix \(index)", tally: &tally)
+            tally.prefixes += 1
+            if case let .write(offset, bytes) = operation, bytes.count > 512 {
+                var boundaries = Array(stride(from: 512, to: bytes.count, by: 512))
+                if boundaries.count > tornPerWrite { boundaries = Array(boundaries.shuffled(using: &rng).prefix(tornPerWrite)) }
+                for boundary in boundaries {
+                    var torn = image
+                    torn.apply(operation, limit: boundary)
+                    verify(torn, durable: durable, recording: recording, mode: scenario.mode, path: path,
+                           label: "prefix \(index), write of \(bytes.count) bytes at \(offset) torn after \(boundary)", tally: &tally)
+                    tally.torn += 1
+                }
+            }
+            switch operation {
+            case .sync:
+                if scenario.reorders, window.count > 1 {
+                    for variant in 0..<variantsPerWindow {
+                        let order = window.shuffled(using: &rng)
+                        var reordered = atLastSync
+                        for piece in order.prefix(Int.random(in: 0...order.count, using: &rng)) { reordered.apply(piece) }
+                        verify(reordered, durable: durable, recording: recording, mode: scenario.mode, path: path,
+                               label: "before sync \(index), reordered variant \(variant)", tally: &tally)
+                        tally.reordered += 1
+                    }
+                }
+                image.apply(operation)
+                atLastSync = image
+                durable = metaWritten
+                window.removeAll()
+            case let .write(offset, bytes):
+                image.apply(operation)
+                metaWritten = max(metaWritten, image.newest)
+                var start = 0
+                while start < bytes.count {
+                    let end = min(bytes.count, (offset + start) / pageSize * pageSize + pageSize - offset)
+                    window.append(.write(offset: offset + start, bytes: Array(bytes[start..<end])))
+                    start = end
+                }
+            case .grow:
+                image.apply(operation)
+                window.append(operation)
+            }
+        }
+        verify(image, durable: durable, recording: recording, mode: scenario.mode, path: path, label: "every operation", tally: &tally)
+        tally.prefixes += 1
+        return tally
+    }
+
+    @Test(arguments: scenarios)
+    func everyCrashImageOpensAtADurableCommit(scenario: Scenario) throws {
+        let dir = TemporaryDirectory()
+        let seed: UInt64 = 0xC0FFEE + UInt64(Self.scenarios.firstIndex { $0.mode == scenario.mode && $0.durability == scenario.durability }!)
+        let recording = try Self.record(scenario, in: dir, seed: seed, commits: longMode ? 72 : 20)
+        // The recording holds every byte the workload put in the file: replayed over the file
+        // as it was before, it gives the file as it is after.
+        var replayed = Image(recording.before, pageSize: recording.pageSize)
+        for operation in recording.operations { replayed.apply(operation) }
+        #expect(replayed.bytes == recording.after, "the recorded writes rebuild the file")
+        let grows = recording.operations.filter { if case .grow = $0 { true } else { false } }.count
+        let syncs = recording.operations.filter { $0 == .sync }.count
+        #expect(grows > 0, "the workload grew the file")
+        #expect(scenario.durability == .none ? syncs == 0 : syncs > 0, "\(syncs) syncs")
+        let tally = Self.checkImages(recording, scenario: scenario, in: dir, seed: seed)
+        print("crash images \(scenario.testDescription): \(tally.total) checked (\(tally.prefixes) prefixes, \(tally.torn) torn writes, \(tally.reordered) reordered/dropped) over \(recording.operations.count) operations")
+        #expect(tally.failures.isEmpty, "\(tally.failures.joined(separator: "\n"))")
+        #expect(tally.prefixes == recording.operations.count + 1)
+    }
+}
