@@ -96,7 +96,7 @@ public final class Database: Sendable {
             table.publish(durable.txnID)
         }
         let meta = environment.unsyncedMeta ?? durable
-        let oldestReader = environment.oldestReader(newest: durable.txnID)
+        let oldestReader = environment.oldestReader(newest: environment.reuseHorizon(published: durable.txnID, durability: options.durability))
         // A checked reader of the base commit, made only when the list must be read from the
         // file or snapshots must be walked (not on the usual commit after commit).
         let needsReader = environment.freeListCache?.txn != meta.txnID || meta.catalog.entries > 0

@@ -149,9 +149,15 @@ extension Environment {
             freeListCache?.txn = meta.txnID
         }
         do throws(MapStoreError) {
-            if durability != .none { try syncPages(written) }
+            if durability != .none {
+                try syncPages(written)
+                syncedMeta = durable  // the sync covered every meta written before it
+            }
             try writeMeta(meta, tracer: written.tracer)
-            if durability == .full { try syncMeta(tracer: written.tracer) }
+            if durability == .full {
+                try syncMeta(tracer: written.tracer)
+                syncedMeta = meta.txnID
+            }
         } catch {
             poison(error)
             throw error

@@ -59,6 +59,10 @@ final class Environment: @unchecked Sendable {
     /// The newest commit whose pages are written but which is not durable yet (between the
     /// commits of a group, ``Options/groupCommit``): the next write transaction starts from it.
     @exclusivity(unchecked) var unsyncedMeta: Meta?
+    /// The newest commit whose meta this process knows to be on disk: the one found at open,
+    /// then each commit's whose meta a sync covered. A writer that promises to survive a power
+    /// cut reuses no page freed after it (``reuseHorizon(published:durability:)``).
+    @exclusivity(unchecked) var syncedMeta: UInt64
     /// Pages the named snapshots reach, per catalog version (Snapshots/SnapshotPins.swift).
     @exclusivity(unchecked) var snapshotPins: SnapshotPins?
 
@@ -114,6 +118,7 @@ final class Environment: @unchecked Sendable {
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
             self.gate = WriterGate(shared: mode == .privateCopyOnWrite ? nil : table?.writerMutex, path: path + "-lock")
             self.shared = Lock(Shared(meta: meta))
+            self.syncedMeta = meta.txnID
             self.observer = Observer(path: path, options: options)
             if let logger = options.logger {
                 let facts: Logger.Metadata = ["path": "\(path)", "mode": "\(mode.rawValue)", "txn": "\(meta.txnID)", "pages": "\(meta.pageCount)"]
@@ -302,6 +307,16 @@ final class Environment: @unchecked Sendable {
             oldest = min(oldest, shared)
         }
         return oldest
+    }
+
+    /// The newest commit whose pages a new write transaction must leave intact, as if a reader
+    /// were at it: the last published commit, or, for a durable writer, the last one whose
+    /// meta is known to be on disk if that is older. With `.noMetaSync` the last commit's meta
+    /// is not synced until the next commit's first sync; a power cut may lose it, and the
+    /// disk may also have reordered the next commit's page writes before it: those pages must
+    /// not be ones the commit before reaches (LMDB's rule: never reuse what the last commit freed).
+    func reuseHorizon(published: UInt64, durability: Durability) -> UInt64 {
+        durability == .none ? published : min(published, syncedMeta)
     }
 
     /// Tells readers of every process about a new commit (after its meta is written).
