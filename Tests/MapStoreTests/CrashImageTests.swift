@@ -181,8 +181,8 @@ import Testing
         let pageSize = recording.pageSize
         var rng = SeededGenerator(seed: seed)
         var tally = Tally()
-        let tornPerWrite = longMode ? 64 : 2
-        let variantsPerWindow = longMode ? 40 : 3
+        let tornPerWrite = longMode ? 16 : 2
+        let variantsPerWindow = longMode ? 24 : 3
         var image = Image(recording.before, pageSize: pageSize)
         var atLastSync = image
         var durable = image.newest  // the newest commit whose meta a completed sync covers
@@ -241,7 +241,7 @@ import Testing
     func everyCrashImageOpensAtADurableCommit(scenario: Scenario) throws {
         let dir = TemporaryDirectory()
         let seed: UInt64 = 0xC0FFEE + UInt64(Self.scenarios.firstIndex { $0.mode == scenario.mode && $0.durability == scenario.durability }!)
-        let recording = try Self.record(scenario, in: dir, seed: seed, commits: longMode ? 72 : 20)
+        let recording = try Self.record(scenario, in: dir, seed: seed, commits: longMode ? 60 : 20)
         // The recording holds every byte the workload put in the file: replayed over the file
         // as it was before, it gives the file as it is after.
         var replayed = Image(recording.before, pageSize: recording.pageSize)
