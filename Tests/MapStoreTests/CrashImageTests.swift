@@ -13,11 +13,13 @@ import Testing
     struct Scenario: Sendable, CustomTestStringConvertible {
         let mode: MappingMode
         let durability: Durability
+        /// Commits in groups of three async writers (``Options/groupCommit``).
+        var grouped = false
         /// Whether images may drop or reorder the writes since the last sync: a power cut.
         /// `.none` promises nothing then (it survives a process crash: in-order prefixes);
         /// `.noMetaSync` may lose its last commits but must stay consistent.
         var reorders: Bool { durability != .none }
-        var testDescription: String { "\(mode.rawValue), \(durability.rawValue)" }
+        var testDescription: String { "\(mode.rawValue), \(durability.rawValue)\(grouped ? ", group commit" : "")" }
     }
 
     /// `.none` in a write map is left out: its pages reach the file by the kernel's writeback,
@@ -28,6 +30,8 @@ import Testing
         Scenario(mode: .readOnly, durability: .noMetaSync),
         Scenario(mode: .writeMap, durability: .noMetaSync),
         Scenario(mode: .readOnly, durability: .none),
+        Scenario(mode: .readOnly, durability: .full, grouped: true),
+        Scenario(mode: .writeMap, durability: .full, grouped: true),
     ]
 
     typealias Model = [[UInt8]: [UInt8]]
@@ -143,6 +147,66 @@ import Testing
         return Recording(pageSize: Int(getpagesize()), before: before, operations: recorder.operations, states: states, after: after)
     }
 
+    /// The same workload in groups: each round, three async writers (disjoint keys, so the
+    /// order inside a group does not matter) are queued while the writer thread is held, then
+    /// committed as one group. Only each group's last commit has a meta in the file.
+    static func recordGrouped(_ scenario: Scenario, in dir: TemporaryDirectory, seed: UInt64, groups: Int) async throws -> Recording {
+        let path = dir.file("work.mapstore")
+        var rng = SeededGenerator(seed: seed)
+        var model: Model = [:]
+        func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        _ = try Database(path: path, options: .testing(scenario.mode, durability: .full))
+        let before = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let recorder = RecordingIO()
+        var options = Options.testing(scenario.mode, durability: scenario.durability)
+        options.storageIO = recorder
+        options.groupCommit = true
+        var states: [UInt64: Model] = [:]
+        do {
+            let db = try Database(path: path, options: options)
+            states[try await db.read { $0.transactionID }] = model
+            for round in 0..<groups {
+                var plans: [[([UInt8], [UInt8]?)]] = []
+                for writer in 0..<3 {
+                    var plan: [([UInt8], [UInt8]?)] = []
+                    if writer == 0, round % 6 == 2 {
+                        for i in 0..<30 { plan.append((Array("big-\(round)-\(i)".utf8), bytes(3000))) }
+                    } else if writer == 0, round % 12 == 11 {
+                        for i in 0..<30 { plan.append((Array("big-\(round - 9)-\(i)".utf8), nil)) }
+                    } else {
+                        for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                            let key = Array("w\(writer)-k\(Int.random(in: 0..<50, using: &rng))".utf8)
+                            let delete = Int.random(in: 0..<4, using: &rng) == 0
+                            plan.append((key, delete ? nil : bytes(Int.random(in: 0...300, using: &rng))))
+                        }
+                    }
+                    for (key, value) in plan { model[key] = value }
+                    plans.append(plan)
+                }
+                let holder = GroupCommitTests.WriterThreadHolder(db)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for plan in plans {
+                        group.addTask {
+                            try await db.write { txn in
+                                for (key, value) in plan {
+                                    if let value { try txn.put(key, value) } else { _ = try txn.delete(key) }
+                                }
+                            }
+                        }
+                    }
+                    await GroupCommitTests.waitForQueued(db, plans.count)
+                    holder.letGo()
+                    try await group.waitForAll()
+                }
+                states[try await db.read { $0.transactionID }] = model
+            }
+            // Let the writer thread finish its drain before the handle closes.
+            db.environment.writerQueue.sync {}
+        }
+        let after = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        return Recording(pageSize: Int(getpagesize()), before: before, operations: recorder.operations, states: states, after: after)
+    }
+
     /// Counts of images checked, and the first failures.
     struct Tally {
         var prefixes = 0
@@ -238,10 +302,12 @@ import Testing
     }
 
     @Test(arguments: scenarios)
-    func everyCrashImageOpensAtADurableCommit(scenario: Scenario) throws {
+    func everyCrashImageOpensAtADurableCommit(scenario: Scenario) async throws {
         let dir = TemporaryDirectory()
-        let seed: UInt64 = 0xC0FFEE + UInt64(Self.scenarios.firstIndex { $0.mode == scenario.mode && $0.durability == scenario.durability }!)
-        let recording = try Self.record(scenario, in: dir, seed: seed, commits: longMode ? 60 : 20)
+        let seed: UInt64 = 0xC0FFEE + UInt64(Self.scenarios.firstIndex { $0.testDescription == scenario.testDescription }!)
+        let recording = scenario.grouped
+            ? try await Self.recordGrouped(scenario, in: dir, seed: seed, groups: longMode ? 60 : 20)
+            : try Self.record(scenario, in: dir, seed: seed, commits: longMode ? 60 : 20)
         // The recording holds every byte the workload put in the file: replayed over the file
         // as it was before, it gives the file as it is after.
         var replayed = Image(recording.before, pageSize: recording.pageSize)
@@ -250,6 +316,11 @@ import Testing
         let grows = recording.operations.filter { if case .grow = $0 { true } else { false } }.count
         let syncs = recording.operations.filter { $0 == .sync }.count
         #expect(grows > 0, "the workload grew the file")
+        if scenario.grouped {
+            // One meta per group: the groups really formed.
+            let metas = recording.operations.filter { if case let .write(offset, _) = $0 { offset < 2 * recording.pageSize } else { false } }.count
+            #expect(metas == (longMode ? 60 : 20), "\(metas) metas written")
+        }
         #expect(scenario.durability == .none ? syncs == 0 : syncs > 0, "\(syncs) syncs")
         let tally = Self.checkImages(recording, scenario: scenario, in: dir, seed: seed)
         print("crash images \(scenario.testDescription): \(tally.total) checked (\(tally.prefixes) prefixes, \(tally.torn) torn writes, \(tally.reordered) reordered/dropped) over \(recording.operations.count) operations")
