@@ -69,10 +69,7 @@ public final class Database: Sendable {
         try environment.gate.lock(timeout: options.writerTimeout)
         defer { environment.gate.unlock() }
         let transaction = try beginWrite()
-        defer {
-            transaction.finish()
-            transaction.pages.releaseBuffers()
-        }
+        defer { transaction.end() }
         let result = try body(transaction)
         if let error = transaction.deferredError { throw error }
         try transaction.commit()
@@ -120,7 +117,7 @@ public final class Database: Sendable {
             chain += freeList.thawAll()
             SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, environment: environment)
         } else {
-            freeList.release(upTo: oldestReader)
+            freeList.release(upTo: oldestReader, spare: &environment.spareFreedPages)
         }
         freeList.horizon = oldestReader
         let pages = TransactionPages(

@@ -42,6 +42,14 @@ struct FreeList: Sendable {
 
     /// Moves pages freed by transactions at or before `oldestReader` to `reusable`.
     mutating func release(upTo oldestReader: UInt64) {
+        var unused: [UInt64] = []
+        release(upTo: oldestReader, spare: &unused)
+    }
+
+    /// Moves pages freed by transactions at or before `oldestReader` to `reusable`. When the
+    /// newest released record's array is small, it is left in `spare`, emptied, for the
+    /// next transaction to collect its freed pages in (no allocation).
+    mutating func release(upTo oldestReader: UInt64, spare: inout [UInt64]) {
         var records = 0
         var pages = 0
         while records < pending.count, pending[records].txn <= oldestReader {
@@ -60,6 +68,12 @@ struct FreeList: Sendable {
         }
         if records == pending.count {
             // Usually one record: popped in place (removeAll and removeFirst go through replaceSubrange).
+            // Its emptied array is kept for the next transaction's freed pages (no allocation).
+            var kept = pending.removeLast().pages
+            if kept.capacity <= 4096 {
+                kept.removeAll(keepingCapacity: true)
+                swap(&kept, &spare)
+            }
             while !pending.isEmpty { pending.removeLast() }
         } else {
             pending.removeFirst(records)

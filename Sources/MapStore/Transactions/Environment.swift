@@ -54,6 +54,12 @@ final class Environment: @unchecked Sendable {
     let bufferPool: PageBufferPool
     /// A page-sized buffer write transactions rewrite pages through (one writer at a time).
     let writerScratch: UnsafeMutableRawPointer
+    /// The tree writer's path array, handed from one write transaction to the next
+    /// (``WriteTransaction/end()``) so none allocates one.
+    @exclusivity(unchecked) var spareWriterPath: [(number: UInt64, index: Int)] = []
+    /// An empty array with capacity for the next write transaction's freed pages
+    /// (``TransactionPages/freedNow``), left by ``FreeList/release(upTo:spare:)``.
+    @exclusivity(unchecked) var spareFreedPages: [UInt64] = []
     /// The free list as of `txn`, and the pages of its chain, kept between commits.
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
     /// The newest commit whose pages are written but which is not durable yet (between the

@@ -73,10 +73,7 @@ final class GroupCommitQueue: Sendable {
             do {
                 if request.cancelled.isSet { throw CancellationError() }
                 let transaction = try request.database.beginWrite()
-                defer {
-                    transaction.finish()
-                    transaction.pages.releaseBuffers()
-                }
+                defer { transaction.end() }
                 try request.run(transaction)
                 if let error = transaction.deferredError { throw error }
                 _ = try transaction.writeCommit(into: &written)

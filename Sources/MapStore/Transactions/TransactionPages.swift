@@ -70,6 +70,8 @@ final class TransactionPages: PageSpace {
         self.maxPages = maxPages
         self.environment = environment
         self.freeList = freeList
+        // The array the last released record left (FreeList.release): no allocation.
+        swap(&self.freedNow, &environment.spareFreedPages)
         self.scratchBuffer = environment.writerScratch
         if let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }

@@ -16,7 +16,10 @@ public final class WriteTransaction: ReadTransaction {
     @exclusivity(unchecked) var catalog: CatalogState
 
     init(environment: Environment, base: Meta, pages: TransactionPages, oldChain: [UInt64], durability: Durability) {
-        self.writer = TreeWriter(space: pages)
+        // The path array of the writer before (kept by the environment): no allocation per transaction.
+        var path: [(number: UInt64, index: Int)] = []
+        swap(&path, &environment.spareWriterPath)
+        self.writer = TreeWriter(space: pages, path: path)
         self.oldChain = oldChain
         self.durability = durability
         self.catalog = CatalogState(base)
@@ -123,8 +126,19 @@ public final class WriteTransaction: ReadTransaction {
         return true
     }
 
+    /// Ends the transaction after its commit or abort, under the writer lock: no use after
+    /// this, its page buffers go back to the pool and its path array to the environment.
+    func end() {
+        finish()
+        pages.releaseBuffers()
+        writer.path.removeAll(keepingCapacity: true)
+        swap(&writer.path, &environment.spareWriterPath)
+    }
+
     /// Writes the changed tables' descriptors into the main tree.
     func flushTables() throws(MapStoreError) {
+        // The usual transaction changes no table: `sorted()` of an empty set still costs.
+        guard !changedTables.isEmpty else { return }
         for name in changedTables.sorted() {
             let key = Array(name.utf8)
             try withBytes(of: key) { (key) throws(MapStoreError) in

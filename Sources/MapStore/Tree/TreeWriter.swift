@@ -12,10 +12,15 @@ struct TreeWriter<Space: PageSpace> {
     /// The branch pages above the current leaf, with the child index taken in each.
     @usableFromInline var path: [(number: UInt64, index: Int)] = []
 
-    init(space: Space) {
+    /// A writer over `space`; `path` is an array to reuse (emptied here), so a write
+    /// transaction need not allocate one.
+    init(space: Space, path: __owned [(number: UInt64, index: Int)] = []) {
         self.space = space
         self.limits = NodeLimits(pageSize: space.pageSize)
-        path.reserveCapacity(TreeLimits.maxDepth)
+        self.path = path
+        // (Not `removeAll(keepingCapacity:)`: while the caller's reference lives, that copies.)
+        if !self.path.isEmpty { self.path = [] }
+        if self.path.capacity < TreeLimits.maxDepth { self.path.reserveCapacity(TreeLimits.maxDepth) }
     }
 
     // MARK: Descent
