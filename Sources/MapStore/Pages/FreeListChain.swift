@@ -57,29 +57,30 @@ enum FreeListChain {
         return (words, chain)
     }
 
-    /// Frees the working part's old chain pages and writes the working part, with the pages
-    /// this transaction freed, into new pages linked in front of the frozen ones; returns the
-    /// new root and the working chain pages. Afterwards `pages.freeList` is the list as this
-    /// commit leaves it (`freedNow` included under this transaction's id).
+    /// Frees the working part's old chain pages (`chain` on entry) and writes the working
+    /// part, with the pages this transaction freed, into new pages linked in front of the
+    /// frozen ones; returns the new root and leaves the working chain pages in `chain` (the
+    /// same array, reused: a commit allocates none). Afterwards `pages.freeList` is the list
+    /// as this commit leaves it (`freedNow` included under this transaction's id).
     ///
     /// With `freezing` on, when the working part fills more than one page its full pages are
     /// frozen (DESIGN.md 2 wants a commit's cost not to grow with the list): only the last,
     /// partly filled page stays in the working part, first in the chain.
-    static func save(_ pages: TransactionPages, oldChain: [UInt64], freezing: Bool) throws(MapStoreError) -> (root: UInt64, chain: [UInt64]) {
-        for number in oldChain { pages.free(number, count: 1) }
+    static func save(_ pages: TransactionPages, chain: inout [UInt64], freezing: Bool) throws(MapStoreError) -> UInt64 {
+        for number in chain { pages.free(number, count: 1) }
+        chain.removeAll(keepingCapacity: true)
         // While freezing, chain pages hold at most `frozenPageWords` words: the working page,
         // rewritten and checksummed by every commit, then stays small (a thawed page's pages
         // are what it mostly holds), for a few more chain pages in all.
         let full = FreeList.wordsPerPage(pageSize: pages.pageSize)
         let perPage = freezing ? min(full, FreeList.frozenPageWords) : full
-        var chain: [(number: UInt64, page: Page)] = []
         // Taking a page for the chain can shrink the list (or grow it, when it thaws a frozen
         // page); loop until the chain is long enough (counting the pages, not laying them
         // out), then lay them out once.
         while true {
             let needed = pages.freeList.workingPagesNeeded(adding: pages.freedNow, perPage: perPage)
             if chain.count >= needed { break }
-            chain.append(try pages.allocate(1))
+            chain.append(try pages.allocate(1).number)
         }
         // The final layout: `laidOut` pages of whole records, in the order the records are
         // written; with freezing, all but the last are frozen now.
@@ -90,16 +91,17 @@ enum FreeListChain {
         // Chain order: the working page(s) (with freezing, the last laid-out page), pages
         // left empty (the list shrank while the chain was taken), the pages frozen now, then
         // the pages frozen before.
-        for (index, link) in chain.enumerated() {
-            link.page.initialize(kind: .freeList, number: link.number, txnID: pages.txnID)
-            link.page.setU64(PageLayout.headerSize, index + 1 < chain.count ? chain[index + 1].number : tail)
-            link.page.setU16(PageLayout.countOffset, 1)
+        for index in chain.indices {
+            let page = pages.ownedPage(chain[index])
+            page.initialize(kind: .freeList, number: chain[index], txnID: pages.txnID)
+            page.setU64(PageLayout.headerSize, index + 1 < chain.count ? chain[index + 1] : tail)
+            page.setU16(PageLayout.countOffset, 1)
         }
         var writer = RecordWriter(perPage: perPage, laidOut: laidOut, frozenNow: frozenNow, working: working)
-        writer.add(0, pages.freeList.reusable[...], chain: chain)
-        for record in pages.freeList.pending { writer.add(record.txn, record.pages[...], chain: chain) }
-        writer.add(pages.txnID, pages.freedNow[...], chain: chain)
-        writer.finish(chain: chain)
+        writer.add(0, pages.freeList.reusable[...], chain: chain, pages: pages)
+        for record in pages.freeList.pending { writer.add(record.txn, record.pages[...], chain: chain, pages: pages) }
+        writer.add(pages.txnID, pages.freedNow[...], chain: chain, pages: pages)
+        writer.finish(chain: chain, pages: pages)
         if frozenNow == 0 {
             if !pages.freedNow.isEmpty { pages.freeList.pending.append((pages.txnID, pages.freedNow)) }
         } else {
@@ -109,9 +111,9 @@ enum FreeListChain {
             list.frozen = pages.freeList.frozen
             pages.freeList.frozen = []
             for index in stride(from: chain.count - 1, through: working, by: -1) {
-                list.frozen.append(FreeList.FrozenPage(number: chain[index].number, records: records(of: chain[index].page)))
+                list.frozen.append(FreeList.FrozenPage(number: chain[index], records: records(of: pages.ownedPage(chain[index]))))
             }
-            for record in records(of: chain[0].page) {
+            for record in records(of: pages.ownedPage(chain[0])) {
                 if record.txn == 0 {
                     list.reusable = record.pages
                 } else {
@@ -121,7 +123,9 @@ enum FreeListChain {
             pages.freeList = list
         }
         pages.freedNow = []
-        return (chain.first?.number ?? tail, chain[0..<working].map(\.number))
+        let root = chain.first ?? tail
+        chain.removeLast(chain.count - working)
+        return root
     }
 
     /// The records of a chain page this commit wrote (whole records, as laid out).
@@ -168,16 +172,16 @@ enum FreeListChain {
             frozenNow == 0 ? laid : (laid == laidOut - 1 ? 0 : working + laid)
         }
 
-        mutating func add(_ txn: UInt64, _ numbers: ArraySlice<UInt64>, chain: [(number: UInt64, page: Page)]) {
+        mutating func add(_ txn: UInt64, _ numbers: ArraySlice<UInt64>, chain: [UInt64], pages: TransactionPages) {
             var left = numbers
             while !left.isEmpty {
                 if room < 3 {
-                    finish(chain: chain)
+                    finish(chain: chain, pages: pages)
                     laid += 1
                     room = perPage
                     offset = PageLayout.headerSize + 8
                 }
-                let page = chain[place(laid)].page
+                let page = pages.ownedPage(chain[place(laid)])
                 let take = min(left.count, room - 2)
                 page.setU64(offset, txn)
                 page.setU64(offset + 8, UInt64(take))
@@ -197,9 +201,9 @@ enum FreeListChain {
         }
 
         /// Sets the word count of the page being filled.
-        func finish(chain: [(number: UInt64, page: Page)]) {
+        func finish(chain: [UInt64], pages: TransactionPages) {
             guard laid >= 0 else { return }
-            chain[place(laid)].page.setU16(PageLayout.countOffset, (offset - PageLayout.headerSize) / 8)
+            pages.ownedPage(chain[place(laid)]).setU16(PageLayout.countOffset, (offset - PageLayout.headerSize) / 8)
         }
     }
 }

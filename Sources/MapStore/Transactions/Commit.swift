@@ -36,8 +36,11 @@ extension WriteTransaction {
         let started = environment.observer.isRecording ? monotonicNanoseconds() : 0
         try flushTables()
         // Snapshots need the whole list in hand at every commit (SnapshotPins): nothing is frozen while there are any.
-        let freeList = try FreeListChain.save(pages, oldChain: oldChain, freezing: catalog.tree.isEmpty)
-        let meta = nextMeta(freeListRoot: freeList.root)
+        // The old chain's array becomes the new chain's (no allocation per commit).
+        var chain: [UInt64] = []
+        swap(&chain, &oldChain)
+        let freeListRoot = try FreeListChain.save(pages, chain: &chain, freezing: catalog.tree.isEmpty)
+        let meta = nextMeta(freeListRoot: freeListRoot)
         pages.seal()
         // Growing the file writes nothing: a full disk here aborts the transaction and leaves
         // the handle usable (delete something and try again), like LMDB's MDB_MAP_FULL.
@@ -48,7 +51,7 @@ extension WriteTransaction {
             environment.poison(error)
             throw error
         }
-        environment.freeListCache = (meta.txnID, pages.freeList, freeList.chain)
+        environment.freeListCache = (meta.txnID, pages.freeList, chain)
         environment.unsyncedMeta = meta
         written.add(meta, started: started, bytes: (pages.dirtyPageCount + 1) * pages.pageSize,
                     inPlace: pages.inPlace ? pages.pageRange() : nil, tracer: pages.tracer)

@@ -163,6 +163,12 @@ final class TransactionPages: PageSpace {
         return (copy, page)
     }
 
+    /// A single page this transaction allocated (it must own it).
+    func ownedPage(_ number: UInt64) -> Page {
+        guard let buffer = dirty[number] else { preconditionFailure("page \(number) is not owned by this transaction") }
+        return Page(buffer, size: pageSize)
+    }
+
     @usableFromInline func checkedPage(_ number: UInt64) throws(MapStoreError) -> Page {
         let page = try readPage(number)
         try checkCells(page, number: number)

@@ -7,8 +7,9 @@ public final class WriteTransaction: ReadTransaction {
     @exclusivity(unchecked) var writer: TreeWriter<TransactionPages>
     /// Tables whose roots changed (or that were created or dropped) since they were read.
     @exclusivity(unchecked) var changedTables: Set<String> = []
-    /// The free list's chain in the base commit, freed when this one commits.
-    let oldChain: [UInt64]
+    /// The free list's chain in the base commit, freed when this one commits (whose chain
+    /// then reuses the array).
+    @exclusivity(unchecked) var oldChain: [UInt64]
     @exclusivity(unchecked) var hasChanges = false
     /// What the commit waits for (the handle's option).
     let durability: Durability
