@@ -74,33 +74,39 @@ extension WriteTransaction {
     /// Step 3: heap copies go to the file with pwritev, one call per run of consecutive pages.
     private func writePages() throws(MapStoreError) {
         guard !pages.inPlace else { return }
+        let pages = self.pages
         let count = pages.dirty.count
-        // Page numbers sorted, and one iovec per owned run, in scratch memory: a small commit
-        // (the usual) builds no array.
-        try withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { (buffer) throws(MapStoreError) in
-            var numbers = buffer
+        let pageSize = pages.pageSize
+        let hasRuns = !pages.runLengths.isEmpty
+        let io = environment.io
+        let file = environment.file
+        let path = environment.path
+        let tracer = pages.tracer
+        // (Page, buffer) pairs sorted by page, and one iovec per owned run, in scratch
+        // memory: a small commit (the usual) builds no array, and no page is looked up twice.
+        try withUnsafeTemporaryAllocation(of: (page: UInt64, buffer: UnsafeMutableRawPointer).self, capacity: count) { (buffer) throws(MapStoreError) in
+            var owned = buffer
             var filled = 0
-            pages.dirty.forEach { page, _ in
-                numbers[filled] = page
+            pages.dirty.forEach { page, pageBuffer in
+                owned[filled] = (page, pageBuffer)
                 filled += 1
             }
-            numbers.sort()
+            owned.sort { $0.page < $1.page }
             try withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { (iovecs) throws(MapStoreError) in
                 var index = 0
                 while index < count {
-                    let start = numbers[index]
+                    let start = owned[index].page
                     var next = start
                     var runs = 0
-                    while index < count, numbers[index] == next {
-                        let length = pages.runLength(next)
-                        iovecs[runs] = iovec(iov_base: pages.dirty[next]!, iov_len: length * pages.pageSize)
+                    while index < count, owned[index].page == next {
+                        let length = hasRuns ? pages.runLength(next) : 1
+                        iovecs[runs] = iovec(iov_base: owned[index].buffer, iov_len: length * pageSize)
                         runs += 1
                         next += UInt64(length)
                         index += 1
                     }
-                    try Syscalls.pwritevAll(environment.io, environment.file, environment.path, UnsafeMutableBufferPointer(rebasing: iovecs[0..<runs]),
-                                            at: Int(start) * pages.pageSize)
-                    pages.tracer?.pagesStored(start, count: Int(next - start))
+                    try Syscalls.pwritevAll(io, file, path, UnsafeMutableBufferPointer(rebasing: iovecs[0..<runs]), at: Int(start) * pageSize)
+                    tracer?.pagesStored(start, count: Int(next - start))
                 }
             }
         }
