@@ -83,7 +83,10 @@ final class TransactionPages: PageSpace {
     /// Frees the heap copies (after a commit wrote them, or on abort).
     func releaseBuffers() {
         guard !dirty.isEmpty else { return }
-        if !inPlace {
+        if !inPlace, runLengths.isEmpty, let pool = bufferPool {
+            // Single pages only (the usual): back to the pool in one call.
+            pool.put(from: dirty)
+        } else if !inPlace {
             dirty.forEach { page, buffer in
                 if runLength(page) == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
             }
@@ -285,6 +288,14 @@ final class PageBufferPool: @unchecked Sendable {
 
     func put(_ buffer: UnsafeMutableRawPointer) {
         if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
+    }
+
+    /// Takes back every buffer of `map` (each a single page from ``take()``).
+    func put(from map: PageMap) {
+        buffers.reserveCapacity(min(limit, buffers.count + map.count))
+        map.forEach { _, buffer in
+            if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
+        }
     }
 
     func takeTable() -> [UInt64]? {
