@@ -7,3 +7,17 @@ func withBytes<R>(of array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(Map
     }
     return try result.get()
 }
+
+extension Array {
+    /// Empties the array and keeps its buffer, popping a short array in place:
+    /// `removeAll(keepingCapacity:)` goes through a generic `replaceSubrange` call, which
+    /// costs more than a few pops (the tree path, a commit's chain and freed pages).
+    @inline(__always)
+    mutating func empty() {
+        if count <= 16 {
+            while !isEmpty { removeLast() }
+        } else {
+            removeAll(keepingCapacity: true)
+        }
+    }
+}

@@ -71,7 +71,7 @@ struct FreeList: Sendable {
             // Its emptied array is kept for the next transaction's freed pages (no allocation).
             var kept = pending.removeLast().pages
             if kept.capacity <= 4096 {
-                kept.removeAll(keepingCapacity: true)
+                kept.empty()
                 swap(&kept, &spare)
             }
             while !pending.isEmpty { pending.removeLast() }

@@ -68,7 +68,7 @@ enum FreeListChain {
     /// partly filled page stays in the working part, first in the chain.
     static func save(_ pages: TransactionPages, chain: inout [UInt64], freezing: Bool) throws(MapStoreError) -> UInt64 {
         for number in chain { pages.free(number, count: 1) }
-        chain.removeAll(keepingCapacity: true)
+        chain.empty()
         // While freezing, chain pages hold at most `frozenPageWords` words: the working page,
         // rewritten and checksummed by every commit, then stays small (a thawed page's pages
         // are what it mostly holds), for a few more chain pages in all.

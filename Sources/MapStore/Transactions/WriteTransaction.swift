@@ -132,7 +132,7 @@ public final class WriteTransaction: ReadTransaction {
     func end() {
         finish()
         pages.releaseBuffers()
-        writer.path.removeAll(keepingCapacity: true)
+        writer.path.empty()
         swap(&writer.path, &environment.spareWriterPath)
     }
 

@@ -28,7 +28,7 @@ struct TreeWriter<Space: PageSpace> {
     /// Copies the path to `key`'s leaf, fixing each parent's child pointer; returns the leaf.
 
     mutating func descendWritable(_ tree: inout TreeRoot, to key: UnsafeRawBufferPointer) throws(MapStoreError) -> (number: UInt64, page: Page) {
-        path.removeAll(keepingCapacity: true)
+        path.empty()
         // Branch pages are copied without checking every cell (only the child pointer the
         // search read is rewritten); an edit beyond that goes through `checkedPage`.
         var (number, page) = try space.writablePage(tree.root, checkingCells: tree.depth == 1)
@@ -233,7 +233,7 @@ struct TreeWriter<Space: PageSpace> {
         guard !tree.isEmpty else { return false }
         // Look before copying (a miss must not copy the path), noting the child taken at
         // each level so the copy below does not search again.
-        path.removeAll(keepingCapacity: true)
+        path.empty()
         var number = tree.root
         for level in 1...tree.depth {
             let node = try Node(try space.readPage(number), number: number)
