@@ -110,13 +110,18 @@ struct FreeList: Sendable {
 
     /// Inserts one page into the descending `reusable` list.
     mutating func insertReusable(_ page: UInt64) {
-        var low = 0
-        var high = reusable.count
-        while low < high {
-            let mid = (low + high) / 2
-            if reusable[mid] > page { low = mid + 1 } else { high = mid }
+        // Searched through a buffer pointer: no bounds check per probe (the list can hold
+        // hundreds of pages, and a commit inserts a few every time).
+        let index = reusable.withUnsafeBufferPointer { (list) -> Int in
+            var low = 0
+            var high = list.count
+            while low < high {
+                let mid = (low &+ high) >> 1
+                if list[mid] > page { low = mid &+ 1 } else { high = mid }
+            }
+            return low
         }
-        reusable.insert(page, at: low)
+        reusable.insert(page, at: index)
     }
 
     /// Inserts a record into `pending`, keeping it ordered by transaction.
