@@ -39,6 +39,17 @@ struct NodeEditor {
         return total
     }
 
+    /// Whether slots and cells use at least `bytes`; stops counting once they do (a page
+    /// well above the merge threshold is not walked to its end).
+    func usesAtLeast(_ bytes: Int) -> Bool {
+        var total = 0
+        for index in 0..<count {
+            total += cellSize(index) + Cell.slotSize
+            if total >= bytes { return true }
+        }
+        return total >= bytes
+    }
+
     /// Makes the page an empty node of `kind`.
     @inlinable
     func reset(kind: PageKind) {

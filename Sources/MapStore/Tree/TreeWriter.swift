@@ -294,8 +294,8 @@ struct TreeWriter<Space: PageSpace> {
         var current = number
         while let (parentNumber, index) = path.last {
             let node = NodeEditor(try space.checkedPage(current))
-            let used = node.usedBytes()
-            if used * 4 >= node.capacity, node.count >= (node.isLeaf ? 1 : 2) { break }
+            // At least a quarter full (used * 4 >= capacity), counted only as far as needed.
+            if node.count >= (node.isLeaf ? 1 : 2), node.usesAtLeast((node.capacity + 3) / 4) { break }
             let parentPage = try space.checkedPage(parentNumber)
             let parent = NodeEditor(parentPage)
             guard parent.count > 1 else { break }
