@@ -91,9 +91,9 @@ final class Environment: @unchecked Sendable {
         var pinned: Int?
         do throws(MapStoreError) {
             if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders, logger: options.logger) }
-            let size = try Environment.initializeIfEmpty(file: file, readerTable: table, path: path, pageSize: pageSize, options: options)
+            var size = try Environment.initializeIfEmpty(file: file, readerTable: table, path: path, pageSize: pageSize, options: options)
             let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode
-            var (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
+            var (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: &size)
             if mode == .privateCopyOnWrite, let table {
                 // Pin the commit this private view starts from (the reader protocol of beginRead).
                 let slot = try table.claim()
@@ -101,7 +101,7 @@ final class Environment: @unchecked Sendable {
                 var seen: UInt64
                 repeat {
                     seen = table.lastTransaction
-                    (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: size)
+                    (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: &size)
                     table.setSnapshot(slot, meta.txnID)
                 } while table.lastTransaction != seen
             }
@@ -183,7 +183,11 @@ final class Environment: @unchecked Sendable {
     }
 
     /// Reads both meta slots with pread (before the map exists, to learn the page size) and picks the newest valid one.
-    private static func readMetaForOpen(file: FileDescriptor, path: String, pageSize: Int, fileSize: Int) throws(MapStoreError) -> (Meta, damaged: [String]) {
+    ///
+    /// `fileSize` was taken before the metas were read; another process may have grown the file
+    /// and committed in between, so a meta that needs more pages makes it look again (growth
+    /// happens before a commit's meta is written) and updates it.
+    static func readMetaForOpen(file: FileDescriptor, path: String, pageSize: Int, fileSize: inout Int) throws(MapStoreError) -> (Meta, damaged: [String]) {
         guard fileSize >= 2 * pageSize else {
             throw MapStoreError.corrupted(page: 0, reason: "file \(path) of \(fileSize) bytes is shorter than its two meta pages (\(2 * pageSize) bytes)")
         }
@@ -195,6 +199,9 @@ final class Environment: @unchecked Sendable {
             Meta.decode(Page(buffer.baseAddress! + pageSize, size: pageSize), slot: 1),
         ]
         let meta = try chooseMeta(slots, pageSize: pageSize, path: path)
+        if Int(meta.pageCount) * pageSize > fileSize {
+            fileSize = try Syscalls.fileSize(file, path)
+        }
         guard Int(meta.pageCount) * pageSize <= fileSize else {
             throw MapStoreError.corrupted(page: meta.pageCount - 1, reason: "file holds \(fileSize / pageSize) pages but commit \(meta.txnID) uses \(meta.pageCount) (truncated file)")
         }
