@@ -44,12 +44,7 @@ struct TreeWriter<Space: PageSpace> {
             number = copy
             page = childPage
         }
-        guard page.kind == PageKind.leaf.rawValue else {
-            throw MapStoreError.corrupted(page: number, reason: "branch page found at leaf depth \(tree.depth)")
-        }
-        // Owned before, the leaf may be a copy made at branch depth of a damaged tree.
-        if page.u8(PageLayout.flagsOffset) != 0 { page = try space.checkedPage(number) }
-        return (number, page)
+        return try writableLeaf(number, page, depth: tree.depth)
     }
 
     // MARK: Put
@@ -281,10 +276,16 @@ struct TreeWriter<Space: PageSpace> {
             number = copy
             page = childPage
         }
+        return try writableLeaf(number, page, depth: tree.depth)
+    }
+
+    /// The leaf at the end of a copied path: it must be a leaf, and one copied unchecked (as a
+    /// branch-depth copy of a damaged tree can be) is checked before it is edited.
+    private func writableLeaf(_ number: UInt64, _ page: Page, depth: Int) throws(MapStoreError) -> (number: UInt64, page: Page) {
         guard page.kind == PageKind.leaf.rawValue else {
-            throw MapStoreError.corrupted(page: number, reason: "branch page found at leaf depth \(tree.depth)")
+            throw MapStoreError.corrupted(page: number, reason: "branch page found at leaf depth \(depth)")
         }
-        if page.u8(PageLayout.flagsOffset) != 0 { page = try space.checkedPage(number) }
+        if page.u8(PageLayout.flagsOffset) != 0 { return (number, try space.checkedPage(number)) }
         return (number, page)
     }
 
