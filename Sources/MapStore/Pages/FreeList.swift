@@ -12,8 +12,9 @@
 /// written by every commit into fresh chain pages at the head of the chain; `frozen` holds
 /// full chain pages that earlier commits wrote and that later chains link to unchanged.
 /// When the working part outgrows a page, its full pages are frozen; when a transaction
-/// needs a page and the working part has none, it thaws the newest frozen page (whose chain
-/// page it then frees like any page the last commit reaches). A commit so writes about one
+/// needs a page and the working part has none, it thaws frozen pages from the newest down to
+/// one that holds a page no reader can see (freeing their chain pages like any page the last
+/// commit reaches). A commit so writes about one
 /// chain page however long the list is.
 @usableFromInline
 struct FreeList: Sendable {
@@ -26,12 +27,23 @@ struct FreeList: Sendable {
     var frozen: [FrozenPage] = []
     /// Records tagged at or before this transaction are free for the current writer (the
     /// oldest live reader when it began); what thawing a frozen page may release.
-    var horizon: UInt64 = 0
+    var horizon: UInt64 = 0 { didSet { nothingToThaw = false } }
+    /// Set when ``thaw()`` found no frozen page holding a free page.
+    private var nothingToThaw = false
 
     /// A chain page of an earlier commit and the whole records it holds.
     struct FrozenPage: Sendable {
         let number: UInt64
         let records: [(txn: UInt64, pages: [UInt64])]
+        /// The smallest tag among the records: the page holds a free page when it is at or
+        /// before the horizon.
+        let oldest: UInt64
+
+        init(number: UInt64, records: [(txn: UInt64, pages: [UInt64])]) {
+            self.number = number
+            self.records = records
+            self.oldest = records.lazy.map(\.txn).min() ?? .max
+        }
     }
 
     /// Pages counted in every part.
@@ -159,18 +171,35 @@ struct FreeList: Sendable {
 
     // MARK: Frozen pages
 
-    /// Moves the records of the newest frozen page into the working part, when that page
-    /// holds a page free under ``horizon``; returns the thawed chain page, which the last
-    /// commit reaches (the caller frees it). Nil when there is nothing worth thawing.
-    mutating func thawNewest() -> UInt64? {
-        guard let page = frozen.last, page.records.contains(where: { $0.txn <= horizon }) else { return nil }
-        frozen.removeLast()
-        var released: [UInt64] = []
-        for record in page.records {
-            if record.txn <= horizon { released += record.pages } else { insertPending(record) }
+    /// Thaws frozen pages, newest first, down to the newest one that holds a page free under
+    /// ``horizon``: their records move into the working part (pages free under the horizon
+    /// to `reusable`, the rest to `pending`). Returns the thawed chain pages, which the last
+    /// commit reaches (the caller frees them); empty when no frozen page holds a free page.
+    ///
+    /// Pages above the one wanted are thawed with it because the chain links each frozen page
+    /// to the one below: taking a page out of the middle would mean rewriting every page above
+    /// it anyway. A reader that keeps the horizon a few dozen commits behind the writer makes
+    /// the newest frozen pages hold only records it may still see, while older ones below are
+    /// free; stopping at the newest page, as this once did, grew the file instead.
+    mutating func thaw() -> [UInt64] {
+        // The horizon is fixed for a transaction and frozen pages are only added at its
+        // commit: once nothing is found, nothing will be until the next transaction.
+        guard !nothingToThaw else { return [] }
+        guard let index = frozen.lastIndex(where: { $0.oldest <= horizon }) else {
+            nothingToThaw = true
+            return []
         }
+        var released: [UInt64] = []
+        var chain: [UInt64] = []
+        for page in frozen[index...] {
+            for record in page.records {
+                if record.txn <= horizon { released += record.pages } else { insertPending(record) }
+            }
+            chain.append(page.number)
+        }
+        frozen.removeSubrange(index...)
         addReleased(&released)
-        return page.number
+        return chain
     }
 
     /// Moves every frozen page's records into the working part with their tags (for code that

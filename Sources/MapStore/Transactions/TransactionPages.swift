@@ -217,9 +217,10 @@ final class TransactionPages: PageSpace {
     private func takeFree(_ count: Int) -> UInt64? {
         while true {
             if let run = freeList.takeRun(count) { return run }
-            // The thawed chain page is part of the last commit's list: it waits like any freed page.
-            guard let chainPage = freeList.thawNewest() else { return nil }
-            free(chainPage, count: 1)
+            // The thawed chain pages are part of the last commit's list: they wait like any freed page.
+            let thawed = freeList.thaw()
+            if thawed.isEmpty { return nil }
+            for chainPage in thawed { free(chainPage, count: 1) }
         }
     }
 
