@@ -327,4 +327,78 @@ import Testing
         #expect(tally.failures.isEmpty, "\(tally.failures.joined(separator: "\n"))")
         #expect(tally.prefixes == recording.operations.count + 1)
     }
+
+    /// A crash while a new file is created (its two metas written, not yet synced) leaves a file
+    /// of up to two pages: empty, zero, or holding some sectors of the new metas. Every such
+    /// image opens as a new, empty database that takes commits; a short file holding anything
+    /// else is refused and left as it was.
+    @Test(arguments: [MappingMode.readOnly, .writeMap])
+    func aCrashWhileCreatingTheFileLeavesANewDatabase(mode: MappingMode) throws {
+        let dir = TemporaryDirectory()
+        let recorder = RecordingIO()
+        var options = Options.testing(mode, durability: .full)
+        options.storageIO = recorder
+        _ = try Database(path: dir.file("created.mapstore"), options: options)
+        let operations = recorder.operations
+        #expect(operations.contains(.sync), "the creation syncs")
+        let pageSize = Int(getpagesize())
+        var images: [[UInt8]] = []
+        var image = Image([], pageSize: pageSize)
+        for operation in operations {
+            images.append(image.bytes)
+            if case let .write(_, bytes) = operation {
+                for boundary in stride(from: 512, to: bytes.count, by: 512) {
+                    var torn = image
+                    torn.apply(operation, limit: boundary)
+                    images.append(torn.bytes)
+                }
+            }
+            image.apply(operation)
+        }
+        images.append(image.bytes)
+        // A zero-filled file of the metas' size (space allocated, nothing written).
+        images.append([UInt8](repeating: 0, count: 2 * pageSize))
+        #expect(images.contains { !$0.isEmpty && $0.count < 2 * pageSize }, "some image is shorter than two pages")
+        print("creation crash images (\(mode)): \(images.count) over \(operations.count) operations")
+        let path = dir.file("image.mapstore")
+        for (index, bytes) in images.enumerated() {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: path + "-lock")
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            do {
+                let db = try Database(path: path, options: .testing(mode))
+                #expect(try db.read { $0.transactionID } == 0, "image \(index) of \(bytes.count) bytes")
+                try db.write { txn in try txn.put("after", "crash") }
+                #expect(try db.check() == [], "image \(index)")
+            } catch {
+                Issue.record("image \(index) of \(bytes.count) bytes: \(error)")
+                continue
+            }
+            let reopened = try Database(path: path, options: .testing(mode))
+            #expect(try reopened.read { try $0.get("after") } == Array("crash".utf8), "image \(index)")
+        }
+    }
+
+    /// What a creation cannot have left is not overwritten: a short foreign file, and a
+    /// database cut down to its first page when that page's meta records a commit. (Cut down
+    /// to a first page that still holds the new database's meta, it cannot be told from an
+    /// unfinished creation, and nothing in it is left to lose.)
+    @Test func aShortFileThatNoCreationLeftIsRefusedAndKept() throws {
+        let dir = TemporaryDirectory()
+        let pageSize = Int(getpagesize())
+        let committed = dir.file("committed.mapstore")
+        do {
+            let db = try Database(path: committed, options: .testing())
+            try db.write { txn in try txn.put("k", "v") }
+            try db.write { txn in try txn.put("k", "w") }  // commit 2: its meta is in page 0
+        }
+        let truncated = [UInt8](try Data(contentsOf: URL(fileURLWithPath: committed)).prefix(pageSize))
+        let foreign = Array("not a database, just some notes\n".utf8)
+        for (name, bytes) in [("foreign", foreign), ("truncated", truncated), ("foreign page", foreign + [UInt8](repeating: 0, count: 2 * pageSize - foreign.count))] {
+            let path = dir.file(name + ".mapstore")
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            #expect(throws: MapStoreError.self, "\(name)") { _ = try Database(path: path, options: .testing()) }
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == bytes, "\(name) is unchanged")
+        }
+    }
 }

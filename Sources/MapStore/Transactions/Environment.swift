@@ -162,16 +162,21 @@ final class Environment: @unchecked Sendable {
 
     // MARK: Creating and opening
 
-    /// Writes the two meta pages of an empty database into an empty file; returns the file size.
+    /// Writes the two meta pages of an empty database into an empty file, or into the file
+    /// a creation cut short by a crash left (``isUnfinishedCreation(file:path:pageSize:size:)``);
+    /// returns the file size.
     private static func initializeIfEmpty(file: FileDescriptor, readerTable: ReaderTable?, path: String, pageSize: Int, options: Options) throws(MapStoreError) -> Int {
         var size = try Syscalls.fileSize(file, path)
-        guard size == 0, !options.readOnly else { return size }
+        guard !options.readOnly, try isUnfinishedCreation(file: file, path: path, pageSize: pageSize, size: size) else { return size }
         // Another process may be creating it too: decide under the writer lock.
         let gate = WriterGate(shared: readerTable?.writerMutex, path: path + "-lock")
         try gate.lock()
         defer { gate.unlock() }
         size = try Syscalls.fileSize(file, path)
-        guard size == 0 else { return size }
+        guard try isUnfinishedCreation(file: file, path: path, pageSize: pageSize, size: size) else { return size }
+        if size > 0 {
+            options.logger?.notice("completing a database creation a crash cut short", metadata: ["path": "\(path)", "bytes": "\(size)"])
+        }
         let meta = Meta.empty(pageSize: pageSize, maxSize: options.maxSize)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: pageSize)
         defer { buffer.deallocate() }
@@ -180,6 +185,33 @@ final class Environment: @unchecked Sendable {
         try Syscalls.pwriteAll(options.storageIO, file, path, UnsafeRawBufferPointer(buffer), at: 0)
         try Syscalls.fsync(options.storageIO, file, path)
         return 2 * pageSize
+    }
+
+    /// Whether the file is empty or holds only what a creation cut short by a crash can leave:
+    /// at most two pages, each meta page present either all zero or as the valid meta of a new
+    /// database (transaction 0, nothing past its record). No commit can have happened in such
+    /// a file, so writing its metas again loses nothing; anything else (a foreign file, a torn
+    /// meta, a truncated database) is left alone for ``readMetaForOpen`` to report.
+    static func isUnfinishedCreation(file: FileDescriptor, path: String, pageSize: Int, size: Int) throws(MapStoreError) -> Bool {
+        if size == 0 { return true }
+        guard size <= 2 * pageSize else { return false }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: pageSize)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        _ = try Syscalls.pread(file, path, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<size]), at: 0)
+        var validMetas = 0
+        for slot in 0..<2 {
+            let page = UnsafeRawBufferPointer(rebasing: buffer[(slot * pageSize)..<((slot + 1) * pageSize)])
+            if page.allSatisfy({ $0 == 0 }) { continue }
+            // Bytes beyond the file's end read as zero here, so a meta page cut short passes
+            // only when its whole record landed.
+            guard case let .valid(meta) = Meta.decode(Page(UnsafeMutableRawPointer(mutating: page.baseAddress!), size: pageSize), slot: UInt64(slot)),
+                  meta.txnID == 0, meta.pageCount == PageLayout.firstDataPage,
+                  page[Meta.length...].allSatisfy({ $0 == 0 }) else { return false }
+            validMetas += 1
+        }
+        // Both metas in a file of two pages: the creation finished.
+        return !(size == 2 * pageSize && validMetas == 2)
     }
 
     /// Reads both meta slots with pread (before the map exists, to learn the page size) and picks the newest valid one.
