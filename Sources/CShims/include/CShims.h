@@ -28,4 +28,9 @@ short cshim_f_rdlck(void);
 short cshim_f_wrlck(void);
 short cshim_f_unlck(void);
 
+/// Asks the CPU to start loading the cache line holding `address` for reading. Only a hint:
+/// it never faults and changes no result (any address will do), so a search can start the
+/// loads of several cells it may probe at once instead of waiting for each in turn.
+static inline void cshim_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
+
 #endif
