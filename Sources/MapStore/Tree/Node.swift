@@ -378,7 +378,9 @@ struct SearchProbe {
 
     /// Starts loading the cells the first three steps of a binary search over `low..<high`
     /// may probe (seven cells), so that a page not in the cache costs about one wait for
-    /// them instead of one per step. Only hints: nothing is read, so slots are not checked.
+    /// them instead of one per step. (Four steps, fifteen cells, measured slower.) Only
+    /// hints: the slots read lie in the slot array, and the cells are not read, so their
+    /// offsets need no check.
     @inlinable @inline(__always)
     func prefetchFirstSteps(_ low: Int, _ high: Int) {
         guard high &- low >= 16 else { return }
