@@ -1,5 +1,6 @@
 // The only C in MapStore: constants and calls Swift cannot import directly
-// (variadic fcntl, _GNU_SOURCE-only flags). No logic lives here.
+// (variadic fcntl, _GNU_SOURCE-only flags), and CRC-32C (CRC32C.h), which needs the
+// SSE4.2 and PCLMULQDQ intrinsics. No other logic lives here.
 #ifndef MAPSTORE_CSHIMS_H
 #define MAPSTORE_CSHIMS_H
 
