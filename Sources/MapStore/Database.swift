@@ -49,7 +49,7 @@ public final class Database: Sendable {
         let ticket = try environment.beginRead()
         defer { environment.endRead(ticket) }
         let meta = ticket.meta
-        let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
+        let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum,
                                      pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, tracer: options.shadow)
         let transaction = ReadTransaction(environment: environment, base: meta, pages: pages)
         defer { transaction.finish() }
@@ -97,7 +97,7 @@ public final class Database: Sendable {
         // A checked reader of the base commit, made only when the list must be read from the
         // file or snapshots must be walked (not on the usual commit after commit).
         let needsReader = environment.freeListCache?.txn != meta.txnID || meta.catalog.entries > 0
-        let reader = needsReader ? TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
+        let reader = needsReader ? TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum,
                                                     pageCount: meta.pageCount, verifyChecksums: true, tracer: options.shadow) : nil
         var freeList: FreeList
         var chain: [UInt64]
@@ -121,7 +121,7 @@ public final class Database: Sendable {
         }
         freeList.horizon = oldestReader
         let pages = TransactionPages(
-            base: environment.mapping.base, pageSize: environment.pageSize, pageCount: meta.pageCount,
+            base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum, pageCount: meta.pageCount,
             verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
             inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
             freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, tracer: options.shadow,

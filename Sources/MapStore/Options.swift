@@ -53,6 +53,10 @@ public struct Options: Sendable {
     /// sets it for every handle of that file.
     var storageIO: any StorageIO = SystemIO()
 
+    /// The data-page checksum a file created by this handle gets (an existing file keeps its
+    /// own). Internal: only tests choose XXH64, to make version-1 files as older builds did.
+    var newFilePageChecksum: PageChecksum = .current
+
     /// Default options: a read-only map with pwrite commits, full durability, 1 TiB reservation.
     public init() {}
 

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "CRC32C.h"
+
 /// Page size of this machine, from sysconf(_SC_PAGESIZE).
 long cshim_page_size(void);
 

@@ -42,7 +42,7 @@ enum FreeListChain {
             guard page.kind == PageKind.freeList.rawValue, page.pageNumber == number else {
                 throw MapStoreError.corrupted(page: number, reason: "expected a free-list page, found kind \(page.kind) numbered \(page.pageNumber)")
             }
-            guard page.storedChecksum == page.computeChecksum() else {
+            guard page.storedChecksum == page.computeChecksum(source.pageChecksum) else {
                 throw MapStoreError.corrupted(page: number, reason: "free-list page checksum mismatch")
             }
             let count = page.count

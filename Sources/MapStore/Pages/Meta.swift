@@ -17,9 +17,9 @@ struct TreeRoot: Equatable, Sendable {
 /// One of the two meta pages (0 and 1), written alternately: the commit record.
 ///
 /// ```
-/// 0..<8     checksum      XXH64 of bytes 8..<128
+/// 0..<8     checksum      XXH64 of bytes 8..<128 (in every version)
 /// 8..<16    magic         "MAPSTORE"
-/// 16..<20   version       format version (1)
+/// 16..<20   version       format version: 1 = XXH64 page checksums, 2 = CRC-32C
 /// 20..<24   pageSize      bytes per page
 /// 24..<32   txnID         the commit this meta records
 /// 32..<40   main root     root page of the main tree (0 = empty)
@@ -40,7 +40,10 @@ struct TreeRoot: Equatable, Sendable {
 @usableFromInline
 struct Meta: Equatable, Sendable {
     static let magic: UInt64 = 0x4552_4F54_5350_414D  // "MAPSTORE" read little-endian
-    static let version: UInt32 = 1
+    /// The format versions this build reads and writes; they differ only in the data pages'
+    /// checksum (``PageChecksum``).
+    static let xxh64Version: UInt32 = 1
+    static let crc32cVersion: UInt32 = 2
     /// Bytes covered by the meta record; well inside one 512-byte sector, so a torn write
     /// of it is caught by the checksum rather than half-applied.
     static let length = 128
@@ -56,18 +59,23 @@ struct Meta: Equatable, Sendable {
     @usableFromInline var pageCount: UInt64
     @usableFromInline var maxSize: UInt64
     @usableFromInline var commitTime: UInt64
+    /// The data pages' checksum, fixed at creation; written as the format version.
+    @usableFromInline var pageChecksum: PageChecksum
 
-    /// The meta of a new, empty database.
-    static func empty(pageSize: Int, maxSize: Int) -> Meta {
+    /// The meta of a new, empty database whose pages carry `pageChecksum`.
+    static func empty(pageSize: Int, maxSize: Int, pageChecksum: PageChecksum = .current) -> Meta {
         Meta(pageSize: pageSize, txnID: 0, main: TreeRoot(), catalog: TreeRoot(), oldestSnapshot: 0, freeListRoot: 0,
-             pageCount: PageLayout.firstDataPage, maxSize: UInt64(maxSize), commitTime: 0)
+             pageCount: PageLayout.firstDataPage, maxSize: UInt64(maxSize), commitTime: 0, pageChecksum: pageChecksum)
     }
+
+    /// The format version that records `pageChecksum`.
+    var version: UInt32 { pageChecksum == .xxh64 ? Meta.xxh64Version : Meta.crc32cVersion }
 
     /// Writes this meta into `page` (a whole page, zeroed past the record).
     func encode(into page: Page) {
         page.zero(0, page.size)
         page.setU64(8, Meta.magic)
-        page.setU32(16, Meta.version)
+        page.setU32(16, version)
         page.setU32(20, UInt32(pageSize))
         page.setU64(24, txnID)
         page.setU64(32, main.root)
@@ -102,8 +110,12 @@ struct Meta: Equatable, Sendable {
         let checksum = Checksum.xxh64(page.bytes + 8, count: Meta.length - 8)
         guard checksum == page.u64(0) else { return .damaged("meta checksum mismatch (torn or damaged write)") }
         let version = page.u32(16)
-        guard version == Meta.version else {
-            return .incompatible("format version \(version), this build reads version \(Meta.version)")
+        let pageChecksum: PageChecksum
+        switch version {
+        case Meta.xxh64Version: pageChecksum = .xxh64
+        case Meta.crc32cVersion: pageChecksum = .crc32c
+        default:
+            return .incompatible("format version \(version), this build reads versions \(Meta.xxh64Version) and \(Meta.crc32cVersion)")
         }
         let pageSize = Int(page.u32(20))
         let depth = Int(page.u32(40))
@@ -112,7 +124,7 @@ struct Meta: Equatable, Sendable {
             main: TreeRoot(root: page.u64(32), depth: depth, entries: page.u64(48)),
             catalog: TreeRoot(root: page.u64(56), depth: Int(page.u32(96)), entries: page.u64(104)),
             oldestSnapshot: page.u64(112), freeListRoot: page.u64(64), pageCount: page.u64(72),
-            maxSize: page.u64(80), commitTime: page.u64(88))
+            maxSize: page.u64(80), commitTime: page.u64(88), pageChecksum: pageChecksum)
         if meta.pageCount < PageLayout.firstDataPage { return .damaged("page count \(meta.pageCount) is below 2") }
         if meta.main.root != 0, meta.main.root < PageLayout.firstDataPage || meta.main.root >= meta.pageCount {
             return .damaged("main root \(meta.main.root) outside pages 2..<\(meta.pageCount)")

@@ -10,7 +10,7 @@ enum PageKind: UInt8, Sendable {
 /// Where things sit in a page header (DESIGN.md section 2; docs/format.md).
 ///
 /// ```
-/// 0..<8    checksum   XXH64 of bytes 8..<end (end = page size, or the whole run for overflow)
+/// 0..<8    checksum   of the meaningful bytes after it (CRC-32C, or XXH64 in version-1 files)
 /// 8..<16   txnID      the transaction that wrote the page
 /// 16..<24  pageNumber the page's own number (catches misdirected writes)
 /// 24       kind       PageKind
@@ -182,32 +182,46 @@ struct Page {
     @inlinable var txnID: UInt64 { u64(PageLayout.txnOffset) }
     @inlinable var storedChecksum: UInt64 { u64(PageLayout.checksumOffset) }
 
-    /// XXH64 of the page's meaningful bytes after the checksum field. The page number inside
-    /// them ties the checksum to the page's place.
+    /// The checksum of the page's meaningful bytes after the checksum field, in the file's
+    /// scheme. The page number inside them ties the checksum to the page's place.
     ///
     /// A tree page's free gap (between the slot array and the cells) and the unused tail of a
-    /// free-list page hold nothing a reader uses, so they are left out: the hash covers
-    /// `8..<slotsEnd` then `upper..<size` (seeded with the first part's hash), or `8..<end of
-    /// the words`. A header whose bounds do not hold covers the whole page, so damage there
-    /// still shows as a mismatch.
+    /// free-list page hold nothing a reader uses, so they are left out: the checksum covers
+    /// `8..<slotsEnd` then `upper..<size`, or `8..<end of the words`. A header whose bounds
+    /// do not hold covers the whole page, so damage there still shows as a mismatch.
+    /// CRC-32C runs over the parts as one byte string; XXH64 hashes the second part seeded
+    /// with the first part's hash. A CRC-32C fills the low 32 bits; the high 32 are zero.
     @inlinable
-    func computeChecksum() -> UInt64 {
+    func computeChecksum(_ scheme: PageChecksum) -> UInt64 {
         let header = PageLayout.headerSize
+        // Covered: 8..<firstEnd, then secondStart..<size when the page has two parts.
+        var firstEnd = size
+        var secondStart = size
+        var twoParts = false
         switch kind {
         case PageKind.branch.rawValue, PageKind.leaf.rawValue:
             let slotsEnd = header + 2 * count
             let upper = self.upper
             if slotsEnd <= upper, upper <= size, size - 8 > 0 {
-                let front = Checksum.xxh64(bytes + 8, count: slotsEnd - 8)
-                return Checksum.xxh64(bytes + upper, count: size - upper, seed: front)
+                firstEnd = slotsEnd
+                secondStart = upper
+                twoParts = true
             }
         case PageKind.freeList.rawValue:
             let end = header + 8 * count
-            if end <= size { return Checksum.xxh64(bytes + 8, count: end - 8) }
+            if end <= size { firstEnd = end }
         default:
             break
         }
-        return Checksum.xxh64(bytes + 8, count: size - 8)
+        switch scheme {
+        case .crc32c:
+            var crc = Checksum.crc32c(bytes + 8, count: firstEnd - 8)
+            if twoParts { crc = Checksum.crc32c(bytes + secondStart, count: size - secondStart, continuing: crc) }
+            return UInt64(crc)
+        case .xxh64:
+            let first = Checksum.xxh64(bytes + 8, count: firstEnd - 8)
+            return twoParts ? Checksum.xxh64(bytes + secondStart, count: size - secondStart, seed: first) : first
+        }
     }
 
     /// Writes the header fields common to every data page.

@@ -73,7 +73,7 @@ struct CompactionPlan {
             page.copy(from: original)
             if !item.isRun { try renumberReferences(in: page, number: item.old, isMainTree: item.isMainTree) }
             page.setU64(PageLayout.numberOffset, renumber[item.old]!)
-            page.setU64(PageLayout.checksumOffset, page.computeChecksum())
+            page.setU64(PageLayout.checksumOffset, page.computeChecksum(source.pageChecksum))
             try sink.write(UnsafeRawBufferPointer(start: buffer, count: item.count * pageSize))
             done += item.count
             progress(done)

@@ -244,7 +244,7 @@ extension Database {
         let ticket = try environment.beginRead()
         defer { environment.endRead(ticket) }
         let meta = ticket.meta
-        let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize,
+        let pages = TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum,
                                      pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, tracer: options.shadow)
         guard let record = try SnapshotCatalog.find(name, in: meta.catalog, source: pages, pageCount: meta.pageCount) else {
             throw MapStoreError.invalidArgument(reason: "no snapshot named '\(name)' in \(path)")

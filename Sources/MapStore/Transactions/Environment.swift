@@ -14,6 +14,8 @@ final class Environment: @unchecked Sendable {
     let path: String
     let options: Options
     let pageSize: Int
+    /// The data pages' checksum, from the meta found at open (format version 1 or 2).
+    let pageChecksum: PageChecksum
     let limits: NodeLimits
     let file: FileDescriptor
     /// Makes every write and sync of `file` (``Options/storageIO``: the system calls, unless a test swaps them).
@@ -112,6 +114,7 @@ final class Environment: @unchecked Sendable {
             self.path = path
             self.options = options
             self.pageSize = pageSize
+            self.pageChecksum = meta.pageChecksum
             self.limits = NodeLimits(pageSize: pageSize)
             self.bufferPool = PageBufferPool(pageSize: pageSize)
             self.writerScratch = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
@@ -177,7 +180,7 @@ final class Environment: @unchecked Sendable {
         if size > 0 {
             options.logger?.notice("completing a database creation a crash cut short", metadata: ["path": "\(path)", "bytes": "\(size)"])
         }
-        let meta = Meta.empty(pageSize: pageSize, maxSize: options.maxSize)
+        let meta = Meta.empty(pageSize: pageSize, maxSize: options.maxSize, pageChecksum: options.newFilePageChecksum)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: pageSize)
         defer { buffer.deallocate() }
         meta.encode(into: Page(buffer.baseAddress!, size: pageSize))

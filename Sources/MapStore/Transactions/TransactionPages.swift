@@ -12,6 +12,8 @@ import Glibc
 final class TransactionPages: PageSpace {
     @usableFromInline let base: UnsafeMutableRawPointer
     @usableFromInline let pageSize: Int
+    /// The file's data-page checksum (format version 1 or 2).
+    @usableFromInline let pageChecksum: PageChecksum
     /// Pages `0..<pageCount` exist in this transaction's view.
     @usableFromInline @exclusivity(unchecked) var pageCount: UInt64
     @usableFromInline let verifyChecksums: Bool
@@ -38,10 +40,11 @@ final class TransactionPages: PageSpace {
     let bufferPool: PageBufferPool?
 
     /// A reader's view of the map.
-    init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool, tracer: (any AccessTracer)? = nil) {
+    init(base: UnsafeMutableRawPointer, pageSize: Int, pageChecksum: PageChecksum, pageCount: UInt64, verifyChecksums: Bool, tracer: (any AccessTracer)? = nil) {
         self.tracer = tracer
         self.base = base
         self.pageSize = pageSize
+        self.pageChecksum = pageChecksum
         self.pageCount = pageCount
         self.verifyChecksums = verifyChecksums
         self.isWriter = false
@@ -55,13 +58,14 @@ final class TransactionPages: PageSpace {
     }
 
     /// A writer's view: the map plus its own pages.
-    init(base: UnsafeMutableRawPointer, pageSize: Int, pageCount: UInt64, verifyChecksums: Bool,
+    init(base: UnsafeMutableRawPointer, pageSize: Int, pageChecksum: PageChecksum, pageCount: UInt64, verifyChecksums: Bool,
          txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList, bufferPool: PageBufferPool?,
          tracer: (any AccessTracer)? = nil, environment: Environment) {
         self.tracer = tracer
         self.bufferPool = bufferPool
         self.base = base
         self.pageSize = pageSize
+        self.pageChecksum = pageChecksum
         self.pageCount = pageCount
         self.verifyChecksums = verifyChecksums
         self.isWriter = true
@@ -138,7 +142,7 @@ final class TransactionPages: PageSpace {
     @usableFromInline
     func verify(_ page: Page, number: UInt64) throws(MapStoreError) {
         let stored = page.storedChecksum
-        let actual = page.computeChecksum()
+        let actual = page.computeChecksum(pageChecksum)
         guard stored == actual else {
             throw MapStoreError.corrupted(page: number, reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(actual)))")
         }
@@ -251,7 +255,7 @@ final class TransactionPages: PageSpace {
             let page = Page(buffer, size: runLength(first) * pageSize)
             page.setU64(PageLayout.txnOffset, txnID)
             page.setU8(PageLayout.flagsOffset, 0)
-            page.setU64(PageLayout.checksumOffset, page.computeChecksum())
+            page.setU64(PageLayout.checksumOffset, page.computeChecksum(pageChecksum))
         }
     }
 

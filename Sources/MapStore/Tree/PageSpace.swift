@@ -8,6 +8,8 @@
 protocol PageReading: AnyObject {
     /// The page size of the file.
     var pageSize: Int { get }
+    /// The file's data-page checksum (format version 1 or 2), for checks and copies.
+    var pageChecksum: PageChecksum { get }
     /// Page `number` for reading (a dirty copy if this transaction has one); the number is
     /// checked against the snapshot's page count.
     func readPage(_ number: UInt64) throws(MapStoreError) -> Page

@@ -74,8 +74,9 @@ struct TreeChecker<Source: PageReading> {
             guard claim(number, count: 1, as: .tree, from: parent) else { continue }
             do throws(MapStoreError) {
                 let page = try source.readPage(number)
-                if page.storedChecksum != page.computeChecksum() {
-                    report(number, "checksum mismatch (stored \(hex(page.storedChecksum)), computed \(hex(page.computeChecksum())))")
+                let computed = page.computeChecksum(source.pageChecksum)
+                if page.storedChecksum != computed {
+                    report(number, "checksum mismatch (stored \(hex(page.storedChecksum)), computed \(hex(computed)))")
                     continue
                 }
                 let node = try Node(page, number: number)
@@ -150,7 +151,7 @@ struct TreeChecker<Source: PageReading> {
         let run = try source.readRun(first, count: pages)
         if run.kind != PageKind.overflow.rawValue || run.pageNumber != first || Int(run.u32(PageLayout.runLengthOffset)) != pages {
             report(first, "overflow run header does not match its \(entry.valueLength)-byte value")
-        } else if run.storedChecksum != run.computeChecksum() {
+        } else if run.storedChecksum != run.computeChecksum(source.pageChecksum) {
             report(first, "overflow run checksum mismatch")
         }
     }
