@@ -209,4 +209,24 @@ import Testing
         #expect(try CLI.run(["get", path, "loaded7"]).out == "value7\n")
         #expect(try Self.formatVersion(path) == 1)
     }
+
+    @Test func aVersionThisBuildDoesNotKnowIsAVersionMismatch() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        do { try Self.fill(try Database(path: path, options: .testing()), from: 0) }
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        bytes.withUnsafeMutableBytes { raw in
+            for slot in 0..<2 {
+                // Version 3 with a valid meta checksum: a newer format, not damage.
+                let page = Page(raw.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
+                page.setU32(16, 3)
+                page.setU64(0, Checksum.xxh64(page.bytes + 8, count: Meta.length - 8))
+            }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        var caught: MapStoreError?
+        do { _ = try Database(path: path, options: .testing()) } catch { caught = error }
+        #expect(caught?.code == "versionMismatch", "\(String(describing: caught))")
+        #expect(caught?.description.contains("format version 3") == true, "\(String(describing: caught))")
+    }
 }
