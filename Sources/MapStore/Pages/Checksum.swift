@@ -19,16 +19,17 @@ enum PageChecksum: Sendable, Equatable {
 ///
 /// Why CRC-32C for pages now, after XXH64 first. XXH64 was picked because it runs at
 /// several bytes per cycle in portable Swift, but it costs about 31 instructions per 32
-/// bytes, and it was a third of a small write transaction: 6,702 of 19,512 instructions
-/// per single-put transaction (bench fillrandom, callgrind), 1,811 of 5,442 per put in
+/// bytes, and it was a third of a small write transaction: 6,701 of 19,850 instructions
+/// per single-put transaction (bench fillrandom, callgrind), 1,811 of 5,450 per put in
 /// random batches. The SSE4.2 `crc32` instruction takes 8 bytes per instruction; run as
 /// three interleaved chains (CShims/CRC32C.c) it goes at its throughput rather than its
 /// latency, at 9 instructions per 48 bytes. Measured the same way, the page checksums
-/// fell to 1,918 per single-put transaction (whole write path 19,512 -> 14,966) and to
-/// 482 per batched put (5,442 -> 4,098); docs/format.md has the commands. The price is 32 bits instead of 64: a random corruption goes
-/// unnoticed with probability 2^-32 instead of 2^-64, while CRC-32C still catches every
-/// error burst of up to 32 bits and every odd number of flipped bits, which XXH64 does not
-/// promise. Neither is cryptographic; both guard against torn writes, bit rot and
+/// fell to 1,918 per single-put transaction (whole write path 19,850 -> 15,305) and to
+/// 482 per batched put (5,450 -> 4,105); docs/format.md has the commands.
+///
+/// The price is 32 check bits instead of 64: a random corruption goes unnoticed with
+/// probability 2^-32 instead of 2^-64, while CRC-32C catches every error burst of up to
+/// 32 bits and every odd number of flipped bits, which XXH64 does not promise. Neither is cryptographic; both guard against torn writes, bit rot and
 /// misdirected writes. Without SSE4.2 (or on other CPUs) a portable table-driven loop
 /// gives the same values.
 ///
