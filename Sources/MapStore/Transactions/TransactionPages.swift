@@ -162,7 +162,7 @@ final class TransactionPages: PageSpace {
         // and a descent only rewrites one child pointer there: the check waits for an edit.
         if checkingCells { try node.validateAll() }
         let (copy, page) = try allocate(1)
-        page.copy(from: source)
+        page.copyUsed(from: source, slotsEnd: node.slotsEnd, upper: source.upper)
         page.setU64(PageLayout.numberOffset, copy)
         page.setU64(PageLayout.txnOffset, txnID)
         page.setU8(PageLayout.flagsOffset, checkingCells ? 0 : PageLayout.uncheckedCells)
