@@ -25,6 +25,26 @@ import Testing
         #expect(Set(map.entries.map(\.page)) == Set(model.keys))
     }
 
+    /// `drain` hands out every buffer once and leaves an empty map that works as before.
+    @Test func drainHandsOutEveryBufferAndEmptiesTheMap() {
+        var map = PageMap(capacity: 4)
+        var model: [UInt64: UnsafeMutableRawPointer] = [:]
+        for key in stride(from: UInt64(3), to: 300, by: 7) {
+            let value = UnsafeMutableRawPointer(bitPattern: UInt(key) * 16)!
+            map.insert(key, value)
+            model[key] = value
+        }
+        var drained: [UnsafeMutableRawPointer] = []
+        map.drain { drained.append($0) }
+        #expect(Set(drained) == Set(model.values))
+        #expect(drained.count == model.count)
+        #expect(map.isEmpty)
+        #expect(map[3] == nil)
+        map.insert(10, UnsafeMutableRawPointer(bitPattern: 160)!)
+        #expect(map[10] == UnsafeMutableRawPointer(bitPattern: 160)!)
+        #expect(map.entries.map(\.page) == [10])
+    }
+
     @Test func xxh64MatchesThePublishedValues() {
         // Reference values computed with the xxhash reference implementation (python-xxhash).
         let empty: [UInt8] = []

@@ -89,7 +89,7 @@ final class TransactionPages: PageSpace {
         guard !dirty.isEmpty else { return }
         if !inPlace, runLengths.isEmpty, let pool = bufferPool {
             // Single pages only (the usual): back to the pool in one call.
-            pool.put(from: dirty)
+            pool.put(draining: &dirty)
         } else if !inPlace {
             dirty.forEach { page, buffer in
                 if runLength(page) == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
@@ -295,10 +295,11 @@ final class PageBufferPool: @unchecked Sendable {
         if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
     }
 
-    /// Takes back every buffer of `map` (each a single page from ``take()``).
-    func put(from map: PageMap) {
+    /// Takes back every buffer of `map` (each a single page from ``take()``) and leaves the
+    /// map empty.
+    func put(draining map: inout PageMap) {
         buffers.reserveCapacity(min(limit, buffers.count + map.count))
-        map.forEach { _, buffer in
+        map.drain { buffer in
             if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
         }
     }
