@@ -120,12 +120,21 @@ public final class Database: Sendable {
             freeList.release(upTo: oldestReader, spare: &environment.spareFreedPages)
         }
         freeList.horizon = oldestReader
-        let pages = TransactionPages(
-            base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum, pageCount: meta.pageCount,
-            verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
-            inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
-            freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, tracer: options.shadow,
-            environment: environment)
+        let pages: TransactionPages
+        if let spare = environment.spareWriterPages {
+            // The last write transaction's view, parked by its end(): reused, not reallocated.
+            environment.spareWriterPages = nil
+            spare.restart(pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
+                          freeList: freeList, tracer: options.shadow, environment: environment)
+            pages = spare
+        } else {
+            pages = TransactionPages(
+                base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum, pageCount: meta.pageCount,
+                verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
+                inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
+                freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, tracer: options.shadow,
+                environment: environment)
+        }
         return WriteTransaction(environment: environment, base: meta, pages: pages, oldChain: chain, durability: options.durability)
     }
 }

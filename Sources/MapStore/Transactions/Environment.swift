@@ -59,6 +59,11 @@ final class Environment: @unchecked Sendable {
     /// The tree writer's path array, handed from one write transaction to the next
     /// (``WriteTransaction/end()``) so none allocates one.
     @exclusivity(unchecked) var spareWriterPath: [(number: UInt64, index: Int)] = []
+    /// The last write transaction's page view, parked by ``WriteTransaction/end()`` and
+    /// restarted by the next one (``TransactionPages/restart(pageCount:verifyChecksums:txnID:freeList:tracer:environment:)``):
+    /// one object allocated and freed per transaction less. Parked, it holds no reference
+    /// back to this environment.
+    @exclusivity(unchecked) var spareWriterPages: TransactionPages?
     /// An empty array with capacity for the next write transaction's freed pages
     /// (``TransactionPages/freedNow``), left by ``FreeList/release(upTo:spare:)``.
     @exclusivity(unchecked) var spareFreedPages: [UInt64] = []

@@ -16,17 +16,20 @@ final class TransactionPages: PageSpace {
     @usableFromInline let pageChecksum: PageChecksum
     /// Pages `0..<pageCount` exist in this transaction's view.
     @usableFromInline @exclusivity(unchecked) var pageCount: UInt64
-    @usableFromInline let verifyChecksums: Bool
+    /// (Variable, like the tracer and the transaction id: a writer's view is reused by the
+    /// next write transaction, which may come from a handle with other options.)
+    @usableFromInline @exclusivity(unchecked) var verifyChecksums: Bool
     @usableFromInline let isWriter: Bool
     /// Shadow mode's tracer (``Options/shadow``), told of every page touched in the map.
-    @usableFromInline let tracer: (any AccessTracer)?
+    @usableFromInline @exclusivity(unchecked) var tracer: (any AccessTracer)?
 
     // Write transactions only.
-    let txnID: UInt64
+    @exclusivity(unchecked) var txnID: UInt64
     let inPlace: Bool
     let maxPages: UInt64
-    /// The writer's environment: grows the file before a page at or past its end is used in place.
-    let environment: Environment?
+    /// The writer's environment: grows the file before a page at or past its end is used in
+    /// place. Nil in a reader's view and in a parked writer's (``park()``).
+    @exclusivity(unchecked) var environment: Environment?
     /// Pages this transaction owns, by first page, and the pages in each run.
     @usableFromInline @exclusivity(unchecked) var dirty = PageMap()
     @exclusivity(unchecked) var runLengths: [UInt64: Int] = [:]
@@ -82,6 +85,32 @@ final class TransactionPages: PageSpace {
 
     deinit {
         releaseBuffers()
+    }
+
+    /// Makes a parked writer's view (``park()``) the view of a new write transaction, as the
+    /// writer's init would build it, without allocating an object.
+    func restart(pageCount: UInt64, verifyChecksums: Bool, txnID: UInt64, freeList: FreeList,
+                 tracer: (any AccessTracer)?, environment: Environment) {
+        precondition(isWriter && self.environment == nil && dirty.isEmpty && freedNow.isEmpty, "restart of a view in use")
+        self.pageCount = pageCount
+        self.verifyChecksums = verifyChecksums
+        self.txnID = txnID
+        self.freeList = freeList
+        self.tracer = tracer
+        self.environment = environment
+        swap(&freedNow, &environment.spareFreedPages)
+        if let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
+    }
+
+    /// Parks a writer's view after its transaction ended (its buffers released): it drops
+    /// what belonged to the transaction, so nothing is shared with the free-list cache (whose
+    /// arrays the next transaction changes in place) and nothing points back at the environment.
+    func park() {
+        precondition(isWriter && dirty.isEmpty, "park of a view with pages")
+        freeList = FreeList()
+        freedNow = []
+        tracer = nil
+        environment = nil
     }
 
     /// Frees the heap copies (after a commit wrote them, or on abort).

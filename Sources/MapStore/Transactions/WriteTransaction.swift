@@ -24,11 +24,12 @@ public final class WriteTransaction: ReadTransaction {
         self.oldChain = oldChain
         self.durability = durability
         self.catalog = CatalogState(base)
+        self.committingTransactionID = pages.txnID
         super.init(environment: environment, base: base, pages: pages)
     }
 
     /// The id the commit of this transaction will have.
-    public var committingTransactionID: UInt64 { pages.txnID }
+    public let committingTransactionID: UInt64
 
     // MARK: Changing entries
 
@@ -128,12 +129,15 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Ends the transaction after its commit or abort, under the writer lock: no use after
-    /// this, its page buffers go back to the pool and its path array to the environment.
+    /// this, its page buffers go back to the pool, its path array and its page view to the
+    /// environment (for the next write transaction: no allocation per transaction).
     func end() {
         finish()
         pages.releaseBuffers()
         writer.path.empty()
         swap(&writer.path, &environment.spareWriterPath)
+        pages.park()
+        environment.spareWriterPages = pages
     }
 
     /// Writes the changed tables' descriptors into the main tree.
