@@ -103,6 +103,42 @@ import Testing
         #expect(throws: MapStoreError.self) { _ = try escaped.get("x") }
     }
 
+    /// A write transaction kept past its closure stays ended, though the next write
+    /// transaction reuses its page view, and it keeps its own commit id.
+    @Test func anEscapedWriteTransactionStaysEnded() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        let escaped = try db.write { txn in
+            try txn.put("a", "1")
+            return txn
+        }
+        let id = escaped.committingTransactionID
+        try db.write { txn in
+            try txn.put("b", "2")
+            #expect(txn.committingTransactionID == id + 1)
+            #expect(throws: MapStoreError.self) { try escaped.put("c", "3") }
+            #expect(throws: MapStoreError.self) { _ = try escaped.get("b") }
+        }
+        #expect(escaped.committingTransactionID == id)
+        #expect(try db.read { try $0.get("c") } == nil)
+        #expect(try db.read { try $0.getString("b") } == "2")
+        #expect(try db.check().isEmpty)
+    }
+
+    /// The page view a write transaction leaves for the next one holds no reference to the
+    /// environment: the last handle going away still closes it.
+    @Test func aHandleThatWroteIsFreedWhenItGoesAway() throws {
+        let dir = TemporaryDirectory()
+        weak var environment: Environment?
+        do {
+            let db = try Database(path: dir.file(), options: .testing())
+            for i in 0..<3 { try db.write { txn in try txn.put("k\(i)", "v") } }
+            environment = db.environment
+            #expect(environment != nil)
+        }
+        #expect(environment == nil)
+    }
+
     @Test func keyLimitsAreEnforced() throws {
         let dir = TemporaryDirectory()
         let db = try Database(path: dir.file(), options: .testing())
