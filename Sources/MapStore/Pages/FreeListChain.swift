@@ -77,14 +77,15 @@ enum FreeListChain {
         // Taking a page for the chain can shrink the list (or grow it, when it thaws a frozen
         // page); loop until the chain is long enough (counting the pages, not laying them
         // out), then lay them out once.
+        var laidOut: Int
         while true {
-            let needed = pages.freeList.workingPagesNeeded(adding: pages.freedNow, perPage: perPage)
-            if chain.count >= needed { break }
+            laidOut = pages.freeList.workingPagesNeeded(adding: pages.freedNow, perPage: perPage)
+            if chain.count >= laidOut { break }
             chain.append(try pages.allocate(1).number)
         }
-        // The final layout: `laidOut` pages of whole records, in the order the records are
-        // written; with freezing, all but the last are frozen now.
-        let laidOut = pages.freeList.workingPagesNeeded(adding: pages.freedNow, perPage: perPage)
+        // The final layout (the count that ended the loop: nothing changed since): `laidOut`
+        // pages of whole records, in the order the records are written; with freezing, all but
+        // the last are frozen now.
         let frozenNow = freezing && laidOut >= 2 ? laidOut - 1 : 0
         let working = chain.count - frozenNow
         let tail = pages.freeList.frozen.last?.number ?? 0

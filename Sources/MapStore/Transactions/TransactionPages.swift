@@ -185,7 +185,9 @@ final class TransactionPages: PageSpace {
             if checkingCells { try checkCells(page, number: number) }
             return (number, page)
         }
-        let source = try readPage(number)
+        // Not ours (just looked up): read from the map and freed as the snapshot's, without
+        // looking the page up in `dirty` twice more.
+        let source = try committedPage(number)
         let node = try Node(source, number: number)
         // Checking every cell is most of a copy's cost on a branch page (hundreds of cells),
         // and a descent only rewrites one child pointer there: the check waits for an edit.
@@ -195,8 +197,17 @@ final class TransactionPages: PageSpace {
         page.setU64(PageLayout.numberOffset, copy)
         page.setU64(PageLayout.txnOffset, txnID)
         page.setU8(PageLayout.flagsOffset, checkingCells ? 0 : PageLayout.uncheckedCells)
-        free(number, count: 1)
+        freeCommitted(number, count: 1)
         return (copy, page)
+    }
+
+    /// Page `number` as the map holds it; the caller knows this transaction does not own it.
+    private func committedPage(_ number: UInt64) throws(MapStoreError) -> Page {
+        try checkNumber(number)
+        if let tracer { tracer.pagesRead(number, count: 1) }
+        let page = Page(base + Int(number) &* pageSize, size: pageSize)
+        if verifyChecksums { try verify(page, number: number) }
+        return page
     }
 
     /// A single page this transaction allocated (it must own it).
@@ -266,10 +277,16 @@ final class TransactionPages: PageSpace {
             if !runLengths.isEmpty { runLengths.removeValue(forKey: number) }
             freeList.addReusable(number, count: count)
         } else {
-            // One allocation for a typical commit's frees instead of a doubling per append.
-            if freedNow.isEmpty { freedNow.reserveCapacity(32) }
-            for page in number..<(number + UInt64(count)) { freedNow.append(page) }
+            freeCommitted(number, count: count)
         }
+    }
+
+    /// Frees pages of the snapshot (not this transaction's): older snapshots may still reach
+    /// them, so they wait in this commit's record.
+    private func freeCommitted(_ number: UInt64, count: Int) {
+        // One allocation for a typical commit's frees instead of a doubling per append.
+        if freedNow.isEmpty { freedNow.reserveCapacity(32) }
+        for page in number..<(number + UInt64(count)) { freedNow.append(page) }
     }
 
     /// Pages this transaction owns (every page of every run).
