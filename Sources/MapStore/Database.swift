@@ -16,6 +16,9 @@ public final class Database: Sendable {
     /// The options of this handle. Two handles on one file share the map and the reader
     /// list; durability and checksum verification are each handle's own.
     public let options: Options
+    /// The last write transaction of this handle, kept for the next one when nothing else
+    /// held it at its end (``endWrite(_:)``); used under the writer lock only.
+    let spareWriter = SpareWriter()
 
     /// The largest value, in bytes: 1 GiB.
     public static let maxValueSize = 1 << 30
@@ -68,8 +71,8 @@ public final class Database: Sendable {
         }
         try environment.gate.lock(timeout: options.writerTimeout)
         defer { environment.gate.unlock() }
-        let transaction = try beginWrite()
-        defer { transaction.end() }
+        var transaction = try beginWrite()
+        defer { endWrite(&transaction) }
         let result = try body(transaction)
         if let error = transaction.deferredError { throw error }
         try transaction.commit()
@@ -120,6 +123,15 @@ public final class Database: Sendable {
             freeList.release(upTo: oldestReader, spare: &environment.spareFreedPages)
         }
         freeList.horizon = oldestReader
+        if let spare = spareWriter.transaction {
+            // This handle's last write transaction, which nothing else held at its end: the
+            // transaction and its page view are set up again, not reallocated.
+            spareWriter.transaction = nil
+            spare.pages.restart(pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
+                                freeList: freeList, tracer: options.shadow, environment: environment)
+            spare.restart(base: meta, oldChain: chain, durability: options.durability)
+            return spare
+        }
         let pages: TransactionPages
         if let spare = environment.spareWriterPages {
             // The last write transaction's view, parked by its end(): reused, not reallocated.
@@ -137,4 +149,22 @@ public final class Database: Sendable {
         }
         return WriteTransaction(environment: environment, base: meta, pages: pages, oldChain: chain, durability: options.durability)
     }
+
+    /// Ends `transaction` (``WriteTransaction/end()``) and keeps it for this handle's next
+    /// write transaction when nothing else holds it: a transaction the closure let escape (or
+    /// a cursor, table or scan of it) stays ended for good, and only its page view is reused.
+    func endWrite(_ transaction: inout WriteTransaction) {
+        transaction.end()
+        if isKnownUniquelyReferenced(&transaction) {
+            spareWriter.transaction = transaction
+        } else {
+            environment.spareWriterPages = transaction.pages
+        }
+    }
+}
+
+/// A handle's write transaction between two uses (``Database/endWrite(_:)``). Touched only
+/// under the writer lock, which orders every access.
+final class SpareWriter: @unchecked Sendable {
+    var transaction: WriteTransaction?
 }

@@ -125,6 +125,31 @@ import Testing
         #expect(try db.check().isEmpty)
     }
 
+    /// A handle reuses its write transaction only when nothing else holds it: a cursor or
+    /// table kept from one transaction stays dead in the next, which sees its own writes.
+    @Test func aCursorKeptFromAWriteTransactionStaysEnded() throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        var kept: Cursor?
+        var keptTable: Table?
+        try db.write { txn in
+            try txn.put("a", "1")
+            kept = try txn.cursor()
+            keptTable = try txn.table("t")
+        }
+        for i in 0..<3 {
+            try db.write { txn in
+                try txn.put("b\(i)", "2")
+                #expect(throws: MapStoreError.self) { try kept!.first() }
+                #expect(throws: MapStoreError.self) { try keptTable!.put("c", "3") }
+                #expect(try txn.getString("b\(i)") == "2")
+                #expect(try txn.getString("a") == "1")
+            }
+        }
+        #expect(try db.read { try $0.table("t").count() } == 0)
+        #expect(try db.check().isEmpty)
+    }
+
     /// The page view a write transaction leaves for the next one holds no reference to the
     /// environment: the last handle going away still closes it.
     @Test func aHandleThatWroteIsFreedWhenItGoesAway() throws {

@@ -59,7 +59,8 @@ final class Environment: @unchecked Sendable {
     /// The tree writer's path array, handed from one write transaction to the next
     /// (``WriteTransaction/end()``) so none allocates one.
     @exclusivity(unchecked) var spareWriterPath: [(number: UInt64, index: Int)] = []
-    /// The last write transaction's page view, parked by ``WriteTransaction/end()`` and
+    /// The last write transaction's page view, parked by ``WriteTransaction/end()`` (when its
+    /// transaction is not kept by its handle for reuse, ``Database/endWrite(_:)``) and
     /// restarted by the next one (``TransactionPages/restart(pageCount:verifyChecksums:txnID:freeList:tracer:environment:)``):
     /// one object allocated and freed per transaction less. Parked, it holds no reference
     /// back to this environment.

@@ -72,8 +72,8 @@ final class GroupCommitQueue: Sendable {
         for request in group {
             do {
                 if request.cancelled.isSet { throw CancellationError() }
-                let transaction = try request.database.beginWrite()
-                defer { transaction.end() }
+                var transaction = try request.database.beginWrite()
+                defer { request.database.endWrite(&transaction) }
                 try request.run(transaction)
                 if let error = transaction.deferredError { throw error }
                 _ = try transaction.writeCommit(into: &written)

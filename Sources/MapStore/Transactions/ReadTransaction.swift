@@ -15,8 +15,9 @@ enum TreeID: Hashable {
 public class ReadTransaction {
     let environment: Environment
     @usableFromInline let pages: TransactionPages
-    /// The commit this transaction reads (a write transaction: the commit it builds on).
-    let base: Meta
+    /// The commit this transaction reads (a write transaction: the commit it builds on; set
+    /// again when a handle reuses its write transaction, ``WriteTransaction/restart(base:oldChain:durability:)``).
+    @exclusivity(unchecked) var base: Meta
     @usableFromInline @exclusivity(unchecked) var main: TreeRoot
     /// Table roots read from (or, in a writer, changed in) the main tree.
     @exclusivity(unchecked) var tables: [String: TreeRoot?] = [:]

@@ -102,6 +102,9 @@ final class TransactionPages: PageSpace {
         if let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
 
+    /// Whether this writer's view is parked (between two transactions).
+    var isParked: Bool { environment == nil }
+
     /// Parks a writer's view after its transaction ended (its buffers released): it drops
     /// what belonged to the transaction, so nothing is shared with the free-list cache (whose
     /// arrays the next transaction changes in place) and nothing points back at the environment.

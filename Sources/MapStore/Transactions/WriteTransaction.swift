@@ -12,7 +12,7 @@ public final class WriteTransaction: ReadTransaction {
     @exclusivity(unchecked) var oldChain: [UInt64]
     @exclusivity(unchecked) var hasChanges = false
     /// What the commit waits for (the handle's option).
-    let durability: Durability
+    @exclusivity(unchecked) var durability: Durability
     /// The snapshot catalog as this transaction leaves it (Snapshots/SnapshotCatalog.swift).
     @exclusivity(unchecked) var catalog: CatalogState
 
@@ -29,7 +29,26 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// The id the commit of this transaction will have.
-    public let committingTransactionID: UInt64
+    public internal(set) var committingTransactionID: UInt64
+
+    /// Makes this ended transaction, which nothing outside its handle holds (its handle made
+    /// sure: ``Database/endWrite(_:)``), a new one on `base`, as ``init`` would build it. Its
+    /// page view, parked with it, has been restarted by the caller.
+    func restart(base: Meta, oldChain: [UInt64], durability: Durability) {
+        precondition(!isActive && !pages.isParked, "restart of a transaction in use")
+        swap(&writer.path, &environment.spareWriterPath)
+        self.base = base
+        main = base.main
+        if !tables.isEmpty { tables.removeAll() }
+        if !changedTables.isEmpty { changedTables.removeAll() }
+        deferredError = nil
+        self.oldChain = oldChain
+        hasChanges = false
+        self.durability = durability
+        catalog = CatalogState(base)
+        committingTransactionID = pages.txnID
+        isActive = true
+    }
 
     // MARK: Changing entries
 
@@ -129,15 +148,14 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Ends the transaction after its commit or abort, under the writer lock: no use after
-    /// this, its page buffers go back to the pool, its path array and its page view to the
-    /// environment (for the next write transaction: no allocation per transaction).
+    /// this, its page buffers go back to the pool and its path array to the environment; its
+    /// page view is parked (``Database/endWrite(_:)`` decides who keeps it).
     func end() {
         finish()
         pages.releaseBuffers()
         writer.path.empty()
         swap(&writer.path, &environment.spareWriterPath)
         pages.park()
-        environment.spareWriterPages = pages
     }
 
     /// Writes the changed tables' descriptors into the main tree.
