@@ -45,6 +45,26 @@ import Testing
         #expect(map.entries.map(\.page) == [10])
     }
 
+    /// The buffer pool hands back what it was given (last in, first out), grows past its
+    /// first capacity, keeps at most `limit` buffers and frees the rest.
+    @Test func bufferPoolKeepsUpToItsLimit() {
+        let pool = PageBufferPool(pageSize: 64)
+        let buffers = (0..<300).map { _ in pool.take() }  // the pool is empty: allocated
+        #expect(pool.count == 0)
+        for buffer in buffers { pool.put(buffer) }
+        #expect(pool.count == 300)  // grown past its first capacity
+        let last = pool.take()
+        #expect(last == buffers.last)
+        var map = PageMap()
+        map.insert(2, last)
+        pool.put(draining: &map)
+        #expect(map.isEmpty)
+        #expect(pool.count == 300)
+        // Past the limit, buffers put back are freed (the last ten here).
+        for _ in 0..<(pool.limit + 10 - 300) { pool.put(UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)) }
+        #expect(pool.count == pool.limit)
+    }
+
     @Test func xxh64MatchesThePublishedValues() {
         // Reference values computed with the xxhash reference implementation (python-xxhash).
         let empty: [UInt8] = []

@@ -325,32 +325,58 @@ final class PageBufferPool: @unchecked Sendable {
     let pageSize: Int
     /// Buffers kept at most: 16 MiB of 4 KiB pages; a larger transaction allocates the rest.
     let limit = 4096
-    /// (Unchecked exclusivity: only the writer touches the pool, and the dynamic checks were
-    /// a tenth of the cost of releasing a transaction's buffers.)
-    @exclusivity(unchecked) private var buffers: [UnsafeMutableRawPointer] = []
+    /// The kept buffers, a stack in memory of its own rather than an `Array`: taking and
+    /// putting back a buffer is a load or a store, with no uniqueness check or call to
+    /// retain the pool around (a quarter of a page allocation's cost, four times a commit).
+    /// (Unchecked exclusivity: only the writer touches the pool.)
+    @exclusivity(unchecked) private var stack: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    @exclusivity(unchecked) private var capacity = 64
+    /// Buffers in `stack`.
+    @exclusivity(unchecked) private(set) var count = 0
     /// A dirty-page table kept for the next transaction (an array allocation per
     /// transaction saved); only tables of at most 4096 slots are kept.
     @exclusivity(unchecked) private var table: [UInt64]?
 
-    init(pageSize: Int) { self.pageSize = pageSize }
-
-    deinit { for buffer in buffers { buffer.deallocate() } }
-
-    func take() -> UnsafeMutableRawPointer {
-        buffers.popLast() ?? UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
+    init(pageSize: Int) {
+        self.pageSize = pageSize
+        stack = UnsafeMutablePointer.allocate(capacity: capacity)
     }
 
+    deinit {
+        for index in 0..<count { stack[index].deallocate() }
+        stack.deallocate()
+    }
+
+    @inline(__always)
+    func take() -> UnsafeMutableRawPointer {
+        guard count > 0 else { return UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize) }
+        count &-= 1
+        return stack[count]
+    }
+
+    @inline(__always)
     func put(_ buffer: UnsafeMutableRawPointer) {
-        if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
+        guard count < capacity || grow() else { return buffer.deallocate() }
+        stack[count] = buffer
+        count &+= 1
+    }
+
+    /// Doubles the stack, up to `limit` buffers; false when it is at the limit.
+    private func grow() -> Bool {
+        guard capacity < limit else { return false }
+        let larger = min(limit, capacity * 2)
+        let moved = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: larger)
+        moved.moveInitialize(from: stack, count: count)
+        stack.deallocate()
+        stack = moved
+        capacity = larger
+        return true
     }
 
     /// Takes back every buffer of `map` (each a single page from ``take()``) and leaves the
     /// map empty.
     func put(draining map: inout PageMap) {
-        buffers.reserveCapacity(min(limit, buffers.count + map.count))
-        map.drain { buffer in
-            if buffers.count < limit { buffers.append(buffer) } else { buffer.deallocate() }
-        }
+        map.drain { buffer in put(buffer) }
     }
 
     func takeTable() -> [UInt64]? {
