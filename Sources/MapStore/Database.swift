@@ -99,17 +99,18 @@ public final class Database: Sendable {
         let oldestReader = environment.oldestReader(newest: environment.reuseHorizon(published: durable.txnID, durability: options.durability))
         // A checked reader of the base commit, made only when the list must be read from the
         // file or snapshots must be walked (not on the usual commit after commit).
-        let needsReader = environment.freeListCache?.txn != meta.txnID || meta.catalog.entries > 0
+        // Move the list out of the cache rather than share it: the transaction changes it,
+        // and a shared array would be copied whole on the first change. An aborted
+        // transaction leaves no cache; the next writer reads the list from the file.
+        // (`take()` moves it: no retain of its arrays here and no release in the cache.)
+        let cached = environment.freeListCache?.txn == meta.txnID ? environment.freeListCache.take() : nil
+        let needsReader = cached == nil || meta.catalog.entries > 0
         let reader = needsReader ? TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum,
                                                     pageCount: meta.pageCount, verifyChecksums: true, tracer: options.shadow) : nil
         var freeList: FreeList
         var chain: [UInt64]
-        if let cache = environment.freeListCache, cache.txn == meta.txnID {
-            // Move the list out of the cache rather than share it: the transaction changes it,
-            // and a shared array would be copied whole on the first change. An aborted
-            // transaction leaves no cache; the next writer reads the list from the file.
-            environment.freeListCache = nil
-            (freeList, chain) = (cache.list, cache.chain)
+        if let cached {
+            (freeList, chain) = (cached.list, cached.chain)
         } else {
             (freeList, chain) = try FreeListChain.loadForWriting(from: meta.freeListRoot, source: reader!, pageCount: meta.pageCount)
         }

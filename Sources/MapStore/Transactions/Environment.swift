@@ -189,6 +189,7 @@ final class Environment: @unchecked Sendable {
         let meta = Meta.empty(pageSize: pageSize, maxSize: options.maxSize, pageChecksum: options.newFilePageChecksum)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: pageSize)
         defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)  // encode writes only the 128-byte records
         meta.encode(into: Page(buffer.baseAddress!, size: pageSize))
         meta.encode(into: Page(buffer.baseAddress! + pageSize, size: pageSize))
         try Syscalls.pwriteAll(options.storageIO, file, path, UnsafeRawBufferPointer(buffer), at: 0)

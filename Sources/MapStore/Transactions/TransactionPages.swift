@@ -89,7 +89,7 @@ final class TransactionPages: PageSpace {
 
     /// Makes a parked writer's view (``park()``) the view of a new write transaction, as the
     /// writer's init would build it, without allocating an object.
-    func restart(pageCount: UInt64, verifyChecksums: Bool, txnID: UInt64, freeList: FreeList,
+    func restart(pageCount: UInt64, verifyChecksums: Bool, txnID: UInt64, freeList: consuming FreeList,
                  tracer: (any AccessTracer)?, environment: Environment) {
         precondition(isWriter && self.environment == nil && dirty.isEmpty && freedNow.isEmpty, "restart of a view in use")
         self.pageCount = pageCount

@@ -34,7 +34,7 @@ public final class WriteTransaction: ReadTransaction {
     /// Makes this ended transaction, which nothing outside its handle holds (its handle made
     /// sure: ``Database/endWrite(_:)``), a new one on `base`, as ``init`` would build it. Its
     /// page view, parked with it, has been restarted by the caller.
-    func restart(base: Meta, oldChain: [UInt64], durability: Durability) {
+    func restart(base: Meta, oldChain: consuming [UInt64], durability: Durability) {
         precondition(!isActive && !pages.isParked, "restart of a transaction in use")
         swap(&writer.path, &environment.spareWriterPath)
         self.base = base
