@@ -177,4 +177,10 @@ struct PageMap {
     }
 
     var isEmpty: Bool { count == 0 }
+
+    /// Whether the map has a table (it allocates none until its first insert).
+    var hasTable: Bool { !table.isEmpty }
+
+    /// Words in the table (two per slot).
+    var tableWords: Int { table.count }
 }

@@ -85,6 +85,8 @@ final class TransactionPages: PageSpace {
 
     deinit {
         releaseBuffers()
+        // The table goes to the pool for the next view built (an escaped transaction's).
+        if let pool = bufferPool { pool.putTable(dirty.detachTable()) }
     }
 
     /// Makes a parked writer's view (``park()``) the view of a new write transaction, as the
@@ -99,7 +101,7 @@ final class TransactionPages: PageSpace {
         self.tracer = tracer
         self.environment = environment
         swap(&freedNow, &environment.spareFreedPages)
-        if let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
+        if !dirty.hasTable, let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
 
     /// Whether this writer's view is parked (between two transactions).
@@ -127,7 +129,11 @@ final class TransactionPages: PageSpace {
                 if runLength(page) == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
             }
         }
-        if let pool = bufferPool { pool.putTable(dirty.detachTable()) } else { dirty.removeAll() }
+        dirty.removeAll()
+        // The emptied table stays with this view for its next transaction (``restart(pageCount:verifyChecksums:txnID:freeList:tracer:environment:)``):
+        // handing it to the pool and back each commit cost a retain and release each way.
+        // One a big commit grew past what the pool keeps is dropped, as the pool would drop it.
+        if bufferPool != nil, !PageBufferPool.keepsTable(words: dirty.tableWords) { _ = dirty.detachTable() }
         if !runLengths.isEmpty { runLengths.removeAll() }
     }
 
@@ -385,8 +391,12 @@ final class PageBufferPool: @unchecked Sendable {
     }
 
     func putTable(_ detached: [UInt64]) {
-        if detached.count >= 32, detached.count <= 2 * 4096 { table = detached }
+        if PageBufferPool.keepsTable(words: detached.count) { table = detached }
     }
+
+    /// Whether a page map's table of `words` words is worth keeping for another transaction
+    /// (a table grown by a big commit would make every later small commit walk it).
+    static func keepsTable(words: Int) -> Bool { words >= 32 && words <= 2 * 4096 }
 }
 
 /// `0x`-prefixed lowercase hex of a 64-bit value, for messages.
