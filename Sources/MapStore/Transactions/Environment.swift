@@ -356,7 +356,9 @@ final class Environment: @unchecked Sendable {
 
     /// The oldest commit a reader of any process may still read, given the newest commit.
     func oldestReader(newest: UInt64) -> UInt64 {
-        let local = shared.withLock { $0.readers.keys.min() }
+        // Without local readers (the usual write after write) no keys view is built: that
+        // retained and released the dictionary and called `min()` on every write transaction.
+        let local = shared.withLock { $0.readers.isEmpty ? nil : $0.readers.keys.min() }
         var oldest = min(local ?? newest, newest)
         if sharesReaders, let table = readerTable, let shared = table.oldestReader(newest: newest) {
             oldest = min(oldest, shared)
