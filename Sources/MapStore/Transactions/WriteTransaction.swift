@@ -29,7 +29,9 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// The id the commit of this transaction will have.
-    public internal(set) var committingTransactionID: UInt64
+    // (Unchecked exclusivity like the other fields: set only by the writer, and its dynamic
+    // access check was a third of restarting a transaction.)
+    @exclusivity(unchecked) public internal(set) var committingTransactionID: UInt64
 
     /// Makes this ended transaction, which nothing outside its handle holds (its handle made
     /// sure: ``Database/endWrite(_:)``), a new one on `base`, as ``init`` would build it. Its
