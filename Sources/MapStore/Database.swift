@@ -86,11 +86,13 @@ public final class Database: Sendable {
     /// if that commit were a reader: a crash before the group's sync must find it intact.
     func beginWrite() throws(MapStoreError) -> WriteTransaction {
         let environment = self.environment
-        let (durable, poisoned) = environment.shared.withLock { state in
+        // Only whether the handle is poisoned is read here (its reason, a string, cost a
+        // retain and release every transaction); a poisoned handle stays poisoned.
+        let (durable, isPoisoned) = environment.shared.withLock { state in
             state.meta = environment.newestMeta(known: state.meta)
-            return (state.meta, state.poisoned)
+            return (state.meta, state.poisoned != nil)
         }
-        if let poisoned { throw MapStoreError.poisoned(reason: poisoned) }
+        if isPoisoned { throw MapStoreError.poisoned(reason: environment.poisonReason) }
         // A writer that died between its meta and its publication left the table behind: repair it.
         if environment.sharesReaders, let table = environment.readerTable, table.lastTransaction < durable.txnID {
             table.publish(durable.txnID)

@@ -164,8 +164,8 @@ extension Environment {
     func makeDurable(_ written: WrittenCommits, durability: Durability) throws(MapStoreError) {
         guard var meta = written.meta else { return }
         unsyncedMeta = nil
-        let (durable, poisoned) = shared.withLock { ($0.meta.txnID, $0.poisoned) }
-        if let poisoned { throw MapStoreError.poisoned(reason: poisoned) }
+        let (durable, isPoisoned) = shared.withLock { ($0.meta.txnID, $0.poisoned != nil) }
+        if isPoisoned { throw MapStoreError.poisoned(reason: poisonReason) }
         if meta.txnID % 2 == durable % 2 {
             // An even number of grouped commits would put the meta in the slot of the last
             // durable commit, whose meta must survive a torn write of this one. End the group

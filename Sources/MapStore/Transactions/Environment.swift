@@ -421,4 +421,8 @@ final class Environment: @unchecked Sendable {
                                metadata: ["path": "\(path)", "error": "\(error)"])
         shared.withLock { $0.poisoned = error.description }
     }
+
+    /// Why the handle was poisoned (``poison(_:)``); read only once it is known to be, since
+    /// poisoning is never undone.
+    var poisonReason: String { shared.withLock { $0.poisoned } ?? "unknown" }
 }
