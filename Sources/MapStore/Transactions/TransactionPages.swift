@@ -256,7 +256,7 @@ final class TransactionPages: PageSpace {
         } else if count == 1, let pool = bufferPool {
             buffer = pool.take()
         } else {
-            buffer = UnsafeMutableRawPointer.allocate(byteCount: count * pageSize, alignment: pageSize)
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: count * pageSize, alignment: PageBufferPool.alignment)
         }
         dirty.insert(first, buffer)
         if count > 1 { runLengths[first] = count }
@@ -325,9 +325,15 @@ final class TransactionPages: PageSpace {
     }
 }
 
-/// Page-sized, page-aligned buffers reused from one write transaction to the next.
+/// Page-sized buffers reused from one write transaction to the next.
 /// Used only under the writer lock.
 final class PageBufferPool: @unchecked Sendable {
+    /// The alignment of a page copy in memory. Nothing needs more than 8 (the widest field
+    /// is a u64; `pwritev` takes any address), and asking malloc for page alignment cost a
+    /// page of waste per buffer: a 1,000,000-put transaction's peak RSS fell from 658 to
+    /// 381 MB and its page faults from 137 to 70 per 1000 puts with 16 (the bench's
+    /// redb-bulkload).
+    static let alignment = 16
     let pageSize: Int
     /// Buffers kept at most: 16 MiB of 4 KiB pages; a larger transaction allocates the rest.
     let limit = 4096
@@ -355,7 +361,7 @@ final class PageBufferPool: @unchecked Sendable {
 
     @inline(__always)
     func take() -> UnsafeMutableRawPointer {
-        guard count > 0 else { return UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize) }
+        guard count > 0 else { return UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: Self.alignment) }
         count &-= 1
         return stack[count]
     }
