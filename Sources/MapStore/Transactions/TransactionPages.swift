@@ -161,10 +161,7 @@ final class TransactionPages: PageSpace {
     @usableFromInline
     func readPageInFull(_ number: UInt64) throws(MapStoreError) -> Page {
         if isWriter, let buffer = dirty[number] { return Page(buffer, size: pageSize) }
-        if let tracer { tracer.pagesRead(number, count: 1) }
-        let page = Page(base + Int(number) * pageSize, size: pageSize)
-        if verifyChecksums { try verify(page, number: number) }
-        return page
+        return try committedPage(number)
     }
 
     @inlinable
@@ -196,6 +193,7 @@ final class TransactionPages: PageSpace {
         }
         // Not ours (just looked up): read from the map and freed as the snapshot's, without
         // looking the page up in `dirty` twice more.
+        try checkNumber(number)
         let source = try committedPage(number)
         let node = try Node(source, number: number)
         // Checking every cell is most of a copy's cost on a branch page (hundreds of cells),
@@ -210,9 +208,9 @@ final class TransactionPages: PageSpace {
         return (copy, page)
     }
 
-    /// Page `number` as the map holds it; the caller knows this transaction does not own it.
+    /// Page `number` as the map holds it (checked against the snapshot by the caller, which
+    /// knows this transaction does not own it): traced, and verified when the option is on.
     private func committedPage(_ number: UInt64) throws(MapStoreError) -> Page {
-        try checkNumber(number)
         if let tracer { tracer.pagesRead(number, count: 1) }
         let page = Page(base + Int(number) &* pageSize, size: pageSize)
         if verifyChecksums { try verify(page, number: number) }
