@@ -85,6 +85,18 @@ import Testing
         }
     }
 
+    /// Creates a new, empty database at `path` (its two metas, no commit: a workload's first
+    /// commit grows the file) and returns its bytes, and the recorder and options a workload
+    /// in `scenario` records with.
+    static func startRecording(_ scenario: Scenario, at path: String) throws -> (before: [UInt8], recorder: RecordingIO, options: Options) {
+        _ = try Database(path: path, options: .testing(scenario.mode, durability: .full))
+        let before = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let recorder = RecordingIO()
+        var options = Options.testing(scenario.mode, durability: scenario.durability)
+        options.storageIO = recorder
+        return (before, recorder, options)
+    }
+
     /// Runs `commits` seeded commits of puts and deletes on a new database (the first grows
     /// the file; some add many overflow values, some delete them, so pages are reused) under a
     /// recording I/O.
@@ -93,12 +105,7 @@ import Testing
         var rng = SeededGenerator(seed: seed)
         var model: Model = [:]
         func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
-        // A new, empty database (its two metas, no commit): the workload's first commit grows the file.
-        _ = try Database(path: path, options: .testing(scenario.mode, durability: .full))
-        let before = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        let recorder = RecordingIO()
-        var options = Options.testing(scenario.mode, durability: scenario.durability)
-        options.storageIO = recorder
+        let (before, recorder, options) = try startRecording(scenario, at: path)
         var states: [UInt64: Model] = [:]
         do {
             let db = try Database(path: path, options: options)
@@ -155,11 +162,7 @@ import Testing
         var rng = SeededGenerator(seed: seed)
         var model: Model = [:]
         func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
-        _ = try Database(path: path, options: .testing(scenario.mode, durability: .full))
-        let before = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        let recorder = RecordingIO()
-        var options = Options.testing(scenario.mode, durability: scenario.durability)
-        options.storageIO = recorder
+        var (before, recorder, options) = try startRecording(scenario, at: path)
         options.groupCommit = true
         var states: [UInt64: Model] = [:]
         do {
@@ -364,7 +367,7 @@ import Testing
         for (index, bytes) in images.enumerated() {
             try? FileManager.default.removeItem(atPath: path)
             try? FileManager.default.removeItem(atPath: path + "-lock")
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             do {
                 let db = try Database(path: path, options: .testing(mode))
                 #expect(try db.read { $0.transactionID } == 0, "image \(index) of \(bytes.count) bytes")
@@ -396,7 +399,7 @@ import Testing
         let foreign = Array("not a database, just some notes\n".utf8)
         for (name, bytes) in [("foreign", foreign), ("truncated", truncated), ("foreign page", foreign + [UInt8](repeating: 0, count: 2 * pageSize - foreign.count))] {
             let path = dir.file(name + ".mapstore")
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             #expect(throws: MapStoreError.self, "\(name)") { _ = try Database(path: path, options: .testing()) }
             #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == bytes, "\(name) is unchanged")
         }
