@@ -98,7 +98,7 @@ public final class Database: Sendable {
             table.publish(durable.txnID)
         }
         let meta = environment.unsyncedMeta ?? durable
-        let oldestReader = environment.oldestReader(newest: environment.reuseHorizon(published: durable.txnID, durability: options.durability))
+        let oldestReader = environment.oldestReader(newest: try environment.reuseHorizon(published: durable.txnID, durability: options.durability))
         // A checked reader of the base commit, made only when the list must be read from the
         // file or snapshots must be walked (not on the usual commit after commit).
         // Move the list out of the cache rather than share it: the transaction changes it,

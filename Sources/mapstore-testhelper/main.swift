@@ -8,6 +8,7 @@
 //   hold-read DB                       opens a read transaction, prints "ready TXN", waits for ever
 //   hold-write DB KEY                  opens a write transaction, puts KEY, prints "ready", waits for ever
 //   commit-loop DB START               commits key "n-<i>" for i = START... and prints "ack i" after each
+//   put DB KEY VALUE                   one commit (with the helper's .noMetaSync: its meta is left unsynced)
 import Foundation
 import MapStore
 
@@ -91,6 +92,9 @@ do {
             say("ack \(i)")
             i += 1
         }
+    case "put":
+        guard arguments.count == 5 else { fail("usage: mapstore-testhelper put DB KEY VALUE") }
+        try db.write { txn in try txn.put(arguments[3], arguments[4]) }
     default:
         fail("unknown mode \(mode)")
     }

@@ -97,6 +97,45 @@ import Testing
         return (before, recorder, options)
     }
 
+    /// One seeded commit of the workload: the first puts 40 keys; every sixth adds 30 overflow
+    /// values, which every twelfth deletes again (so pages are freed and reused); the others
+    /// put and delete a few keys, some of them large. `draft` follows every change.
+    static func randomCommit(_ txn: WriteTransaction, number: Int, draft: inout Model, rng: inout SeededGenerator) throws {
+        func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        if number == 0 {
+            for i in 0..<40 {
+                let key = Array("k\(i)".utf8), value = bytes(Int.random(in: 0...200, using: &rng))
+                try txn.put(key, value)
+                draft[key] = value
+            }
+        } else if number % 6 == 2 {
+            for i in 0..<30 {
+                let key = Array("big-\(number)-\(i)".utf8), value = bytes(3000)
+                try txn.put(key, value)
+                draft[key] = value
+            }
+        } else if number % 12 == 11 {
+            for i in 0..<30 {
+                let key = Array("big-\(number - 9)-\(i)".utf8)
+                _ = try txn.delete(key)
+                draft.removeValue(forKey: key)
+            }
+        } else {
+            for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                let key = Array("k\(Int.random(in: 0..<150, using: &rng))".utf8)
+                if Int.random(in: 0..<4, using: &rng) == 0 {
+                    _ = try txn.delete(key)
+                    draft.removeValue(forKey: key)
+                } else {
+                    let large = Int.random(in: 0..<20, using: &rng) == 0
+                    let value = bytes(large ? Int.random(in: 1200...5000, using: &rng) : Int.random(in: 0...300, using: &rng))
+                    try txn.put(key, value)
+                    draft[key] = value
+                }
+            }
+        }
+    }
+
     /// Runs `commits` seeded commits of puts and deletes on a new database (the first grows
     /// the file; some add many overflow values, some delete them, so pages are reused) under a
     /// recording I/O.
@@ -104,7 +143,6 @@ import Testing
         let path = dir.file("work.mapstore")
         var rng = SeededGenerator(seed: seed)
         var model: Model = [:]
-        func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
         let (before, recorder, options) = try startRecording(scenario, at: path)
         var states: [UInt64: Model] = [:]
         do {
@@ -112,40 +150,7 @@ import Testing
             states[try db.read { $0.transactionID }] = model
             for commit in 0..<commits {
                 var draft = model
-                try db.write { txn in
-                    if commit == 0 {
-                        for i in 0..<40 {
-                            let key = Array("k\(i)".utf8), value = bytes(Int.random(in: 0...200, using: &rng))
-                            try txn.put(key, value)
-                            draft[key] = value
-                        }
-                    } else if commit % 6 == 2 {
-                        for i in 0..<30 {
-                            let key = Array("big-\(commit)-\(i)".utf8), value = bytes(3000)
-                            try txn.put(key, value)
-                            draft[key] = value
-                        }
-                    } else if commit % 12 == 11 {
-                        for i in 0..<30 {
-                            let key = Array("big-\(commit - 9)-\(i)".utf8)
-                            _ = try txn.delete(key)
-                            draft.removeValue(forKey: key)
-                        }
-                    } else {
-                        for _ in 0..<Int.random(in: 1...8, using: &rng) {
-                            let key = Array("k\(Int.random(in: 0..<150, using: &rng))".utf8)
-                            if Int.random(in: 0..<4, using: &rng) == 0 {
-                                _ = try txn.delete(key)
-                                draft.removeValue(forKey: key)
-                            } else {
-                                let large = Int.random(in: 0..<20, using: &rng) == 0
-                                let value = bytes(large ? Int.random(in: 1200...5000, using: &rng) : Int.random(in: 0...300, using: &rng))
-                                try txn.put(key, value)
-                                draft[key] = value
-                            }
-                        }
-                    }
-                }
+                try db.write { txn in try randomCommit(txn, number: commit, draft: &draft, rng: &rng) }
                 model = draft
                 states[try db.read { $0.transactionID }] = model
             }
@@ -280,6 +285,18 @@ import Testing
                                label: "before sync \(index), reordered variant \(variant)", tally: &tally)
                         tally.reordered += 1
                     }
+                    // The disk kept every page written since the last sync and none of the metas:
+                    // the newest meta before the window must still find all its pages intact.
+                    let isMeta: (RecordingIO.Operation) -> Bool = { piece in
+                        if case let .write(offset, _) = piece { offset < 2 * pageSize } else { false }
+                    }
+                    if window.contains(where: isMeta), window.contains(where: { !isMeta($0) }) {
+                        var withoutMetas = atLastSync
+                        for piece in window where !isMeta(piece) { withoutMetas.apply(piece) }
+                        verify(withoutMetas, durable: durable, recording: recording, mode: scenario.mode, path: path,
+                               label: "before sync \(index), every page write kept and no meta", tally: &tally)
+                        tally.reordered += 1
+                    }
                 }
                 image.apply(operation)
                 atLastSync = image
@@ -329,6 +346,81 @@ import Testing
         print("crash images \(scenario.testDescription): \(tally.total) checked (\(tally.prefixes) prefixes, \(tally.torn) torn writes, \(tally.reordered) reordered/dropped) over \(recording.operations.count) operations")
         #expect(tally.failures.isEmpty, "\(tally.failures.joined(separator: "\n"))")
         #expect(tally.prefixes == recording.operations.count + 1)
+    }
+
+    /// How the first writer of ``aKilledWritersMetaCannotLetTheNextWriterDamageTheLastDurableCommit(handover:)``
+    /// leaves the file to the second: killed between its last meta write and that meta's sync,
+    /// or `.noMetaSync`, whose last meta no sync covers.
+    struct Handover: Sendable, CustomTestStringConvertible {
+        let mode: MappingMode
+        let firstDurability: Durability
+        var killed: Bool { firstDurability == .full }
+        var testDescription: String { "\(mode.rawValue), " + (killed ? "writer killed before its meta sync" : ".noMetaSync writer") }
+    }
+
+    /// The workload with every commit in an environment of its own (as if each were another
+    /// process's: nothing in memory is shared, the files are): the first half with the first
+    /// writer's durability, its last commit's meta reaching the page cache only, then the rest
+    /// with `.full`.
+    static func recordHandover(_ handover: Handover, in dir: TemporaryDirectory, seed: UInt64, commits: Int) throws -> Recording {
+        let path = dir.file("work.mapstore")
+        var rng = SeededGenerator(seed: seed)
+        var model: Model = [:]
+        var (before, recorder, options) = try startRecording(Scenario(mode: handover.mode, durability: handover.firstDurability), at: path)
+        var states: [UInt64: Model] = [:]
+        var transactionID: UInt64 = 0
+        states[0] = model
+        for commit in 0..<commits {
+            var draft = model
+            options.durability = commit < commits / 2 ? handover.firstDurability : .full
+            do {
+                let db = try Database(path: path, options: options)
+                let killedHere = handover.killed && commit == commits / 2 - 1
+                // The data pages' sync goes through; the meta's fails, as if the writer were
+                // killed in it: the handle is poisoned and writes nothing more.
+                if killedHere { recorder.failFdatasync(after: 1) }
+                do {
+                    try db.write { txn in try randomCommit(txn, number: commit, draft: &draft, rng: &rng) }
+                    #expect(!killedHere, "the meta's sync failed")
+                } catch {
+                    #expect(killedHere, "\(error)")
+                }
+                // The killed commit's meta is in the file, never published: an image may hold it.
+                transactionID = killedHere ? transactionID + 1 : try db.read { $0.transactionID }
+                states[transactionID] = draft
+                model = draft
+                if killedHere { #expect(throws: MapStoreError.self) { try db.write { try $0.put("after", "poisoned") } } }
+            }
+            #expect(EnvironmentRegistry.key(forPath: path).flatMap { key in EnvironmentRegistry.open.withLock { $0[key] } } == nil,
+                    "each commit's handle is the only one, and closed")
+        }
+        let after = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        return Recording(pageSize: Int(getpagesize()), before: before, operations: recorder.operations, states: states, after: after)
+    }
+
+    /// A writer killed between its meta write and its sync (or a `.noMetaSync` writer) leaves
+    /// its meta in the page cache only; the next writer, in another environment, opens the file
+    /// and finds that meta newest. A power cut before that writer's first sync may keep its page
+    /// writes and lose the meta: the commit before must still be intact, so the next writer may
+    /// not reuse a page that meta freed (the lock file's sync record says it is not durable).
+    /// Every image opens, passes `check()` and holds the newest meta it has, never older than
+    /// the last synced one; the images that keep every page write and drop the window's metas
+    /// are among them.
+    @Test(arguments: [
+        Handover(mode: .readOnly, firstDurability: .full), Handover(mode: .writeMap, firstDurability: .full),
+        Handover(mode: .readOnly, firstDurability: .noMetaSync), Handover(mode: .writeMap, firstDurability: .noMetaSync),
+    ])
+    func aKilledWritersMetaCannotLetTheNextWriterDamageTheLastDurableCommit(handover: Handover) throws {
+        let dir = TemporaryDirectory()
+        let commits = longMode ? 60 : 24
+        let recording = try Self.recordHandover(handover, in: dir, seed: 0xDEAD + (handover.killed ? 0 : 1), commits: commits)
+        var replayed = Image(recording.before, pageSize: recording.pageSize)
+        for operation in recording.operations { replayed.apply(operation) }
+        #expect(replayed.bytes == recording.after, "the recorded writes rebuild the file")
+        let scenario = Scenario(mode: handover.mode, durability: .full)
+        let tally = Self.checkImages(recording, scenario: scenario, in: dir, seed: 0xDEAD)
+        print("crash images after a handover (\(handover.testDescription)): \(tally.total) checked (\(tally.prefixes) prefixes, \(tally.torn) torn writes, \(tally.reordered) reordered/dropped) over \(recording.operations.count) operations")
+        #expect(tally.failures.isEmpty, "\(tally.failures.joined(separator: "\n"))")
     }
 
     /// A crash while a new file is created (its two metas written, not yet synced) leaves a file

@@ -28,9 +28,15 @@ public enum AccessPattern: String, Sendable, CaseIterable {
 public enum Durability: String, Sendable, CaseIterable {
     /// Sync the data pages, then the meta page: an acknowledged commit survives a power cut.
     case full
-    /// Sync the data pages but not the meta page: a power cut may lose the last commits,
-    /// never consistency.
+    /// Sync the data pages but not the meta page (LMDB's MDB_NOMETASYNC). A commit's meta
+    /// reaches the disk with the next sync of the file by any writer (the next commit's first
+    /// sync, in this process or another). After a power cut the database opens at the last
+    /// commit whose meta reached the disk: it may lose the last `.noMetaSync` commit, never an
+    /// earlier one, and never damages the commit it opens at, since no writer reuses a page
+    /// freed by a commit whose meta is not known to be on disk.
     case noMetaSync
-    /// No syncs: survives a process crash, not a power cut.
+    /// No syncs: survives a process crash, not a power cut. After a power cut a file that a
+    /// `.none` writer wrote may be damaged, commits other handles made durable before
+    /// included: such a writer reuses pages without waiting for any sync (LMDB's MDB_NOSYNC).
     case none
 }

@@ -176,12 +176,12 @@ extension Environment {
         do throws(MapStoreError) {
             if durability != .none {
                 try syncPages(written)
-                syncedMeta = durable  // the sync covered every meta written before it
+                noteSynced(durable)  // the sync covered every meta written before it
             }
             try writeMeta(meta, tracer: written.tracer)
             if durability == .full {
                 try syncMeta(tracer: written.tracer)
-                syncedMeta = meta.txnID
+                noteSynced(meta.txnID)
             }
         } catch {
             poison(error)

@@ -73,10 +73,10 @@ final class Environment: @unchecked Sendable {
     /// The newest commit whose pages are written but which is not durable yet (between the
     /// commits of a group, ``Options/groupCommit``): the next write transaction starts from it.
     @exclusivity(unchecked) var unsyncedMeta: Meta?
-    /// The newest commit whose meta this process knows to be on disk: the one found at open,
-    /// then each commit's whose meta a sync covered. A writer that promises to survive a power
-    /// cut reuses no page freed after it (``reuseHorizon(published:durability:)``).
-    @exclusivity(unchecked) var syncedMeta: UInt64
+    /// Names this boot and this data file in the lock file's sync record, which says which
+    /// commit's meta is known to be on disk (Transactions/SyncRecord.swift,
+    /// ``reuseHorizon(published:durability:)``).
+    let syncWitness: SyncWitness
     /// Pages the named snapshots reach, per catalog version (Snapshots/SnapshotPins.swift).
     @exclusivity(unchecked) var snapshotPins: SnapshotPins?
 
@@ -99,7 +99,8 @@ final class Environment: @unchecked Sendable {
         var pinned: Int?
         do throws(MapStoreError) {
             if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders, logger: options.logger) }
-            var size = try Environment.initializeIfEmpty(file: file, readerTable: table, path: path, pageSize: pageSize, options: options)
+            let witness = try SyncWitness.current(file: file, path: path)
+            var size = try Environment.initializeIfEmpty(file: file, readerTable: table, witness: witness, path: path, pageSize: pageSize, options: options)
             let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode
             var (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: &size)
             if mode == .privateCopyOnWrite, let table {
@@ -133,7 +134,7 @@ final class Environment: @unchecked Sendable {
             self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
             self.gate = WriterGate(shared: mode == .privateCopyOnWrite ? nil : table?.writerMutex, path: path + "-lock")
             self.shared = Lock(Shared(meta: meta))
-            self.syncedMeta = meta.txnID
+            self.syncWitness = witness
             self.observer = Observer(path: path, options: options)
             if let logger = options.logger {
                 let facts: Logger.Metadata = ["path": "\(path)", "mode": "\(mode.rawValue)", "txn": "\(meta.txnID)", "pages": "\(meta.pageCount)"]
@@ -174,7 +175,8 @@ final class Environment: @unchecked Sendable {
     /// Writes the two meta pages of an empty database into an empty file, or into the file
     /// a creation cut short by a crash left (``isUnfinishedCreation(file:path:pageSize:size:)``);
     /// returns the file size.
-    private static func initializeIfEmpty(file: FileDescriptor, readerTable: ReaderTable?, path: String, pageSize: Int, options: Options) throws(MapStoreError) -> Int {
+    private static func initializeIfEmpty(file: FileDescriptor, readerTable: ReaderTable?, witness: SyncWitness, path: String,
+                                          pageSize: Int, options: Options) throws(MapStoreError) -> Int {
         var size = try Syscalls.fileSize(file, path)
         guard !options.readOnly, try isUnfinishedCreation(file: file, path: path, pageSize: pageSize, size: size) else { return size }
         // Another process may be creating it too: decide under the writer lock.
@@ -194,6 +196,7 @@ final class Environment: @unchecked Sendable {
         meta.encode(into: Page(buffer.baseAddress! + pageSize, size: pageSize))
         try Syscalls.pwriteAll(options.storageIO, file, path, UnsafeRawBufferPointer(buffer), at: 0)
         try Syscalls.fsync(options.storageIO, file, path)
+        readerTable?.recordSynced(0, witness: witness)
         return 2 * pageSize
     }
 
@@ -367,13 +370,42 @@ final class Environment: @unchecked Sendable {
     }
 
     /// The newest commit whose pages a new write transaction must leave intact, as if a reader
-    /// were at it: the last published commit, or, for a durable writer, the last one whose
-    /// meta is known to be on disk if that is older. With `.noMetaSync` the last commit's meta
-    /// is not synced until the next commit's first sync; a power cut may lose it, and the
-    /// disk may also have reordered the next commit's page writes before it: those pages must
-    /// not be ones the commit before reaches (LMDB's rule: never reuse what the last commit freed).
-    func reuseHorizon(published: UInt64, durability: Durability) -> UInt64 {
-        durability == .none ? published : min(published, syncedMeta)
+    /// were at it: the last published commit or, for a writer that promises to survive a power
+    /// cut, the newest commit whose meta is known to be on disk, if that is older.
+    ///
+    /// A meta in the map may be in the page cache only: with `.noMetaSync` the last commit's
+    /// meta waits for the next commit's first sync, and a writer killed between its meta write
+    /// and its sync (in this process or any other) leaves its meta unsynced for good. A power
+    /// cut may then keep the next commit's page writes and lose that meta: had the next commit
+    /// reused a page the commit before still reaches, that commit would be damaged too. So
+    /// pages freed after the known-durable commit wait (LMDB's rule: never reuse what the last
+    /// commit freed), until a sync of this writer's own moves the mark on.
+    ///
+    /// The mark is the lock file's sync record, shared by every process. When it does not speak
+    /// of this boot and this data file (a new lock file, a reboot, a restored file), nothing is
+    /// known and the file is synced once here, which makes the newest meta durable: one
+    /// fdatasync per such open, none in the usual case.
+    func reuseHorizon(published: UInt64, durability: Durability) throws(MapStoreError) -> UInt64 {
+        // `.none` promises nothing after a power cut; a private map never writes the file.
+        guard durability != .none, mode != .privateCopyOnWrite, let table = readerTable else { return published }
+        if let synced = table.syncedTransaction(witness: syncWitness) { return min(published, synced) }
+        do throws(MapStoreError) {
+            try Syscalls.fdatasync(io, file, path)
+        } catch {
+            poison(error)
+            throw error
+        }
+        observer.synced()
+        options.shadow?.fileSynced()
+        table.recordSynced(published, witness: syncWitness)
+        return published
+    }
+
+    /// Records in the lock file that a completed sync of the data file covered every meta up
+    /// to `txnID` (written by this process or any other: the page cache is shared).
+    func noteSynced(_ txnID: UInt64) {
+        guard mode != .privateCopyOnWrite else { return }
+        readerTable?.recordSynced(txnID, witness: syncWitness)
     }
 
     /// Tells readers of every process about a new commit (after its meta is written).

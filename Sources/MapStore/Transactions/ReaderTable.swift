@@ -30,6 +30,7 @@ public struct ReaderSlot: Sendable, Equatable {
 /// 0   magic "MSLOCK\0\u{1}" u64     8  version u32 (2)     12 slot count u32
 /// 16  last committed txn id u64 (atomic: the fast publication of new commits)
 /// 24  slots in use u64 (atomic: one past the highest slot ever claimed; writers scan no further)
+/// 32  the sync record: which commit's meta is known to be on disk (SyncRecord.swift)
 /// 64  the writer mutex: a process-shared, robust pthread mutex (at most 64 bytes)
 /// slot i at 128 + 64 * i
 /// 0   owner pid u64 (atomic; 0 = free)    8  snapshot txn id + 1 u64 (atomic; 0 = not reading)

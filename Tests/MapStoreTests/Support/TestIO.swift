@@ -24,6 +24,12 @@ final class RecordingIO: StorageIO {
 
     private let log = Mutex<[Operation]>([])
     private let system = SystemIO()
+    /// fdatasync calls to let through before one fails (``failFdatasync(after:)``), or nil.
+    private let syncsBeforeFailure = Mutex<Int?>(nil)
+
+    /// Makes the fdatasync after the next `count` ones fail with EIO without syncing, once:
+    /// a writer killed in that call leaves what it wrote before it in the page cache only.
+    func failFdatasync(after count: Int) { syncsBeforeFailure.withLock { $0 = count } }
 
     /// Everything logged so far, in order.
     var operations: [Operation] { log.withLock { $0 } }
@@ -50,6 +56,12 @@ final class RecordingIO: StorageIO {
     }
 
     func fdatasync(_ fd: Int32) -> Int {
+        let fails = syncsBeforeFailure.withLock { remaining in
+            guard let left = remaining else { return false }
+            remaining = left == 0 ? nil : left - 1
+            return left == 0
+        }
+        if fails { return -Int(EIO) }
         let result = system.fdatasync(fd)
         if result == 0 { append(.sync) }
         return result
