@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Figures about a database, as `mapstore stat` prints them.
 public struct Statistics: Sendable, Equatable {
     /// Data entries in the main tree and every table.
@@ -60,31 +64,44 @@ extension Database {
             let pageCount = txn.base.pageCount
             environment.mapping.advise(.sequential, bytes: Int(pageCount) * environment.pageSize)
             defer { environment.mapping.advise(environment.options.accessPattern, bytes: Int(pageCount) * environment.pageSize) }
-            var checker = TreeChecker(source: txn.pages, pageCount: pageCount)
-            checker.check(tree: txn.base.main, name: "main tree", referrer: txn.base.txnID % 2, isMain: true)
-            for table in checker.tables {
-                checker.check(tree: table.root, name: "table '\(table.name)'", referrer: table.page, isMain: false)
-            }
-            checker.check(tree: txn.base.catalog, name: "snapshot catalog", referrer: txn.base.txnID % 2, isMain: false)
-            let freeList: FreeList
-            do throws(MapStoreError) {
-                let (list, chain) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: pageCount)
-                for page in chain { _ = checker.claim(page, count: 1, as: .freeListChain, from: txn.base.txnID % 2) }
-                for page in list.reusable { _ = checker.claim(page, count: 1, as: .freeList, from: txn.base.freeListRoot) }
-                for record in list.pending {
-                    for page in record.pages { _ = checker.claim(page, count: 1, as: .freeList, from: txn.base.freeListRoot) }
-                }
-                freeList = list
-            } catch {
-                checker.report(error, default: txn.base.freeListRoot)
-                return checker.problems  // without the free list, ownership cannot be judged
-            }
-            for page in Int(PageLayout.firstDataPage)..<Int(pageCount) where checker.owners[page] == .unseen {
-                checker.report(UInt64(page), "neither reachable nor free (leaked)")
-            }
-            checker.checkSnapshots(base: txn.base, freeList: freeList)
-            return checker.problems
+            return Database.problems(in: txn)
         }
+    }
+
+    /// Every invariant of the commit `txn` reads (``check()``; backups verify what they copy with it).
+    static func problems(in txn: ReadTransaction) -> [CheckProblem] {
+        let pageCount = txn.base.pageCount
+        var checker = TreeChecker(source: txn.pages, pageCount: pageCount)
+        checker.check(tree: txn.base.main, name: "main tree", referrer: txn.base.txnID % 2, isMain: true)
+        for table in checker.tables {
+            checker.check(tree: table.root, name: "table '\(table.name)'", referrer: table.page, isMain: false)
+        }
+        checker.check(tree: txn.base.catalog, name: "snapshot catalog", referrer: txn.base.txnID % 2, isMain: false)
+        let freeList: FreeList
+        do throws(MapStoreError) {
+            let (list, chain) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: pageCount)
+            for page in chain { _ = checker.claim(page, count: 1, as: .freeListChain, from: txn.base.txnID % 2) }
+            for page in list.reusable { _ = checker.claim(page, count: 1, as: .freeList, from: txn.base.freeListRoot) }
+            for record in list.pending {
+                for page in record.pages { _ = checker.claim(page, count: 1, as: .freeList, from: txn.base.freeListRoot) }
+            }
+            freeList = list
+        } catch {
+            checker.report(error, default: txn.base.freeListRoot)
+            return checker.problems  // without the free list, ownership cannot be judged
+        }
+        for page in Int(PageLayout.firstDataPage)..<Int(pageCount) where checker.owners[page] == .unseen {
+            checker.report(UInt64(page), "neither reachable nor free (leaked)")
+        }
+        checker.checkSnapshots(base: txn.base, freeList: freeList)
+        return checker.problems
+    }
+
+    /// The permission bits of the data file: what a backup or dump of it may grant, at most.
+    func fileMode() throws(MapStoreError) -> UInt32 {
+        var info = Glibc.stat()
+        _ = try Syscalls.retrying("fstat", path) { Int(fstat(environment.file.rawValue, &info)) }
+        return UInt32(info.st_mode & 0o777)
     }
 }
 

@@ -44,6 +44,16 @@ enum DatabaseOpener {
     }
 }
 
+/// The permission bits of the file at `path` (0o644 when it cannot be read): what a file
+/// written from it (a dump, a backup) may grant, at most.
+func permissionBits(of path: String) -> UInt32 {
+    var info = stat()
+    return stat(path, &info) == 0 ? UInt32(info.st_mode & 0o777) : 0o644
+}
+
+extension DatabaseOpener {
+}
+
 // MARK: - Keys and values on the command line
 
 /// How a command spells keys and values: UTF-8 text as given, or lowercase hex with `--hex`.

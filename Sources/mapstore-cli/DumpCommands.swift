@@ -62,15 +62,10 @@ struct DumpCommand: ParsableCommand {
                     for name in try txn.tableNames() { sections.append((name, try txn.table(name).count())) }
                 }
             }
-            let (fd, name) = try openOutput()
-            var finished = false
-            defer {
-                if fd != STDOUT_FILENO {
-                    close(fd)
-                    if !finished { unlink(name) }  // no partial dump file is left behind
-                }
-            }
-            var writer = DumpWriter { chunk in try Output.writeAll(fd, chunk, name: name) }
+            // The dump goes to a temporary file that becomes FILE only once it is complete
+            // (OutputFile): a failed dump leaves FILE as it was.
+            let output = try openOutput()
+            var writer = DumpWriter { chunk in try output.write(chunk) }
             var bar = ProgressBar("dumping \(db)", total: sections.reduce(0) { $0 + $1.count })
             var done = 0
             for section in sections {
@@ -90,21 +85,14 @@ struct DumpCommand: ParsableCommand {
                 try writer.writeFooter()
             }
             bar.finish()
-            if fd != STDOUT_FILENO, fsync(fd) != 0 {
-                throw CommandExit(status: ExitStatus.failure, message: "mapstore: dump: fsync of \(name) failed: \(String(cString: strerror(errno)))")
-            }
-            finished = true
+            try output.commit()
         }
     }
 
-    /// The descriptor to write to: stdout, or `-o FILE` created or truncated.
-    func openOutput() throws -> (Int32, String) {
-        guard let output, output != "-" else { return (STDOUT_FILENO, "stdout") }
-        let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: dump: cannot open \(output): \(String(cString: strerror(errno)))")
-        }
-        return (fd, output)
+    /// Where the dump goes: stdout, or `-o FILE` (given DB's permission bits, or narrower).
+    func openOutput() throws -> OutputFile {
+        guard let output, output != "-" else { return OutputFile.standardOutput() }
+        return try OutputFile(path: output, permissions: permissionBits(of: db))
     }
 }
 

@@ -143,14 +143,17 @@ struct SnapshotCommand: ParsableCommand {
     }
 }
 
-/// Writes a backup of `db` to `out` with a progress bar, and prints what it wrote.
+/// Writes a backup of `db` to `out` (`-`: standard output) with a progress bar, and prints
+/// what it wrote (on stderr when the backup itself goes to stdout).
 private func runBackup(db: String, out: String, compact: Bool, gzip: Bool, json: Bool, verb: String) throws {
     let database = try naming(db: db) { try DatabaseOpener.forReading(db) }
     var bar = ProgressBar("\(verb) \(db)", total: 0)
     defer { bar.finish() }
     var barTotal = 0
+    let toStdout = out == "-"
     let report = try naming(db: db) {
-        try database.backup(to: out, compact: compact, compression: gzip ? .gzip : .none) { done, total in
+        let output = toStdout ? OutputFile.standardOutput() : nil
+        let progress = { (done: Int, total: Int) in
             if barTotal != total {
                 bar.finish()
                 bar = ProgressBar("\(verb) \(db)", total: total)
@@ -158,9 +161,12 @@ private func runBackup(db: String, out: String, compact: Bool, gzip: Bool, json:
             }
             bar.update(done)
         }
+        let compression: BackupCompression = gzip ? .gzip : .none
+        if let output { return try database.backup(to: output, compact: compact, compression: compression, progress: progress) }
+        return try database.backup(to: out, compact: compact, compression: compression, progress: progress)
     }
     bar.finish()
-    var output = Output()
+    var output = toStdout ? Output(fd: STDERR_FILENO, name: "stderr") : Output()
     if json {
         try output.write(JSON.object([
             ("path", JSON.string(out)), ("transactionID", "\(report.transactionID)"), ("pages", "\(report.pages)"),
@@ -177,13 +183,13 @@ struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Copy the newest commit of DB to OUT while writers go on (--compact: live pages only; --gzip: a gzip stream).",
-        discussion: "Prints OUT: txn N, P pages, B bytes. A plain backup keeps snapshots and free pages; --compact drops both. OUT is replaced if it exists."
+        discussion: "Prints OUT: txn N, P pages, B bytes. A plain backup keeps snapshots and free pages; --compact drops both. A damaged DB is refused (exit 3) and OUT left as it was; OUT is replaced only once the copy is complete and synced; with OUT \"-\" the backup goes to stdout and the summary to stderr."
     )
 
     @Argument(help: "The database file (must exist).")
     var db: String
 
-    @Argument(help: "The backup file to write.")
+    @Argument(help: "The backup file to write (replaced only once complete), or \"-\" for standard output.")
     var out: String
 
     @Flag(help: "Copy only reachable pages, renumbered densely (drops snapshots).")
@@ -232,7 +238,7 @@ struct RestoreCommand: ParsableCommand {
         discussion: "Refuses to replace an existing DB without --force (exit 3). A damaged backup exits 3 and creates or changes nothing."
     )
 
-    @Argument(help: "The backup file (plain or gzip).")
+    @Argument(help: "The backup file (plain or gzip), or \"-\" for standard input.")
     var backup: String
 
     @Argument(help: "The database file to create (or, with --force, replace).")
@@ -243,16 +249,23 @@ struct RestoreCommand: ParsableCommand {
 
     /// Decodes, checks and renames into place.
     func run() throws {
-        guard DatabaseOpener.fileExists(backup) else {
+        let fromStdin = backup == "-"
+        guard fromStdin || DatabaseOpener.fileExists(backup) else {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: no such backup: \(backup)")
         }
         if !force, DatabaseOpener.fileExists(db) {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: \(db) exists; use --force to replace it")
         }
-        var bar = ProgressBar("restoring \(backup)", total: 0)
+        var bar = ProgressBar("restoring \(fromStdin ? "stdin" : backup)", total: 0)
         defer { bar.finish() }
         do {
-            try Database.restoreBackup(from: backup, to: db, overwrite: force) { done, _ in bar.update(done) }
+            if fromStdin {
+                try Database.restoreBackup(fromDescriptor: STDIN_FILENO, name: "stdin", to: db, overwrite: force) { done, _ in bar.update(done) }
+            } else {
+                try Database.restoreBackup(from: backup, to: db, overwrite: force) { done, _ in bar.update(done) }
+            }
+        } catch MapStoreError.locked(let reason) {
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore \(backup) -> \(db): \(reason); nothing was changed")
         } catch let error as MapStoreError {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore \(backup) -> \(db): \(error); nothing was changed")
         }

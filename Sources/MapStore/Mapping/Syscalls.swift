@@ -167,6 +167,50 @@ enum Syscalls {
         _ = try retrying("fsync", path) { Int(Glibc.fsync(fd.rawValue)) }
     }
 
+    /// Writes all of `buffer` at the descriptor's position (a pipe, a device or a new file
+    /// written front to back), looping over short writes. ENOSPC and EDQUOT are ``MapStoreError/diskFull(path:)``.
+    static func writeAll(_ fd: Int32, _ path: String, _ buffer: UnsafeRawBufferPointer) throws(MapStoreError) {
+        var done = 0
+        while done < buffer.count {
+            let written = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+            if written < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                if code == ENOSPC || code == EDQUOT { throw MapStoreError.diskFull(path: path) }
+                throw MapStoreError.io(errno: code, operation: "write", path: path)
+            }
+            guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "write (wrote nothing)", path: path) }
+            done += written
+        }
+    }
+
+    /// Reads into `buffer` from the descriptor's position until it is full or the input ends;
+    /// returns the bytes read (fewer than `buffer.count` only at the end).
+    static func readFully(_ fd: Int32, _ path: String, into buffer: UnsafeMutableRawBufferPointer) throws(MapStoreError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let count = Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw MapStoreError.io(errno: errno, operation: "read", path: path)
+            }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+
+    /// `fsync` of the directory holding `path`, which makes a file created or renamed there
+    /// survive a power cut under its name.
+    static func fsyncDirectory(of path: String) throws(MapStoreError) {
+        let directory = FilePath(path).removingLastComponent()
+        let name = directory.isEmpty ? "." : directory.string
+        let fd = Glibc.open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw MapStoreError.io(errno: errno, operation: "open directory", path: name) }
+        defer { Glibc.close(fd) }
+        _ = try retrying("fsync directory", name) { Int(Glibc.fsync(fd)) }
+    }
+
     static func truncate(_ fd: FileDescriptor, _ path: String, to size: Int) throws(MapStoreError) {
         _ = try mapError("ftruncate", path) { try fd.resize(to: Int64(size)) }
     }

@@ -25,9 +25,8 @@ public struct RestoreReport: Sendable, Equatable {
 }
 
 extension Database {
-    /// Writes a consistent copy of the newest commit to a new file at `path` (replacing any
-    /// file there), from one read transaction: writers go on meanwhile and the copy holds
-    /// exactly one commit.
+    /// Writes a consistent copy of the newest commit to `path`, from one read transaction:
+    /// writers go on meanwhile and the copy holds exactly one commit.
     ///
     /// - A plain backup copies pages `0..<pageCount` (the used part of the file) with a fresh
     ///   meta page, so snapshots and the free list come along; free pages that no snapshot
@@ -37,14 +36,32 @@ extension Database {
     ///   free list. Snapshots are dropped: a compacted backup holds the newest commit only.
     /// - `.gzip` writes the same bytes as a gzip stream that `gunzip` turns back into the file.
     ///
-    /// `progress` is called with (pages done, pages in all). A failure removes the file.
+    /// The commit is verified first, as ``check()`` does; a damaged one is refused
+    /// (``MapStoreError/corrupted(page:reason:)`` naming the page) before anything is written.
+    /// `path` is replaced only once the copy is complete and synced (``OutputFile``): on any
+    /// failure it is exactly as it was. The copy gets the database file's permission bits, or
+    /// narrower. `progress` is called with (pages done, pages in all).
     @discardableResult
     public func backup(to path: String, compact: Bool = false, compression: BackupCompression = .none,
                        progress: ((Int, Int) -> Void)? = nil) throws -> BackupReport {
-        let environment = self.environment
-        if let target = EnvironmentRegistry.key(forPath: path), target == EnvironmentRegistry.key(forPath: self.path) {
-            throw MapStoreError.invalidArgument(reason: "backup target \(path) is the database \(self.path) itself")
+        for own in [self.path, self.path + "-lock"] {
+            if let target = EnvironmentRegistry.key(forPath: path), target == EnvironmentRegistry.key(forPath: own) {
+                throw MapStoreError.invalidArgument(reason: "backup target \(path) is \(own) itself")
+            }
         }
+        let output = try OutputFile(path: path, permissions: try fileMode())
+        return try backup(to: output, compact: compact, compression: compression, progress: progress)
+    }
+
+    /// Writes a consistent copy of the newest commit to `output` and commits it (see
+    /// ``backup(to:compact:compression:progress:)-(String,_,_,_)``): a file, a device, or
+    /// standard output (``OutputFile/standardOutput()``), where a refused or failed backup
+    /// leaves what was written so far (a gzip stream without its trailer, which no reader
+    /// takes for whole).
+    @discardableResult
+    public func backup(to output: OutputFile, compact: Bool = false, compression: BackupCompression = .none,
+                       progress: ((Int, Int) -> Void)? = nil) throws -> BackupReport {
+        let environment = self.environment
         return try read { txn in
             let base = txn.base
             let pageSize = environment.pageSize
@@ -55,6 +72,11 @@ extension Database {
                 environment.mapping.advise(environment.options.accessPattern, bytes: bytes)
                 txn.pages.tracer?.advised(environment.options.accessPattern, from: 0, bytes: bytes)
             }
+            // A backup is what a user restores after losing the database: it must never be a
+            // copy of damage. The same checks as check(), on the commit being copied.
+            if let problem = Database.problems(in: txn).first {
+                throw MapStoreError.corrupted(page: problem.page, reason: "\(self.path) fails check, so no backup was written: \(problem.message)")
+            }
             let plan = compact ? try CompactionPlan(base: base, source: txn.pages) : nil
             var meta = base
             if let plan {
@@ -64,7 +86,7 @@ extension Database {
                 meta.freeListRoot = 0
                 meta.pageCount = plan.pageCount
             }
-            let sink = try BackupSink(path: path, compression: compression)
+            let sink = try BackupSink(output: output, compression: compression)
             let total = Int(meta.pageCount)
             try withUnsafeTemporaryAllocation(byteCount: 2 * pageSize, alignment: pageSize) { (metas) throws(MapStoreError) in
                 metas.initializeMemory(as: UInt8.self, repeating: 0)
@@ -122,47 +144,54 @@ extension Database {
 
     /// Restores the backup at `backup` (plain or gzip, told apart by gzip's magic bytes) as the
     /// database `path`. The backup is decoded into a temporary file beside `path`, opened and
-    /// checked with ``check()``; only a sound copy is renamed into place, so a damaged backup
-    /// creates or changes nothing. An existing `path` is replaced only with `overwrite`.
-    /// Restore into a database no process has open.
+    /// checked with ``check()``; only a sound copy is renamed into place (and the directory
+    /// synced), so a damaged backup creates or changes nothing. An existing `path` is replaced
+    /// only with `overwrite`, and never while a process has it open
+    /// (``MapStoreError/locked(reason:)``, "in use"). The restored file gets the backup's
+    /// permission bits, or narrower.
     @discardableResult
     public static func restoreBackup(from backup: String, to path: String, overwrite: Bool = false,
                                      progress: ((Int, Int) -> Void)? = nil) throws -> RestoreReport {
         if !overwrite, access(path, F_OK) == 0 {
             throw MapStoreError.invalidArgument(reason: "\(path) exists; restore replaces it only when told to (--force)")
         }
-        let source = try BackupSource(path: backup)
-        let pageSize = Syscalls.pageSize
-        let temporary = path + ".restore-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw MapStoreError.io(errno: errno, operation: "open", path: temporary) }
-        var renamed = false
-        defer {
-            if !renamed { unlink(temporary) }
-            // The check opened the copy under its temporary name: its lock file goes either way.
-            unlink(temporary + "-lock")
+        return try restore(from: try BackupSource(path: backup), to: path, overwrite: overwrite, progress: progress)
+    }
+
+    /// Restores a backup read from `descriptor` (standard input, say: plain or gzip), named
+    /// `name` in messages, as the database `path`, like ``restoreBackup(from:to:overwrite:progress:)``.
+    /// The descriptor stays open.
+    @discardableResult
+    public static func restoreBackup(fromDescriptor descriptor: Int32, name: String, to path: String, overwrite: Bool = false,
+                                     progress: ((Int, Int) -> Void)? = nil) throws -> RestoreReport {
+        if !overwrite, access(path, F_OK) == 0 {
+            throw MapStoreError.invalidArgument(reason: "\(path) exists; restore replaces it only when told to (--force)")
         }
-        let written: Int
-        do {
-            defer { close(fd) }
-            let file = FileDescriptor(rawValue: fd)
-            let chunk = 1 << 20
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: pageSize)
-            defer { buffer.deallocate() }
-            var offset = 0
-            let expected = source.isGzip ? 0 : source.fileSize
-            while true {
-                let count = try source.read(into: buffer, pageSize: pageSize)
-                if count == 0 { break }
-                try Syscalls.pwriteAll(file, temporary, UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: offset)
-                offset += count
-                progress?(offset / pageSize, expected / pageSize)
-            }
-            guard offset >= 2 * pageSize, offset % pageSize == 0 else {
-                throw MapStoreError.corrupted(page: UInt64(offset / pageSize), reason: "backup \(backup) holds \(offset) bytes, not a whole number of \(pageSize)-byte pages (at least 2)")
-            }
-            try Syscalls.fsync(file, temporary)
-            written = offset
+        return try restore(from: try BackupSource(descriptor: descriptor, name: name, owns: false), to: path, overwrite: overwrite, progress: progress)
+    }
+
+    private static func restore(from source: BackupSource, to path: String, overwrite: Bool,
+                                progress: ((Int, Int) -> Void)?) throws -> RestoreReport {
+        let pageSize = Syscalls.pageSize
+        let output = try OutputFile(path: path, permissions: source.permissions)
+        guard case let .replacing(target) = output.destination, let temporary = output.temporaryPath else {
+            throw MapStoreError.invalidArgument(reason: "\(path) is not a regular file; a database is restored only as one")
+        }
+        // The check below opens the copy under its temporary name: its lock file goes either way.
+        defer { unlink(temporary + "-lock") }
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: pageSize)
+        defer { buffer.deallocate() }
+        let expected = source.isGzip ? 0 : source.fileSize
+        while true {
+            let count = try source.read(into: buffer, pageSize: pageSize)
+            if count == 0 { break }
+            try output.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            progress?(output.bytesWritten / pageSize, expected / pageSize)
+        }
+        let written = output.bytesWritten
+        guard written >= 2 * pageSize, written % pageSize == 0 else {
+            throw MapStoreError.corrupted(page: UInt64(written / pageSize), reason: "backup \(source.path) holds \(written) bytes, not a whole number of \(pageSize)-byte pages (at least 2)")
         }
         var options = Options()
         options.readOnly = true
@@ -172,13 +201,27 @@ extension Database {
         do {
             let restored = try Database(path: temporary, options: options)
             if let problem = try restored.check().first {
-                throw MapStoreError.corrupted(page: problem.page, reason: "backup \(backup) fails check: \(problem.message)")
+                throw MapStoreError.corrupted(page: problem.page, reason: "backup \(source.path) fails check: \(problem.message)")
             }
             transactionID = try restored.read { $0.transactionID }
         }
-        guard rename(temporary, path) == 0 else { throw MapStoreError.io(errno: errno, operation: "rename to \(path)", path: temporary) }
-        renamed = true
+        if overwrite { try refuseIfOpen(target) }
+        try output.commit()
         return RestoreReport(transactionID: transactionID, pages: written / pageSize, wasGzip: source.isGzip)
     }
-}
 
+    /// Throws ``MapStoreError/locked(reason:)`` when a process (this one included) has the
+    /// database at `path` open: replacing its file would leave that process writing a file no
+    /// path names any more. Every process that has a database open holds a liveness lock on its
+    /// lock file (ReaderTable.swift), which the kernel drops when it exits.
+    static func refuseIfOpen(_ path: String) throws(MapStoreError) {
+        if let key = EnvironmentRegistry.key(forPath: path), EnvironmentRegistry.open.withLock({ $0[key] != nil }) {
+            throw MapStoreError.locked(reason: "\(path) is in use: this process has it open")
+        }
+        guard let lock = try? Syscalls.open(path + "-lock", create: false, writable: false) else { return }
+        defer { try? lock.close() }
+        if !ReaderTable.nobodyHasItOpen(lock) {
+            throw MapStoreError.locked(reason: "\(path) is in use: another process has it open")
+        }
+    }
+}

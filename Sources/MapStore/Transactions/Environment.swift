@@ -196,6 +196,9 @@ final class Environment: @unchecked Sendable {
         meta.encode(into: Page(buffer.baseAddress! + pageSize, size: pageSize))
         try Syscalls.pwriteAll(options.storageIO, file, path, UnsafeRawBufferPointer(buffer), at: 0)
         try Syscalls.fsync(options.storageIO, file, path)
+        // The file's name is an entry of its directory, which a power cut may lose unless the
+        // directory is synced too: then the first acknowledged commit would vanish with it.
+        try Syscalls.fsyncDirectory(of: path)
         readerTable?.recordSynced(0, witness: witness)
         return 2 * pageSize
     }

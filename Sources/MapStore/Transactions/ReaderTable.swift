@@ -159,6 +159,12 @@ final class ReaderTable: @unchecked Sendable {
     /// Whether no other open file description holds a liveness lock on the lock file (no
     /// process, this one included, has the database open through it).
     private static func nobodyElseHasItOpen(_ file: FileDescriptor) -> Bool {
+        nobodyHasItOpen(file)
+    }
+
+    /// Whether no process holds a liveness lock on the lock file open as `file` (its own
+    /// description's locks aside): nobody has the database open.
+    static func nobodyHasItOpen(_ file: FileDescriptor) -> Bool {
         cshim_ofd_getlk(file.rawValue, cshim_f_wrlck(), ReaderTable.livenessBase, 1 << 32) == Int32(cshim_f_unlck())
     }
 
