@@ -53,6 +53,7 @@ enum Entry {
         signal(SIGPIPE, SIG_IGN)
         let status: Int32
         do {
+            try refuseArgumentsThatAreNotUTF8()
             var command = try MapStoreCommand.parseAsRoot()
             try command.run()
             status = ExitStatus.success
@@ -77,6 +78,21 @@ enum Entry {
             }
         }
         exit(status)
+    }
+
+    /// Exits 2 when an argument's bytes are not valid UTF-8 (DESIGN.md section 6).
+    ///
+    /// swift-argument-parser hands commands `String`s, in which such bytes would become
+    /// U+FFFD: two distinct keys would be stored as one, a path would name another file. So
+    /// every argument is checked as the raw bytes the process was given, before parsing,
+    /// and nothing is opened or created. Binary keys and values are spelled with `--hex`.
+    static func refuseArgumentsThatAreNotUTF8() throws {
+        for index in 1..<Int(CommandLine.argc) {
+            guard let argument = CommandLine.unsafeArgv[index], String(validatingCString: argument) == nil else { continue }
+            let bytes = Array(UnsafeBufferPointer(start: argument, count: strlen(argument))).map { UInt8(bitPattern: $0) }
+            throw CommandExit(status: ExitStatus.usage,
+                              message: "mapstore: argument \(index) \(ByteSpelling.quote(bytes)) is not valid UTF-8; use --hex for binary keys and values (paths and names must be UTF-8)")
+        }
     }
 
     /// Writes `message` and a newline to stderr.

@@ -6,11 +6,12 @@ import Glibc
 #endif
 
 extension VMCommand {
-    /// `mapstore vm compare DB --workload W [--json] [--plot FILE.svg]`: shadow mode.
+    /// `mapstore vm compare DB --workload W [--json] [--plot FILE.svg] [--in-place]`: shadow mode.
+    /// DB is never changed unless `--in-place`: a workload that writes runs on a copy beside it.
     struct Compare: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a workload on DB in shadow mode and compare the VM model's prediction with the kernel, page by page.",
-            discussion: "Workloads: \(ShadowWorkload.allCases.map(\.rawValue).joined(separator: ", ")). Dirty bits and large folios need root (/proc/kpageflags)."
+            discussion: "Workloads: \(ShadowWorkload.allCases.map(\.rawValue).joined(separator: ", ")). Those that write (\(ShadowWorkload.allCases.filter(\.writes).map(\.rawValue).joined(separator: ", "))) run on a copy of DB in a new directory beside it, removed afterwards, so DB is never changed; --in-place runs them on DB itself. Dirty bits and large folios need root (/proc/kpageflags)."
         )
 
         @Argument(help: "The database file (it must exist and hold keys).")
@@ -34,6 +35,9 @@ extension VMCommand {
         @Flag(help: "Print one JSON object as the last line.")
         var json = false
 
+        @Flag(help: "Run a workload that writes on DB itself: its puts (random values over existing keys) are committed to DB.")
+        var inPlace = false
+
         func run() throws {
             guard let chosen = ShadowWorkload(rawValue: workload) else {
                 throw CommandExit(status: 2, message: "mapstore vm compare: unknown workload '\(workload)' (\(ShadowWorkload.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -48,6 +52,7 @@ extension VMCommand {
             experiment.operations = operations
             experiment.seed = seed
             experiment.coldCache = cold
+            experiment.inPlace = inPlace
             // two-process: the second process is this executable's hidden `vm shadow-peer`.
             experiment.peerCommand = ["/proc/self/exe", "vm", "shadow-peer"]
             let report = try experiment.run()

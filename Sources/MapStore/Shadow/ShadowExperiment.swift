@@ -22,11 +22,26 @@ public enum ShadowWorkload: String, CaseIterable, Sendable {
     /// readrandom while a second process (``ShadowExperiment/peerCommand``) maps the same
     /// file and has read every 32nd page of its first half: shared page-cache frames.
     case twoProcess = "two-process"
+
+    /// Whether the workload puts (runs write transactions). ``ShadowExperiment`` runs such a
+    /// workload on a copy of the database unless told to run it in place; the others open
+    /// the database read-only.
+    public var writes: Bool {
+        switch self {
+        case .readrandom, .readseq, .twoProcess: false
+        case .writemapCommit, .cowWrite, .msync, .dontneed: true
+        }
+    }
 }
 
 /// One shadowed run: opens the database with a ``ShadowRecorder``, runs a workload, reads
 /// what the kernel did (``KernelProbe``), feeds the events to the model (``ShadowFeed``)
 /// and compares (``ShadowReport``).
+///
+/// A workload that writes (``ShadowWorkload/writes``) never changes the database at ``path``:
+/// it runs on a copy in a new directory beside it (`DB.vm-compare-XXXXXX/`, on the same file
+/// system), removed when the run ends, unless ``inPlace`` is set. The read workloads open
+/// ``path`` itself, read-only. ``ShadowReport/file`` names the file the workload ran on.
 ///
 /// Fault counts are the calling thread's (`RUSAGE_THREAD`): the workload runs on it, so
 /// other threads of the process (a test runner's, say) do not blur them.
@@ -51,6 +66,9 @@ public struct ShadowExperiment {
     /// The command (argv) that runs ``ShadowPeer/serve(path:)`` on the file path appended to
     /// it, for `two-process`: `mapstore vm shadow-peer` (the CLI passes its own executable).
     public var peerCommand: [String]?
+    /// Run a workload that writes on ``path`` itself, committing its puts there (random
+    /// values over existing keys). Off by default: such a workload runs on a scratch copy.
+    public var inPlace = false
 
     /// An experiment on `path` running `workload`.
     public init(path: String, workload: ShadowWorkload) {
@@ -58,21 +76,31 @@ public struct ShadowExperiment {
         self.workload = workload
     }
 
-    /// Runs it and returns the comparison. Throws when the database cannot be opened, is
-    /// empty, or is already open in this process (shadow mode needs its own mapping).
+    /// Runs it and returns the comparison. Throws when the database cannot be opened or
+    /// copied, is empty, or is already open in this process (shadow mode needs its own mapping).
     public func run() throws -> ShadowReport {
+        guard workload.writes, !inPlace else { return try run(on: path) }
+        return try ScratchCopy.with(of: path) { copy in
+            var report = try run(on: copy)
+            report.copyOf = path
+            return report
+        }
+    }
+
+    /// Runs the workload on the data file `file`.
+    private func run(on file: String) throws -> ShadowReport {
         var readOptions = Options()
         readOptions.readOnly = true
         readOptions.maxSize = maxSize
         // Keys are read through a mapping of their own that is gone before the experiment maps the file.
         let keys: [(key: [UInt8], valueSize: Int)] = try {
-            let db = try Database(path: path, options: readOptions)
+            let db = try Database(path: file, options: readOptions)
             return try db.read { txn in txn.scan().map { ($0.key, $0.value.count) } }
         }()
-        guard !keys.isEmpty else { throw MapStoreError.invalidArgument(reason: "\(path) holds no keys to work on") }
-        if coldCache { try dropFromPageCache(path) }
+        guard !keys.isEmpty else { throw MapStoreError.invalidArgument(reason: "\(file) holds no keys to work on") }
+        if coldCache { try dropFromPageCache(file) }
         var random = SplitMix64(seed: seed)
-        let fileSize = (try? fileBytes(path)) ?? 0
+        let fileSize = (try? fileBytes(file)) ?? 0
         let filePages = max(fileSize / 4096, 1)
         let mode: MappingMode
         var durability = Durability.full
@@ -98,11 +126,12 @@ public struct ShadowExperiment {
 
         let recorder = ShadowRecorder()
         var options = Options(mappingMode: mode, durability: durability)
+        options.readOnly = !workload.writes
         options.maxSize = maxSize
         options.shadow = recorder
-        var db: Database? = try Database(path: path, options: options)
+        var db: Database? = try Database(path: file, options: options)
         guard let mapping = recorder.mapping else {
-            throw MapStoreError.invalidArgument(reason: "\(path) is already open in this process: shadow mode needs a mapping of its own")
+            throw MapStoreError.invalidArgument(reason: "\(file) is already open in this process: shadow mode needs a mapping of its own")
         }
         let pageSize = mapping.pageSize
         let pagesAtOpen = mapping.fileBytes / pageSize
@@ -116,7 +145,7 @@ public struct ShadowExperiment {
         }
         var folios: [Range<UInt64>] = []
         var dirtyPages: [UInt64] = []
-        let fd = open(path, O_RDONLY)
+        let fd = open(file, O_RDONLY)
         if fd >= 0 {
             if let found = KernelProbe.pageCache(fd: fd, pages: pagesAtOpen, cached: cached, pageSize: pageSize) {
                 folios = found.largeFolios
@@ -134,7 +163,7 @@ public struct ShadowExperiment {
                 throw MapStoreError.invalidArgument(reason: "two-process needs a peer command (mapstore vm shadow-peer)")
             }
             peerPages = stride(from: 0, to: max(1, pagesAtOpen / 2), by: 32).map { UInt64($0) }
-            peer = try ShadowPeerProcess(command: peerCommand, path: path, pages: peerPages)
+            peer = try ShadowPeerProcess(command: peerCommand, path: file, pages: peerPages)
         }
         defer { peer?.finish() }
 
@@ -165,7 +194,7 @@ public struct ShadowExperiment {
             try writeBatches(db!, keys: keys, picks: picks, values: values, commits: 10)
             var durable = options
             durable.durability = .full
-            let second = try Database(path: path, options: durable)
+            let second = try Database(path: file, options: durable)
             try second.write { txn in
                 for (index, pick) in picks.prefix(max(1, picks.count / 10)).enumerated() { try txn.put(keys[pick].key, values[index]) }
             }
@@ -204,7 +233,7 @@ public struct ShadowExperiment {
                             predictedFaults: (prediction.minorFaults, prediction.majorFaults),
                             observedFaults: (after.minor - before.minor, after.major - before.major),
                             knownFolioPages: folioPages, knownLargeFolios: folios.count, smaps: smaps, notes: notes,
-                            events: events)
+                            events: events, file: file)
     }
 
     /// `commits` write transactions, each putting its share of `picks` (same-size new values).

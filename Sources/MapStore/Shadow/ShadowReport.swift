@@ -47,6 +47,11 @@ public struct ShadowReport: Sendable {
     public var notes: [String]
     /// The events the store reported during the run, in order.
     public var events: [ShadowEvent]
+    /// The data file the workload ran on: the database itself, or a scratch copy of it
+    /// (then removed) for a workload that writes (``ShadowExperiment/inPlace``).
+    public var file: String
+    /// The database ``file`` is a scratch copy of, or nil when the workload ran on the database itself.
+    public var copyOf: String?
 
     /// Pages in the strip (the file's pages, and in private mode any anonymous page past them that was touched).
     public var pages: Int { outcomes.count }
@@ -73,8 +78,10 @@ public struct ShadowReport: Sendable {
     public init(workload: String, mode: MappingMode, predicted: [PredictedPage], observed: [ObservedPage],
                 predictedFaults: (minor: Int, major: Int), observedFaults: (minor: Int, major: Int),
                 knownFolioPages: Set<UInt64> = [], knownLargeFolios: Int = 0, smaps: SmapsSummary? = nil, notes: [String] = [],
-                events: [ShadowEvent] = []) {
+                events: [ShadowEvent] = [], file: String = "", copyOf: String? = nil) {
         self.events = events
+        self.file = file
+        self.copyOf = copyOf
         precondition(predicted.count == observed.count, "prediction and observation cover different pages")
         self.workload = workload
         self.mode = mode
@@ -159,6 +166,7 @@ public struct ShadowReport: Sendable {
     public var text: String {
         var lines: [String] = []
         lines.append("workload \(workload)  mode \(mode.rawValue)  pages \(pages)  probe \(KernelProbe.isRoot ? "root (pagemap PFNs, kpageflags)" : "not root (no dirty, no folios)")")
+        lines.append("file \(file)" + (copyOf.map { " (a scratch copy of \($0), removed after the run)" } ?? ""))
         lines.append(pad("attribute", 14) + pad("predicted", 11, right: true) + pad("observed", 11, right: true) + pad("mismatches", 12, right: true))
         for (name, count) in [("present", present), ("anonymous", anonymous), ("dirty", dirty), ("shared", shared)] {
             lines.append(pad(name, 14) + pad("\(count.predicted)", 11, right: true) + pad("\(count.observed)", 11, right: true)
@@ -182,14 +190,17 @@ public struct ShadowReport: Sendable {
         return lines.joined(separator: "\n")
     }
 
-    /// One JSON object on one line: `workload`, `mode`, `pages`, `compared`, `agreement`,
-    /// per-attribute counts (`present`, `anonymous`, `dirty`, `shared`), `largeFolioDivergences`, `faults` (predicted, observed, error), `root`.
+    /// One JSON object on one line: `workload`, `mode`, `file`, `copyOf` (null when run on
+    /// the database itself), `pages`, `compared`, `agreement`, per-attribute counts
+    /// (`present`, `anonymous`, `dirty`, `shared`), `largeFolioDivergences`, `faults`
+    /// (predicted, observed, error), `root`.
     public var json: String {
         func attribute(_ count: AttributeCount) -> String {
             "{\"predicted\":\(count.predicted),\"observed\":\(count.observed),\"mismatches\":\(count.mismatches),\"compared\":\(count.compared)}"
         }
         var fields = [
-            "\"workload\":\"\(workload)\"", "\"mode\":\"\(mode.rawValue)\"", "\"pages\":\(pages)", "\"compared\":\(compared)",
+            "\"workload\":\"\(workload)\"", "\"mode\":\"\(mode.rawValue)\"",
+            "\"file\":\(TraceOutput.jsonString(file))", "\"copyOf\":\(copyOf.map(TraceOutput.jsonString) ?? "null")", "\"pages\":\(pages)", "\"compared\":\(compared)",
             "\"matching\":\(matching)", "\"agreement\":\(formatFraction(agreement))",
             "\"present\":\(attribute(present))", "\"anonymous\":\(attribute(anonymous))", "\"dirty\":\(attribute(dirty))",
             "\"shared\":\(attribute(shared))",

@@ -19,8 +19,11 @@ import Testing
         return path
     }
 
-    static func run(_ workload: ShadowWorkload, path: String) throws -> ShadowReport {
+    /// Runs `workload` on `path`; a workload that writes runs on a scratch copy unless `inPlace`
+    /// (the tests that look at the file afterwards run in place).
+    static func run(_ workload: ShadowWorkload, path: String, inPlace: Bool = false) throws -> ShadowReport {
         var experiment = ShadowExperiment(path: path, workload: workload)
+        experiment.inPlace = inPlace
         experiment.maxSize = 1 << 30
         experiment.peerCommand = [CLI.executable, "vm", "shadow-peer"]
         return try experiment.run()
@@ -76,7 +79,7 @@ import Testing
         let dir = TemporaryDirectory()
         let path = try Self.makeDatabase(in: dir)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        let report = try Self.run(.cowWrite, path: path)
+        let report = try Self.run(.cowWrite, path: path, inPlace: true)
         let after = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(before == after, "a private copy-on-write map never changes the file")
         let written = Self.writtenPages(report)
@@ -91,7 +94,7 @@ import Testing
     func durableWriteMapCommitLeavesNoDirtyPage(workload: ShadowWorkload) throws {
         let dir = TemporaryDirectory()
         let path = try Self.makeDatabase(in: dir)
-        let report = try Self.run(workload, path: path)
+        let report = try Self.run(workload, path: path, inPlace: true)
         #expect(!Self.writtenPages(report).isEmpty)
         #expect(report.predicted.allSatisfy { !$0.dirty })
         #expect(report.anonymous.observed == 0, "a shared map never holds anonymous pages")
@@ -107,7 +110,7 @@ import Testing
         let dir = TemporaryDirectory()
         let path = try Self.makeDatabase(in: dir)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        let report = try Self.run(.dontneed, path: path)
+        let report = try Self.run(.dontneed, path: path, inPlace: true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         let filePages = before.count / 4096
         let written = Self.writtenPages(report).filter { $0 < filePages }

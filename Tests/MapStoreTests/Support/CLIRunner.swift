@@ -56,6 +56,32 @@ enum CLI {
         _ arguments: [String], stdin: [UInt8]? = nil, in directory: String? = nil, stdout: FileHandle? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> CLIResult {
+        try launch(executable, arguments, described: "mapstore \(arguments)", stdin: stdin, in: directory, stdout: stdout,
+                   sourceLocation: sourceLocation)
+    }
+
+    /// Runs `mapstore` with arguments given as raw bytes, which need not be UTF-8 (Foundation's
+    /// `Process` takes `String`s, which always are): `/bin/sh` builds each argument with
+    /// `printf` octal escapes and execs the binary, so the child's argv holds exactly these
+    /// bytes. An argument must not end in a newline (command substitution drops it).
+    @discardableResult
+    static func run(
+        bytes arguments: [[UInt8]], stdin: [UInt8]? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> CLIResult {
+        let words = arguments.map { argument in
+            "\"$(printf '" + argument.map { "\\" + String($0, radix: 8) }.joined() + "')\""
+        }
+        let script = "exec '\(executable)' " + words.joined(separator: " ")
+        let described = "mapstore \(arguments.map { String(decoding: $0, as: UTF8.self) })"
+        return try launch("/bin/sh", ["-c", script], described: described, stdin: stdin, in: nil, stdout: nil,
+                          sourceLocation: sourceLocation)
+    }
+
+    /// Runs `path ARGUMENTS` as `run` describes, calling it `described` in failures.
+    private static func launch(
+        _ path: String, _ arguments: [String], described: String, stdin: [UInt8]?, in directory: String?, stdout: FileHandle?,
+        sourceLocation: SourceLocation
+    ) throws -> CLIResult {
         let scratch = NSTemporaryDirectory() + "mapstore-cli-io-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -73,7 +99,7 @@ enum CLI {
         }
 
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.standardInput = input
         process.standardOutput = stdout ?? output
@@ -91,9 +117,9 @@ enum CLI {
             process.terminate()
             process.waitUntilExit()
         }
-        #expect(!hung, "mapstore \(arguments) did not finish: a hang", sourceLocation: sourceLocation)
+        #expect(!hung, "\(described) did not finish: a hang", sourceLocation: sourceLocation)
         #expect(process.terminationReason == .exit,
-                "mapstore \(arguments) was killed by signal \(process.terminationStatus)", sourceLocation: sourceLocation)
+                "\(described) was killed by signal \(process.terminationStatus)", sourceLocation: sourceLocation)
         return CLIResult(
             status: process.terminationStatus,
             stdout: Array(try Data(contentsOf: URL(fileURLWithPath: outPath))),
