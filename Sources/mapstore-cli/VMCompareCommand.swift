@@ -57,13 +57,14 @@ extension VMCommand {
             experiment.peerCommand = ["/proc/self/exe", "vm", "shadow-peer"]
             let report = try experiment.run()
             if let plot {
-                let text = Array(report.svg.utf8)
-                let fd = open(plot, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-                guard fd >= 0 else {
-                    throw CommandExit(status: 3, message: "mapstore vm compare: cannot write \(plot): \(String(cString: strerror(errno)))")
+                // Replaced whole (OutputFile): a failed write leaves an earlier plot as it was.
+                do {
+                    let output = try OutputFile(path: plot)
+                    try output.write(Array(report.svg.utf8))
+                    try output.commit()
+                } catch {
+                    throw CommandExit(status: 3, message: "mapstore vm compare: cannot write \(plot): \(error)")
                 }
-                defer { close(fd) }
-                try text.withUnsafeBytes { try Output.writeAll(fd, $0, name: plot) }
             }
             print(json ? report.json : report.text)
         }
