@@ -54,7 +54,7 @@ import Testing
             #expect(Self.bytes(out) == good, "\(arguments) left the previous backup as it was")
         }
         #expect(try CLI.run(["restore", out, dir.file("again.mapstore")]).status == 0, "the good backup still restores")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["again.mapstore", "shop.backup", "shop.mapstore", "shop.mapstore-lock"],
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["again.mapstore", "again.mapstore-lock", "shop.backup", "shop.mapstore", "shop.mapstore-lock"],
                 "no temporary file is left behind")
     }
 
@@ -191,6 +191,28 @@ import Testing
         reader.kill()
         #expect(try CLI.run(["restore", "--force", backup, db]).status == 0, "once nobody has it open")
         #expect(try CLI.run(["get", db, "newer"]).status == 1)
+    }
+
+    /// The other half of finding 10: a process that opened the data file just before a restore
+    /// renamed a new one into place finds out when it registers in the lock file (the restore
+    /// holds the lock file's initialisation lock over its check and its rename), instead of
+    /// going on with a file no path names.
+    @Test func anOpenThatRacedARestoreIsTold() throws {
+        let dir = TemporaryDirectory()
+        let db = dir.file("raced.mapstore"), other = dir.file("other.mapstore")
+        try Self.makeDatabase(db)
+        try Self.makeDatabase(other)
+        let opened = try Syscalls.open(db, create: false, writable: true)
+        defer { try? opened.close() }
+        #expect(rename(other, db) == 0)
+        let lock = try Syscalls.open(db + "-lock", create: true, writable: true)
+        defer { try? lock.close() }
+        #expect(throws: MapStoreError.self) {
+            _ = try ReaderTable(file: lock, path: db + "-lock", slots: 8, dataFile: (opened, db))
+        }
+        // Opening by path gets the new file.
+        let reopened = try Database(path: db, options: .testing())
+        #expect(try reopened.check() == [])
     }
 
     /// Finding 8: a new database's directory entry is made durable, and so is every rename

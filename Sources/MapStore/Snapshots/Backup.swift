@@ -205,8 +205,12 @@ extension Database {
             }
             transactionID = try restored.read { $0.transactionID }
         }
-        if overwrite { try refuseIfOpen(target) }
-        try output.commit()
+        // Nobody may register as having `target` open between the check and the rename: an
+        // opener that got the old file finds out when it registers (ReaderTable.init).
+        try ReaderTable.whileNobodyCanOpen(lockFile: target + "-lock") { (lock) throws(MapStoreError) in
+            if overwrite { try refuseIfOpen(target, lockFile: lock) }
+            try output.commit()
+        }
         return RestoreReport(transactionID: transactionID, pages: written / pageSize, wasGzip: source.isGzip)
     }
 
@@ -214,12 +218,10 @@ extension Database {
     /// database at `path` open: replacing its file would leave that process writing a file no
     /// path names any more. Every process that has a database open holds a liveness lock on its
     /// lock file (ReaderTable.swift), which the kernel drops when it exits.
-    static func refuseIfOpen(_ path: String) throws(MapStoreError) {
+    static func refuseIfOpen(_ path: String, lockFile lock: FileDescriptor) throws(MapStoreError) {
         if let key = EnvironmentRegistry.key(forPath: path), EnvironmentRegistry.open.withLock({ $0[key] != nil }) {
             throw MapStoreError.locked(reason: "\(path) is in use: this process has it open")
         }
-        guard let lock = try? Syscalls.open(path + "-lock", create: false, writable: false) else { return }
-        defer { try? lock.close() }
         if !ReaderTable.nobodyHasItOpen(lock) {
             throw MapStoreError.locked(reason: "\(path) is in use: another process has it open")
         }

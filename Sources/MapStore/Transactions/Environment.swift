@@ -98,7 +98,8 @@ final class Environment: @unchecked Sendable {
         var table: ReaderTable?
         var pinned: Int?
         do throws(MapStoreError) {
-            if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders, logger: options.logger) }
+            if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders, logger: options.logger,
+                                                         dataFile: (file, path)) }
             let witness = try SyncWitness.current(file: file, path: path)
             var size = try Environment.initializeIfEmpty(file: file, readerTable: table, witness: witness, path: path, pageSize: pageSize, options: options)
             let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode

@@ -37,6 +37,19 @@ enum EnvironmentRegistry {
         if options.mappingMode == .privateCopyOnWrite && !options.readOnly {
             return try Environment(path: path, options: options)
         }
+        // A restore that renames a new file into place while this open is under way makes it
+        // fail (ReaderTable.init): open the new file instead, as an open a moment later would.
+        var attempts = 0
+        while true {
+            do throws(MapStoreError) {
+                return try acquireOnce(path: path, options: options)
+            } catch .locked(let reason) where reason.hasSuffix(ReaderTable.replacedWhileOpening) && attempts < 3 {
+                attempts += 1
+            }
+        }
+    }
+
+    private static func acquireOnce(path: String, options: Options) throws(MapStoreError) -> Environment {
         let result: Result<Environment, MapStoreError> = open.withLock { table in
             if let key = key(forPath: path), let existing = table[key] {
                 let mine = existing.environment.options

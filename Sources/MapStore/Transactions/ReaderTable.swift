@@ -63,7 +63,14 @@ final class ReaderTable: @unchecked Sendable {
     let logger: Logger?
 
     /// Maps (creating and initialising if needed) the reader table of `file`, the open lock file.
-    init(file: FileDescriptor, path: String, slots requested: Int, logger: Logger? = nil) throws(MapStoreError) {
+    ///
+    /// `dataFile`, the data file this process opened, is checked to still be the file at its
+    /// path once this process's liveness lock is held, under the initialisation lock: a restore
+    /// that renames a new file into place holds that lock while it checks that nobody has the
+    /// database open and renames (``Database/refuseIfOpen(_:)``), so an opener that got the old
+    /// file is told (``MapStoreError/locked(reason:)``) rather than left writing a file no path names.
+    init(file: FileDescriptor, path: String, slots requested: Int, logger: Logger? = nil,
+         dataFile: (descriptor: FileDescriptor, path: String)? = nil) throws(MapStoreError) {
         self.logger = logger
         guard requested >= 1, requested <= 65_536 else {
             throw MapStoreError.invalidArgument(reason: "maxReaders \(requested) is outside 1...65536")
@@ -129,6 +136,29 @@ final class ReaderTable: @unchecked Sendable {
         }
         // This process is alive for as long as it holds this lock (dropped by the kernel at exit).
         _ = cshim_ofd_setlk(file.rawValue, cshim_f_rdlck(), ReaderTable.livenessBase + Int64(pid), 1, 0)
+        if let dataFile {
+            let opened = try Syscalls.deviceAndInode(dataFile.descriptor, dataFile.path)
+            var named = stat()
+            guard stat(dataFile.path, &named) == 0, UInt64(named.st_dev) == opened.0, UInt64(named.st_ino) == opened.1 else {
+                throw MapStoreError.locked(reason: "\(dataFile.path) " + ReaderTable.replacedWhileOpening)
+            }
+        }
+    }
+
+    /// The end of the reason of the error an open gets when its file was renamed over meanwhile.
+    static let replacedWhileOpening = "was replaced (restored) while it was being opened"
+
+    /// Runs `body` holding the initialisation lock of the lock file at `path` (created when
+    /// missing): no process can register as having the database open meanwhile.
+    static func whileNobodyCanOpen<R>(lockFile path: String, _ body: (FileDescriptor) throws(MapStoreError) -> R) throws(MapStoreError) -> R {
+        let file = try Syscalls.open(path, create: true, writable: true)
+        defer { try? file.close() }
+        while cshim_ofd_setlk(file.rawValue, cshim_f_wrlck(), ReaderTable.initByte, 1, 1) != 0 {
+            let code = errno
+            if code != EINTR { throw MapStoreError.io(errno: code, operation: "fcntl(F_OFD_SETLKW) init lock", path: path) }
+        }
+        defer { _ = cshim_ofd_setlk(file.rawValue, cshim_f_unlck(), ReaderTable.initByte, 1, 0) }
+        return try body(file)
     }
 
     deinit {
