@@ -88,7 +88,7 @@ import Testing
         try db.read { txn in
             for reverse in [false, true] {
                 let viaForEach = try Self.collectForEach(txn, .all, reverse: reverse)
-                let viaScan = Array(txn.scan(reverse: reverse)).map { ($0.key, $0.value) }
+                let viaScan = try txn.entries(reverse: reverse).map { ($0.key, $0.value) }
                 var viaCursor: [([UInt8], [UInt8])] = []
                 let cursor = try txn.cursor()
                 var more = try reverse ? cursor.last() : cursor.first()
