@@ -151,7 +151,9 @@ public struct Scan {
                 continue
             }
             let key = Array(entry.key)
-            let value = Array(try TreeReader(space: transaction.pages).value(of: entry, in: page))
+            // The cursor decoded the cell with `leafEntry`, which checked that an inline value lies in the page.
+            let value = entry.isOverflow ? Array(try TreeReader(space: transaction.pages).value(of: entry, in: page))
+                : Array(page.uncheckedSlice(entry.valueOffset, entry.valueLength))
             lastKey = key
             return (key, value)
         }
