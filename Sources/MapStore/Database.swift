@@ -46,8 +46,8 @@ public final class Database: Sendable {
     /// Runs `body` in a read transaction at the newest commit and returns its result.
     ///
     /// The transaction sees one commit for its whole life, whatever writers do meanwhile,
-    /// and must not escape `body`. Damage found while iterating a ``ScanSequence`` is thrown
-    /// here after `body` returns.
+    /// and must not escape `body`. Every read in `body` throws where it meets damage (a
+    /// ``Scan`` too, from its ``Scan/next()``); what `body` throws is rethrown here.
     public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
         let ticket = try environment.beginRead()
         defer { environment.endRead(ticket) }
@@ -57,7 +57,6 @@ public final class Database: Sendable {
         let transaction = ReadTransaction(environment: environment, base: meta, pages: pages)
         defer { transaction.finish() }
         let result = try body(transaction)
-        if let error = transaction.deferredError { throw error }
         return result
     }
 
@@ -74,7 +73,6 @@ public final class Database: Sendable {
         var transaction = try beginWrite()
         defer { endWrite(&transaction) }
         let result = try body(transaction)
-        if let error = transaction.deferredError { throw error }
         try transaction.commit()
         return result
     }

@@ -153,9 +153,10 @@ struct ScanCommand: ParsableCommand {
         let range = try keyRange(spelling)
         var out = Output()
         try naming(db: db) { try readView(DatabaseOpener.forReading(db), snapshot: snapshot, db: db) { txn in
+            // A damaged page throws from `next()`: the stream ends there and the command exits 3.
+            var scan = txn.scan(range, reverse: reverse)
             var printed = 0
-            for entry in txn.scan(range, reverse: reverse) {
-                if let limit, printed >= limit { break }
+            while printed < limit ?? .max, let entry = try scan.next() {
                 if json {
                     try out.write(JSON.object([("key", spelling.json(entry.key)), ("value", spelling.json(entry.value))]) + "\n")
                 } else {

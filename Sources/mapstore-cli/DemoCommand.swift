@@ -39,7 +39,7 @@ struct DemoCommand: ParsableCommand {
 
         try out.write("3. scan --prefix fruit: ->\n")
         try database.read { txn in
-            for entry in txn.scan(.prefix("fruit:")) {
+            for entry in try txn.entries(in: .prefix("fruit:")) {
                 try out.write("     ")
                 try out.write(entry.key)
                 try out.write([0x09])

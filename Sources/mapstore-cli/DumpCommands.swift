@@ -71,7 +71,7 @@ struct DumpCommand: ParsableCommand {
             for section in sections {
                 try writer.writeHeader(DumpHeader(format: format, database: section.name,
                                                   mapSize: database.options.maxSize, pageSize: database.pageSize))
-                // A cursor, not a ScanSequence: damage must throw here, before DATA=END is
+                // Damage throws from the cursor here, before DATA=END is
                 // written, so a damaged database never yields a dump that looks complete.
                 let cursor = try section.name.map { try txn.table($0).cursor() } ?? txn.cursor()
                 var more = try cursor.first()

@@ -65,7 +65,8 @@ do {
         for _ in 0..<scans {
             let sum = try db.read { txn in
                 var sum = 0
-                for (_, value) in txn.scan() { sum += balance(value) }
+                var scan = txn.scan()
+                while let (_, value) = try scan.next() { sum += balance(value) }
                 // Point reads of the same snapshot agree with the scan.
                 var again = 0
                 for i in 0..<accounts { again += balance(try txn.get(account(i))) }

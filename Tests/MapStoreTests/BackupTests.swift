@@ -10,7 +10,7 @@ import Testing
     static func contents(_ db: Database) throws -> Model {
         try db.read { txn in
             var result: Model = [:]
-            for entry in txn.scan() { result[entry.key] = entry.value }
+            for entry in try txn.entries() { result[entry.key] = entry.value }
             return result
         }
     }
@@ -31,7 +31,7 @@ import Testing
             var result: [String: Model] = [:]
             for name in try txn.tableNames() {
                 var model: Model = [:]
-                for entry in try txn.table(name).scan() { model[entry.key] = entry.value }
+                for entry in try txn.table(name).entries() { model[entry.key] = entry.value }
                 result[name] = model
             }
             return result
@@ -49,7 +49,7 @@ import Testing
         try db.write { txn in try txn.put("key1", "again") }
         let snapshotState = try db.read(snapshot: "snap") { txn in
             var result: Model = [:]
-            for entry in txn.scan() { result[entry.key] = entry.value }
+            for entry in try txn.entries() { result[entry.key] = entry.value }
             return result
         }
         let out = dir.file("backup" + (compression == .gzip ? ".mapstore.gz" : ".mapstore"))
@@ -77,7 +77,7 @@ import Testing
             #expect(try restored.snapshots().map(\.name) == ["snap"])
             let restoredSnapshot = try restored.read(snapshot: "snap") { txn in
                 var result: Model = [:]
-                for entry in txn.scan() { result[entry.key] = entry.value }
+                for entry in try txn.entries() { result[entry.key] = entry.value }
                 return result
             }
             #expect(restoredSnapshot == snapshotState)

@@ -299,7 +299,7 @@ import Testing
         #expect(problems.contains { $0["page"] as? Int == 3 && ($0["message"] as? String)?.isEmpty == false })
         // Reading through the damaged page is an error naming it (checksums are verified on
         // read), never garbage or a crash; the original is untouched.
-        for arguments in [["scan", damaged], ["dump", damaged]] {
+        for arguments in [["scan", damaged], ["scan", "--reverse", damaged], ["scan", "--json", damaged], ["dump", damaged]] {
             let result = try CLI.run(arguments)
             #expect(result.status == 3, "\(arguments)")
             #expect(result.err.contains("page 3"), "\(arguments): \(result.err)")

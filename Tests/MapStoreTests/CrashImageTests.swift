@@ -233,7 +233,7 @@ import Testing
         do {
             try Data(image.bytes).write(to: URL(fileURLWithPath: path))
             let db = try Database(path: path, options: .testing(mode))
-            let (txn, entries) = try db.read { txn in (txn.transactionID, Array(txn.scan())) }
+            let (txn, entries) = try db.read { txn in (txn.transactionID, try txn.entries()) }
             guard txn == expected else { return fail("opened at commit \(txn), the newest meta written is \(expected)") }
             let want = model.sorted { $0.key.lexicographicallyPrecedes($1.key) }
             guard entries.map(\.key) == want.map(\.key), entries.map(\.value) == want.map(\.value) else {

@@ -57,7 +57,9 @@ import Testing
         a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
     }
 
-    @Test func forEachMatchesTheModelOverEveryRangePosition() throws {
+    /// `forEach` and the copying scan (``Scan/next()``, through `entries(in:)`) agree with the
+    /// model over the same ranges, prefixes among them.
+    @Test func forEachAndScanMatchTheModelOverEveryRangePosition() throws {
         let (_, db) = try Self.filled()
         try db.read { txn in
             #expect(txn.pages.pageCount > 20, "the data spans many leaves")
@@ -72,11 +74,15 @@ import Testing
                         KeyRange(from: onKey, to: onKey), KeyRange(from: Self.key(i + 5), to: onKey),
                     ]
                     if i % 40 == 0 || i >= Self.count - 2 {
-                        ranges += [KeyRange(from: onKey, to: nil), KeyRange(from: nil, to: onKey)]
+                        ranges += [KeyRange(from: onKey, to: nil), KeyRange(from: nil, to: onKey),
+                                   .prefix(onKey), .prefix(Array(onKey.prefix(3))), .prefix(Array(onKey.prefix(3)) + [0xFF])]
                     }
                     for range in ranges {
+                        let expected = Self.expected(range, reverse: reverse)
                         let got = try Self.collectForEach(txn, range, reverse: reverse)
-                        #expect(Self.same(got, Self.expected(range, reverse: reverse)), "\(range) reverse \(reverse)")
+                        #expect(Self.same(got, expected), "\(range) reverse \(reverse)")
+                        let scanned = try txn.entries(in: range, reverse: reverse).map { ($0.key, $0.value) }
+                        #expect(Self.same(scanned, expected), "scan \(range) reverse \(reverse)")
                     }
                 }
             }
@@ -88,7 +94,7 @@ import Testing
         try db.read { txn in
             for reverse in [false, true] {
                 let viaForEach = try Self.collectForEach(txn, .all, reverse: reverse)
-                let viaScan = Array(txn.scan(reverse: reverse)).map { ($0.key, $0.value) }
+                let viaScan = try txn.entries(reverse: reverse).map { ($0.key, $0.value) }
                 var viaCursor: [([UInt8], [UInt8])] = []
                 let cursor = try txn.cursor()
                 var more = try reverse ? cursor.last() : cursor.first()

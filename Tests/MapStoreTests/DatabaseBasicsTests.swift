@@ -41,7 +41,7 @@ import Testing
         }
         try db.read { txn throws in
             for i in stride(from: 0, to: n, by: 7) { #expect(try txn.getString("key\(i)") == "value\(i)") }
-            let all = Array(txn.scan())
+            let all = try txn.entries()
             #expect(all.count == n)
             #expect(zip(all, all.dropFirst()).allSatisfy { $0.key.lexicographicallyPrecedes($1.key) })
         }
@@ -192,7 +192,7 @@ import Testing
         try db.read { txn throws in
             #expect(try txn.getString("shared-key") == "main")
             #expect(try txn.table("users").get("shared-key") == Array("users".utf8))
-            #expect(Array(txn.scan()).map(\.key) == [Array("shared-key".utf8)], "table cells are not data")
+            #expect(try txn.entries().map(\.key) == [Array("shared-key".utf8)], "table cells are not data")
             #expect(try txn.count() == 1)
             #expect(throws: MapStoreError.self) { try txn.table("users").put("a", "b") }
         }
@@ -234,7 +234,7 @@ import Testing
         #expect(after.treeDepth < stat.treeDepth)
         #expect(try db.check() == [])
         try db.read { txn throws in
-            let keys = Array(txn.scan()).map(\.key)
+            let keys = try txn.entries().map(\.key)
             #expect(keys.count == n / 50)
             #expect(zip(keys, keys.dropFirst()).allSatisfy { $0.lexicographicallyPrecedes($1) })
         }

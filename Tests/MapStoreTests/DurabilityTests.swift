@@ -113,7 +113,7 @@ import Testing
             for _ in 0..<200 {
                 let ok = (try? db.read { txn in
                     var total = 0
-                    for (_, value) in txn.scan() { total += Int(String(decoding: value, as: UTF8.self))! }
+                    for (_, value) in try txn.entries() { total += Int(String(decoding: value, as: UTF8.self))! }
                     let first = txn.transactionID
                     // The same snapshot read twice gives the same sum.
                     var again = 0

@@ -50,7 +50,7 @@ import Glibc
     static func contents(_ db: Database) throws -> Model {
         try db.read { txn in
             var model: Model = [:]
-            for entry in txn.scan() { model[entry.key] = entry.value }
+            for entry in try txn.entries() { model[entry.key] = entry.value }
             return model
         }
     }

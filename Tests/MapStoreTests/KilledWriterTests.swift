@@ -78,7 +78,7 @@ struct KilledWriterTests {
             let db = try Database(path: path, options: .testing())
             #expect(try db.read { $0.transactionID } == 4)
             #expect(try db.check() == [])
-            #expect(try db.read { txn in Array(txn.scan()).map { String(decoding: $0.key, as: UTF8.self) } } == ["a", "b", "c", "d"])
+            #expect(try db.read { txn in try txn.entries().map { String(decoding: $0.key, as: UTF8.self) } } == ["a", "b", "c", "d"])
         }
 
         // The power cut dropped meta 4 and kept the next process's page writes.
@@ -89,7 +89,7 @@ struct KilledWriterTests {
         let db = try Database(path: path, options: .testing())
         #expect(try db.read { $0.transactionID } == 3)
         #expect(try db.check() == [], "commit 3, the last durable one, is intact")
-        #expect(try db.read { txn in Array(txn.scan()).map { String(decoding: $0.value, as: UTF8.self) } } == ["1", "2", "3"])
+        #expect(try db.read { txn in try txn.entries().map { String(decoding: $0.value, as: UTF8.self) } } == ["1", "2", "3"])
         let check = try CLI.run(["check", path])
         #expect(check.status == 0, "\(check.out)\(check.err)")
     }

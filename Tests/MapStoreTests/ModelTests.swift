@@ -58,7 +58,7 @@ import Testing
                 } catch is Abort {}
                 if Int.random(in: 0..<8, using: &rng) == 0 {
                     try db.read { txn throws in
-                        let all = Array(txn.scan())
+                        let all = try txn.entries()
                         let expected = sorted(model)
                         #expect(all.count == expected.count, "seed \(seed)")
                         #expect(all.map(\.key) == expected.map(\.0), "seed \(seed)")
@@ -71,11 +71,11 @@ import Testing
         guard mode != .privateCopyOnWrite else { return }
         let reopened = try Database(path: path, options: .testing(mode))
         try reopened.read { txn throws in
-            let all = Array(txn.scan())
+            let all = try txn.entries()
             let expected = sorted(model)
             #expect(all.map(\.key) == expected.map(\.0), "seed \(seed) after reopen")
             #expect(all.map(\.value) == expected.map(\.1), "seed \(seed) after reopen")
-            let reversed = Array(txn.scan(reverse: true))
+            let reversed = try txn.entries(reverse: true)
             #expect(reversed.map(\.key) == expected.reversed().map(\.0), "seed \(seed) reverse")
         }
         #expect(try reopened.check() == [], "seed \(seed) after reopen")

@@ -35,7 +35,7 @@ import Testing
         }
         let db = try Database(path: path, options: .testing(writeMap ? .writeMap : .readOnly))
         let sum = try db.read { txn in
-            txn.scan().reduce(0) { $0 + Int(String(decoding: $1.value, as: UTF8.self))! }
+            try txn.entries().reduce(0) { $0 + Int(String(decoding: $1.value, as: UTF8.self))! }
         }
         #expect(sum == total)
         #expect(try db.read { $0.transactionID } == UInt64(1 + 4 * transfers))

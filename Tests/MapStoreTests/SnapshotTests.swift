@@ -10,7 +10,7 @@ import Testing
 
     static func contents(_ txn: ReadTransaction) throws -> Model {
         var result: Model = [:]
-        for entry in txn.scan() { result[entry.key] = entry.value }
+        for entry in try txn.entries() { result[entry.key] = entry.value }
         #expect(result.count == (try txn.count()))
         return result
     }
@@ -230,7 +230,7 @@ import Testing
                     guard let round = live.withLock({ $0.randomElement(using: &rng) }) else { continue }
                     do {
                         let values = try db.read(snapshot: "s\(round)") { txn in
-                            Set(txn.scan().map { String(decoding: $0.value, as: UTF8.self) })
+                            Set(try txn.entries().map { String(decoding: $0.value, as: UTF8.self) })
                         }
                         if values != ["\(round)"] { failures.add(1, ordering: .relaxed) }
                         reads.add(1, ordering: .relaxed)
@@ -290,7 +290,7 @@ import Testing
             guard let db = try? Database(path: path, options: .testing()) else { continue }
             if let problems = try? db.check(), !problems.isEmpty { reported += 1 }
             for snapshot in (try? db.snapshots()) ?? [] {
-                _ = try? db.read(snapshot: snapshot.name) { txn in for _ in txn.scan() {} }
+                _ = try? db.read(snapshot: snapshot.name) { txn in _ = try txn.entries() }
             }
             _ = try? db.stat()
         }

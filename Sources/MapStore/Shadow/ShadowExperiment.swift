@@ -95,7 +95,11 @@ public struct ShadowExperiment {
         // Keys are read through a mapping of their own that is gone before the experiment maps the file.
         let keys: [(key: [UInt8], valueSize: Int)] = try {
             let db = try Database(path: file, options: readOptions)
-            return try db.read { txn in txn.scan().map { ($0.key, $0.value.count) } }
+            return try db.read { txn in
+                var keys: [(key: [UInt8], valueSize: Int)] = []
+                try txn.forEach { key, value in keys.append((Array(key), value.count)) }
+                return keys
+            }
         }()
         guard !keys.isEmpty else { throw MapStoreError.invalidArgument(reason: "\(file) holds no keys to work on") }
         if coldCache { try dropFromPageCache(file) }

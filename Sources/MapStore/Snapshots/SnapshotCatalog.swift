@@ -256,7 +256,6 @@ extension Database {
         let transaction = ReadTransaction(environment: environment, base: view, pages: pages)
         defer { transaction.finish() }
         let result = try body(transaction)
-        if let error = transaction.deferredError { throw error }
         return result
     }
 

@@ -75,7 +75,6 @@ final class GroupCommitQueue: Sendable {
                 var transaction = try request.database.beginWrite()
                 defer { request.database.endWrite(&transaction) }
                 try request.run(transaction)
-                if let error = transaction.deferredError { throw error }
                 _ = try transaction.writeCommit(into: &written)
                 durability = durability.stronger(request.database.options.durability)
                 // Answered after the group's sync, even when it changed nothing: it may have

@@ -24,8 +24,6 @@ public class ReadTransaction {
     @usableFromInline @exclusivity(unchecked) var isActive = true
     /// Bumped by every change, so a scan in a write transaction knows to re-seek.
     @usableFromInline @exclusivity(unchecked) var generation: UInt64 = 0
-    /// An error a `Sequence` could not throw; the transaction's closure rethrows it.
-    @exclusivity(unchecked) var deferredError: MapStoreError?
 
     init(environment: Environment, base: Meta, pages: TransactionPages) {
         self.environment = environment
@@ -151,14 +149,6 @@ public class ReadTransaction {
     final func get(key: UnsafeRawBufferPointer, in tree: TreeID) throws(MapStoreError) -> [UInt8]? {
         guard let value = try lookup(key, in: tree) else { return nil }
         return Array(value)
-    }
-
-    /// The entries of the main tree in `range`, in key order (or reverse), as copies.
-    ///
-    /// A damaged page ends the sequence early; the error is then thrown by the
-    /// ``Database/read(_:)`` or ``Database/write(_:)`` call that lent this transaction.
-    final public func scan(_ range: KeyRange = .all, reverse: Bool = false) -> ScanSequence {
-        ScanSequence(transaction: self, tree: .main, range: range, reverse: reverse)
     }
 
     /// A cursor over the main tree.

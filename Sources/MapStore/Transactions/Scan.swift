@@ -45,102 +45,178 @@ public struct KeyRange: Sendable, Equatable {
     }
 }
 
-/// The entries of a range as `(key, value)` copies, in key order or reverse.
+/// The entries of a range, one `(key, value)` copy at a time, in key order or reverse.
 ///
-/// Iterating inside a write transaction that changes the tree is allowed: the iterator
-/// notices the change and continues after the last key it returned.
-public struct ScanSequence: Sequence {
+/// ``next()`` throws where the scan meets damage, so a loop over a damaged range stops at
+/// the damaged page with the error instead of ending as if the range were complete:
+///
+/// ```swift
+/// var scan = txn.scan(.prefix("user:"))
+/// while let (key, value) = try scan.next() { ... }
+/// ```
+///
+/// Obtained from ``ReadTransaction/scan(_:reverse:)`` or ``Table/scan(_:reverse:)`` and valid
+/// only inside that transaction's closure. Inside a write transaction the loop may change the
+/// tree (delete what it reads, say): the scan notices and goes on just past the last key it
+/// returned. For a small range, ``ReadTransaction/entries(in:reverse:limit:)`` collects it in
+/// one call; for many entries, ``ReadTransaction/forEach(in:reverse:_:)`` lends them without
+/// copying.
+///
+/// A scan is not a `Sequence`: a sequence's iterator cannot throw, so a `for`-`in` loop
+/// could only end early on damage, with nothing in the loop to tell.
+public struct Scan {
     let transaction: ReadTransaction
     let tree: TreeID
     let range: KeyRange
     let reverse: Bool
+    /// Pointed at the tree by the first ``next()`` and again after any change to the tree.
+    var cursor: TreeCursor<TransactionPages>
+    /// Whether `cursor` is on the entry last returned, as the tree was at `generation`.
+    var isPositioned = false
+    var generation: UInt64 = 0
+    /// Past the end, or failed: ``next()`` returns nil, or throws `failure` again.
+    var isOver = false
+    var failure: MapStoreError?
+    /// The last key returned: where a scan goes on after the tree changed under it.
+    var lastKey: [UInt8]?
 
-    /// An iterator over the range.
-    public func makeIterator() -> Iterator {
-        Iterator(transaction: transaction, tree: tree, range: range, reverse: reverse)
+    init(transaction: ReadTransaction, tree: TreeID, range: KeyRange, reverse: Bool) {
+        self.transaction = transaction
+        self.tree = tree
+        self.range = range
+        self.reverse = reverse
+        cursor = TreeCursor(source: transaction.pages, tree: TreeRoot(), pageCount: 0)
     }
 
-    /// Steps through a ``ScanSequence``.
-    public struct Iterator: IteratorProtocol {
-        let transaction: ReadTransaction
-        let tree: TreeID
-        let range: KeyRange
-        let reverse: Bool
-        var cursor: TreeCursor<TransactionPages>?
-        var generation: UInt64 = 0
-        var lastKey: [UInt8]?
-        var done = false
-
-        init(transaction: ReadTransaction, tree: TreeID, range: KeyRange, reverse: Bool) {
-            self.transaction = transaction
-            self.tree = tree
-            self.range = range
-            self.reverse = reverse
-        }
-
-        /// The next entry, or nil at the end of the range (or on damage, which the
-        /// transaction's closure then throws).
-        public mutating func next() -> (key: [UInt8], value: [UInt8])? {
-            guard !done else { return nil }
-            do throws(MapStoreError) {
-                if let entry = try step() { return entry }
-            } catch {
-                if transaction.deferredError == nil { transaction.deferredError = error }
-            }
-            done = true
+    /// The next entry, copied, or nil past the end of the range.
+    ///
+    /// Throws ``MapStoreError/corrupted(page:reason:)`` naming the page when the scan meets
+    /// damage, and ``MapStoreError/invalidArgument(reason:)`` once the transaction's closure
+    /// has returned. After a throw the scan is over: every later call throws the same error,
+    /// so a retry never reads as a normal end.
+    public mutating func next() throws(MapStoreError) -> (key: [UInt8], value: [UInt8])? {
+        // Plain flags rather than one enum holding the error: setting them per entry costs
+        // no release of an old payload.
+        if isOver {
+            if let failure { throw failure }
             return nil
         }
-
-        private mutating func position() throws(MapStoreError) -> Bool {
+        do throws(MapStoreError) {
             try transaction.checkActive()
-            var fresh = TreeCursor(source: transaction.pages, tree: try transaction.root(of: tree), pageCount: transaction.pages.pageCount)
-            generation = transaction.generation
-            defer { cursor = fresh }
-            if let lastKey {
-                // Re-seek after a change: continue just past the last key returned.
-                let found = try withBytes(of: lastKey) { (key) throws(MapStoreError) in try fresh.seek(key) }
-                if reverse {
-                    return found ? try fresh.previous() : try fresh.last()
-                }
-                guard found else { return false }
-                let (_, entry) = try fresh.current()
-                let same = lastKey.withUnsafeBytes { compareKeys(entry.key, $0) == 0 }
-                return same ? try fresh.next() : true
+            let here = isPositioned && generation == transaction.generation ? try cursor.advance(forward: !reverse) : try position()
+            guard let entry = try entry(from: here) else {
+                isOver = true
+                return nil
             }
-            if reverse {
-                if let upper = range.upper {
-                    let found = try withBytes(of: upper) { (key) throws(MapStoreError) in try fresh.seek(key) }
-                    return found ? try fresh.previous() : try fresh.last()
-                }
-                return try fresh.last()
-            }
-            if let lower = range.lower {
-                return try withBytes(of: lower) { (key) throws(MapStoreError) in try fresh.seek(key) }
-            }
-            return try fresh.first()
+            return entry
+        } catch {
+            failure = error
+            isOver = true
+            throw error
         }
+    }
 
-        private mutating func step() throws(MapStoreError) -> (key: [UInt8], value: [UInt8])? {
-            var moved: Bool
-            if cursor == nil || generation != transaction.generation {
-                moved = try position()
+    /// Points the cursor at the tree as the transaction sees it now: at the start of the
+    /// range, or (after a change) just past the last key returned. Returns the entry there.
+    private mutating func position() throws(MapStoreError) -> (page: Page, entry: LeafEntry)? {
+        cursor.rebase(tree: try transaction.root(of: tree), pageCount: transaction.pages.pageCount)
+        generation = transaction.generation
+        isPositioned = true
+        let moved: Bool
+        if let lastKey {
+            let found = try withBytes(of: lastKey) { (key) throws(MapStoreError) in try cursor.seek(key) }
+            if reverse {
+                moved = found ? try cursor.previous() : try cursor.last()
+            } else if found {
+                let (_, entry) = try cursor.current()
+                let same = lastKey.withUnsafeBytes { compareKeys(entry.key, $0) == 0 }
+                moved = same ? try cursor.next() : true
             } else {
-                moved = reverse ? try cursor!.previous() : try cursor!.next()
+                moved = false
             }
-            while moved {
-                let (page, entry) = try cursor!.current()
-                if reverse ? range.isBelow(entry.key) : range.isAbove(entry.key) { return nil }
-                if entry.isTable {
-                    moved = reverse ? try cursor!.previous() : try cursor!.next()
-                    continue
-                }
-                let key = Array(entry.key)
-                let value = Array(try TreeReader(space: transaction.pages).value(of: entry, in: page))
-                lastKey = key
-                return (key, value)
-            }
-            return nil
+        } else {
+            moved = try cursor.start(of: range, reverse: reverse)
         }
+        return moved ? try cursor.here() : nil
+    }
+
+    /// The first data entry from `here` on (table descriptors skipped), copied, or nil when
+    /// the range or the tree ends first.
+    private mutating func entry(from here: (page: Page, entry: LeafEntry)?) throws(MapStoreError) -> (key: [UInt8], value: [UInt8])? {
+        var here = here
+        while let (page, entry) = here {
+            if reverse ? range.isBelow(entry.key) : range.isAbove(entry.key) { return nil }
+            if entry.isTable {
+                here = try cursor.advance(forward: !reverse)
+                continue
+            }
+            let key = Array(entry.key)
+            // The cursor decoded the cell with `leafEntry`, which checked that an inline value lies in the page.
+            let value = entry.isOverflow ? Array(try TreeReader(space: transaction.pages).value(of: entry, in: page))
+                : Array(page.uncheckedSlice(entry.valueOffset, entry.valueLength))
+            lastKey = key
+            return (key, value)
+        }
+        return nil
+    }
+}
+
+/// Not a sequence: only here so that a `for`-`in` loop or `Array(_:)` over a scan fails to
+/// compile with a message that says what to write instead.
+@available(*, unavailable, message: "a scan throws where it meets damage: loop with `while let (key, value) = try scan.next()`, collect with `try txn.entries(in:)`, or lend without copying with `try txn.forEach(in:)`")
+extension Scan: Sequence {
+    /// Unavailable: see ``Scan``.
+    public func makeIterator() -> IndexingIterator<[(key: [UInt8], value: [UInt8])]> {
+        preconditionFailure("Scan is not a Sequence")
+    }
+}
+
+extension ReadTransaction {
+    /// The entries of the main tree in `range`, in key order (or reverse), as copies: a
+    /// ``Scan`` whose ``Scan/next()`` throws where it meets damage.
+    ///
+    /// ```swift
+    /// var scan = txn.scan(.prefix("user:"))
+    /// while let (key, value) = try scan.next() { ... }
+    /// ```
+    public final func scan(_ range: KeyRange = .all, reverse: Bool = false) -> Scan {
+        Scan(transaction: self, tree: .main, range: range, reverse: reverse)
+    }
+
+    /// The entries of the main tree in `range`, in key order (or reverse), copied into an
+    /// array: at most `limit` of them, the first ones in the scan's order (with `reverse`,
+    /// the last keys of the range); `limit` must not be negative. For small ranges and
+    /// tests: a damaged page throws, and nothing is returned.
+    public final func entries(in range: KeyRange = .all, reverse: Bool = false,
+                              limit: Int = .max) throws(MapStoreError) -> [(key: [UInt8], value: [UInt8])] {
+        var scan = scan(range, reverse: reverse)
+        return try scan.collect(limit: limit)
+    }
+}
+
+extension Table {
+    /// The entries of the table in `range`, in key order (or reverse), as copies; see
+    /// ``ReadTransaction/scan(_:reverse:)``.
+    public func scan(_ range: KeyRange = .all, reverse: Bool = false) -> Scan {
+        Scan(transaction: transaction, tree: id, range: range, reverse: reverse)
+    }
+
+    /// The entries of the table in `range`, copied into an array, at most `limit` of them;
+    /// see ``ReadTransaction/entries(in:reverse:limit:)``.
+    public func entries(in range: KeyRange = .all, reverse: Bool = false,
+                        limit: Int = .max) throws(MapStoreError) -> [(key: [UInt8], value: [UInt8])] {
+        var scan = scan(range, reverse: reverse)
+        return try scan.collect(limit: limit)
+    }
+}
+
+extension Scan {
+    /// The next `limit` entries (or all that are left), copied into an array.
+    mutating func collect(limit: Int) throws(MapStoreError) -> [(key: [UInt8], value: [UInt8])] {
+        precondition(limit >= 0, "a negative limit (\(limit))")
+        var entries: [(key: [UInt8], value: [UInt8])] = []
+        while entries.count < limit, let entry = try next() { entries.append(entry) }
+        return entries
     }
 }
 
@@ -330,20 +406,7 @@ extension ReadTransaction {
                        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws {
         try checkActive()
         var cursor = TreeCursor(source: pages, tree: try root(of: tree), pageCount: pages.pageCount)
-        let positioned: Bool
-        if reverse {
-            if let upper = range.upper {
-                let found = try withBytes(of: upper) { (key) throws(MapStoreError) in try cursor.seek(key) }
-                positioned = found ? try cursor.previous() : try cursor.last()
-            } else {
-                positioned = try cursor.last()
-            }
-        } else if let lower = range.lower {
-            positioned = try withBytes(of: lower) { (key) throws(MapStoreError) in try cursor.seek(key) }
-        } else {
-            positioned = try cursor.first()
-        }
-        guard positioned else { return }
+        guard try cursor.start(of: range, reverse: reverse) else { return }
         var failure: (any Error)?
         // The bound the walk runs towards: keys >= `upper` end a forward walk, keys < `lower` a reverse one.
         try withBytes(orNil: reverse ? range.lower : range.upper) { (end) throws(MapStoreError) in
@@ -394,6 +457,21 @@ extension Table {
     public func forEach(in range: KeyRange = .all, reverse: Bool = false,
                         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws {
         try transaction.forEach(in: range, reverse: reverse, tree: id, body)
+    }
+}
+
+extension TreeCursor {
+    /// Moves to where a scan of `range` starts: the first entry `>=` its lower bound, or with
+    /// `reverse` the last one below its upper bound; false when there is none that way. The
+    /// scan itself stops at the range's other end.
+    mutating func start(of range: KeyRange, reverse: Bool) throws(MapStoreError) -> Bool {
+        if reverse {
+            guard let upper = range.upper else { return try last() }
+            let found = try withBytes(of: upper) { (key) throws(MapStoreError) in try seek(key) }
+            return found ? try previous() : try last()
+        }
+        guard let lower = range.lower else { return try first() }
+        return try withBytes(of: lower) { (key) throws(MapStoreError) in try seek(key) }
     }
 }
 

@@ -43,7 +43,6 @@ public final class WriteTransaction: ReadTransaction {
         main = base.main
         if !tables.isEmpty { tables.removeAll() }
         if !changedTables.isEmpty { changedTables.removeAll() }
-        deferredError = nil
         self.oldChain = oldChain
         hasChanges = false
         self.durability = durability
@@ -231,11 +230,6 @@ public struct Table {
     public func delete<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> Bool {
         let writer = try writer()
         return try withContiguousBytes(key) { (key) throws(MapStoreError) in try writer.delete(key: key, in: id) }
-    }
-
-    /// The entries in `range`, in key order or reverse, as copies.
-    public func scan(_ range: KeyRange = .all, reverse: Bool = false) -> ScanSequence {
-        ScanSequence(transaction: transaction, tree: id, range: range, reverse: reverse)
     }
 
     /// A cursor over the table.

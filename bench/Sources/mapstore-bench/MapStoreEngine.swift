@@ -2,8 +2,8 @@ import Foundation
 import MapStore
 
 /// How readseq/readreverse read (`MAPSTORE_BENCH_SCAN`, for profiling the other paths):
-/// `forEach` (default), `cursor` (`next()` and `withCurrent` per entry) or `sequence`
-/// (`txn.scan()`, a copy of each key and value).
+/// `forEach` (default), `cursor` (`next()` and `withCurrent` per entry) or `scan`
+/// (`txn.scan()` and its throwing `next()`, a copy of each key and value).
 private let scanMode = ProcessInfo.processInfo.environment["MAPSTORE_BENCH_SCAN"] ?? "forEach"
 
 /// MapStore through its public API only: `.none` durability for the non-durable
@@ -71,7 +71,7 @@ final class MapStoreEngine: Engine {
 
     func scan(reverse: Bool) throws -> Int {
         if scanMode == "cursor" { return try cursorScan(reverse: reverse) }
-        if scanMode == "sequence" { return try sequenceScan(reverse: reverse) }
+        if scanMode == "scan" { return try copyingScan(reverse: reverse) }
         return try db.read { txn in
             // The borrowed-bytes scan: each leaf walked in one loop, nothing copied.
             var count = 0, touched = 0
@@ -101,11 +101,13 @@ final class MapStoreEngine: Engine {
         }
     }
 
-    /// The same scan through `txn.scan()`, which copies each key and value into arrays.
-    private func sequenceScan(reverse: Bool) throws -> Int {
+    /// The same scan through `txn.scan()`, which copies each key and value into arrays,
+    /// for profiling it: `MAPSTORE_BENCH_SCAN=scan`.
+    private func copyingScan(reverse: Bool) throws -> Int {
         try db.read { txn in
             var count = 0, touched = 0
-            for (key, value) in txn.scan(reverse: reverse) {
+            var scan = txn.scan(reverse: reverse)
+            while let (key, value) = try scan.next() {
                 count += 1
                 touched &+= key.count &+ value.count
             }

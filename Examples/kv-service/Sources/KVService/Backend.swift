@@ -49,7 +49,7 @@ public struct MapStoreBackend: KVBackend {
 
     public func scan(prefix: String, limit: Int) async throws -> [(key: String, value: [UInt8])] {
         try await database.read { txn in
-            txn.scan(KeyRange.prefix(prefix)).prefix(limit).map { (String(decoding: $0.key, as: UTF8.self), $0.value) }
+            try txn.entries(in: .prefix(prefix), limit: limit).map { (String(decoding: $0.key, as: UTF8.self), $0.value) }
         }
     }
 
