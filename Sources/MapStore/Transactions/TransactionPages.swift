@@ -176,11 +176,7 @@ final class TransactionPages: PageSpace {
 
     @usableFromInline
     func verify(_ page: Page, number: UInt64) throws(MapStoreError) {
-        let stored = page.storedChecksum
-        let actual = page.computeChecksum(pageChecksum)
-        guard stored == actual else {
-            throw MapStoreError.corrupted(page: number, reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(actual)))")
-        }
+        try page.verifyChecksum(pageChecksum, number: number)
     }
 
     // MARK: Writing
@@ -308,7 +304,7 @@ final class TransactionPages: PageSpace {
             let page = Page(buffer, size: runLength(first) * pageSize)
             page.setU64(PageLayout.txnOffset, txnID)
             page.setU8(PageLayout.flagsOffset, 0)
-            page.setU64(PageLayout.checksumOffset, page.computeChecksum(pageChecksum))
+            page.seal(pageChecksum)
         }
     }
 
