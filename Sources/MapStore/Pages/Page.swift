@@ -256,6 +256,26 @@ struct Page {
         setU64(PageLayout.checksumOffset, computeChecksum(scheme))
     }
 
+    /// Zeroes the bytes the checksum leaves out of a writer's own copy of a page: a tree page's
+    /// free gap (between the slot array and the cells) and a free-list page's bytes after its
+    /// words (``Options/secureDelete``, before sealing). The space of removed cells is zeroed
+    /// when they are removed, and an overflow run's tail when the run is written.
+    @inlinable
+    func eraseUnused() {
+        let header = PageLayout.headerSize
+        switch kind {
+        case PageKind.branch.rawValue, PageKind.leaf.rawValue:
+            let slotsEnd = header + 2 * count
+            let upper = self.upper
+            if slotsEnd <= upper, upper <= size { zero(slotsEnd, upper - slotsEnd) }
+        case PageKind.freeList.rawValue:
+            let end = header + 8 * count
+            if end <= size { zero(end, size - end) }
+        default:
+            break
+        }
+    }
+
     /// Writes the header fields common to every data page.
     @inlinable
     func initialize(kind: PageKind, number: UInt64, txnID: UInt64) {
