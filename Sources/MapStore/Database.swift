@@ -114,21 +114,33 @@ public final class Database: Sendable {
         } else {
             (freeList, chain) = try FreeListChain.loadForWriting(from: meta.freeListRoot, source: reader!, pageCount: meta.pageCount)
         }
+        // secureDelete: note every page released from here on, for the commit to zero those it
+        // does not reuse. Released means free under the horizon: no reader sees it and no
+        // commit a crash may fall back to reaches it. A private map never writes the file.
+        if options.secureDelete, environment.mode != .privateCopyOnWrite {
+            if environment.releasedPages == nil { environment.releasedPages = [] } else { environment.releasedPages!.empty() }
+        } else if environment.releasedPages != nil {
+            environment.releasedPages = nil
+        }
         if let reader, meta.catalog.entries > 0 {
             // Snapshots weigh every record against the pages they pin: take the whole list in
             // hand (its frozen chain pages are rewritten with the rest). Without any, frozen
             // pages are thawed one by one as pages are needed, up to the oldest reader.
             chain += freeList.thawAll()
-            SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, environment: environment)
+            SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, environment: environment,
+                                 noting: &environment.releasedPages)
         } else {
-            freeList.release(upTo: oldestReader, spare: &environment.spareFreedPages)
+            freeList.release(upTo: oldestReader, spare: &environment.spareFreedPages, noting: &environment.releasedPages)
         }
         freeList.horizon = oldestReader
+        // secureDelete: records of frozen free-list pages are released now, not when pages run
+        // out, so their pages are zeroed by this commit (their chain pages go with the old chain).
+        if environment.releasedPages != nil, !freeList.frozen.isEmpty { chain += freeList.thawForErasing(noting: &environment.releasedPages) }
         if let spare = spareWriter.transaction {
             // This handle's last write transaction, which nothing else held at its end: the
             // transaction and its page view are set up again, not reallocated.
             spareWriter.transaction = nil
-            spare.pages.restart(pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
+            spare.pages.restart(pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, secureDelete: options.secureDelete, txnID: meta.txnID + 1,
                                 freeList: freeList, tracer: options.shadow, environment: environment)
             spare.restart(base: meta, oldChain: chain, durability: options.durability)
             return spare
@@ -137,13 +149,13 @@ public final class Database: Sendable {
         if let spare = environment.spareWriterPages {
             // The last write transaction's view, parked by its end(): reused, not reallocated.
             environment.spareWriterPages = nil
-            spare.restart(pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
+            spare.restart(pageCount: meta.pageCount, verifyChecksums: options.verifyChecksums, secureDelete: options.secureDelete, txnID: meta.txnID + 1,
                           freeList: freeList, tracer: options.shadow, environment: environment)
             pages = spare
         } else {
             pages = TransactionPages(
                 base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum, pageCount: meta.pageCount,
-                verifyChecksums: options.verifyChecksums, txnID: meta.txnID + 1,
+                verifyChecksums: options.verifyChecksums, secureDelete: options.secureDelete, txnID: meta.txnID + 1,
                 inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
                 freeList: freeList, bufferPool: environment.mode == .readOnly ? environment.bufferPool : nil, tracer: options.shadow,
                 environment: environment)

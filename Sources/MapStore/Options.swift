@@ -16,6 +16,24 @@ public struct Options: Sendable {
     /// Verify each page's checksum every time a transaction reads it (``Database/check()``
     /// always does). Off by default: it costs a pass over every page read.
     public var verifyChecksums: Bool = false
+    /// Erase deleted data from the file, like SQLite's `secure_delete`: every page a commit
+    /// writes has zeros wherever it holds no live data (the space of the cells the commit
+    /// removed, the free gap between a tree page's slots and its cells, the rest of a
+    /// free-list page), and a freed page is overwritten with zeros by the commit of the first
+    /// write transaction that may reuse it: once no reader can see it and a later commit is
+    /// known to be durable (until then the previous commit must stay whole, so its pages keep
+    /// their bytes). Pages a named snapshot pins keep theirs until the snapshot is deleted.
+    ///
+    /// It erases what is deleted while it is on: removed cells in pages written before, and
+    /// pages that were already free, keep their bytes until they are rewritten or reused
+    /// (``Database/backup(to:compact:compression:progress:)`` with `compact` writes a copy
+    /// without any). A `.privateCopyOnWrite` handle never writes the file, so it zeroes no
+    /// freed page. Backups and compacted copies never carry deleted bytes, whatever this says.
+    ///
+    /// Off by default: it costs about a tenth of a single-put commit's instructions (mostly
+    /// zeroing free gaps) and, when released pages are not reused at once, a page write each.
+    /// docs/format.md, "Erased bytes", has the details and the measured cost.
+    public var secureDelete: Bool = false
     /// Open an existing database only for reading: write transactions throw ``MapStoreError/readOnly(reason:)``.
     public var readOnly: Bool = false
     /// Create the database file when it does not exist. Default `true`.

@@ -15,11 +15,16 @@ import Testing
         let durability: Durability
         /// Commits in groups of three async writers (``Options/groupCommit``).
         var grouped = false
+        /// ``Options/secureDelete``: the zeros written over released pages must never reach a
+        /// page a crash image falls back to.
+        var secureDelete = false
         /// Whether images may drop or reorder the writes since the last sync: a power cut.
         /// `.none` promises nothing then (it survives a process crash: in-order prefixes);
         /// `.noMetaSync` may lose its last commits but must stay consistent.
         var reorders: Bool { durability != .none }
-        var testDescription: String { "\(mode.rawValue), \(durability.rawValue)\(grouped ? ", group commit" : "")" }
+        var testDescription: String {
+            "\(mode.rawValue), \(durability.rawValue)\(grouped ? ", group commit" : "")\(secureDelete ? ", secureDelete" : "")"
+        }
     }
 
     /// `.none` in a write map is left out: its pages reach the file by the kernel's writeback,
@@ -32,6 +37,9 @@ import Testing
         Scenario(mode: .readOnly, durability: .none),
         Scenario(mode: .readOnly, durability: .full, grouped: true),
         Scenario(mode: .writeMap, durability: .full, grouped: true),
+        Scenario(mode: .readOnly, durability: .full, secureDelete: true),
+        Scenario(mode: .writeMap, durability: .noMetaSync, secureDelete: true),
+        Scenario(mode: .readOnly, durability: .full, grouped: true, secureDelete: true),
     ]
 
     typealias Model = [[UInt8]: [UInt8]]
@@ -94,6 +102,7 @@ import Testing
         let recorder = RecordingIO()
         var options = Options.testing(scenario.mode, durability: scenario.durability)
         options.storageIO = recorder
+        options.secureDelete = scenario.secureDelete
         return (before, recorder, options)
     }
 

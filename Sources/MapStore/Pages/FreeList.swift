@@ -28,7 +28,7 @@ struct FreeList: Sendable {
     /// Records tagged at or before this transaction are free for the current writer (the
     /// oldest live reader when it began); what thawing a frozen page may release.
     var horizon: UInt64 = 0 { didSet { nothingToThaw = false } }
-    /// Set when ``thaw()`` found no frozen page holding a free page.
+    /// Set when ``thaw(noting:)`` found no frozen page holding a free page.
     private var nothingToThaw = false
 
     /// A chain page of an earlier commit and the whole records it holds.
@@ -38,11 +38,16 @@ struct FreeList: Sendable {
         /// The smallest tag among the records: the page holds a free page when it is at or
         /// before the horizon.
         let oldest: UInt64
+        /// The smallest tag other than 0 (.max when none): the page holds pages a commit freed
+        /// that are free for everyone now when it is at or before the horizon
+        /// (``thawForErasing(noting:)``).
+        let oldestFreed: UInt64
 
         init(number: UInt64, records: [(txn: UInt64, pages: [UInt64])]) {
             self.number = number
             self.records = records
             self.oldest = records.lazy.map(\.txn).min() ?? .max
+            self.oldestFreed = records.lazy.map(\.txn).filter { $0 != 0 }.min() ?? .max
         }
     }
 
@@ -52,16 +57,18 @@ struct FreeList: Sendable {
             + frozen.reduce(0) { total, page in page.records.reduce(total) { $0 + $1.pages.count } }
     }
 
-    /// Moves pages freed by transactions at or before `oldestReader` to `reusable`.
-    mutating func release(upTo oldestReader: UInt64) {
+    /// Moves pages freed by transactions at or before `oldestReader` to `reusable`, noting
+    /// them in `released` unless it is nil (``Options/secureDelete``: the commit zeroes them).
+    mutating func release(upTo oldestReader: UInt64, noting released: inout [UInt64]?) {
         var unused: [UInt64] = []
-        release(upTo: oldestReader, spare: &unused)
+        release(upTo: oldestReader, spare: &unused, noting: &released)
     }
 
-    /// Moves pages freed by transactions at or before `oldestReader` to `reusable`. When the
-    /// newest released record's array is small, it is left in `spare`, emptied, for the
-    /// next transaction to collect its freed pages in (no allocation).
-    mutating func release(upTo oldestReader: UInt64, spare: inout [UInt64]) {
+    /// Moves pages freed by transactions at or before `oldestReader` to `reusable`, noting
+    /// them in `released` unless it is nil. When the newest released record's array is small,
+    /// it is left in `spare`, emptied, for the next transaction to collect its freed pages in
+    /// (no allocation).
+    mutating func release(upTo oldestReader: UInt64, spare: inout [UInt64], noting released: inout [UInt64]?) {
         var records = 0
         var pages = 0
         while records < pending.count, pending[records].txn <= oldestReader {
@@ -69,6 +76,9 @@ struct FreeList: Sendable {
             records += 1
         }
         guard records > 0 else { return }
+        if released != nil {
+            for index in 0..<records { released!.append(contentsOf: pending[index].pages) }
+        }
         if pages <= 16 {
             // A few pages (the usual commit): inserted one by one, no array built.
             for index in 0..<records { for page in pending[index].pages { insertReusable(page) } }
@@ -181,7 +191,8 @@ struct FreeList: Sendable {
     /// it anyway. A reader that keeps the horizon a few dozen commits behind the writer makes
     /// the newest frozen pages hold only records it may still see, while older ones below are
     /// free; stopping at the newest page, as this once did, grew the file instead.
-    mutating func thaw() -> [UInt64] {
+    /// The pages released are noted in `released` unless it is nil.
+    mutating func thaw(noting released: inout [UInt64]?) -> [UInt64] {
         // The horizon is fixed for a transaction and frozen pages are only added at its
         // commit: once nothing is found, nothing will be until the next transaction.
         guard !nothingToThaw else { return [] }
@@ -189,11 +200,36 @@ struct FreeList: Sendable {
             nothingToThaw = true
             return []
         }
+        return thaw(from: index, noting: &released)
+    }
+
+    /// With ``Options/secureDelete``, at the start of a write transaction: thaws (as
+    /// ``thaw(noting:)``) down to the oldest frozen page holding pages a commit freed that are
+    /// free under ``horizon`` now, so they are released (noted in `released`) in this
+    /// transaction and its commit zeroes them, rather than when a transaction next runs out of
+    /// pages. Frozen pages that hold only reusable records (tag 0, zeroed when they were
+    /// released) stay frozen, so a commit after that pays one comparison per frozen page.
+    /// Returns the thawed chain pages.
+    mutating func thawForErasing(noting released: inout [UInt64]?) -> [UInt64] {
+        guard let index = frozen.firstIndex(where: { $0.oldestFreed <= horizon }) else { return [] }
+        return thaw(from: index, noting: &released)
+    }
+
+    /// Thaws frozen pages `index...` (the newest ones): records free under ``horizon`` go to
+    /// `reusable` (noted in `noted` unless it is nil), the rest to `pending`. Returns the
+    /// thawed chain pages.
+    private mutating func thaw(from index: Int, noting noted: inout [UInt64]?) -> [UInt64] {
         var released: [UInt64] = []
         var chain: [UInt64] = []
         for page in frozen[index...] {
             for record in page.records {
-                if record.txn <= horizon { released += record.pages } else { insertPending(record) }
+                if record.txn <= horizon {
+                    released += record.pages
+                    // Tag 0: reusable already when it was frozen, and zeroed then.
+                    if record.txn != 0, noted != nil { noted!.append(contentsOf: record.pages) }
+                } else {
+                    insertPending(record)
+                }
             }
             chain.append(page.number)
         }

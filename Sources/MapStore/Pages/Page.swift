@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The kinds of page in a data file; the byte at ``PageLayout/kindOffset``.
 @usableFromInline
 enum PageKind: UInt8, Sendable {
@@ -166,6 +170,17 @@ struct Page {
         (bytes + offset).initializeMemory(as: UInt8.self, repeating: 0, count: count)
     }
 
+    /// Whether `count` bytes from `offset` are the same here and in `other`.
+    func sameBytes(as other: Page, from offset: Int, count: Int) -> Bool {
+        precondition(offset >= 0 && count >= 0 && offset + count <= size && offset + count <= other.size, "page read out of bounds")
+        return count == 0 || memcmp(bytes + offset, other.bytes + offset, count) == 0
+    }
+
+    /// Whether `count` bytes from `offset` are all zero.
+    func isZero(from offset: Int, count: Int) -> Bool {
+        slice(offset, count).allSatisfy { $0 == 0 }
+    }
+
     /// Copies the whole of `other` (of the same size) over this page.
     @inlinable
     func copy(from other: Page) {
@@ -221,6 +236,43 @@ struct Page {
         case .xxh64:
             let first = Checksum.xxh64(bytes + 8, count: firstEnd - 8)
             return twoParts ? Checksum.xxh64(bytes + secondStart, count: size - secondStart, seed: first) : first
+        }
+    }
+
+    /// Throws ``MapStoreError/corrupted(page:reason:)`` when the stored checksum is not the
+    /// one the page's bytes give.
+    @usableFromInline
+    func verifyChecksum(_ scheme: PageChecksum, number: UInt64) throws(MapStoreError) {
+        let stored = storedChecksum
+        let actual = computeChecksum(scheme)
+        guard stored == actual else {
+            throw MapStoreError.corrupted(page: number, reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(actual)))")
+        }
+    }
+
+    /// Stores the page's checksum (``computeChecksum(_:)``): the last change before a write.
+    @inlinable
+    func seal(_ scheme: PageChecksum) {
+        setU64(PageLayout.checksumOffset, computeChecksum(scheme))
+    }
+
+    /// Zeroes the bytes the checksum leaves out of a writer's own copy of a page: a tree page's
+    /// free gap (between the slot array and the cells) and a free-list page's bytes after its
+    /// words (``Options/secureDelete``, before sealing). The space of removed cells is zeroed
+    /// when they are removed, and an overflow run's tail when the run is written.
+    @inlinable
+    func eraseUnused() {
+        let header = PageLayout.headerSize
+        switch kind {
+        case PageKind.branch.rawValue, PageKind.leaf.rawValue:
+            let slotsEnd = header + 2 * count
+            let upper = self.upper
+            if slotsEnd <= upper, upper <= size { zero(slotsEnd, upper - slotsEnd) }
+        case PageKind.freeList.rawValue:
+            let end = header + 8 * count
+            if end <= size { zero(end, size - end) }
+        default:
+            break
         }
     }
 

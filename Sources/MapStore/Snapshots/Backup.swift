@@ -30,10 +30,12 @@ extension Database {
     ///
     /// - A plain backup copies pages `0..<pageCount` (the used part of the file) with a fresh
     ///   meta page, so snapshots and the free list come along; free pages that no snapshot
-    ///   reaches are written as zeros.
+    ///   reaches are written as zeros, and so is every byte of the other pages that no reader
+    ///   uses (free gaps, removed cells, unused tails): deleted values are not carried.
     /// - `compact` copies only the pages the newest commit reaches (main tree, tables,
     ///   overflow runs), renumbered densely from page 2 in breadth-first order, with an empty
-    ///   free list. Snapshots are dropped: a compacted backup holds the newest commit only.
+    ///   free list, and with the same zeros as a plain backup. Snapshots are dropped: a
+    ///   compacted backup holds the newest commit only.
     /// - `.gzip` writes the same bytes as a gzip stream that `gunzip` turns back into the file.
     ///
     /// The commit is verified first, as ``check()`` does; a damaged one is refused
@@ -99,10 +101,11 @@ extension Database {
             if let plan {
                 try plan.write(to: sink, source: txn.pages, progress: { progress?($0, total) })
             } else {
-                // Pages 2..<pageCount from the map, in 1 MiB pieces; free pages no snapshot
-                // reaches hold nothing anyone reads, so they are written as zeros (cheaper to
-                // compress, and deleted data does not live on in backups).
-                let blank = try Self.blankPages(base, source: txn.pages)
+                // Pages 2..<pageCount from the map, in 1 MiB pieces, with only the bytes a
+                // reader uses (BackupPages): free pages no snapshot reaches are zeros, and so are
+                // the free gaps and removed cells of tree pages (deleted data does not live on in
+                // backups, and zeros compress to nothing).
+                let kept = try BackupPages(base, source: txn.pages)
                 let step = max(1, (1 << 20) / pageSize)
                 let staging = UnsafeMutableRawPointer.allocate(byteCount: step * pageSize, alignment: pageSize)
                 defer { staging.deallocate() }
@@ -111,15 +114,8 @@ extension Database {
                     let count = min(step, total - page)
                     let start = environment.mapping.base + page * pageSize
                     txn.pages.tracer?.pagesRead(UInt64(page), count: count)
-                    if (page..<(page + count)).contains(where: { blank.contains(UInt64($0)) }) {
-                        staging.copyMemory(from: start, byteCount: count * pageSize)
-                        for index in 0..<count where blank.contains(UInt64(page + index)) {
-                            (staging + index * pageSize).initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
-                        }
-                        try sink.write(UnsafeRawBufferPointer(start: staging, count: count * pageSize))
-                    } else {
-                        try sink.write(UnsafeRawBufferPointer(start: start, count: count * pageSize))
-                    }
+                    try kept.copy(page..<(page + count), from: start, into: staging)
+                    try sink.write(UnsafeRawBufferPointer(start: staging, count: count * pageSize))
                     page += count
                     progress?(page, total)
                 }
@@ -127,19 +123,6 @@ extension Database {
             try sink.finish()
             return BackupReport(transactionID: meta.txnID, pages: total, bytes: sink.bytesWritten)
         }
-    }
-
-    /// The free pages of commit `base` that no snapshot reaches: a plain backup writes them as zeros.
-    static func blankPages(_ base: Meta, source: TransactionPages) throws(MapStoreError) -> Set<UInt64> {
-        let (list, _) = try FreeListChain.load(from: base.freeListRoot, source: source, pageCount: base.pageCount)
-        var blank = Set(list.reusable)
-        for record in list.pending { blank.formUnion(record.pages) }
-        if base.catalog.entries > 0 {
-            for (_, record) in try SnapshotCatalog.all(in: base.catalog, source: source, pageCount: base.pageCount) {
-                blank.subtract(try ReachablePages.collect(record.main, source: source, withTables: true).pages)
-            }
-        }
-        return blank
     }
 
     /// Restores the backup at `backup` (plain or gzip, told apart by gzip's magic bytes) as the

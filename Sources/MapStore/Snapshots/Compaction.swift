@@ -8,6 +8,8 @@ struct CompactionPlan {
         var count: Int
         var isRun: Bool
         var isMainTree: Bool
+        /// The length of the value an overflow run holds (0 for a tree page).
+        var valueLength: Int
     }
 
     private(set) var items: [Item] = []
@@ -33,7 +35,7 @@ struct CompactionPlan {
                     let entry = try node.leafEntry(cell)
                     if entry.isOverflow {
                         enqueue(node.page.u64(entry.valueOffset), count: limits.overflowPages(valueLength: entry.valueLength),
-                                isRun: true, isMainTree: false)
+                                isRun: true, isMainTree: false, valueLength: entry.valueLength)
                     } else if entry.isTable, item.isMainTree {
                         let table = try TableDescriptor.decode(node.page.slice(entry.valueOffset, entry.valueLength),
                                                                pageCount: base.pageCount, at: item.old)
@@ -47,15 +49,18 @@ struct CompactionPlan {
         if !main.isEmpty { main.root = renumber[main.root]! }
     }
 
-    private mutating func enqueue(_ old: UInt64, count: Int, isRun: Bool, isMainTree: Bool) {
+    private mutating func enqueue(_ old: UInt64, count: Int, isRun: Bool, isMainTree: Bool, valueLength: Int = 0) {
         guard old != 0, renumber[old] == nil else { return }
         renumber[old] = pageCount
         pageCount += UInt64(count)
-        items.append(Item(old: old, count: count, isRun: isRun, isMainTree: isMainTree))
+        items.append(Item(old: old, count: count, isRun: isRun, isMainTree: isMainTree, valueLength: valueLength))
     }
 
     /// Copies every planned page into `sink` with its new number, its references renumbered
-    /// and its checksum recomputed.
+    /// and its checksum recomputed, keeping only the bytes a reader uses: a tree page's header,
+    /// slots and live cells (``Node/scrubbed(into:)``), an overflow run's header and value;
+    /// every other byte is zero. A page must verify with its old checksum before it gets a
+    /// new one: compaction never seals damage as sound.
     func write<Source: PageReading>(to sink: BackupSink, source: Source, progress: (Int) -> Void) throws(MapStoreError) {
         let pageSize = source.pageSize
         var buffer = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
@@ -69,11 +74,18 @@ struct CompactionPlan {
                 capacity = item.count
             }
             let original = item.isRun ? try source.readRun(item.old, count: item.count) : try source.readPage(item.old)
+            try original.verifyChecksum(source.pageChecksum, number: item.old)
             let page = Page(buffer, size: item.count * pageSize)
-            page.copy(from: original)
-            if !item.isRun { try renumberReferences(in: page, number: item.old, isMainTree: item.isMainTree) }
+            if item.isRun {
+                let tail = PageLayout.headerSize + item.valueLength
+                page.write(original.slice(0, tail), at: 0)
+                page.zero(tail, page.size - tail)
+            } else {
+                _ = try Node(original, number: item.old).scrubbed(into: page)
+                try renumberReferences(in: page, number: item.old, isMainTree: item.isMainTree)
+            }
             page.setU64(PageLayout.numberOffset, renumber[item.old]!)
-            page.setU64(PageLayout.checksumOffset, page.computeChecksum(source.pageChecksum))
+            page.seal(source.pageChecksum)
             try sink.write(UnsafeRawBufferPointer(start: buffer, count: item.count * pageSize))
             done += item.count
             progress(done)

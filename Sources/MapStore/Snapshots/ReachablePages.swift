@@ -1,9 +1,11 @@
 /// The pages one commit's data reaches: a tree's branch and leaf pages, its overflow runs,
 /// and (for a main tree) every table's tree. Used by restore (which pages come back into
-/// use), by the snapshot list (pages pinned) and by compaction.
+/// use), by the snapshot list (pages pinned) and by a plain backup (which bytes it keeps).
 struct ReachablePages {
     /// Every page reached, each once.
     private(set) var pages: Set<UInt64> = []
+    /// The overflow runs among them: first page, pages, and the length of the value they hold.
+    private(set) var runs: [(first: UInt64, count: Int, valueLength: Int)] = []
 
     /// Walks `tree` (a main tree when `withTables`), checking structure as far as a walk needs.
     /// Throws ``MapStoreError/corrupted(page:reason:)`` at the first page that does not fit.
@@ -30,6 +32,7 @@ struct ReachablePages {
                             let count = limits.overflowPages(valueLength: entry.valueLength)
                             _ = try source.readRun(first, count: count)  // bounds check
                             for page in first..<(first + UInt64(count)) { result.pages.insert(page) }
+                            result.runs.append((first, count, entry.valueLength))
                         }
                         if entry.isTable, isMain {
                             trees.append((try TableDescriptor.decode(node.page.slice(entry.valueOffset, entry.valueLength),

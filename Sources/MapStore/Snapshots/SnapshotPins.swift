@@ -12,20 +12,21 @@ struct SnapshotPins {
     /// Pages reachable from any snapshot.
     let pages: Set<UInt64>
 
-    /// Releases the free pages of `list` that no reader and no snapshot of `meta` can reach.
-    /// Falls back to treating the oldest snapshot as a reader (coarser, still safe) when a
+    /// Releases the free pages of `list` that no reader and no snapshot of `meta` can reach,
+    /// noting them in `released` unless it is nil (``Options/secureDelete``). Falls back to treating the oldest snapshot as a reader (coarser, still safe) when a
     /// snapshot's tree cannot be walked.
-    static func release(_ list: inout FreeList, upTo oldestReader: UInt64, meta: Meta, source: TransactionPages, environment: Environment) {
+    static func release(_ list: inout FreeList, upTo oldestReader: UInt64, meta: Meta, source: TransactionPages, environment: Environment,
+                        noting released: inout [UInt64]?) {
         guard meta.catalog.entries > 0 else {
-            list.release(upTo: oldestReader)
+            list.release(upTo: oldestReader, noting: &released)
             return
         }
         guard let pins = pins(meta: meta, source: source, environment: environment) else {
-            list.release(upTo: min(oldestReader, meta.snapshotHorizon))
+            list.release(upTo: min(oldestReader, meta.snapshotHorizon), noting: &released)
             return
         }
         // Records up to the horizon only hold pages freed before every snapshot: none is pinned.
-        list.release(upTo: min(oldestReader, meta.snapshotHorizon))
+        list.release(upTo: min(oldestReader, meta.snapshotHorizon), noting: &released)
         guard oldestReader > meta.snapshotHorizon else { return }
         var kept: [(txn: UInt64, pages: [UInt64])] = []
         var freed: [UInt64] = []
@@ -40,7 +41,7 @@ struct SnapshotPins {
         guard !freed.isEmpty else { return }
         // A record tagged 0 in front, released alone: FreeList merges many pages in one pass.
         list.pending = [(0, freed)] + kept
-        list.release(upTo: 0)
+        list.release(upTo: 0, noting: &released)
     }
 
     /// The cached set for the catalog of `meta`, computing it when the catalog changed.

@@ -7,8 +7,10 @@ extension WriteTransaction {
     /// earlier commit intact if the process or the machine dies at any point:
     ///
     /// 1. write the table roots and the free list (pages of this commit like any other);
-    /// 2. seal every page: its transaction id and checksum;
-    /// 3. write the pages (pwrite, or already in place in a writable map);
+    /// 2. seal every page: its transaction id and checksum (with ``Options/secureDelete``,
+    ///    zeros first wherever it holds no data), and pick the released pages to erase;
+    /// 3. write the pages (pwrite, or already in place in a writable map), and zeros over the
+    ///    pages to erase;
     /// 4. sync them (fdatasync, or msync for a write map);
     /// 5. write the meta page into slot `txnID % 2`, never the slot of the commit before;
     /// 6. sync it;
@@ -45,16 +47,20 @@ extension WriteTransaction {
         // Growing the file writes nothing: a full disk here aborts the transaction and leaves
         // the handle usable (delete something and try again), like LMDB's MDB_MAP_FULL.
         try environment.ensureFileCapacity(pages: pages.pageCount)
+        var inPlace = pages.inPlace ? pages.pageRange() : nil
         do throws(MapStoreError) {
             try writePages()
         } catch {
             environment.poison(error)
             throw error
         }
+        if pages.secureDelete, !pages.erasing.isEmpty, let range = pages.eraseInPlace(), let owned = inPlace {
+            inPlace = owned.isEmpty ? range : min(owned.lowerBound, range.lowerBound)..<max(owned.upperBound, range.upperBound)
+        }
         environment.freeListCache = (meta.txnID, pages.freeList, chain)
         environment.unsyncedMeta = meta
-        written.add(meta, started: started, bytes: (pages.dirtyPageCount + 1) * pages.pageSize,
-                    inPlace: pages.inPlace ? pages.pageRange() : nil, tracer: pages.tracer)
+        written.add(meta, started: started, bytes: (pages.dirtyPageCount + (pages.secureDelete ? pages.erasing.count : 0) + 1) * pages.pageSize,
+                    inPlace: inPlace, tracer: pages.tracer)
         return true
     }
 
@@ -71,11 +77,14 @@ extension WriteTransaction {
         return meta
     }
 
-    /// Step 3: heap copies go to the file with pwritev, one call per run of consecutive pages.
+    /// Step 3: heap copies go to the file with pwritev, one call per run of consecutive pages,
+    /// and so do zeros over the pages to erase (``TransactionPages/erasing``: free pages, none
+    /// of them owned), in the same runs.
     private func writePages() throws(MapStoreError) {
         guard !pages.inPlace else { return }
         let pages = self.pages
-        let count = pages.dirty.count
+        let erasing = pages.secureDelete ? pages.erasing.count : 0
+        let count = pages.dirty.count + erasing
         let pageSize = pages.pageSize
         let hasRuns = !pages.runLengths.isEmpty
         let io = environment.io
@@ -91,6 +100,7 @@ extension WriteTransaction {
                 owned[filled] = (page, pageBuffer)
                 filled += 1
             }
+            if erasing > 0 { filled = pages.listErasedPages(into: owned, at: filled) }
             if filled <= 16 {
                 // A few pages (the usual commit): an insertion sort in place, where the
                 // standard sort's general path cost a hundred instructions for four pages.

@@ -66,8 +66,13 @@ final class Environment: @unchecked Sendable {
     /// back to this environment.
     @exclusivity(unchecked) var spareWriterPages: TransactionPages?
     /// An empty array with capacity for the next write transaction's freed pages
-    /// (``TransactionPages/freedNow``), left by ``FreeList/release(upTo:spare:)``.
+    /// (``TransactionPages/freedNow``), left by ``FreeList/release(upTo:spare:noting:)``.
     @exclusivity(unchecked) var spareFreedPages: [UInt64] = []
+    /// With ``Options/secureDelete``, the pages the current write transaction released into
+    /// reuse (from the free list's records, or allocated, written in place and freed again):
+    /// its commit zeroes those it did not reuse (``TransactionPages/erasing``).
+    /// Nil when it is off. The writer's alone, under the writer lock; its buffer is kept.
+    @exclusivity(unchecked) var releasedPages: [UInt64]?
     /// The free list as of `txn`, and the pages of its chain, kept between commits.
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
     /// The newest commit whose pages are written but which is not durable yet (between the

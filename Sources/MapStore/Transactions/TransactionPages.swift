@@ -20,6 +20,13 @@ final class TransactionPages: PageSpace {
     /// next write transaction, which may come from a handle with other options.)
     @usableFromInline @exclusivity(unchecked) var verifyChecksums: Bool
     @usableFromInline let isWriter: Bool
+    /// ``Options/secureDelete``: removed cells and the unused bytes of every page this
+    /// transaction writes are zeroed, and so are the pages it releases and does not reuse.
+    /// (Variable, as ``verifyChecksums``.)
+    @usableFromInline @exclusivity(unchecked) var secureDelete = false
+    /// With ``secureDelete``, the free pages this commit overwrites with zeros (picked when it
+    /// seals its pages). Its buffer stays with the view from one transaction to the next.
+    @exclusivity(unchecked) var erasing: [UInt64] = []
     /// Shadow mode's tracer (``Options/shadow``), told of every page touched in the map.
     @usableFromInline @exclusivity(unchecked) var tracer: (any AccessTracer)?
 
@@ -62,9 +69,10 @@ final class TransactionPages: PageSpace {
 
     /// A writer's view: the map plus its own pages.
     init(base: UnsafeMutableRawPointer, pageSize: Int, pageChecksum: PageChecksum, pageCount: UInt64, verifyChecksums: Bool,
-         txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList, bufferPool: PageBufferPool?,
+         secureDelete: Bool, txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList, bufferPool: PageBufferPool?,
          tracer: (any AccessTracer)? = nil, environment: Environment) {
         self.tracer = tracer
+        self.secureDelete = secureDelete
         self.bufferPool = bufferPool
         self.base = base
         self.pageSize = pageSize
@@ -91,11 +99,12 @@ final class TransactionPages: PageSpace {
 
     /// Makes a parked writer's view (``park()``) the view of a new write transaction, as the
     /// writer's init would build it, without allocating an object.
-    func restart(pageCount: UInt64, verifyChecksums: Bool, txnID: UInt64, freeList: consuming FreeList,
+    func restart(pageCount: UInt64, verifyChecksums: Bool, secureDelete: Bool, txnID: UInt64, freeList: consuming FreeList,
                  tracer: (any AccessTracer)?, environment: Environment) {
         precondition(isWriter && self.environment == nil && dirty.isEmpty && freedNow.isEmpty, "restart of a view in use")
         self.pageCount = pageCount
         self.verifyChecksums = verifyChecksums
+        self.secureDelete = secureDelete
         self.txnID = txnID
         self.freeList = freeList
         self.tracer = tracer
@@ -114,6 +123,7 @@ final class TransactionPages: PageSpace {
         precondition(isWriter && dirty.isEmpty, "park of a view with pages")
         freeList = FreeList()
         freedNow = []
+        if !erasing.isEmpty { erasing.empty() }
         tracer = nil
         environment = nil
     }
@@ -130,7 +140,7 @@ final class TransactionPages: PageSpace {
             }
         }
         dirty.removeAll()
-        // The emptied table stays with this view for its next transaction (``restart(pageCount:verifyChecksums:txnID:freeList:tracer:environment:)``):
+        // The emptied table stays with this view for its next transaction (``restart(pageCount:verifyChecksums:secureDelete:txnID:freeList:tracer:environment:)``):
         // handing it to the pool and back each commit cost a retain and release each way.
         // One a big commit grew past what the pool keeps is dropped, as the pool would drop it.
         if bufferPool != nil, !PageBufferPool.keepsTable(words: dirty.tableWords) { _ = dirty.detachTable() }
@@ -176,11 +186,7 @@ final class TransactionPages: PageSpace {
 
     @usableFromInline
     func verify(_ page: Page, number: UInt64) throws(MapStoreError) {
-        let stored = page.storedChecksum
-        let actual = page.computeChecksum(pageChecksum)
-        guard stored == actual else {
-            throw MapStoreError.corrupted(page: number, reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(actual)))")
-        }
+        try page.verifyChecksum(pageChecksum, number: number)
     }
 
     // MARK: Writing
@@ -250,6 +256,7 @@ final class TransactionPages: PageSpace {
         if inPlace {
             try environment?.ensureFileCapacity(pages: first + UInt64(count))
             buffer = base + Int(first) * pageSize
+            if secureDelete { noteErasable(first, count: count) }
             if let tracer { tracer.pagesWritten(first, count: count) }
         } else if count == 1, let pool = bufferPool {
             buffer = pool.take()
@@ -269,7 +276,7 @@ final class TransactionPages: PageSpace {
         while true {
             if let run = freeList.takeRun(count) { return run }
             // The thawed chain pages are part of the last commit's list: they wait like any freed page.
-            let thawed = freeList.thaw()
+            let thawed = freeList.thaw(noting: &environment!.releasedPages)
             if thawed.isEmpty { return nil }
             for chainPage in thawed { free(chainPage, count: 1) }
         }
@@ -288,6 +295,15 @@ final class TransactionPages: PageSpace {
         }
     }
 
+    /// secureDelete: a page this transaction writes in place in the map is noted too, so that
+    /// if it frees it again its commit zeroes it like a released page (one it still owns at
+    /// the end is left alone). A heap copy never reaches the file unless it is committed.
+    @inline(never)
+    private func noteErasable(_ number: UInt64, count: Int) {
+        guard let environment, environment.releasedPages != nil else { return }
+        environment.releasedPages!.append(contentsOf: number..<(number + UInt64(count)))
+    }
+
     /// Frees pages of the snapshot (not this transaction's): older snapshots may still reach
     /// them, so they wait in this commit's record.
     private func freeCommitted(_ number: UInt64, count: Int) {
@@ -302,14 +318,83 @@ final class TransactionPages: PageSpace {
     /// Pages in the run starting at `first` (1 for a single page).
     func runLength(_ first: UInt64) -> Int { runLengths.isEmpty ? 1 : runLengths[first] ?? 1 }
 
-    /// Stamps every owned page with this transaction and its checksum, the last change before writing.
+    /// Stamps every owned page with this transaction and its checksum, the last change before
+    /// writing; with ``secureDelete``, first zeroes the bytes each holds beyond its contents
+    /// (``Page/eraseUnused()``) and picks the free pages to zero (``erasing``).
+    /// Called once, after the free list is saved.
     func seal() {
+        if secureDelete { return sealErasing() }
         dirty.forEach { first, buffer in
             let page = Page(buffer, size: runLength(first) * pageSize)
             page.setU64(PageLayout.txnOffset, txnID)
             page.setU8(PageLayout.flagsOffset, 0)
-            page.setU64(PageLayout.checksumOffset, page.computeChecksum(pageChecksum))
+            page.seal(pageChecksum)
         }
+    }
+
+    /// ``seal()`` with ``secureDelete``.
+    @inline(never)
+    private func sealErasing() {
+        dirty.forEach { first, buffer in
+            let page = Page(buffer, size: runLength(first) * pageSize)
+            page.eraseUnused()
+            page.setU64(PageLayout.txnOffset, txnID)
+            page.setU8(PageLayout.flagsOffset, 0)
+            page.seal(pageChecksum)
+        }
+        collectPagesToErase()
+    }
+
+    /// With ``secureDelete``, moves into ``erasing`` the pages to overwrite with zeros at
+    /// commit: those that became reusable during this transaction or that it wrote in place
+    /// (``Environment/releasedPages``), less those it owns at its end (the free list's own
+    /// pages are taken by now), so all free. No reader and no commit a crash may fall back to
+    /// reaches them. In no order; in place, a page may be there twice.
+    private func collectPagesToErase() {
+        guard let environment, environment.releasedPages?.isEmpty == false else { return }
+        swap(&erasing, &environment.releasedPages!)
+        // Pages owned: a key of `dirty`, or inside one of its runs.
+        var inRuns = Set<UInt64>()
+        if !runLengths.isEmpty {
+            for (first, count) in runLengths { for page in (first + 1)..<(first + UInt64(count)) { inRuns.insert(page) } }
+        }
+        let count = erasing.count
+        var kept = 0
+        erasing.withUnsafeMutableBufferPointer { pages in
+            for index in 0..<count where dirty[pages[index]] == nil && (inRuns.isEmpty || !inRuns.contains(pages[index])) {
+                pages[kept] = pages[index]
+                kept &+= 1
+            }
+        }
+        while erasing.count > kept { erasing.removeLast() }
+    }
+
+    /// Writes (page, a page of zeros) for every page of ``erasing`` into `list` from `index`
+    /// (heap mode: the commit's pwritev writes the zeros); returns the index after them.
+    @inline(never)
+    func listErasedPages(into list: UnsafeMutableBufferPointer<(page: UInt64, buffer: UnsafeMutableRawPointer)>, at index: Int) -> Int {
+        // (A heap-mode view always has a pool.)
+        let zeros = bufferPool!.zeroPage
+        var filled = index
+        for page in erasing {
+            list[filled] = (page, zeros)
+            filled += 1
+        }
+        return filled
+    }
+
+    /// Zeroes ``erasing`` (not empty) in place in the map (writable mapping modes); returns
+    /// the range the pages span, for the commit's msync.
+    func eraseInPlace() -> Range<UInt64>? {
+        guard inPlace else { return nil }
+        var low = UInt64.max, high: UInt64 = 0
+        for page in erasing {
+            Page(base + Int(page) * pageSize, size: pageSize).zero(0, pageSize)
+            if let tracer { tracer.pagesWritten(page, count: 1) }
+            low = min(low, page)
+            high = max(high, page)
+        }
+        return low..<(high + 1)
     }
 
     /// The pages from the lowest to the end of the highest this transaction owns (for msync).
@@ -346,6 +431,7 @@ final class PageBufferPool: @unchecked Sendable {
     /// A dirty-page table kept for the next transaction (an array allocation per
     /// transaction saved); only tables of at most 4096 slots are kept.
     @exclusivity(unchecked) private var table: [UInt64]?
+    @exclusivity(unchecked) private var zeros: UnsafeMutableRawPointer?
 
     init(pageSize: Int) {
         self.pageSize = pageSize
@@ -355,6 +441,17 @@ final class PageBufferPool: @unchecked Sendable {
     deinit {
         for index in 0..<count { stack[index].deallocate() }
         stack.deallocate()
+        zeros?.deallocate()
+    }
+
+    /// A page of zeros, never written to: what ``Options/secureDelete`` writes over a freed
+    /// page. Made at the first use.
+    var zeroPage: UnsafeMutableRawPointer {
+        if let zeros { return zeros }
+        let page = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: Self.alignment)
+        page.initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
+        zeros = page
+        return page
     }
 
     @inline(__always)

@@ -81,9 +81,14 @@ struct NodeEditor {
         page.write(cell, at: at)
     }
 
-    /// Removes cell `index`'s slot; its bytes become a hole until the page is compacted.
+    /// Removes cell `index`'s slot; its bytes become a hole until the page is compacted, or
+    /// are zeroed at once when `erasing` (``Options/secureDelete``).
     @inlinable
-    func removeSlot(at index: Int) {
+    func removeSlot(at index: Int, erasing: Bool) {
+        if erasing {
+            let at = offset(index)
+            page.zero(at, cellSize(at: at))
+        }
         let n = count
         let slot = PageLayout.headerSize + Cell.slotSize * index
         page.move(from: slot + Cell.slotSize, to: slot, count: Cell.slotSize * (n - index - 1))

@@ -35,4 +35,6 @@ protocol PageSpace: AnyObject, PageReading {
     func free(_ number: UInt64, count: Int)
     /// A page-sized buffer for rewriting a page in place.
     var scratch: Page { get }
+    /// Whether a removed cell's bytes are zeroed at once (``Options/secureDelete``).
+    var secureDelete: Bool { get }
 }

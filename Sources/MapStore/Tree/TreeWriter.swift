@@ -74,7 +74,7 @@ struct TreeWriter<Space: PageSpace> {
                 leafPage.write(value, at: old.valueOffset)
                 return
             }
-            editor.removeSlot(at: index)
+            editor.removeSlot(at: index, erasing: space.secureDelete)
         } else if !isTable {
             tree.entries += 1  // the count is of data entries: table descriptors are not counted
         }
@@ -256,7 +256,7 @@ struct TreeWriter<Space: PageSpace> {
         if old.isOverflow {
             space.free(leafPage.u64(old.valueOffset), count: limits.overflowPages(valueLength: old.valueLength))
         }
-        NodeEditor(leafPage).removeSlot(at: index)
+        NodeEditor(leafPage).removeSlot(at: index, erasing: space.secureDelete)
         if !isTable { tree.entries -= 1 }
         try rebalance(&tree, from: leafNumber)
         return true
@@ -328,7 +328,7 @@ struct TreeWriter<Space: PageSpace> {
                     leftNode.append(cell: rightNode.cell(j))
                 }
             }
-            parent.removeSlot(at: rightIndex)
+            parent.removeSlot(at: rightIndex, erasing: space.secureDelete)
             space.free(rightNumber, count: 1)
             path.removeLast()
             current = parentNumber

@@ -15,6 +15,7 @@ final class MapStoreEngine: Engine {
     init(directory: String, durable: Bool) throws {
         var options = Options(mappingMode: .readOnly, durability: durable ? .full : .none)
         if let maxSize = benchMapSize { options.maxSize = maxSize }
+        if let secureDelete = benchSecureDelete { options.secureDelete = secureDelete }
         database = try Database(path: directory + "/data.mapstore", options: options)
     }
 

@@ -3,17 +3,20 @@ import Foundation
 let usage = """
 usage: mapstore-bench [--num N] [--value-size B] [--quick] [--repeat K] [--workloads a,b]
                       [--engines lmdb,sqlite,mapstore] [--json FILE] [--chart FILE.svg]
-                      [--dir DIR] [--map-size BYTES]
+                      [--dir DIR] [--map-size BYTES] [--secure-delete on|off]
   --num N          keys (default 1000000; --quick: 100000)
   --value-size B   value bytes (default 100)
   --repeat K       runs per workload and engine; the median is reported (default 3)
   --workloads      comma-separated subset of: \(allWorkloads.map(\.name).joined(separator: ","))
   --dir DIR        where the databases go (default: a new directory under the temp dir)
   --map-size B     address space LMDB and MapStore reserve (default LMDB 128 GiB, MapStore its default)
+  --secure-delete  MapStore's Options.secureDelete on or off (default: the library's default)
 """
 
 /// Address space reserved by LMDB and MapStore (`--map-size`); under valgrind keep it small.
 nonisolated(unsafe) var benchMapSize: Int? = nil
+/// MapStore's `Options.secureDelete` (`--secure-delete on|off`); nil keeps the library's default.
+nonisolated(unsafe) var benchSecureDelete: Bool? = nil
 
 var num: Int?
 var valueSize = 100
@@ -50,6 +53,12 @@ while let argument = arguments.popFirst() {
     case "--chart": chartPath = nextValue(argument)
     case "--dir": baseDirectory = nextValue(argument)
     case "--map-size": benchMapSize = positive(nextValue(argument), argument)
+    case "--secure-delete":
+        switch nextValue(argument) {
+        case "on": benchSecureDelete = true
+        case "off": benchSecureDelete = false
+        case let other: fail("--secure-delete: on or off, not \(other)")
+        }
     case "-h", "--help": print(usage); exit(0)
     default: fail("unknown argument \(argument)")
     }
