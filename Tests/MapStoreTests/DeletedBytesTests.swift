@@ -137,7 +137,7 @@ import Testing
                         try db.read { txn in
                             readerStarted.signal()
                             readerGo.wait()
-                            for entry in txn.scan() { readerSaw[String(decoding: entry.key, as: UTF8.self)] = entry.value }
+                            for entry in try txn.entries() { readerSaw[String(decoding: entry.key, as: UTF8.self)] = entry.value }
                         }
                     } catch { readerError = error }
                     readerDone.signal()
@@ -234,7 +234,7 @@ import Testing
         for round in 0..<3 { try db.write { txn in try txn.put("round", "\(round)") } }
         let seen = try db.read(snapshot: "before") { txn in
             var result: [String: [UInt8]] = [:]
-            for entry in txn.scan() { result[String(decoding: entry.key, as: UTF8.self)] = entry.value }
+            for entry in try txn.entries() { result[String(decoding: entry.key, as: UTF8.self)] = entry.value }
             return result
         }
         #expect(seen == pinned)
