@@ -41,11 +41,19 @@ let package = Package(
             name: "mapstore-testhelper",
             dependencies: ["MapStore"]
         ),
+        // What several test targets share: running the built `mapstore`, temporary directories,
+        // test options, the seeded generator. Test targets cannot import each other, so it is
+        // a regular target, under Tests/ and used only by them; its declarations are `package`.
+        .target(
+            name: "MapStoreTestSupport",
+            dependencies: ["MapStore"],
+            path: "Tests/MapStoreTestSupport"
+        ),
         .testTarget(
             name: "MapStoreTests",
             // The tests run the built `mapstore` and `mapstore-testhelper` executables, so `swift test` must build them.
             dependencies: [
-                "MapStore", "mapstore-cli", "mapstore-testhelper",
+                "MapStore", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
