@@ -5,6 +5,7 @@ let package = Package(
     name: "MapStore",
     products: [
         .library(name: "MapStore", targets: ["MapStore"]),
+        .library(name: "MapStoreShadow", targets: ["MapStoreShadow"]),
         .executable(name: "mapstore", targets: ["mapstore-cli"]),
     ],
     dependencies: [
@@ -28,10 +29,17 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // Shadow mode: replays what the store did to its map in the VM model and compares the
+        // model's prediction with the real kernel (/proc). It reaches the engine's hooks through
+        // `package` declarations, so they are not the store's public API.
+        .target(
+            name: "MapStoreShadow",
+            dependencies: ["MapStore", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .executableTarget(
             name: "mapstore-cli",
             dependencies: [
-                "MapStore",
+                "MapStore", "MapStoreShadow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +64,11 @@ let package = Package(
                 "MapStore", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
+        ),
+        .testTarget(
+            name: "MapStoreShadowTests",
+            // The CLI tests run the built `mapstore` (vm compare, vm shadow-peer).
+            dependencies: ["MapStoreShadow", "MapStoreTestSupport", "mapstore-cli"]
         ),
     ]
 )
