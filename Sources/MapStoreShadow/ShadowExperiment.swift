@@ -1,4 +1,5 @@
 import MapStore
+import MapStoreVM
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import MapStore
+import MapStoreVM
 
 /// What the VM model predicts for one page of the shadowed mapping.
 public struct PredictedPage: Sendable, Equatable {

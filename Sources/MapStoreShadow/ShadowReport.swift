@@ -1,4 +1,5 @@
 import MapStore
+import MapStoreVM
 
 /// The comparison of the model's prediction with what the kernel did, page by page.
 public struct ShadowReport: Sendable {

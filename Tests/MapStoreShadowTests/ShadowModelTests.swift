@@ -1,5 +1,6 @@
 import MapStore
 import MapStoreTestSupport
+import MapStoreVM
 import Testing
 @testable import MapStoreShadow
 

@@ -1,5 +1,6 @@
 import Foundation
 import MapStore
+import MapStoreVM
 
 /// A fresh directory under the system's temporary directory, removed when the value goes away.
 package final class TemporaryDirectory {
