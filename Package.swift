@@ -5,6 +5,8 @@ let package = Package(
     name: "MapStore",
     products: [
         .library(name: "MapStore", targets: ["MapStore"]),
+        .library(name: "MapStoreVM", targets: ["MapStoreVM"]),
+        .library(name: "MapStoreShadow", targets: ["MapStoreShadow"]),
         .executable(name: "mapstore", targets: ["mapstore-cli"]),
     ],
     dependencies: [
@@ -28,26 +30,55 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // The VM model: a Core i7 MMU and a Linux-style kernel, and the trace language.
+        // It imports nothing of the store.
+        .target(name: "MapStoreVM"),
+        // Shadow mode: replays what the store did to its map in the VM model and compares the
+        // model's prediction with the real kernel (/proc). It reaches the engine's hooks through
+        // `package` declarations, so they are not the store's public API.
+        .target(
+            name: "MapStoreShadow",
+            dependencies: ["MapStore", "MapStoreVM", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         .executableTarget(
             name: "mapstore-cli",
             dependencies: [
-                "MapStore",
+                "MapStore", "MapStoreVM", "MapStoreShadow",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Child processes for the multi-process tests (bank transfers, readers and writers
         // killed mid-transaction). Not a product: only the tests run it.
+        // (MapStoreVM for its seeded generator, SplitMix64.)
         .executableTarget(
             name: "mapstore-testhelper",
-            dependencies: ["MapStore"]
+            dependencies: ["MapStore", "MapStoreVM"]
+        ),
+        // What several test targets share: running the built `mapstore`, temporary directories,
+        // test options, the seeded generator. Test targets cannot import each other, so it is
+        // a regular target, under Tests/ and used only by them; its declarations are `package`.
+        .target(
+            name: "MapStoreTestSupport",
+            dependencies: ["MapStore", "MapStoreVM"],
+            path: "Tests/MapStoreTestSupport"
         ),
         .testTarget(
             name: "MapStoreTests",
             // The tests run the built `mapstore` and `mapstore-testhelper` executables, so `swift test` must build them.
             dependencies: [
-                "MapStore", "mapstore-cli", "mapstore-testhelper",
+                "MapStore", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
+        ),
+        .testTarget(
+            name: "MapStoreVMTests",
+            // The CLI tests run the built `mapstore` (vm translate, vm replay).
+            dependencies: ["MapStoreVM", "MapStoreTestSupport", "mapstore-cli"]
+        ),
+        .testTarget(
+            name: "MapStoreShadowTests",
+            // The CLI tests run the built `mapstore` (vm compare, vm shadow-peer).
+            dependencies: ["MapStore", "MapStoreVM", "MapStoreShadow", "MapStoreTestSupport", "mapstore-cli"]
         ),
     ]
 )

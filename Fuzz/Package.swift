@@ -16,7 +16,7 @@ let package = Package(
     dependencies: [.package(path: "..")],
     targets: [
         .executableTarget(name: "fuzz-dump-reader", dependencies: [.product(name: "MapStore", package: root)], swiftSettings: library),
-        .executableTarget(name: "fuzz-trace", dependencies: [.product(name: "MapStore", package: root)], swiftSettings: library),
+        .executableTarget(name: "fuzz-trace", dependencies: [.product(name: "MapStoreVM", package: root)], swiftSettings: library),
         .executableTarget(name: "fuzz-database-file", dependencies: [.product(name: "MapStore", package: root)], swiftSettings: library),
     ]
 )

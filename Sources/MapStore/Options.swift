@@ -54,8 +54,8 @@ public struct Options: Sendable {
     public var groupCommit: Bool = false
     /// Shadow mode: every page this handle touches in its map, and every msync, madvise and
     /// growth, is reported to this tracer (see ``AccessTracer``). Nil (the default) costs one
-    /// branch per page touch.
-    public var shadow: (any AccessTracer)? = nil
+    /// branch per page touch. Package-level: MapStoreShadow sets it (`Options.shadowRecorder`).
+    package var shadow: (any AccessTracer)? = nil
 
     /// Where MapStore logs what an operator should know: opening, recovery from a damaged
     /// meta page, reclaimed stale readers, a poisoned handle, a full disk. nil: no logging.

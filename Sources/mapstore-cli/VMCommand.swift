@@ -1,5 +1,6 @@
 import ArgumentParser
 import MapStore
+import MapStoreVM
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MapStore
+import MapStoreShadow
 
 #if canImport(Glibc)
 import Glibc

@@ -11,6 +11,7 @@
 //   put DB KEY VALUE                   one commit (with the helper's .noMetaSync: its meta is left unsynced)
 import Foundation
 import MapStore
+import MapStoreVM
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data((message + "\n").utf8))

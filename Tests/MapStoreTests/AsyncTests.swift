@@ -1,4 +1,5 @@
 import Dispatch
+import MapStoreTestSupport
 import Testing
 @testable import MapStore
 

@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 import Testing
 
 // Arguments are bytes as given (DESIGN.md section 6, issue 15): swift-argument-parser hands

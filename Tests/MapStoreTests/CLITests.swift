@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 import Testing
 
 // The `mapstore` CLI as scripts see it (DESIGN.md section 6): each test runs the built

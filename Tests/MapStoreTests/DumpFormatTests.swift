@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 import Testing
 @testable import MapStore
 
@@ -104,7 +105,7 @@ private func unescapingBackslashes(_ bytes: [UInt8]) -> [UInt8] {
 }
 
 private func randomRecords(count: Int, seed: UInt64) -> [(key: [UInt8], value: [UInt8])] {
-    var rng = SplitMix64(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     var byKey: [[UInt8]: [UInt8]] = [:]
     while byKey.count < count {
         let key = (0..<Int.random(in: 1...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
@@ -302,7 +303,7 @@ struct DumpRoundTripTests {
         #expect(chunks.count > 10)
         #expect(Array(chunks.joined()) == whole)
 
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         var offset = 0
         var reader = DumpReader {
             guard offset < whole.count else { return nil }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import MapStoreTestSupport
 import MetricsTestKit
 import Testing
 @testable import MapStore

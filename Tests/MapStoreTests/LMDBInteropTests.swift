@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 import Testing
 
 /// Dump/load against the real LMDB tools (`mdb_load`, `mdb_dump` from lmdb-utils, which

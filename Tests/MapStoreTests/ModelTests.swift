@@ -1,3 +1,4 @@
+import MapStoreTestSupport
 import Testing
 @testable import MapStore
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MapStoreTestSupport
 import MetricsTestKit
 import Testing
 @testable import MapStore

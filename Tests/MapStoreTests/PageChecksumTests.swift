@@ -1,5 +1,6 @@
 import CShims
 import Foundation
+import MapStoreTestSupport
 import Testing
 @testable import MapStore
 

@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 import Testing
 
 /// `mapstore snapshot|backup|restore|compact` and `--snapshot` as scripts see them

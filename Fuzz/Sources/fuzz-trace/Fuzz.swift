@@ -1,4 +1,4 @@
-import MapStore
+import MapStoreVM
 
 #if canImport(Glibc)
 import Glibc

@@ -6,7 +6,11 @@
 /// file pages: page `n` lives at `base + n * pageSize` of the mapping reported by
 /// ``mapped(base:length:fileBytes:pageSize:mode:)``. The engine knows nothing of what the
 /// tracer does with the events (the Shadow layer feeds them to the VM model).
-public protocol AccessTracer: AnyObject, Sendable {
+///
+/// A hook of this package, not the store's API: MapStoreShadow's `ShadowRecorder` implements
+/// it, and users attach one through that module (`Options.shadowRecorder`).
+@usableFromInline
+package protocol AccessTracer: AnyObject, Sendable {
     /// The data file was mapped: `length` bytes reserved at `base`, `fileBytes` of them backed
     /// by the file, mapped as `mode` says (see ``MappingMode``).
     func mapped(base: UInt, length: Int, fileBytes: Int, pageSize: Int, mode: MappingMode)

@@ -13,9 +13,9 @@ import Glibc
 /// file take a ``StorageIO`` that makes the call itself (``SystemIO`` in production), so tests
 /// can record them or make them fail; these wrappers handle what the call returns.
 @usableFromInline
-enum Syscalls {
+package enum Syscalls {
     /// Converts swift-system's `Errno` into the store's error.
-    static func mapError<T>(_ operation: String, _ path: String, _ body: () throws -> T) throws(MapStoreError) -> T {
+    package static func mapError<T>(_ operation: String, _ path: String, _ body: () throws -> T) throws(MapStoreError) -> T {
         do {
             return try body()
         } catch let error as Errno {
@@ -39,7 +39,7 @@ enum Syscalls {
         }
     }
 
-    static func open(_ path: String, create: Bool, writable: Bool) throws(MapStoreError) -> FileDescriptor {
+    package static func open(_ path: String, create: Bool, writable: Bool) throws(MapStoreError) -> FileDescriptor {
         try mapError("open", path) {
             try FileDescriptor.open(
                 FilePath(path),
@@ -62,7 +62,7 @@ enum Syscalls {
         return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 
-    static func pread(_ fd: FileDescriptor, _ path: String, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(MapStoreError) -> Int {
+    package static func pread(_ fd: FileDescriptor, _ path: String, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(MapStoreError) -> Int {
         var done = 0
         while done < buffer.count {
             let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[done...])
@@ -159,11 +159,11 @@ enum Syscalls {
 
     // MARK: Other files (backups, the lock file)
 
-    static func pwriteAll(_ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
+    package static func pwriteAll(_ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
         _ = try mapError("pwrite", path) { try fd.writeAll(toAbsoluteOffset: Int64(offset), buffer) }
     }
 
-    static func fsync(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
+    package static func fsync(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
         _ = try retrying("fsync", path) { Int(Glibc.fsync(fd.rawValue)) }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 
 /// A running child process whose stdout the test reads line by line.
 final class ChildProcess {

@@ -174,13 +174,9 @@ public final class Kernel {
 
     /// Creates a process with an empty address space; returns its pid.
     @discardableResult
-    public func spawn(name: String) throws -> Int {
-        guard processes.count < 4095 else {
-            throw MapStoreError.invalidArgument(reason: "at most 4095 processes (12-bit PCIDs)")
-        }
-        guard let cr3 = memory.allocateTable() else {
-            throw MapStoreError.invalidArgument(reason: "physical memory has no room for another page table")
-        }
+    public func spawn(name: String) throws(VMError) -> Int {
+        guard processes.count < 4095 else { throw VMError.tooManyProcesses(limit: 4095) }
+        guard let cr3 = memory.allocateTable() else { throw VMError.noFrameForPageTable }
         processes.append(SimulatedProcess(name: name, cr3: cr3, asid: UInt16(processes.count + 1)))
         return processes.count - 1
     }
@@ -195,7 +191,7 @@ public final class Kernel {
     /// Private writable PTEs become read-only in both. Shared mappings are not copied
     /// (the child faults them in, as Linux does for VMAs without anonymous pages).
     @discardableResult
-    public func fork(parent: Int, childName: String) throws -> Int {
+    public func fork(parent: Int, childName: String) throws(VMError) -> Int {
         let child = try spawn(name: childName)
         processes[child].vmas = processes[parent].vmas
         for vma in processes[parent].vmas where !vma.shared {

@@ -1,3 +1,6 @@
+import MapStore
+import MapStoreVM
+
 /// What the VM model predicts for one page of the shadowed mapping.
 public struct PredictedPage: Sendable, Equatable {
     /// A PTE maps the page.

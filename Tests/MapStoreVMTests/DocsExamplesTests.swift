@@ -1,5 +1,5 @@
 import Testing
-@testable import MapStore
+@testable import MapStoreVM
 
 /// docs/simulator.md shows replay output; these tests render the same traces and require
 /// every row (and the header) to appear in the document verbatim, so the docs cannot drift.

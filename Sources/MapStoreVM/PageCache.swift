@@ -20,7 +20,7 @@ extension Kernel {
     }
 
     /// Whether a page-cache frame differs from its file: PG_dirty or a D bit in a PTE.
-    func isDirty(_ pfn: UInt64) -> Bool {
+    package func isDirty(_ pfn: UInt64) -> Bool {
         if memory[pfn].dirty { return true }
         return memory.mappings(of: pfn).contains { readPTE(pid: Int($0.pid), vpn: $0.vpn).isDirty }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 import Testing
 
 /// `mapstore vm compare` as scripts see it: exit codes and the JSON last line.

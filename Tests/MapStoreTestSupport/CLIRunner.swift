@@ -2,34 +2,34 @@ import Foundation
 import Testing
 
 /// What one run of the `mapstore` executable did.
-struct CLIResult {
+package struct CLIResult {
     /// The exit status.
-    var status: Int32
+    package var status: Int32
     /// Everything written to stdout, as bytes.
-    var stdout: [UInt8]
+    package var stdout: [UInt8]
     /// Everything written to stderr, as bytes.
-    var stderr: [UInt8]
+    package var stderr: [UInt8]
 
     /// stdout as UTF-8 text.
-    var out: String { String(decoding: stdout, as: UTF8.self) }
+    package var out: String { String(decoding: stdout, as: UTF8.self) }
     /// stderr as UTF-8 text.
-    var err: String { String(decoding: stderr, as: UTF8.self) }
+    package var err: String { String(decoding: stderr, as: UTF8.self) }
     /// stdout split into lines (without their newlines).
-    var lines: [String] { out.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+    package var lines: [String] { out.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
 }
 
 /// Runs the built `mapstore` executable as a real subprocess.
-enum CLI {
+package enum CLI {
     /// The `mapstore` binary: `MAPSTORE_CLI` if set, else the one beside the test bundle in
     /// the build directory (the test target depends on mapstore-cli, so `swift test` builds it).
-    static let executable: String = {
+    package static let executable: String = {
         if let override = ProcessInfo.processInfo.environment["MAPSTORE_CLI"] { return override }
         var candidates: [URL] = []
         if let url = Bundle.main.executableURL { candidates.append(url.deletingLastPathComponent()) }
         candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
         candidates.append(Bundle.main.bundleURL)
         let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         candidates.append(packageRoot.appendingPathComponent(".build/debug"))
         for directory in candidates {
             let path = directory.appendingPathComponent("mapstore").path
@@ -39,12 +39,12 @@ enum CLI {
     }()
 
     /// The dump fixtures made by LMDB 0.9.24's tools (Tests/Fixtures/dump).
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    package static let fixtures = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/dump")
 
     /// The bytes of a fixture file.
-    static func fixture(_ name: String) throws -> [UInt8] {
+    package static func fixture(_ name: String) throws -> [UInt8] {
         Array(try Data(contentsOf: fixtures.appendingPathComponent(name)))
     }
 
@@ -52,7 +52,7 @@ enum CLI {
     /// that it ended by exiting (never by a signal) within a generous hang guard. stdout is
     /// captured unless a `stdout` handle is given (then the result's stdout is empty).
     @discardableResult
-    static func run(
+    package static func run(
         _ arguments: [String], stdin: [UInt8]? = nil, in directory: String? = nil, stdout: FileHandle? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> CLIResult {
@@ -65,7 +65,7 @@ enum CLI {
     /// `printf` octal escapes and execs the binary, so the child's argv holds exactly these
     /// bytes. An argument must not end in a newline (command substitution drops it).
     @discardableResult
-    static func run(
+    package static func run(
         bytes arguments: [[UInt8]], stdin: [UInt8]? = nil, sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> CLIResult {
         let words = arguments.map { argument in
@@ -128,11 +128,11 @@ enum CLI {
 }
 
 /// `text`'s UTF-8 bytes.
-func utf8(_ text: String) -> [UInt8] { Array(text.utf8) }
+package func utf8(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 /// The lines of a dump from `HEADER=END` to `DATA=END` of every section (the part that is
 /// byte-identical to LMDB's `mdb_dump`), joined.
-func dumpDataLines(_ dump: [UInt8]) -> [String] {
+package func dumpDataLines(_ dump: [UInt8]) -> [String] {
     var inData = false
     var lines: [String] = []
     for line in String(decoding: dump, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {

@@ -1,3 +1,4 @@
+import MapStore
 
 #if canImport(Glibc)
 import Glibc
@@ -5,9 +6,11 @@ import Glibc
 
 /// One event of a shadowed run: what the store (or the experiment around it) did to its map.
 public enum ShadowEvent: Sendable, Equatable {
-    /// The data file was mapped (see ``AccessTracer/mapped(base:length:fileBytes:pageSize:mode:)``).
+    /// The data file was mapped: `length` bytes reserved at `base`, `fileBytes` of them backed
+    /// by the file, mapped as `mode` says.
     case mapped(base: UInt, length: Int, fileBytes: Int, pageSize: Int, mode: MappingMode)
-    /// `madvise` of `bytes` bytes from byte `from` (see ``AccessTracer/advised(_:from:bytes:)``).
+    /// `madvise` of `bytes` bytes from byte `from` of the map: at open (`from` 0) the read hint,
+    /// plus MADV_WILLNEED for `.sequential`; after a growth, the read hint for the part it added.
     case advised(AccessPattern, from: Int, bytes: Int)
     /// Pages read through the map.
     case read(first: UInt64, count: Int)
@@ -27,12 +30,13 @@ public enum ShadowEvent: Sendable, Equatable {
     case windowStart
 }
 
-/// The ``AccessTracer`` of shadow mode: records every event in a buffer that is allocated
+/// The access tracer of shadow mode (the engine's package hook): records every event in a buffer that is allocated
 /// and touched up front, so that recording takes no page fault of its own while the kernel's
 /// fault counters are being compared with the model's.
 ///
-/// Thread-safe. Consecutive identical reads are recorded once (a second read of a present
-/// page changes nothing the comparison looks at).
+/// Attach one with ``MapStore/Options/shadowRecorder``. Thread-safe. Consecutive identical
+/// reads are recorded once (a second read of a present page changes nothing the comparison
+/// looks at).
 public final class ShadowRecorder: AccessTracer {
     /// A compact event: kind, page count and first page (16 bytes).
     struct Raw {
@@ -141,10 +145,10 @@ public final class ShadowRecorder: AccessTracer {
     /// Events recorded after the preallocated buffer filled up (each may have cost a fault).
     public var overflowCount: Int { state.withLock { $0.overflow.count } }
 
-    // MARK: AccessTracer
+    // MARK: AccessTracer (package: only the engine calls these)
 
     /// Records the mapping (one per recorder: a second open of another file is ignored).
-    public func mapped(base: UInt, length: Int, fileBytes: Int, pageSize: Int, mode: MappingMode) {
+    @usableFromInline package func mapped(base: UInt, length: Int, fileBytes: Int, pageSize: Int, mode: MappingMode) {
         let first = state.withLock { state -> Bool in
             guard state.mapping == nil else { return false }
             state.mapping = (base, length, fileBytes, pageSize, mode)
@@ -154,7 +158,7 @@ public final class ShadowRecorder: AccessTracer {
     }
 
     /// Records an madvise of the store (at open, and after each growth).
-    public func advised(_ pattern: AccessPattern, from: Int, bytes: Int) {
+    @usableFromInline package func advised(_ pattern: AccessPattern, from: Int, bytes: Int) {
         let index = state.withLock { state -> Int in
             state.advice.append((pattern, from, bytes))
             return state.advice.count - 1
@@ -163,15 +167,25 @@ public final class ShadowRecorder: AccessTracer {
     }
 
     /// Records pages read through the map.
-    public func pagesRead(_ first: UInt64, count: Int) { append(Self.kindRead, first, count) }
+    @usableFromInline package func pagesRead(_ first: UInt64, count: Int) { append(Self.kindRead, first, count) }
     /// Records pages written in place.
-    public func pagesWritten(_ first: UInt64, count: Int) { append(Self.kindWrite, first, count) }
+    @usableFromInline package func pagesWritten(_ first: UInt64, count: Int) { append(Self.kindWrite, first, count) }
     /// Records pages written with pwrite.
-    public func pagesStored(_ first: UInt64, count: Int) { append(Self.kindStore, first, count) }
+    @usableFromInline package func pagesStored(_ first: UInt64, count: Int) { append(Self.kindStore, first, count) }
     /// Records an msync(MS_SYNC).
-    public func mapSynced(_ first: UInt64, count: Int) { append(Self.kindMapSync, first, count) }
+    @usableFromInline package func mapSynced(_ first: UInt64, count: Int) { append(Self.kindMapSync, first, count) }
     /// Records an fdatasync.
-    public func fileSynced() { append(Self.kindFileSync, 0, 0) }
+    @usableFromInline package func fileSynced() { append(Self.kindFileSync, 0, 0) }
     /// Records growth of the file.
-    public func fileGrew(toBytes bytes: Int) { append(Self.kindGrow, UInt64(bytes), 0) }
+    @usableFromInline package func fileGrew(toBytes bytes: Int) { append(Self.kindGrow, UInt64(bytes), 0) }
+}
+
+extension Options {
+    /// Shadow mode: every page a handle opened with these options touches in its map, and
+    /// every msync, madvise and growth, is recorded by this recorder (``ShadowRecorder``).
+    /// Nil (the default) costs the engine one branch per page touch.
+    public var shadowRecorder: ShadowRecorder? {
+        get { shadow as? ShadowRecorder }
+        set { shadow = newValue }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 import Testing
 
 /// `mapstore vm translate` and `vm replay` as a subprocess: output formats and exit codes.

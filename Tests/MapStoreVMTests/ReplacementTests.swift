@@ -1,5 +1,5 @@
 import Testing
-@testable import MapStore
+@testable import MapStoreVM
 
 /// Replacement policies on textbook reference strings. Each reference is a read of one page
 /// of a file (fault-around off), so a fault is a major fault and an eviction drops a clean

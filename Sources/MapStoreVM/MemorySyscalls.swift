@@ -16,26 +16,20 @@ public enum Advice: String, Sendable {
 }
 
 extension Kernel {
-    func checkRange(_ addr: UInt64, _ length: UInt64, _ call: String) throws -> (from: UInt64, to: UInt64) {
-        guard addr & offsetMask == 0 else {
-            throw MapStoreError.invalidArgument(reason: "\(call): address 0x\(String(addr, radix: 16)) is not page aligned")
-        }
-        guard length > 0 else { throw MapStoreError.invalidArgument(reason: "\(call): length is 0") }
+    func checkRange(_ addr: UInt64, _ length: UInt64, _ call: String) throws(VMError) -> (from: UInt64, to: UInt64) {
+        guard addr & offsetMask == 0 else { throw VMError.unalignedAddress(call: call, address: addr) }
+        guard length > 0 else { throw VMError.emptyRange(call: call) }
         let end = addr &+ ((length + offsetMask) & ~offsetMask)
-        guard end > addr, end <= userLimit else {
-            throw MapStoreError.invalidArgument(reason: "\(call): range ends past the user address space")
-        }
+        guard end > addr, end <= userLimit else { throw VMError.pastUserSpace(call: call) }
         return (addr >> pageShift, end >> pageShift)
     }
 
     /// mmap(MAP_FIXED): maps [`addr`, `addr + length`) of `pid`, replacing what was there.
     /// `file` nil is anonymous memory; shared anonymous memory gets a hidden zero-filled file.
     public func mmap(pid: Int, addr: UInt64, length: UInt64, protection: Protection, shared: Bool,
-                     file: Int?, offset: UInt64) throws {
+                     file: Int?, offset: UInt64) throws(VMError) {
         let (from, to) = try checkRange(addr, length, "mmap")
-        guard offset & offsetMask == 0 else {
-            throw MapStoreError.invalidArgument(reason: "mmap: file offset \(offset) is not page aligned")
-        }
+        guard offset & offsetMask == 0 else { throw VMError.unalignedFileOffset(offset: offset) }
         try munmap(pid: pid, addr: addr, length: length)
         var fileID = file
         if fileID == nil && shared {
@@ -49,7 +43,7 @@ extension Kernel {
     }
 
     /// munmap: removes the mappings in the range and empties their PTEs.
-    public func munmap(pid: Int, addr: UInt64, length: UInt64) throws {
+    public func munmap(pid: Int, addr: UInt64, length: UInt64) throws(VMError) {
         let (from, to) = try checkRange(addr, length, "munmap")
         let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
         zap(pid: pid, from: from, to: to)
@@ -59,7 +53,7 @@ extension Kernel {
     /// mprotect: changes the protection of the VMAs in the range and brings their PTEs in
     /// line (write permission removed, XD and U/S recomputed; write permission is never
     /// added here: the next write faults and the kernel decides).
-    public func mprotect(pid: Int, addr: UInt64, length: UInt64, protection: Protection) throws {
+    public func mprotect(pid: Int, addr: UInt64, length: UInt64, protection: Protection) throws(VMError) {
         let (from, to) = try checkRange(addr, length, "mprotect")
         let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
         for index in inside { processes[pid].vmas[index].protection = protection }
@@ -73,7 +67,7 @@ extension Kernel {
     /// mappings in the range and cleans them. As in Linux (`vfs_fsync_range`), this is
     /// write-back of the file range, so a page dirtied by `pwrite` or by another process
     /// is cleaned too, and a large folio is cleaned whole.
-    public func msync(pid: Int, addr: UInt64, length: UInt64) throws {
+    public func msync(pid: Int, addr: UInt64, length: UInt64) throws(VMError) {
         let (from, to) = try checkRange(addr, length, "msync")
         for vma in processes[pid].vmas where vma.shared && vma.end > from << pageShift && vma.start < to << pageShift {
             guard let fileID = vma.fileID else { continue }
@@ -88,7 +82,7 @@ extension Kernel {
 
     /// madvise: DONTNEED zaps the range, WILLNEED reads file pages ahead, MERGEABLE marks
     /// private VMAs for KSM.
-    public func madvise(pid: Int, addr: UInt64, length: UInt64, advice: Advice) throws {
+    public func madvise(pid: Int, addr: UInt64, length: UInt64, advice: Advice) throws(VMError) {
         let (from, to) = try checkRange(addr, length, "madvise")
         switch advice {
         case .dontneed:

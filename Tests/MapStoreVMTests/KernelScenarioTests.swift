@@ -1,5 +1,5 @@
 import Testing
-@testable import MapStore
+@testable import MapStoreVM
 
 /// Each scenario is a trace in Tests/Fixtures/traces; the expected results are read off the
 /// model's rules (lowest free PFN first from 1, PFN 0 the zero page, file byte i = i mod 251).
@@ -258,5 +258,34 @@ extension SimulationKernelScenarioTests {
         #expect(kernel.counters.swapOuts > 0)
         #expect(accesses.suffix(256).map(\.value) == (0..<256).map { UInt8($0) })
         #expect(accesses.allSatisfy { ($0.pa ?? 0) < 1 << 12 }, "every PA fits in 12 bits")
+    }
+}
+
+extension SimulationKernelScenarioTests {
+    /// What the kernel refuses, as the stable cases of its own error (not the store's).
+    @Test func refusedCallsThrowVMError() throws {
+        let kernel = Kernel(preset: .coreI7)
+        let pid = try kernel.spawn(name: "A")
+        #expect(throws: VMError.unalignedAddress(call: "mmap", address: 0x1001)) {
+            try kernel.mmap(pid: pid, addr: 0x1001, length: 0x1000, protection: [.read], shared: false, file: nil, offset: 0)
+        }
+        #expect(throws: VMError.emptyRange(call: "munmap")) { try kernel.munmap(pid: pid, addr: 0x1000, length: 0) }
+        #expect(throws: VMError.pastUserSpace(call: "mprotect")) {
+            try kernel.mprotect(pid: pid, addr: (1 << 47) - 0x1000, length: 0x2000, protection: [.read])
+        }
+        let file = kernel.addFile(name: "f", size: 0x4000)
+        #expect(throws: VMError.unalignedFileOffset(offset: 0x800)) {
+            try kernel.mmap(pid: pid, addr: 0x1000, length: 0x1000, protection: [.read], shared: true, file: file, offset: 0x800)
+        }
+        #expect(VMError.unalignedAddress(call: "mmap", address: 0x1001).description == "mmap: address 0x1001 is not page aligned")
+        #expect(VMError.tooManyProcesses(limit: 4095).code == "tooManyProcesses")
+    }
+
+    /// A replay names the line of a command the kernel refused, with the error's description.
+    @Test func replayReportsARefusedCommandWithItsLine() throws {
+        let trace = try TraceParser.parse("spawn A\nmmap A 0x7ffffffff000 0x2000 rw private anon\n")
+        #expect(throws: TraceReplayError(line: 2, message: "mmap: range ends past the user address space")) {
+            try TraceReplayer(trace: trace).run()
+        }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
+import MapStore
+import MapStoreTestSupport
 import Testing
-@testable import MapStore
+@testable import MapStoreShadow
 
 /// Each workload on a ~330-page database: the model must agree with the kernel on >= 99% of
 /// the pages, and the per-page facts of DESIGN.md section 5 must hold on the real kernel.

@@ -2,7 +2,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import MapStore
+@testable import MapStoreVM
 
 /// One replayed access, flattened for assertions.
 struct Replayed: Equatable, CustomStringConvertible {
@@ -32,7 +32,7 @@ func replay(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) t
 /// The text of a fixture in Tests/Fixtures/traces, found from this file's path.
 func fixture(_ name: String) throws -> String {
     let here = #filePath
-    let tests = here.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/")
+    let tests = here.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/")
     let path = tests + "/Fixtures/traces/" + name
     guard let handle = fopen(path, "r") else { throw FixtureMissing(path: path) }
     defer { fclose(handle) }

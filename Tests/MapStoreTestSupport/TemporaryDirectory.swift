@@ -1,11 +1,12 @@
 import Foundation
-@testable import MapStore
+import MapStore
+import MapStoreVM
 
 /// A fresh directory under the system's temporary directory, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
+package final class TemporaryDirectory {
+    package let path: String
 
-    init(_ label: String = #function) {
+    package init(_ label: String = #function) {
         let base = NSTemporaryDirectory() + "mapstore-tests-\(getpid())-\(UUID().uuidString.prefix(8))"
         path = base
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -14,16 +15,16 @@ final class TemporaryDirectory {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// A database path inside the directory.
-    func file(_ name: String = "test.mapstore") -> String { path + "/" + name }
+    package func file(_ name: String = "test.mapstore") -> String { path + "/" + name }
 }
 
 /// The tests' seeded generator: the model's SplitMix64, so every failing sequence can be
 /// replayed from its seed.
-typealias SeededGenerator = SplitMix64
+package typealias SeededGenerator = SplitMix64
 
 extension Options {
     /// Test options: a small reservation so many databases can be open at once.
-    static func testing(_ mode: MappingMode = .readOnly, durability: Durability = .none) -> Options {
+    package static func testing(_ mode: MappingMode = .readOnly, durability: Durability = .none) -> Options {
         var options = Options(mappingMode: mode, durability: durability)
         options.maxSize = 1 << 30
         return options
@@ -31,4 +32,4 @@ extension Options {
 }
 
 /// Whether the long test mode is on (`MAPSTORE_LONG=1`).
-var longMode: Bool { ProcessInfo.processInfo.environment["MAPSTORE_LONG"] == "1" }
+package var longMode: Bool { ProcessInfo.processInfo.environment["MAPSTORE_LONG"] == "1" }

@@ -1,5 +1,8 @@
+import MapStore
+import MapStoreTestSupport
+import MapStoreVM
 import Testing
-@testable import MapStore
+@testable import MapStoreShadow
 
 /// The kernel behaviours shadow mode taught the model (measured on Linux 6.18, DESIGN.md 5).
 @Suite struct ShadowModelTests {
@@ -102,7 +105,7 @@ import Testing
         let dir = TemporaryDirectory()
         let recorder = ShadowRecorder(capacity: 1024)
         var options = Options.testing(.readOnly, durability: .full)
-        options.shadow = recorder
+        options.shadowRecorder = recorder
         let db = try Database(path: dir.file(), options: options)
         try db.write { txn in try txn.put("a", "1") }
         _ = try db.read { try $0.get("a") }

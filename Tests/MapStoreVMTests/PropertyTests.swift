@@ -2,7 +2,7 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import MapStore
+@testable import MapStoreVM
 
 /// Random traces from a seeded generator, checked two ways after every step:
 /// `checkInvariants()` (no PTE points at a free frame, every TLB entry matches its page

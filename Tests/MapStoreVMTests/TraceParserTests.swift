@@ -1,5 +1,5 @@
 import Testing
-@testable import MapStore
+@testable import MapStoreVM
 
 @Suite struct SimulationTraceParserTests {
     @Test func parsesEveryCommand() throws {

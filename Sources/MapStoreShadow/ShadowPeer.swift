@@ -1,3 +1,5 @@
+import MapStore
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,6 @@
+import MapStore
+import MapStoreVM
+
 #if canImport(Glibc)
 import Glibc
 #endif

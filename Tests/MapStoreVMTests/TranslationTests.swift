@@ -1,5 +1,5 @@
 import Testing
-@testable import MapStore
+@testable import MapStoreVM
 
 @Suite struct SimulationTranslationTests {
     /// The lecture's Core i7 example. 0x7f6a28a12345 = 0111 1111 0110 1010 0010 1000 1010 0001 0010 0011 0100 0101:

@@ -1,3 +1,4 @@
+import MapStore
 import SystemPackage
 
 #if canImport(Glibc)

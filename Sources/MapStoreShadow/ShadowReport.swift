@@ -1,3 +1,6 @@
+import MapStore
+import MapStoreVM
+
 /// The comparison of the model's prediction with what the kernel did, page by page.
 public struct ShadowReport: Sendable {
     /// How one page compared.

@@ -70,7 +70,7 @@ public final class TraceReplayer {
         }
     }
 
-    private func apply(_ command: TraceCommand) throws {
+    private func apply(_ command: TraceCommand) throws(VMError) {
         switch command {
         case .frames(let frames): kernel.frameLimit = frames
         case .policy(let policy): kernel.policy = policy
