@@ -1,4 +1,5 @@
 import Foundation
+import MapStoreTestSupport
 import Testing
 @testable import MapStore
 

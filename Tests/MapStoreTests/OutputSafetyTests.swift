@@ -226,6 +226,7 @@ import Testing
             let log = dir.file("strace.log")
             let process = Process()
             process.executableURL = URL(fileURLWithPath: straceExecutable!)
+            process.environment = underStrace
             process.arguments = ["-f", "-y", "-o", log, "-e", "trace=fsync", CLI.executable] + arguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
