@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// The benchmark suite: MapStore side by side with LMDB and SQLite (DESIGN.md section 7).
+// The benchmark suite: MapStore side by side with LMDB and SQLite (docs/benchmarks.md).
 // Its own package, so the library never links LMDB or SQLite.
 let package = Package(
     name: "MapStoreBench",

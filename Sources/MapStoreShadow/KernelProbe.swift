@@ -54,7 +54,7 @@ public struct SmapsSummary: Sendable, Equatable {
     public init() {}
 }
 
-/// Reads what the real kernel did for a mapping of this process (DESIGN.md section 5).
+/// Reads what the real kernel did for a mapping of this process (docs/shadow.md).
 ///
 /// Needs root for: PFNs in `/proc/self/pagemap` (without CAP_SYS_ADMIN they read as 0),
 /// `/proc/kpageflags` (dirty and large-folio flags) and the large-folio layout of the page

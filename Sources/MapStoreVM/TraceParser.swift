@@ -104,7 +104,7 @@ public func parseTraceNumber(_ text: Substring) -> UInt64? {
     return UInt64(digits, radix: Int(radix))
 }
 
-/// The trace language of DESIGN.md section 4: one command per line, `#` comments, numbers
+/// The trace language of docs/simulator.md: one command per line, `#` comments, numbers
 /// decimal or 0x-hex. Parsing works on bytes so that a trace of millions of accesses loads
 /// quickly; names of processes and files are checked here, so a replay never meets an
 /// unknown one.

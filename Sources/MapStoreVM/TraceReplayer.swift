@@ -92,7 +92,7 @@ public final class TraceReplayer {
     }
 }
 
-/// The replay output formats of DESIGN.md section 4: a line per access, then a summary.
+/// The replay output formats of docs/simulator.md: a line per access, then a summary.
 public enum TraceOutput {
     /// The header of the human-readable access table.
     public static let tableHeader = pad("LINE", 6, right: true) + "  OP  " + pad("PID", 6) + pad("VA", 20)

@@ -10,7 +10,7 @@ import Glibc
 
 // MARK: - Opening a database
 
-/// Opens databases for commands, applying DESIGN.md section 6's rules on creation.
+/// Opens databases for commands, applying docs/cli.md's rules on creation.
 enum DatabaseOpener {
     /// Opens `path` for a command that only reads: never creates a file, maps it read-only,
     /// and exits 3 with "no such database: PATH" when it does not exist. Page checksums are

@@ -30,7 +30,7 @@ struct MapStoreCommand: ParsableCommand {
     )
 }
 
-/// Exit codes are part of the CLI contract (DESIGN.md section 6).
+/// Exit codes are part of the CLI contract (docs/cli.md).
 enum ExitStatus {
     static let success: Int32 = 0
     static let notFound: Int32 = 1
@@ -44,7 +44,7 @@ struct CommandExit: Error {
     var message: String?
 }
 
-/// The process entry point: maps every outcome to the exit codes of DESIGN.md section 6.
+/// The process entry point: maps every outcome to the exit codes of docs/cli.md.
 @main
 enum Entry {
     /// Parses the command line, runs the command and exits with the contract's status.
@@ -80,7 +80,7 @@ enum Entry {
         exit(status)
     }
 
-    /// Exits 2 when an argument's bytes are not valid UTF-8 (DESIGN.md section 6).
+    /// Exits 2 when an argument's bytes are not valid UTF-8 (docs/cli.md).
     ///
     /// swift-argument-parser hands commands `String`s, in which such bytes would become
     /// U+FFFD: two distinct keys would be stored as one, a path would name another file. So

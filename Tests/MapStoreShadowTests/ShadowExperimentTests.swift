@@ -5,7 +5,7 @@ import Testing
 @testable import MapStoreShadow
 
 /// Each workload on a ~330-page database: the model must agree with the kernel on >= 99% of
-/// the pages, and the per-page facts of DESIGN.md section 5 must hold on the real kernel.
+/// the pages, and the per-page facts of docs/shadow.md must hold on the real kernel.
 @Suite(.serialized) struct ShadowExperimentTests {
     /// A database of 2,000 keys with 400-byte values: about 330 used pages.
     static func makeDatabase(in dir: TemporaryDirectory) throws -> String {

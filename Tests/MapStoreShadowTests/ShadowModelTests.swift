@@ -4,7 +4,7 @@ import MapStoreVM
 import Testing
 @testable import MapStoreShadow
 
-/// The kernel behaviours shadow mode taught the model (measured on Linux 6.18, DESIGN.md 5).
+/// The kernel behaviours shadow mode taught the model (measured on Linux 6.18, docs/shadow.md).
 @Suite struct ShadowModelTests {
     let base: UInt64 = 0x7f00_0000_0000
 

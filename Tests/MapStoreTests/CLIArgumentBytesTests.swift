@@ -2,7 +2,7 @@ import Foundation
 import MapStoreTestSupport
 import Testing
 
-// Arguments are bytes as given (DESIGN.md section 6, issue 15): swift-argument-parser hands
+// Arguments are bytes as given (docs/cli.md, issue 15): swift-argument-parser hands
 // commands Strings, in which bytes that are not UTF-8 would become U+FFFD, so two distinct
 // keys would be stored as one. Such an argument is refused before anything is opened.
 

@@ -2,7 +2,7 @@ import Foundation
 import MapStoreTestSupport
 import Testing
 
-// The `mapstore` CLI as scripts see it (DESIGN.md section 6): each test runs the built
+// The `mapstore` CLI as scripts see it (docs/cli.md): each test runs the built
 // executable as a subprocess on files in a temporary directory and checks stdout, stderr
 // and the exit status.
 

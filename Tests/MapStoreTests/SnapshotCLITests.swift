@@ -3,7 +3,7 @@ import MapStoreTestSupport
 import Testing
 
 /// `mapstore snapshot|backup|restore|compact` and `--snapshot` as scripts see them
-/// (DESIGN.md section 6): real executable, real files, exit codes.
+/// (docs/cli.md): real executable, real files, exit codes.
 @Suite struct SnapshotCLITests {
     let directory = TemporaryDirectory()
 

@@ -147,7 +147,7 @@ import Testing
         #expect(kernel.counters.swapIns == 1)
     }
 
-    /// The window of DESIGN.md 5: a mapping starting 15 pages past a 64 KiB boundary; a read of
+    /// The window of docs/shadow.md: a mapping starting 15 pages past a 64 KiB boundary; a read of
     /// mapping page 20 maps the cached pages 17...32 (virtual pages 32...47 of the aligned
     /// 16-page window) for one counted fault.
     @Test func faultAroundMapsTheAlignedWindow() throws {

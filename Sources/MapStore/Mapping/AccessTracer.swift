@@ -1,5 +1,5 @@
 /// Receives every page the store touches in its map, and every call that changes what the
-/// kernel keeps for that map (DESIGN.md section 5, shadow mode).
+/// kernel keeps for that map (docs/shadow.md, shadow mode).
 ///
 /// Set one as ``Options/shadow``. The engine calls it synchronously on the thread that
 /// touched the page, so an implementation must be cheap and thread-safe. Page numbers are

@@ -1,4 +1,4 @@
-/// How the data file is mapped into the process, each a real `mmap` (DESIGN.md section 2).
+/// How the data file is mapped into the process, each a real `mmap` (docs/format.md).
 public enum MappingMode: String, Sendable, CaseIterable, Codable {
     /// MAP_SHARED with PROT_READ; commits write pages with `pwrite`. The default, like LMDB's.
     case readOnly

@@ -4,7 +4,7 @@
 /// is reused only once the oldest live reader is at F or newer. `reusable` holds pages no
 /// reader can see; `pending` holds the rest, tagged with the transaction that freed them.
 ///
-/// On disk the list is a chain of free-list pages (DESIGN.md 2, docs/format.md): each page's
+/// On disk the list is a chain of free-list pages (docs/format.md): each page's
 /// payload is `next` (u64, 0 ends the chain) followed by `count - 1` u64 words forming records
 /// `tag, n, page1 ... pageN`; tag 0 marks reusable pages.
 ///

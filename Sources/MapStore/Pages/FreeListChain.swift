@@ -64,7 +64,7 @@ enum FreeListChain {
     /// as this commit leaves it (`freedNow` included under this transaction's id).
     ///
     /// With `freezing` on, when the working part fills more than one page its full pages are
-    /// frozen (DESIGN.md 2 wants a commit's cost not to grow with the list): only the last,
+    /// frozen (the design wants a commit's cost not to grow with the list): only the last,
     /// partly filled page stays in the working part, first in the chain.
     static func save(_ pages: TransactionPages, chain: inout [UInt64], freezing: Bool) throws(MapStoreError) -> UInt64 {
         for number in chain { pages.free(number, count: 1) }

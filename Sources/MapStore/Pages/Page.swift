@@ -11,7 +11,7 @@ enum PageKind: UInt8, Sendable {
     case freeList = 5
 }
 
-/// Where things sit in a page header (DESIGN.md section 2; docs/format.md).
+/// Where things sit in a page header (docs/format.md).
 ///
 /// ```
 /// 0..<8    checksum   of the meaningful bytes after it (CRC-32C, or XXH64 in version-1 files)

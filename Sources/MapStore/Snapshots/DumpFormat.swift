@@ -1,4 +1,4 @@
-// The text format of LMDB's `mdb_dump` / `mdb_load` (DESIGN.md section 3), and its writer.
+// The text format of LMDB's `mdb_dump` / `mdb_load` (docs/dump-format.md), and its writer.
 // The reader is in DumpReader.swift. Neither knows anything about the storage engine:
 // the CLI feeds records from a read transaction into a DumpWriter, and records from a
 // DumpReader into one write transaction.

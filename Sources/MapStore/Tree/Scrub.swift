@@ -1,5 +1,5 @@
-/// Erasing the bytes of a tree page that no reader uses (DESIGN.md 2, "Deleted bytes";
-/// docs/format.md, "Erased bytes"): what compaction and backup write.
+/// Erasing the bytes of a tree page that no reader uses (docs/format.md,
+/// "Erased bytes"): what compaction and backup write.
 extension Node {
     /// Copies this node into `destination` (a page of the same size) keeping only its header,
     /// its slot array and the cells its slots point at, each at its own offset; every other

@@ -55,7 +55,7 @@ private func jsonNumber(_ value: Double?) -> String {
     return String(format: "%.4g", value).contains("e") ? String(format: "%.1f", value) : String(format: "%.4g", value)
 }
 
-/// DESIGN.md 7's shape, `{"results": [{"workload", "lmdb", "sqlite", "mapstore", "ratio"}]}`
+/// docs/benchmarks.md's shape, `{"results": [{"workload", "lmdb", "sqlite", "mapstore", "ratio"}]}`
 /// (ops/s; `ratio` is MapStore over LMDB), with the other measurements beside it.
 func json(_ rows: [Row], config: [String: String]) -> String {
     var out = "{\n  \"config\": {"
