@@ -254,7 +254,11 @@ import Testing
                 try db.deleteSnapshot("s\(victim)")
             }
         }
-        while reads.load(ordering: .relaxed) < 200 { usleep(1000) }
+        // A hang guard, not a timing assertion: readers that stop making progress fail the
+        // test instead of spinning it for ever.
+        let deadline = ContinuousClock.now + .seconds(300)
+        while reads.load(ordering: .relaxed) < 200, ContinuousClock.now < deadline { usleep(1000) }
+        #expect(reads.load(ordering: .relaxed) >= 200, "the readers made 200 reads of live snapshots")
         stop.store(true, ordering: .relaxed)
         while threads.contains(where: { !$0.isFinished }) { usleep(1000) }
         #expect(failures.load(ordering: .relaxed) == 0)
