@@ -64,7 +64,7 @@ extension Database {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
                 let request = GroupCommitQueue.Request(
-                    database: self,
+                    handle: writeHandle,
                     run: { transaction in
                         let value = try body(transaction)
                         // The last moment to back out: the group writes this commit next.
@@ -75,7 +75,7 @@ extension Database {
                         if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: result.value!) }
                     },
                     cancelled: cancelled)
-                environment.groupCommits.submit(request, on: environment.writerQueue)
+                environment.groupCommits.submit(request, to: environment)
             }
         } onCancel: {
             cancelled.set()

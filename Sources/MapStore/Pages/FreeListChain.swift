@@ -66,7 +66,7 @@ enum FreeListChain {
     /// With `freezing` on, when the working part fills more than one page its full pages are
     /// frozen (the design wants a commit's cost not to grow with the list): only the last,
     /// partly filled page stays in the working part, first in the chain.
-    static func save(_ pages: TransactionPages, chain: inout [UInt64], freezing: Bool) throws(MapStoreError) -> UInt64 {
+    static func save<Pages: FreeListPages>(_ pages: Pages, chain: inout [UInt64], freezing: Bool) throws(MapStoreError) -> UInt64 {
         for number in chain { pages.free(number, count: 1) }
         chain.empty()
         // While freezing, chain pages hold at most `frozenPageWords` words: the working page,
@@ -173,7 +173,7 @@ enum FreeListChain {
             frozenNow == 0 ? laid : (laid == laidOut - 1 ? 0 : working + laid)
         }
 
-        mutating func add(_ txn: UInt64, _ numbers: ArraySlice<UInt64>, chain: [UInt64], pages: TransactionPages) {
+        mutating func add<Pages: FreeListPages>(_ txn: UInt64, _ numbers: ArraySlice<UInt64>, chain: [UInt64], pages: Pages) {
             var left = numbers
             while !left.isEmpty {
                 if room < 3 {
@@ -202,9 +202,28 @@ enum FreeListChain {
         }
 
         /// Sets the word count of the page being filled.
-        func finish(chain: [UInt64], pages: TransactionPages) {
+        func finish<Pages: FreeListPages>(chain: [UInt64], pages: Pages) {
             guard laid >= 0 else { return }
             pages.ownedPage(chain[place(laid)]).setU16(PageLayout.countOffset, (offset - PageLayout.headerSize) / 8)
         }
     }
+}
+
+/// What saving the free list needs of a write transaction's pages: its list, the pages it
+/// freed, and pages of its own to write the chain into. (The transactions' page view is the
+/// one conformer; the free list sits beneath it and names only this.)
+protocol FreeListPages: AnyObject {
+    var pageSize: Int { get }
+    /// The id of the commit being written.
+    var txnID: UInt64 { get }
+    /// The free list as the transaction leaves it.
+    var freeList: FreeList { get set }
+    /// Pages of the base commit the transaction no longer reaches (older snapshots may).
+    var freedNow: [UInt64] { get set }
+    /// A fresh run of `count` pages owned by the transaction.
+    func allocate(_ count: Int) throws(MapStoreError) -> (number: UInt64, page: Page)
+    /// A single page the transaction owns.
+    func ownedPage(_ number: UInt64) -> Page
+    /// Releases a run of pages (the old chain's, here).
+    func free(_ number: UInt64, count: Int)
 }

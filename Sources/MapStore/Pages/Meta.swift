@@ -160,4 +160,6 @@ enum TreeLimits {
     /// Deeper than this is a corrupted file (a tree of 4 KiB pages this deep would hold
     /// more entries than a 1 TiB file can).
     @usableFromInline static let maxDepth = 32
+    /// The largest value, in bytes: 1 GiB (``Database/maxValueSize``).
+    static let maxValueSize = 1 << 30
 }

@@ -16,7 +16,7 @@ extension WriteTransaction {
     /// 6. sync it;
     /// 7. publish the new meta to readers of this process.
     ///
-    /// Steps 1-3 are ``writeCommit(into:)``, 4-7 ``Environment/makeDurable(_:durability:)``:
+    /// Steps 1-3 are ``writeCommit(into:)``, 4-7 ``Writer/makeDurable(_:durability:)``:
     /// group commit (``Options/groupCommit``) runs the first part for several transactions
     /// and the second once for all of them.
     ///
@@ -25,14 +25,14 @@ extension WriteTransaction {
     func commit() throws(MapStoreError) {
         var written = WrittenCommits()
         guard try writeCommit(into: &written) else { return }
-        try environment.makeDurable(written, durability: durability)
+        try writer.makeDurable(written, durability: durability)
     }
 
     /// Steps 1-3: builds the commit's meta and writes its pages to the file, without syncing
     /// or writing the meta. Returns false when the transaction changed nothing.
     ///
-    /// The next transaction starts from this commit (``Environment/unsyncedMeta``) even
-    /// before it is durable; it reuses no page the last durable commit reaches (Database.swift).
+    /// The next transaction starts from this commit (``Writer/unsyncedMeta``) even
+    /// before it is durable; it reuses no page the last durable commit reaches (Writer.swift).
     func writeCommit(into written: inout WrittenCommits) throws(MapStoreError) -> Bool {
         guard hasChanges else { return false }
         let started = environment.observer.isRecording ? monotonicNanoseconds() : 0
@@ -46,7 +46,7 @@ extension WriteTransaction {
         pages.seal()
         // Growing the file writes nothing: a full disk here aborts the transaction and leaves
         // the handle usable (delete something and try again), like LMDB's MDB_MAP_FULL.
-        try environment.ensureFileCapacity(pages: pages.pageCount)
+        try writer.ensureFileCapacity(pages: pages.pageCount)
         var inPlace = pages.inPlace ? pages.pageRange() : nil
         do throws(MapStoreError) {
             try writePages()
@@ -57,8 +57,8 @@ extension WriteTransaction {
         if pages.secureDelete, !pages.erasing.isEmpty, let range = pages.eraseInPlace(), let owned = inPlace {
             inPlace = owned.isEmpty ? range : min(owned.lowerBound, range.lowerBound)..<max(owned.upperBound, range.upperBound)
         }
-        environment.freeListCache = (meta.txnID, pages.freeList, chain)
-        environment.unsyncedMeta = meta
+        writer.freeListCache = (meta.txnID, pages.freeList, chain)
+        writer.unsyncedMeta = meta
         written.add(meta, started: started, bytes: (pages.dirtyPageCount + (pages.secureDelete ? pages.erasing.count : 0) + 1) * pages.pageSize,
                     inPlace: inPlace, tracer: pages.tracer)
         return true
@@ -168,14 +168,15 @@ struct WrittenCommits {
     }
 }
 
-extension Environment {
+extension Writer {
     /// Steps 4-7 for the commits in `written`: one sync of their pages, one meta (the
     /// newest commit's), one sync of the meta, then readers see the newest commit.
     func makeDurable(_ written: WrittenCommits, durability: Durability) throws(MapStoreError) {
         guard var meta = written.meta else { return }
+        let environment = self.environment
         unsyncedMeta = nil
-        let (durable, isPoisoned) = shared.withLock { ($0.meta.txnID, $0.poisoned != nil) }
-        if isPoisoned { throw MapStoreError.poisoned(reason: poisonReason) }
+        let (durable, isPoisoned) = environment.shared.withLock { ($0.meta.txnID, $0.poisoned != nil) }
+        if isPoisoned { throw MapStoreError.poisoned(reason: environment.poisonReason) }
         if meta.txnID % 2 == durable % 2 {
             // An even number of grouped commits would put the meta in the slot of the last
             // durable commit, whose meta must survive a torn write of this one. End the group
@@ -185,29 +186,33 @@ extension Environment {
         }
         do throws(MapStoreError) {
             if durability != .none {
-                try syncPages(written)
+                try environment.syncPages(written)
                 noteSynced(durable)  // the sync covered every meta written before it
             }
-            try writeMeta(meta, tracer: written.tracer)
+            try environment.writeMeta(meta, tracer: written.tracer)
             if durability == .full {
-                try syncMeta(tracer: written.tracer)
+                try environment.syncMeta(tracer: written.tracer)
                 noteSynced(meta.txnID)
             }
         } catch {
-            poison(error)
+            environment.poison(error)
             throw error
         }
-        publish(meta)
+        environment.publish(meta)
+        let observer = environment.observer
         guard observer.isRecording else { return }
         let now = monotonicNanoseconds()
         observer.committed(
             nanoseconds: now - written.firstStarted, bytes: written.bytes, pages: meta.pageCount,
-            liveReaders: sharesReaders ? readerTable?.readingCount() : nil)
+            liveReaders: environment.sharesReaders ? environment.readerTable?.readingCount() : nil)
         for started in written.laterStarts { observer.committed(nanoseconds: now - started, bytes: 0, pages: meta.pageCount, liveReaders: nil) }
     }
+}
 
+/// The file I/O of steps 4-6, on the environment's file and map.
+extension Environment {
     /// Step 4: the data pages reach the disk before any meta can point at them.
-    private func syncPages(_ written: WrittenCommits) throws(MapStoreError) {
+    fileprivate func syncPages(_ written: WrittenCommits) throws(MapStoreError) {
         switch mode {
         case .readOnly:
             try Syscalls.fdatasync(io, file, path)
@@ -233,7 +238,7 @@ extension Environment {
     /// Only its 128-byte record is written: the rest of a meta page is zero from the file's
     /// creation and never changes, and zeroing and writing a whole page was a tenth of the
     /// cost of a small commit.
-    private func writeMeta(_ meta: Meta, tracer: (any AccessTracer)?) throws(MapStoreError) {
+    fileprivate func writeMeta(_ meta: Meta, tracer: (any AccessTracer)?) throws(MapStoreError) {
         let slot = Int(meta.txnID % 2)
         if mode == .privateCopyOnWrite {
             tracer?.pagesWritten(UInt64(slot), count: 1)
@@ -248,7 +253,7 @@ extension Environment {
     }
 
     /// Step 6.
-    private func syncMeta(tracer: (any AccessTracer)?) throws(MapStoreError) {
+    fileprivate func syncMeta(tracer: (any AccessTracer)?) throws(MapStoreError) {
         guard mode != .privateCopyOnWrite else { return }
         try Syscalls.fdatasync(io, file, path)
         observer.synced()

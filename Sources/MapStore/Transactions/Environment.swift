@@ -43,47 +43,16 @@ final class Environment: @unchecked Sendable {
     }
     let shared: Lock<Shared>
 
-    // Owned by the writer (only touched while the writer lock is held).
-    /// Bytes of the data file (or, in private mode, of the file-backed part of the map).
-    @exclusivity(unchecked) var fileSize: Int
     /// The thread async write transactions run on (a serial queue outside Swift's cooperative
     /// pool, so waiting for the writer lock or an fdatasync never blocks a task's thread).
     /// Created with the environment: tasks of any thread reach for it at once.
     let writerQueue: DispatchQueue
-    /// Async write transactions waiting to commit as a group (``Options/groupCommit``).
+    /// Async write transactions waiting to commit as a group (``Options/groupCommit``); it
+    /// has a lock of its own, since callers queue up while a group holds the writer lock.
     let groupCommits = GroupCommitQueue()
-    /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
-    let bufferPool: PageBufferPool
-    /// A page-sized buffer write transactions rewrite pages through (one writer at a time).
-    let writerScratch: UnsafeMutableRawPointer
-    /// The tree writer's path array, handed from one write transaction to the next
-    /// (``WriteTransaction/end()``) so none allocates one.
-    @exclusivity(unchecked) var spareWriterPath: [(number: UInt64, index: Int)] = []
-    /// The last write transaction's page view, parked by ``WriteTransaction/end()`` (when its
-    /// transaction is not kept by its handle for reuse, ``Database/endWrite(_:)``) and
-    /// restarted by the next one (``TransactionPages/restart(pageCount:verifyChecksums:txnID:freeList:tracer:environment:)``):
-    /// one object allocated and freed per transaction less. Parked, it holds no reference
-    /// back to this environment.
-    @exclusivity(unchecked) var spareWriterPages: TransactionPages?
-    /// An empty array with capacity for the next write transaction's freed pages
-    /// (``TransactionPages/freedNow``), left by ``FreeList/release(upTo:spare:noting:)``.
-    @exclusivity(unchecked) var spareFreedPages: [UInt64] = []
-    /// With ``Options/secureDelete``, the pages the current write transaction released into
-    /// reuse (from the free list's records, or allocated, written in place and freed again):
-    /// its commit zeroes those it did not reuse (``TransactionPages/erasing``).
-    /// Nil when it is off. The writer's alone, under the writer lock; its buffer is kept.
-    @exclusivity(unchecked) var releasedPages: [UInt64]?
-    /// The free list as of `txn`, and the pages of its chain, kept between commits.
-    @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
-    /// The newest commit whose pages are written but which is not durable yet (between the
-    /// commits of a group, ``Options/groupCommit``): the next write transaction starts from it.
-    @exclusivity(unchecked) var unsyncedMeta: Meta?
-    /// Names this boot and this data file in the lock file's sync record, which says which
-    /// commit's meta is known to be on disk (Transactions/SyncRecord.swift,
-    /// ``reuseHorizon(published:durability:)``).
-    let syncWitness: SyncWitness
-    /// Pages the named snapshots reach, per catalog version (Snapshots/SnapshotPins.swift).
-    @exclusivity(unchecked) var snapshotPins: SnapshotPins?
+    /// The write side (``Writer``), reached only through ``withWriter(timeout:_:)``. Set once,
+    /// at the end of `init` (it refers back to this environment).
+    private var writer: Writer!
 
     init(path: String, options: Options) throws(MapStoreError) {
         let pageSize = Syscalls.pageSize
@@ -129,19 +98,17 @@ final class Environment: @unchecked Sendable {
             self.pageSize = pageSize
             self.pageChecksum = meta.pageChecksum
             self.limits = NodeLimits(pageSize: pageSize)
-            self.bufferPool = PageBufferPool(pageSize: pageSize)
-            self.writerScratch = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
             self.file = file
             self.io = options.storageIO
             self.lockFile = lockFile
             self.writerQueue = DispatchQueue(label: "MapStore writer \(path)")
             self.readerTable = table
             self.pinnedSlot = pinned
-            self.fileSize = mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size
             self.gate = WriterGate(shared: mode == .privateCopyOnWrite ? nil : table?.writerMutex, path: path + "-lock")
             self.shared = Lock(Shared(meta: meta))
-            self.syncWitness = witness
             self.observer = Observer(path: path, options: options)
+            self.writer = Writer(environment: self, fileSize: mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size,
+                                 syncWitness: witness)
             if let logger = options.logger {
                 let facts: Logger.Metadata = ["path": "\(path)", "mode": "\(mode.rawValue)", "txn": "\(meta.txnID)", "pages": "\(meta.pageCount)"]
                 if damaged.isEmpty {
@@ -165,7 +132,6 @@ final class Environment: @unchecked Sendable {
 
     deinit {
         if let pinnedSlot { readerTable?.release(pinnedSlot) }
-        writerScratch.deallocate()
         try? file.close()
         try? lockFile?.close()
     }
@@ -378,82 +344,22 @@ final class Environment: @unchecked Sendable {
         return oldest
     }
 
-    /// The newest commit whose pages a new write transaction must leave intact, as if a reader
-    /// were at it: the last published commit or, for a writer that promises to survive a power
-    /// cut, the newest commit whose meta is known to be on disk, if that is older.
-    ///
-    /// A meta in the map may be in the page cache only: with `.noMetaSync` the last commit's
-    /// meta waits for the next commit's first sync, and a writer killed between its meta write
-    /// and its sync (in this process or any other) leaves its meta unsynced for good. A power
-    /// cut may then keep the next commit's page writes and lose that meta: had the next commit
-    /// reused a page the commit before still reaches, that commit would be damaged too. So
-    /// pages freed after the known-durable commit wait (LMDB's rule: never reuse what the last
-    /// commit freed), until a sync of this writer's own moves the mark on.
-    ///
-    /// The mark is the lock file's sync record, shared by every process. When it does not speak
-    /// of this boot and this data file (a new lock file, a reboot, a restored file), nothing is
-    /// known and the file is synced once here, which makes the newest meta durable: one
-    /// fdatasync per such open, none in the usual case.
-    func reuseHorizon(published: UInt64, durability: Durability) throws(MapStoreError) -> UInt64 {
-        // `.none` promises nothing after a power cut; a private map never writes the file.
-        guard durability != .none, mode != .privateCopyOnWrite, let table = readerTable else { return published }
-        if let synced = table.syncedTransaction(witness: syncWitness) { return min(published, synced) }
-        do throws(MapStoreError) {
-            try Syscalls.fdatasync(io, file, path)
-        } catch {
-            poison(error)
-            throw error
-        }
-        observer.synced()
-        options.shadow?.fileSynced()
-        table.recordSynced(published, witness: syncWitness)
-        return published
-    }
-
-    /// Records in the lock file that a completed sync of the data file covered every meta up
-    /// to `txnID` (written by this process or any other: the page cache is shared).
-    func noteSynced(_ txnID: UInt64) {
-        guard mode != .privateCopyOnWrite else { return }
-        readerTable?.recordSynced(txnID, witness: syncWitness)
-    }
-
     /// Tells readers of every process about a new commit (after its meta is written).
     func publish(_ meta: Meta) {
         shared.withLock { $0.meta = meta }
         if sharesReaders { readerTable?.publish(meta.txnID) }
     }
 
-    // MARK: Growth
+    // MARK: The writer
 
-    /// Grows the file (in writable shared modes) so that pages `0..<pages` are backed by blocks.
-    /// Grows by the current size (at least 1 MiB, at most 64 MiB) per step, so growth is rare.
-    func ensureFileCapacity(pages: UInt64) throws(MapStoreError) {
-        let needed = Int(pages) * pageSize
-        guard needed > fileSize else { return }
-        if mode == .privateCopyOnWrite { return }  // past the file's end the private map is anonymous memory
-        let step = min(max(fileSize, 1 << 20), 64 << 20)
-        var target = max(needed, fileSize + step)
-        target = (target + (1 << 20) - 1) / (1 << 20) * (1 << 20)
-        target = min(target, options.maxSize)
-        guard target >= needed else { throw MapStoreError.mapFull(limit: options.maxSize) }
-        do throws(MapStoreError) {
-            do throws(MapStoreError) {
-                try Syscalls.allocate(io, file, path, from: fileSize, length: target - fileSize)
-            } catch .diskFull where target > needed {
-                // No room for a whole step: take only what this commit needs (diskFull again if even that fails).
-                target = needed
-                try Syscalls.allocate(io, file, path, from: fileSize, length: target - fileSize)
-            }
-        } catch {
-            if case .diskFull = error {
-                observer.logger?.warning("disk full: the transaction is rolled back", metadata: ["path": "\(path)", "bytes": "\(needed)"])
-            }
-            throw error
-        }
-        mapping.adviseReadHint(options.accessPattern, from: fileSize, bytes: target - fileSize)
-        options.shadow?.fileGrew(toBytes: target)
-        options.shadow?.advised(options.accessPattern, from: fileSize, bytes: target - fileSize)
-        fileSize = target
+    /// Runs `body` holding the writer lock (waiting at most `timeout`, nil: for ever), with
+    /// the write side it guards: the only way to reach the ``Writer``. (Inlined: see
+    /// ``Writer/run(for:_:)``.)
+    @inline(__always)
+    func withWriter<R>(timeout: Duration?, _ body: (Writer) throws -> R) throws -> R {
+        try gate.lock(timeout: timeout)
+        defer { gate.unlock() }
+        return try body(writer)
     }
 
     /// Marks the handle unusable for writes after a failed commit.

@@ -13,7 +13,7 @@ final class GroupCommitQueue: Sendable {
     /// One caller's transaction, its result kept until the group is durable.
     struct Request: Sendable {
         /// The handle the caller wrote through (its options: durability, checksums, shadow).
-        let database: Database
+        let handle: WriteHandle
         /// Runs the caller's body in `transaction` and keeps its result.
         let run: @Sendable (_ transaction: WriteTransaction) throws -> Void
         /// Answers the caller: nil for success, else the error.
@@ -26,19 +26,20 @@ final class GroupCommitQueue: Sendable {
     /// Callers queued or in a group that is not durable yet.
     var unanswered: Int { waiting.withLock { $0.unanswered } }
 
-    /// Queues `request` and, unless a drain is already under way, starts one on `queue`.
-    func submit(_ request: Request, on queue: DispatchQueue) {
+    /// Queues `request` and, unless a drain is already under way, starts one on the
+    /// environment's writer thread.
+    func submit(_ request: Request, to environment: Environment) {
         let startDrain = waiting.withLock { state in
             state.requests.append(request)
             state.unanswered += 1
             defer { state.draining = true }
             return !state.draining
         }
-        if startDrain { queue.async { self.drain() } }
+        if startDrain { environment.writerQueue.async { self.drain(environment) } }
     }
 
     /// Commits groups until no caller is waiting.
-    private func drain() {
+    private func drain(_ environment: Environment) {
         while true {
             let group = waiting.withLock { state in
                 defer { state.requests.removeAll() }
@@ -46,7 +47,7 @@ final class GroupCommitQueue: Sendable {
                 return state.requests
             }
             if group.isEmpty { return }
-            commit(group)
+            commit(group, in: environment)
         }
     }
 
@@ -56,27 +57,27 @@ final class GroupCommitQueue: Sendable {
     }
 
     /// Runs every transaction of `group` and makes those that committed durable together.
-    private func commit(_ group: [Request]) {
-        let database = group[0].database
-        let environment = database.environment
+    private func commit(_ group: [Request], in environment: Environment) {
         do {
-            try environment.gate.lock(timeout: database.options.writerTimeout)
+            try environment.withWriter(timeout: group[0].handle.options.writerTimeout) { writer in commit(group, writer: writer) }
         } catch {
             for request in group { answer(request, error) }
-            return
         }
-        defer { environment.gate.unlock() }
+    }
+
+    /// ``commit(_:in:)`` holding the writer lock.
+    private func commit(_ group: [Request], writer: Writer) {
         var written = WrittenCommits()
         var durability = Durability.none
         var toAnswer: [Request] = []
         for request in group {
             do {
                 if request.cancelled.isSet { throw CancellationError() }
-                var transaction = try request.database.beginWrite()
-                defer { request.database.endWrite(&transaction) }
+                var transaction = try writer.begin(for: request.handle)
+                defer { writer.end(&transaction, keepingIn: request.handle) }
                 try request.run(transaction)
                 _ = try transaction.writeCommit(into: &written)
-                durability = durability.stronger(request.database.options.durability)
+                durability = durability.stronger(request.handle.options.durability)
                 // Answered after the group's sync, even when it changed nothing: it may have
                 // read what an earlier transaction of the group wrote.
                 toAnswer.append(request)
@@ -85,7 +86,7 @@ final class GroupCommitQueue: Sendable {
             }
         }
         do {
-            try environment.makeDurable(written, durability: durability)
+            try writer.makeDurable(written, durability: durability)
             for request in toAnswer { answer(request, nil) }
         } catch {
             for request in toAnswer { answer(request, error) }

@@ -9,7 +9,7 @@ import Glibc
 /// the file by `pwrite` at commit; in the writable modes they are written in place in the
 /// map, on pages that are free in every snapshot a reader can hold.
 @usableFromInline
-final class TransactionPages: PageSpace {
+final class TransactionPages: PageSpace, FreeListPages {
     @usableFromInline let base: UnsafeMutableRawPointer
     @usableFromInline let pageSize: Int
     /// The file's data-page checksum (format version 1 or 2).
@@ -34,16 +34,16 @@ final class TransactionPages: PageSpace {
     @exclusivity(unchecked) var txnID: UInt64
     let inPlace: Bool
     let maxPages: UInt64
-    /// The writer's environment: grows the file before a page at or past its end is used in
-    /// place. Nil in a reader's view and in a parked writer's (``park()``).
-    @exclusivity(unchecked) var environment: Environment?
+    /// The write side: grows the file before a page at or past its end is used in place, and
+    /// keeps what outlives the transaction. Nil in a reader's view and in a parked writer's (``park()``).
+    @exclusivity(unchecked) var writer: Writer?
     /// Pages this transaction owns, by first page, and the pages in each run.
     @usableFromInline @exclusivity(unchecked) var dirty = PageMap()
     @exclusivity(unchecked) var runLengths: [UInt64: Int] = [:]
     @exclusivity(unchecked) var freeList: FreeList
     /// Pages the current commit no longer reaches but older snapshots may.
     @exclusivity(unchecked) var freedNow: [UInt64] = []
-    /// The environment's page-sized scratch buffer (the writer's alone, under the writer lock).
+    /// The write side's page-sized scratch buffer (under the writer lock).
     let scratchBuffer: UnsafeMutableRawPointer?
     /// Page buffers kept between write transactions (heap mode), so a commit does not pay
     /// for an allocation per page.
@@ -61,7 +61,7 @@ final class TransactionPages: PageSpace {
         self.txnID = 0
         self.inPlace = false
         self.maxPages = pageCount
-        self.environment = nil
+        self.writer = nil
         self.freeList = FreeList()
         self.scratchBuffer = nil
         self.bufferPool = nil
@@ -70,7 +70,7 @@ final class TransactionPages: PageSpace {
     /// A writer's view: the map plus its own pages.
     init(base: UnsafeMutableRawPointer, pageSize: Int, pageChecksum: PageChecksum, pageCount: UInt64, verifyChecksums: Bool,
          secureDelete: Bool, txnID: UInt64, inPlace: Bool, maxPages: UInt64, freeList: FreeList, bufferPool: PageBufferPool?,
-         tracer: (any AccessTracer)? = nil, environment: Environment) {
+         tracer: (any AccessTracer)? = nil, writer: Writer) {
         self.tracer = tracer
         self.secureDelete = secureDelete
         self.bufferPool = bufferPool
@@ -83,11 +83,11 @@ final class TransactionPages: PageSpace {
         self.txnID = txnID
         self.inPlace = inPlace
         self.maxPages = maxPages
-        self.environment = environment
+        self.writer = writer
         self.freeList = freeList
         // The array the last released record left (FreeList.release): no allocation.
-        swap(&self.freedNow, &environment.spareFreedPages)
-        self.scratchBuffer = environment.writerScratch
+        swap(&self.freedNow, &writer.spareFreedPages)
+        self.scratchBuffer = writer.scratch
         if let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
 
@@ -100,32 +100,32 @@ final class TransactionPages: PageSpace {
     /// Makes a parked writer's view (``park()``) the view of a new write transaction, as the
     /// writer's init would build it, without allocating an object.
     func restart(pageCount: UInt64, verifyChecksums: Bool, secureDelete: Bool, txnID: UInt64, freeList: consuming FreeList,
-                 tracer: (any AccessTracer)?, environment: Environment) {
-        precondition(isWriter && self.environment == nil && dirty.isEmpty && freedNow.isEmpty, "restart of a view in use")
+                 tracer: (any AccessTracer)?, writer: Writer) {
+        precondition(isWriter && self.writer == nil && dirty.isEmpty && freedNow.isEmpty, "restart of a view in use")
         self.pageCount = pageCount
         self.verifyChecksums = verifyChecksums
         self.secureDelete = secureDelete
         self.txnID = txnID
         self.freeList = freeList
         self.tracer = tracer
-        self.environment = environment
-        swap(&freedNow, &environment.spareFreedPages)
+        self.writer = writer
+        swap(&freedNow, &writer.spareFreedPages)
         if !dirty.hasTable, let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
 
     /// Whether this writer's view is parked (between two transactions).
-    var isParked: Bool { environment == nil }
+    var isParked: Bool { writer == nil }
 
     /// Parks a writer's view after its transaction ended (its buffers released): it drops
     /// what belonged to the transaction, so nothing is shared with the free-list cache (whose
-    /// arrays the next transaction changes in place) and nothing points back at the environment.
+    /// arrays the next transaction changes in place) and nothing points back at the write side.
     func park() {
         precondition(isWriter && dirty.isEmpty, "park of a view with pages")
         freeList = FreeList()
         freedNow = []
         if !erasing.isEmpty { erasing.empty() }
         tracer = nil
-        environment = nil
+        writer = nil
     }
 
     /// Frees the heap copies (after a commit wrote them, or on abort).
@@ -140,7 +140,7 @@ final class TransactionPages: PageSpace {
             }
         }
         dirty.removeAll()
-        // The emptied table stays with this view for its next transaction (``restart(pageCount:verifyChecksums:secureDelete:txnID:freeList:tracer:environment:)``):
+        // The emptied table stays with this view for its next transaction (``restart(pageCount:verifyChecksums:secureDelete:txnID:freeList:tracer:writer:)``):
         // handing it to the pool and back each commit cost a retain and release each way.
         // One a big commit grew past what the pool keeps is dropped, as the pool would drop it.
         if bufferPool != nil, !PageBufferPool.keepsTable(words: dirty.tableWords) { _ = dirty.detachTable() }
@@ -254,7 +254,7 @@ final class TransactionPages: PageSpace {
         }
         let buffer: UnsafeMutableRawPointer
         if inPlace {
-            try environment?.ensureFileCapacity(pages: first + UInt64(count))
+            try writer?.ensureFileCapacity(pages: first + UInt64(count))
             buffer = base + Int(first) * pageSize
             if secureDelete { noteErasable(first, count: count) }
             if let tracer { tracer.pagesWritten(first, count: count) }
@@ -276,7 +276,7 @@ final class TransactionPages: PageSpace {
         while true {
             if let run = freeList.takeRun(count) { return run }
             // The thawed chain pages are part of the last commit's list: they wait like any freed page.
-            let thawed = freeList.thaw(noting: &environment!.releasedPages)
+            let thawed = freeList.thaw(noting: &writer!.releasedPages)
             if thawed.isEmpty { return nil }
             for chainPage in thawed { free(chainPage, count: 1) }
         }
@@ -300,8 +300,8 @@ final class TransactionPages: PageSpace {
     /// the end is left alone). A heap copy never reaches the file unless it is committed.
     @inline(never)
     private func noteErasable(_ number: UInt64, count: Int) {
-        guard let environment, environment.releasedPages != nil else { return }
-        environment.releasedPages!.append(contentsOf: number..<(number + UInt64(count)))
+        guard let writer, writer.releasedPages != nil else { return }
+        writer.releasedPages!.append(contentsOf: number..<(number + UInt64(count)))
     }
 
     /// Frees pages of the snapshot (not this transaction's): older snapshots may still reach
@@ -347,12 +347,12 @@ final class TransactionPages: PageSpace {
 
     /// With ``secureDelete``, moves into ``erasing`` the pages to overwrite with zeros at
     /// commit: those that became reusable during this transaction or that it wrote in place
-    /// (``Environment/releasedPages``), less those it owns at its end (the free list's own
+    /// (``Writer/releasedPages``), less those it owns at its end (the free list's own
     /// pages are taken by now), so all free. No reader and no commit a crash may fall back to
     /// reaches them. In no order; in place, a page may be there twice.
     private func collectPagesToErase() {
-        guard let environment, environment.releasedPages?.isEmpty == false else { return }
-        swap(&erasing, &environment.releasedPages!)
+        guard let writer, writer.releasedPages?.isEmpty == false else { return }
+        swap(&erasing, &writer.releasedPages!)
         // Pages owned: a key of `dirty`, or inside one of its runs.
         var inRuns = Set<UInt64>()
         if !runLengths.isEmpty {

@@ -4,7 +4,10 @@
 /// is rolled back when the closure throws. It reads its own writes. Every page it changes
 /// is a copy in a page no reader can see, so readers go on undisturbed.
 public final class WriteTransaction: ReadTransaction {
-    @exclusivity(unchecked) var writer: TreeWriter<TransactionPages>
+    /// The write side this transaction began on (it reaches it only while it is active,
+    /// under the writer lock).
+    let writer: Writer
+    @exclusivity(unchecked) var treeWriter: TreeWriter<TransactionPages>
     /// Tables whose roots changed (or that were created or dropped) since they were read.
     @exclusivity(unchecked) var changedTables: Set<String> = []
     /// The free list's chain in the base commit, freed when this one commits (whose chain
@@ -16,11 +19,12 @@ public final class WriteTransaction: ReadTransaction {
     /// The snapshot catalog as this transaction leaves it (Snapshots/SnapshotCatalog.swift).
     @exclusivity(unchecked) var catalog: CatalogState
 
-    init(environment: Environment, base: Meta, pages: TransactionPages, oldChain: [UInt64], durability: Durability) {
-        // The path array of the writer before (kept by the environment): no allocation per transaction.
+    init(environment: Environment, writer: Writer, base: Meta, pages: TransactionPages, oldChain: [UInt64], durability: Durability) {
+        // The path array of the writer before (kept by the write side): no allocation per transaction.
         var path: [(number: UInt64, index: Int)] = []
-        swap(&path, &environment.spareWriterPath)
-        self.writer = TreeWriter(space: pages, path: path)
+        swap(&path, &writer.sparePath)
+        self.writer = writer
+        self.treeWriter = TreeWriter(space: pages, path: path)
         self.oldChain = oldChain
         self.durability = durability
         self.catalog = CatalogState(base)
@@ -34,11 +38,11 @@ public final class WriteTransaction: ReadTransaction {
     @exclusivity(unchecked) public internal(set) var committingTransactionID: UInt64
 
     /// Makes this ended transaction, which nothing outside its handle holds (its handle made
-    /// sure: ``Database/endWrite(_:)``), a new one on `base`, as ``init`` would build it. Its
+    /// sure: ``Writer/end(_:keepingIn:)``), a new one on `base`, as ``init`` would build it. Its
     /// page view, parked with it, has been restarted by the caller.
     func restart(base: Meta, oldChain: consuming [UInt64], durability: Durability) {
         precondition(!isActive && !pages.isParked, "restart of a transaction in use")
-        swap(&writer.path, &environment.spareWriterPath)
+        swap(&treeWriter.path, &writer.sparePath)
         self.base = base
         main = base.main
         if !tables.isEmpty { tables.removeAll() }
@@ -66,14 +70,14 @@ public final class WriteTransaction: ReadTransaction {
     func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, in tree: TreeID) throws(MapStoreError) {
         try checkActive()
         try checkKey(key)
-        guard value.count <= Database.maxValueSize else {
-            throw MapStoreError.valueTooLarge(size: value.count, limit: Database.maxValueSize)
+        guard value.count <= TreeLimits.maxValueSize else {
+            throw MapStoreError.valueTooLarge(size: value.count, limit: TreeLimits.maxValueSize)
         }
         var root = try root(of: tree)
         generation &+= 1
         hasChanges = true
         defer { setRoot(root, of: tree) }
-        try writer.put(&root, key: key, value: value)
+        try treeWriter.put(&root, key: key, value: value)
     }
 
     @usableFromInline
@@ -84,7 +88,7 @@ public final class WriteTransaction: ReadTransaction {
         guard !root.isEmpty else { return false }
         generation &+= 1
         defer { setRoot(root, of: tree) }
-        let removed = try writer.delete(&root, key: key)
+        let removed = try treeWriter.delete(&root, key: key)
         if removed { hasChanges = true }
         return removed
     }
@@ -140,7 +144,7 @@ public final class WriteTransaction: ReadTransaction {
         try checkActive()
         guard try hasTable(name) else { return false }
         let root = try root(of: .table(name))
-        try writer.freeAll(root)
+        try treeWriter.freeAll(root)
         tables[name] = .some(nil)
         changedTables.insert(name)
         hasChanges = true
@@ -149,13 +153,13 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Ends the transaction after its commit or abort, under the writer lock: no use after
-    /// this, its page buffers go back to the pool and its path array to the environment; its
-    /// page view is parked (``Database/endWrite(_:)`` decides who keeps it).
+    /// this, its page buffers go back to the pool and its path array to the write side; its
+    /// page view is parked (``Writer/end(_:keepingIn:)`` decides who keeps it).
     func end() {
         finish()
         pages.releaseBuffers()
-        writer.path.empty()
-        swap(&writer.path, &environment.spareWriterPath)
+        treeWriter.path.empty()
+        swap(&treeWriter.path, &writer.sparePath)
         pages.park()
     }
 
@@ -168,10 +172,10 @@ public final class WriteTransaction: ReadTransaction {
             try withBytes(of: key) { (key) throws(MapStoreError) in
                 if let root = tables[name] ?? nil {
                     try withBytes(of: TableDescriptor.encode(root)) { (value) throws(MapStoreError) in
-                        try writer.put(&main, key: key, value: value, isTable: true)
+                        try treeWriter.put(&main, key: key, value: value, isTable: true)
                     }
                 } else {
-                    _ = try writer.delete(&main, key: key, isTable: true)
+                    _ = try treeWriter.delete(&main, key: key, isTable: true)
                 }
             }
         }
@@ -190,7 +194,7 @@ public struct Table {
 
     var id: TreeID { .table(name) }
 
-    func writer() throws(MapStoreError) -> WriteTransaction {
+    func writeTransaction() throws(MapStoreError) -> WriteTransaction {
         guard let writer = transaction as? WriteTransaction else {
             throw MapStoreError.readOnly(reason: "table '\(name)' was opened in a read transaction")
         }
@@ -214,7 +218,7 @@ public struct Table {
 
     /// Stores `value` under `key`.
     public func put<K: Collection<UInt8>, V: Collection<UInt8>>(_ key: K, _ value: V) throws(MapStoreError) {
-        let writer = try writer()
+        let writer = try writeTransaction()
         try withContiguousBytes(key) { (key) throws(MapStoreError) in
             try withContiguousBytes(value) { (value) throws(MapStoreError) in try writer.put(key: key, value: value, in: id) }
         }
@@ -228,7 +232,7 @@ public struct Table {
     /// Removes `key`; false when it was absent.
     @discardableResult
     public func delete<K: Collection<UInt8>>(_ key: K) throws(MapStoreError) -> Bool {
-        let writer = try writer()
+        let writer = try writeTransaction()
         return try withContiguousBytes(key) { (key) throws(MapStoreError) in try writer.delete(key: key, in: id) }
     }
 

@@ -4,7 +4,7 @@
 /// page once every live reader is at or after the commit that freed it, unless the page is
 /// in this set; free-list chain pages, catalog pages and pages of commits no snapshot pinned
 /// go back into use as if there were no snapshots. The set is computed once per version of
-/// the catalog (its root page and the transaction that wrote it) and kept by the environment.
+/// the catalog (its root page and the transaction that wrote it) and kept by the write side (``Writer/snapshotPins``).
 struct SnapshotPins {
     /// The catalog version the set was computed for.
     let catalogRoot: UInt64
@@ -15,13 +15,13 @@ struct SnapshotPins {
     /// Releases the free pages of `list` that no reader and no snapshot of `meta` can reach,
     /// noting them in `released` unless it is nil (``Options/secureDelete``). Falls back to treating the oldest snapshot as a reader (coarser, still safe) when a
     /// snapshot's tree cannot be walked.
-    static func release(_ list: inout FreeList, upTo oldestReader: UInt64, meta: Meta, source: TransactionPages, environment: Environment,
+    static func release(_ list: inout FreeList, upTo oldestReader: UInt64, meta: Meta, source: TransactionPages, cache: inout SnapshotPins?,
                         noting released: inout [UInt64]?) {
         guard meta.catalog.entries > 0 else {
             list.release(upTo: oldestReader, noting: &released)
             return
         }
-        guard let pins = pins(meta: meta, source: source, environment: environment) else {
+        guard let pins = pins(meta: meta, source: source, cache: &cache) else {
             list.release(upTo: min(oldestReader, meta.snapshotHorizon), noting: &released)
             return
         }
@@ -44,11 +44,11 @@ struct SnapshotPins {
         list.release(upTo: 0, noting: &released)
     }
 
-    /// The cached set for the catalog of `meta`, computing it when the catalog changed.
-    private static func pins(meta: Meta, source: TransactionPages, environment: Environment) -> SnapshotPins? {
+    /// The cached set for the catalog of `meta` (`cache`), computing it when the catalog changed.
+    private static func pins(meta: Meta, source: TransactionPages, cache: inout SnapshotPins?) -> SnapshotPins? {
         do throws(MapStoreError) {
             let stamp = try source.readPage(meta.catalog.root).txnID
-            if let cached = environment.snapshotPins, cached.catalogRoot == meta.catalog.root, cached.catalogStamp == stamp {
+            if let cached = cache, cached.catalogRoot == meta.catalog.root, cached.catalogStamp == stamp {
                 return cached
             }
             var pages = Set<UInt64>()
@@ -56,7 +56,7 @@ struct SnapshotPins {
                 pages.formUnion(try ReachablePages.collect(record.main, source: source, withTables: true).pages)
             }
             let pins = SnapshotPins(catalogRoot: meta.catalog.root, catalogStamp: stamp, pages: pages)
-            environment.snapshotPins = pins
+            cache = pins
             return pins
         } catch {
             return nil

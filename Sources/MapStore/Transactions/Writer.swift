@@ -1,0 +1,292 @@
+/// The write side of one open data file: everything a write transaction changes between
+/// commits, owned by one object that only the holder of the writer lock can reach
+/// (``Environment/withWriter(timeout:_:)``).
+///
+/// It owns the free list as of the last commit and the pages of its chain, the reuse
+/// horizon (which freed pages a new transaction may take), the page-buffer pool and the
+/// parked page view with its dirty-page map, the file's growth, and the commit that is
+/// written but not yet durable. It begins write transactions and makes their commits
+/// durable (Commit.swift). What readers share (the newest meta, the reader table, the
+/// poison flag) stays in the ``Environment``.
+///
+/// bbolt's freelist and redb's page store play the same part. Every field is touched only
+/// under the writer lock, which orders every access: hence the unchecked exclusivity.
+final class Writer: @unchecked Sendable {
+    /// The environment that owns this writer and outlives every call to it (the writer is
+    /// reached through the environment, or by a transaction that holds the environment).
+    /// (Each function that needs it copies it into a local once, a retain and a release: the
+    /// common paths of the functions every commit calls read only the copies below.)
+    unowned(unsafe) let environment: Environment
+    /// The environment's page size, mapping mode and reader table, kept here too.
+    let pageSize: Int
+    let mode: MappingMode
+    let readerTable: ReaderTable?
+    /// Bytes of the data file (or, in private mode, of the file-backed part of the map).
+    @exclusivity(unchecked) private(set) var fileSize: Int
+    /// Heap page buffers for write transactions in `.readOnly` mode, reused between commits.
+    let bufferPool: PageBufferPool
+    /// A page-sized buffer write transactions rewrite pages through.
+    let scratch: UnsafeMutableRawPointer
+    /// The tree writer's path array, handed from one write transaction to the next
+    /// (``WriteTransaction/end()``) so none allocates one.
+    @exclusivity(unchecked) var sparePath: [(number: UInt64, index: Int)] = []
+    /// The last write transaction's page view, parked by ``WriteTransaction/end()`` (when its
+    /// transaction is not kept by its handle for reuse, ``end(_:keepingIn:)``) and restarted by
+    /// the next one: one object allocated and freed per transaction less. Parked, it holds no
+    /// reference back to this writer.
+    @exclusivity(unchecked) var spareView: TransactionPages?
+    /// An empty array with capacity for the next write transaction's freed pages
+    /// (``TransactionPages/freedNow``), left by ``FreeList/release(upTo:spare:noting:)``.
+    @exclusivity(unchecked) var spareFreedPages: [UInt64] = []
+    /// With ``Options/secureDelete``, the pages the current write transaction released into
+    /// reuse (from the free list's records, or allocated, written in place and freed again):
+    /// its commit zeroes those it did not reuse (``TransactionPages/erasing``). Nil when it
+    /// is off; its buffer is kept.
+    @exclusivity(unchecked) var releasedPages: [UInt64]?
+    /// The free list as of `txn`, and the pages of its chain, kept between commits.
+    @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
+    /// The newest commit whose pages are written but which is not durable yet (between the
+    /// commits of a group, ``Options/groupCommit``): the next write transaction starts from it.
+    @exclusivity(unchecked) var unsyncedMeta: Meta?
+    /// Pages the named snapshots reach, per catalog version (``SnapshotPins``).
+    @exclusivity(unchecked) var snapshotPins: SnapshotPins?
+    /// Names this boot and this data file in the lock file's sync record, which says which
+    /// commit's meta is known to be on disk (SyncRecord.swift, ``reuseHorizon(published:durability:)``).
+    let syncWitness: SyncWitness
+
+    init(environment: Environment, fileSize: Int, syncWitness: SyncWitness) {
+        self.environment = environment
+        self.pageSize = environment.pageSize
+        self.mode = environment.mode
+        self.readerTable = environment.readerTable
+        self.fileSize = fileSize
+        self.syncWitness = syncWitness
+        bufferPool = PageBufferPool(pageSize: pageSize)
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
+    }
+
+    deinit {
+        scratch.deallocate()
+    }
+
+    // MARK: Beginning and ending transactions
+
+    /// Builds a write transaction on the newest commit for `handle`, reusing the handle's last
+    /// transaction when it kept one.
+    ///
+    /// Inside a group (``Options/groupCommit``) that is the group's last commit, written but
+    /// not yet durable. Its pages are reused only as far as the last durable commit allows, as
+    /// if that commit were a reader: a crash before the group's sync must find it intact.
+    func begin(for handle: WriteHandle) throws(MapStoreError) -> WriteTransaction {
+        let environment = self.environment
+        // The handle's options field by field: a copy of the whole struct cost 100 instructions.
+        let durability = handle.options.durability
+        let verifyChecksums = handle.options.verifyChecksums
+        let secureDelete = handle.options.secureDelete
+        let tracer = handle.options.shadow
+        // Only whether the handle is poisoned is read here (its reason, a string, cost a
+        // retain and release every transaction); a poisoned handle stays poisoned.
+        let (durable, isPoisoned) = environment.shared.withLock { state in
+            state.meta = environment.newestMeta(known: state.meta)
+            return (state.meta, state.poisoned != nil)
+        }
+        if isPoisoned { throw MapStoreError.poisoned(reason: environment.poisonReason) }
+        // A writer that died between its meta and its publication left the table behind: repair it.
+        if environment.sharesReaders, let table = environment.readerTable, table.lastTransaction < durable.txnID {
+            table.publish(durable.txnID)
+        }
+        let meta = unsyncedMeta ?? durable
+        let oldestReader = environment.oldestReader(newest: try reuseHorizon(published: durable.txnID, durability: durability))
+        let (freeList, chain) = try freeList(at: meta, releasingUpTo: oldestReader, secureDelete: secureDelete, tracer: tracer)
+        if let transaction = handle.spare {
+            // This handle's last write transaction, which nothing else held at its end: the
+            // transaction and its page view are set up again, not reallocated.
+            handle.spare = nil
+            transaction.pages.restart(pageCount: meta.pageCount, verifyChecksums: verifyChecksums, secureDelete: secureDelete,
+                                      txnID: meta.txnID + 1, freeList: freeList, tracer: tracer, writer: self)
+            transaction.restart(base: meta, oldChain: chain, durability: durability)
+            return transaction
+        }
+        let pages: TransactionPages
+        if let view = spareView {
+            // The last write transaction's view, parked by its end(): reused, not reallocated.
+            spareView = nil
+            view.restart(pageCount: meta.pageCount, verifyChecksums: verifyChecksums, secureDelete: secureDelete,
+                         txnID: meta.txnID + 1, freeList: freeList, tracer: tracer, writer: self)
+            pages = view
+        } else {
+            pages = TransactionPages(
+                base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum, pageCount: meta.pageCount,
+                verifyChecksums: verifyChecksums, secureDelete: secureDelete, txnID: meta.txnID + 1,
+                inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
+                freeList: freeList, bufferPool: environment.mode == .readOnly ? bufferPool : nil, tracer: tracer, writer: self)
+        }
+        return WriteTransaction(environment: environment, writer: self, base: meta, pages: pages, oldChain: chain, durability: durability)
+    }
+
+    /// The free list of commit `meta` and its chain pages, with every page freed by a commit
+    /// at or before `oldestReader` released into reuse (less what named snapshots pin).
+    /// (Inlined into ``begin(for:)``: returning the list from a call of its own cost 35
+    /// instructions per transaction.)
+    @inline(__always)
+    private func freeList(at meta: Meta, releasingUpTo oldestReader: UInt64, secureDelete: Bool,
+                          tracer: (any AccessTracer)?) throws(MapStoreError) -> (FreeList, [UInt64]) {
+        let environment = self.environment
+        // Move the list out of the cache rather than share it: the transaction changes it,
+        // and a shared array would be copied whole on the first change. An aborted
+        // transaction leaves no cache; the next writer reads the list from the file.
+        // (`take()` moves it: no retain of its arrays here and no release in the cache.)
+        let cached = freeListCache?.txn == meta.txnID ? freeListCache.take() : nil
+        // A checked reader of the base commit, made only when the list must be read from the
+        // file or snapshots must be walked (not on the usual commit after commit).
+        let needsReader = cached == nil || meta.catalog.entries > 0
+        let reader = needsReader ? TransactionPages(base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum,
+                                                    pageCount: meta.pageCount, verifyChecksums: true, tracer: tracer) : nil
+        var freeList: FreeList
+        var chain: [UInt64]
+        if let cached {
+            (freeList, chain) = (cached.list, cached.chain)
+        } else {
+            (freeList, chain) = try FreeListChain.loadForWriting(from: meta.freeListRoot, source: reader!, pageCount: meta.pageCount)
+        }
+        // secureDelete: note every page released from here on, for the commit to zero those it
+        // does not reuse. Released means free under the horizon: no reader sees it and no
+        // commit a crash may fall back to reaches it. A private map never writes the file.
+        if secureDelete, environment.mode != .privateCopyOnWrite {
+            if releasedPages == nil { releasedPages = [] } else { releasedPages!.empty() }
+        } else if releasedPages != nil {
+            releasedPages = nil
+        }
+        if let reader, meta.catalog.entries > 0 {
+            // Snapshots weigh every record against the pages they pin: take the whole list in
+            // hand (its frozen chain pages are rewritten with the rest). Without any, frozen
+            // pages are thawed one by one as pages are needed, up to the oldest reader.
+            chain += freeList.thawAll()
+            SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, cache: &snapshotPins, noting: &releasedPages)
+        } else {
+            freeList.release(upTo: oldestReader, spare: &spareFreedPages, noting: &releasedPages)
+        }
+        freeList.horizon = oldestReader
+        // secureDelete: records of frozen free-list pages are released now, not when pages run
+        // out, so their pages are zeroed by this commit (their chain pages go with the old chain).
+        if releasedPages != nil, !freeList.frozen.isEmpty { chain += freeList.thawForErasing(noting: &releasedPages) }
+        return (freeList, chain)
+    }
+
+    /// Ends `transaction` (``WriteTransaction/end()``) and keeps it in `handle`, for the
+    /// handle's next write transaction, when nothing else holds it: a transaction the closure
+    /// let escape (or a cursor, table or scan of it) stays ended for good, and only its page
+    /// view is reused.
+    func end(_ transaction: inout WriteTransaction, keepingIn handle: WriteHandle) {
+        transaction.end()
+        if isKnownUniquelyReferenced(&transaction) {
+            handle.spare = transaction
+        } else {
+            spareView = transaction.pages
+        }
+    }
+
+    /// Runs `body` in a write transaction for `handle` and commits when it returns; a throw
+    /// rolls everything back. (Inlined into its generic caller: a generic call of its own
+    /// moved the result through its metadata, 70 instructions per transaction.)
+    @inline(__always)
+    func run<R>(for handle: WriteHandle, _ body: (WriteTransaction) throws -> R) throws -> R {
+        var transaction = try begin(for: handle)
+        defer { end(&transaction, keepingIn: handle) }
+        let result = try body(transaction)
+        try transaction.commit()
+        return result
+    }
+
+    // MARK: The reuse horizon
+
+    /// The newest commit whose pages a new write transaction must leave intact, as if a reader
+    /// were at it: the last published commit or, for a writer that promises to survive a power
+    /// cut, the newest commit whose meta is known to be on disk, if that is older.
+    ///
+    /// A meta in the map may be in the page cache only: with `.noMetaSync` the last commit's
+    /// meta waits for the next commit's first sync, and a writer killed between its meta write
+    /// and its sync (in this process or any other) leaves its meta unsynced for good. A power
+    /// cut may then keep the next commit's page writes and lose that meta: had the next commit
+    /// reused a page the commit before still reaches, that commit would be damaged too. So
+    /// pages freed after the known-durable commit wait (LMDB's rule: never reuse what the last
+    /// commit freed), until a sync of this writer's own moves the mark on.
+    ///
+    /// The mark is the lock file's sync record, shared by every process. When it does not speak
+    /// of this boot and this data file (a new lock file, a reboot, a restored file), nothing is
+    /// known and the file is synced once here, which makes the newest meta durable: one
+    /// fdatasync per such open, none in the usual case.
+    func reuseHorizon(published: UInt64, durability: Durability) throws(MapStoreError) -> UInt64 {
+        // `.none` promises nothing after a power cut; a private map never writes the file.
+        guard durability != .none, mode != .privateCopyOnWrite, let table = readerTable else { return published }
+        if let synced = table.syncedTransaction(witness: syncWitness) { return min(published, synced) }
+        let environment = self.environment
+        do throws(MapStoreError) {
+            try Syscalls.fdatasync(environment.io, environment.file, environment.path)
+        } catch {
+            environment.poison(error)
+            throw error
+        }
+        environment.observer.synced()
+        environment.options.shadow?.fileSynced()
+        table.recordSynced(published, witness: syncWitness)
+        return published
+    }
+
+    /// Records in the lock file that a completed sync of the data file covered every meta up
+    /// to `txnID` (written by this process or any other: the page cache is shared).
+    func noteSynced(_ txnID: UInt64) {
+        guard mode != .privateCopyOnWrite else { return }
+        readerTable?.recordSynced(txnID, witness: syncWitness)
+    }
+
+    // MARK: Growth
+
+    /// Grows the file (in writable shared modes) so that pages `0..<pages` are backed by blocks.
+    /// Grows by the current size (at least 1 MiB, at most 64 MiB) per step, so growth is rare.
+    func ensureFileCapacity(pages: UInt64) throws(MapStoreError) {
+        let needed = Int(pages) * pageSize
+        guard needed > fileSize else { return }
+        if mode == .privateCopyOnWrite { return }  // past the file's end the private map is anonymous memory
+        let environment = self.environment
+        let options = environment.options
+        let (io, file, path) = (environment.io, environment.file, environment.path)
+        let step = min(max(fileSize, 1 << 20), 64 << 20)
+        var target = max(needed, fileSize + step)
+        target = (target + (1 << 20) - 1) / (1 << 20) * (1 << 20)
+        target = min(target, options.maxSize)
+        guard target >= needed else { throw MapStoreError.mapFull(limit: options.maxSize) }
+        do throws(MapStoreError) {
+            do throws(MapStoreError) {
+                try Syscalls.allocate(io, file, path, from: fileSize, length: target - fileSize)
+            } catch .diskFull where target > needed {
+                // No room for a whole step: take only what this commit needs (diskFull again if even that fails).
+                target = needed
+                try Syscalls.allocate(io, file, path, from: fileSize, length: target - fileSize)
+            }
+        } catch {
+            if case .diskFull = error {
+                environment.observer.logger?.warning("disk full: the transaction is rolled back", metadata: ["path": "\(path)", "bytes": "\(needed)"])
+            }
+            throw error
+        }
+        environment.mapping.adviseReadHint(options.accessPattern, from: fileSize, bytes: target - fileSize)
+        options.shadow?.fileGrew(toBytes: target)
+        options.shadow?.advised(options.accessPattern, from: fileSize, bytes: target - fileSize)
+        fileSize = target
+    }
+}
+
+/// What the write side needs of one ``Database`` handle: its options (durability, checksums,
+/// shadow mode are each handle's own) and its last write transaction, kept between two uses
+/// (``Writer/end(_:keepingIn:)``). A class, so a transaction's begin reads the options in place
+/// rather than copying the struct (and retaining its references). The spare is touched only
+/// under the writer lock, which orders every access.
+final class WriteHandle: @unchecked Sendable {
+    let options: Options
+    var spare: WriteTransaction?
+
+    init(options: Options) {
+        self.options = options
+    }
+}
