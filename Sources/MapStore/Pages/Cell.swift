@@ -35,13 +35,6 @@ enum Cell {
     @inlinable @inline(__always)
     static func slotsEnd(count: Int) -> Int { slotPosition(count) }
 
-    /// Bytes of a leaf cell (without its slot) with a key of `keyLength` bytes whose value
-    /// is `valueLength` bytes, or an overflow reference when `flags` says so.
-    @inlinable @inline(__always)
-    static func leafCellSize(keyLength: Int, flags: UInt8, valueLength: Int) -> Int {
-        leafHeader &+ keyLength &+ (flags & overflow != 0 ? overflowReferenceSize : valueLength)
-    }
-
     // MARK: Cells outside a page
 
     // A split gathers cells as byte strings (copies of a page's cells, or a new cell built
@@ -144,8 +137,9 @@ extension Page {
     /// (bounds-checked; the cell's end is not).
     @inlinable
     func leafCellSize(at offset: Int) -> Int {
-        Cell.leafCellSize(keyLength: u16(offset &+ Cell.leafKeyLengthOffset), flags: u8(offset &+ Cell.leafFlagsOffset),
-                          valueLength: Int(u32(offset &+ Cell.leafValueLengthOffset)))
+        let keyLength = u16(offset + Cell.leafKeyLengthOffset)
+        let overflow = u8(offset + Cell.leafFlagsOffset) & Cell.overflow != 0
+        return Cell.leafHeader + keyLength + (overflow ? Cell.overflowReferenceSize : Int(u32(offset + Cell.leafValueLengthOffset)))
     }
 
     /// Writes a leaf cell at `offset`; `stored` is the inline value, or the 8-byte overflow
