@@ -45,7 +45,8 @@ enum PageLayout {
 }
 
 /// A view of one page (or a run of pages) in memory: the only place MapStore reads and
-/// writes page bytes through a raw pointer.
+/// writes page bytes through a raw pointer (with Cell.swift, which reads a split's copies
+/// of cells, and KeyOrder.swift, which compares keys).
 ///
 /// Every accessor is little-endian and checks its offset against the page's size. Callers
 /// validate offsets and lengths read from disk before using them (and throw
