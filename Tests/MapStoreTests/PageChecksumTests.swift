@@ -221,7 +221,7 @@ import Testing
                 // Version 3 with a valid meta checksum: a newer format, not damage.
                 let page = Page(raw.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
                 page.setU32(16, 3)
-                page.setU64(0, Checksum.xxh64(page.bytes + 8, count: Meta.length - 8))
+                page.setU64(0, page.xxh64(8, Meta.length - 8))
             }
         }
         try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -96,7 +96,7 @@ struct Meta: Equatable, Sendable {
         page.setU64(72, pageCount)
         page.setU64(80, maxSize)
         page.setU64(88, commitTime)
-        page.setU64(0, Checksum.xxh64(page.bytes + 8, count: Meta.length - 8))
+        page.setU64(0, page.xxh64(8, Meta.length - 8))
     }
 
     /// What reading one meta slot found.
@@ -114,7 +114,7 @@ struct Meta: Equatable, Sendable {
     static func decode(_ page: Page, slot: UInt64) -> Decoded {
         guard page.size >= Meta.length else { return .damaged("meta page shorter than \(Meta.length) bytes") }
         guard page.u64(8) == magic else { return .foreign }
-        let checksum = Checksum.xxh64(page.bytes + 8, count: Meta.length - 8)
+        let checksum = page.xxh64(8, Meta.length - 8)
         guard checksum == page.u64(0) else { return .damaged("meta checksum mismatch (torn or damaged write)") }
         let version = page.u32(16)
         let pageChecksum: PageChecksum

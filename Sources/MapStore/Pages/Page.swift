@@ -1,3 +1,4 @@
+import CShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,111 +45,136 @@ enum PageLayout {
 }
 
 /// A view of one page (or a run of pages) in memory: the only place MapStore reads and
-/// writes page bytes through a raw pointer.
+/// writes page bytes through a raw pointer (with Cell.swift, which reads a split's copies
+/// of cells, and KeyOrder.swift, which compares keys).
 ///
 /// Every accessor is little-endian and checks its offset against the page's size. Callers
 /// validate offsets and lengths read from disk before using them (and throw
 /// ``MapStoreError/corrupted(page:reason:)``); the checks here are a last line that turns a
-/// missed validation into a trap instead of an out-of-bounds read.
+/// missed validation into a trap instead of an out-of-bounds read. The `unchecked`
+/// accessors are for the tree's hot paths, whose callers have just made that check
+/// themselves; the cell layout on top of them is in Cell.swift.
+///
+/// The pointer is private to this file: nothing else in MapStore sees the address behind a
+/// page, only the bytes these accessors lend. (So the accessors are `@usableFromInline`, not
+/// `@inlinable`: nothing outside the module inlines them, and inside it the optimizer sees
+/// them all.)
 @usableFromInline
 struct Page {
-    @usableFromInline let bytes: UnsafeMutableRawPointer
+    private let bytes: UnsafeMutableRawPointer
     /// Bytes in this view (one page, or a whole overflow run).
     @usableFromInline let size: Int
 
-    @inlinable
+    /// A view of the `size` bytes at `bytes`, which stay valid while the view is used.
+    @usableFromInline @inline(__always)
     init(_ bytes: UnsafeMutableRawPointer, size: Int) {
         self.bytes = bytes
         self.size = size
     }
 
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func u8(_ offset: Int) -> UInt8 {
         precondition(offset >= 0 && offset < size, "page read out of bounds")
         return bytes.load(fromByteOffset: offset, as: UInt8.self)
     }
 
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func u16(_ offset: Int) -> Int {
         precondition(offset >= 0 && offset + 2 <= size, "page read out of bounds")
         return Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
     }
 
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func u32(_ offset: Int) -> UInt32 {
         precondition(offset >= 0 && offset + 4 <= size, "page read out of bounds")
         return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func u64(_ offset: Int) -> UInt64 {
         precondition(offset >= 0 && offset + 8 <= size, "page read out of bounds")
         return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func setU8(_ offset: Int, _ value: UInt8) {
         precondition(offset >= 0 && offset < size, "page write out of bounds")
         bytes.storeBytes(of: value, toByteOffset: offset, as: UInt8.self)
     }
 
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func setU16(_ offset: Int, _ value: Int) {
         precondition(offset >= 0 && offset + 2 <= size && value >= 0 && value <= 0xFFFF, "page write out of bounds")
         bytes.storeBytes(of: UInt16(value).littleEndian, toByteOffset: offset, as: UInt16.self)
     }
 
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func setU32(_ offset: Int, _ value: UInt32) {
         precondition(offset >= 0 && offset + 4 <= size, "page write out of bounds")
         bytes.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self)
     }
 
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func setU64(_ offset: Int, _ value: UInt64) {
         precondition(offset >= 0 && offset + 8 <= size, "page write out of bounds")
         bytes.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self)
     }
 
     /// A 16-bit field at an offset the caller has just checked against ``size``.
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func uncheckedU16(_ offset: Int) -> Int {
         Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
     }
 
     /// An 8-bit field at an offset the caller has just checked against ``size``.
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func uncheckedU8(_ offset: Int) -> UInt8 {
         bytes.load(fromByteOffset: offset, as: UInt8.self)
     }
 
     /// A 32-bit field at an offset the caller has just checked against ``size``.
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func uncheckedU32(_ offset: Int) -> UInt32 {
         UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 
     /// A 64-bit field at an offset the caller has just checked against ``size``.
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func uncheckedU64(_ offset: Int) -> UInt64 {
         UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
     /// `count` bytes at an offset the caller has just checked against ``size``.
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func uncheckedSlice(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: bytes + offset, count: count)
     }
 
+    /// The order of the `count` bytes at `offset` (a key in a cell) against `key`, in
+    /// ``compareKeys(_:_:)``'s order (negative: the page's bytes sort first), for a range
+    /// the caller has just checked against ``size``: the comparison of a binary search step.
+    @usableFromInline @inline(__always)
+    func uncheckedCompare(_ offset: Int, _ count: Int, with key: SearchKey) -> Int {
+        compareKeys(UnsafeRawPointer(bytes) + offset, count, key.start, key.count)
+    }
+
+    /// Starts loading the cache line at `offset` (a cell a search will soon read). Only a
+    /// hint: nothing is read, so `offset` need not lie in the page (a prefetch of any
+    /// address cannot fault).
+    @usableFromInline @inline(__always)
+    func prefetch(_ offset: Int) {
+        cshim_prefetch(UnsafeRawPointer(bytes) + offset)
+    }
+
     /// `count` bytes from `offset`, for comparing or copying keys and values.
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func slice(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
         precondition(offset >= 0 && count >= 0 && offset + count <= size, "page read out of bounds")
         return UnsafeRawBufferPointer(start: bytes + offset, count: count)
     }
 
     /// Copies `source` to `offset`.
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func write(_ source: UnsafeRawBufferPointer, at offset: Int) {
         precondition(offset >= 0 && offset + source.count <= size, "page write out of bounds")
         if let start = source.baseAddress, source.count > 0 {
@@ -157,14 +183,14 @@ struct Page {
     }
 
     /// Moves `count` bytes from `from` to `to` within the page (ranges may overlap).
-    @inlinable @inline(__always)
+    @usableFromInline @inline(__always)
     func move(from: Int, to: Int, count: Int) {
         precondition(from >= 0 && to >= 0 && from + count <= size && to + count <= size, "page move out of bounds")
         if count > 0 { (bytes + to).copyMemory(from: bytes + from, byteCount: count) }
     }
 
     /// Zeroes `count` bytes from `offset`.
-    @inlinable
+    @usableFromInline
     func zero(_ offset: Int, _ count: Int) {
         precondition(offset >= 0 && offset + count <= size, "page write out of bounds")
         (bytes + offset).initializeMemory(as: UInt8.self, repeating: 0, count: count)
@@ -176,13 +202,19 @@ struct Page {
         return count == 0 || memcmp(bytes + offset, other.bytes + offset, count) == 0
     }
 
+    /// The XXH64 hash of `count` bytes from `offset` (a meta page's checksum).
+    func xxh64(_ offset: Int, _ count: Int) -> UInt64 {
+        precondition(offset >= 0 && count >= 0 && offset + count <= size, "page read out of bounds")
+        return Checksum.xxh64(bytes + offset, count: count)
+    }
+
     /// Whether `count` bytes from `offset` are all zero.
     func isZero(from offset: Int, count: Int) -> Bool {
         slice(offset, count).allSatisfy { $0 == 0 }
     }
 
     /// Copies the whole of `other` (of the same size) over this page.
-    @inlinable
+    @usableFromInline
     func copy(from other: Page) {
         precondition(other.size == size, "page sizes differ")
         bytes.copyMemory(from: other.bytes, byteCount: size)
@@ -190,12 +222,12 @@ struct Page {
 
     // MARK: Header fields
 
-    @inlinable var kind: UInt8 { u8(PageLayout.kindOffset) }
-    @inlinable var count: Int { u16(PageLayout.countOffset) }
-    @inlinable var upper: Int { u16(PageLayout.upperOffset) }
-    @inlinable var pageNumber: UInt64 { u64(PageLayout.numberOffset) }
-    @inlinable var txnID: UInt64 { u64(PageLayout.txnOffset) }
-    @inlinable var storedChecksum: UInt64 { u64(PageLayout.checksumOffset) }
+    @usableFromInline var kind: UInt8 { u8(PageLayout.kindOffset) }
+    @usableFromInline var count: Int { u16(PageLayout.countOffset) }
+    @usableFromInline var upper: Int { u16(PageLayout.upperOffset) }
+    @usableFromInline var pageNumber: UInt64 { u64(PageLayout.numberOffset) }
+    @usableFromInline var txnID: UInt64 { u64(PageLayout.txnOffset) }
+    @usableFromInline var storedChecksum: UInt64 { u64(PageLayout.checksumOffset) }
 
     /// The checksum of the page's meaningful bytes after the checksum field, in the file's
     /// scheme. The page number inside them ties the checksum to the page's place.
@@ -206,7 +238,7 @@ struct Page {
     /// do not hold covers the whole page, so damage there still shows as a mismatch.
     /// CRC-32C runs over the parts as one byte string; XXH64 hashes the second part seeded
     /// with the first part's hash. A CRC-32C fills the low 32 bits; the high 32 are zero.
-    @inlinable
+    @usableFromInline
     func computeChecksum(_ scheme: PageChecksum) -> UInt64 {
         let header = PageLayout.headerSize
         // Covered: 8..<firstEnd, then secondStart..<size when the page has two parts.
@@ -251,7 +283,7 @@ struct Page {
     }
 
     /// Stores the page's checksum (``computeChecksum(_:)``): the last change before a write.
-    @inlinable
+    @usableFromInline
     func seal(_ scheme: PageChecksum) {
         setU64(PageLayout.checksumOffset, computeChecksum(scheme))
     }
@@ -260,7 +292,7 @@ struct Page {
     /// free gap (between the slot array and the cells) and a free-list page's bytes after its
     /// words (``Options/secureDelete``, before sealing). The space of removed cells is zeroed
     /// when they are removed, and an overflow run's tail when the run is written.
-    @inlinable
+    @usableFromInline
     func eraseUnused() {
         let header = PageLayout.headerSize
         switch kind {
@@ -277,7 +309,7 @@ struct Page {
     }
 
     /// Writes the header fields common to every data page.
-    @inlinable
+    @usableFromInline
     func initialize(kind: PageKind, number: UInt64, txnID: UInt64) {
         zero(0, PageLayout.headerSize)
         setU64(PageLayout.txnOffset, txnID)
@@ -290,7 +322,7 @@ struct Page {
     /// them holds nothing a reader uses (the checksum leaves it out) and is not copied: on a
     /// page two-thirds full that is a third of a page copy saved on every page a write
     /// transaction copies. The caller has checked `slotsEnd <= upper <= size` (``Node``).
-    @inlinable
+    @usableFromInline
     func copyUsed(from other: Page, slotsEnd: Int, upper: Int) {
         precondition(other.size == size && slotsEnd <= upper && upper <= size, "page copy out of bounds")
         bytes.copyMemory(from: other.bytes, byteCount: slotsEnd)

@@ -1,27 +1,3 @@
-import CShims
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Cell formats of branch and leaf pages, and the search inside one page.
-///
-/// ```
-/// leaf cell:   keyLength u16 | flags u8 | 0 u8 | valueLength u32 | key | value
-///              (flags & overflow: the value lives in an overflow run and the cell holds its first page, u64)
-/// branch cell: child u64 | keyLength u16 | key      (cell 0's key is empty: it stands for "below everything")
-/// ```
-/// Slots (u16 offsets of the cells, in key order) follow the page header; cells fill the page from its end.
-@usableFromInline
-enum Cell {
-    @usableFromInline static let leafHeader = 8
-    @usableFromInline static let branchHeader = 10
-    @usableFromInline static let slotSize = 2
-    /// The value is in an overflow run.
-    @usableFromInline static let overflow: UInt8 = 1
-    /// The value is a table descriptor (main tree only).
-    @usableFromInline static let table: UInt8 = 2
-}
-
 /// Size limits that follow from the page size.
 @usableFromInline
 struct NodeLimits: Sendable {
@@ -43,66 +19,6 @@ struct NodeLimits: Sendable {
     @inlinable func overflowPages(valueLength length: Int) -> Int {
         (PageLayout.headerSize + length + pageSize - 1) / pageSize
     }
-}
-
-/// memcmp order, the shorter key first on a common prefix.
-///
-/// Compares eight bytes at a time as big-endian words, then a tail of at most one 4-, one
-/// 2- and one 1-byte step: keys are short, a call to libc's memcmp costs more than the
-/// comparison itself, and a byte-at-a-time tail was most of the cost of a branch search
-/// (separators are prefixes of keys, so their lengths are rarely a multiple of eight).
-@inlinable @inline(__always)
-func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
-    let common = min(a.count, b.count)
-    guard common > 0 else { return a.count &- b.count }
-    return compareKeys(a.baseAddress!, a.count, b.baseAddress!, b.count)
-}
-
-/// ``compareKeys(_:_:)`` on two keys given by start and length (both starts valid when
-/// either length is non-zero): the form a binary search uses with its search key's start
-/// loaded once.
-///
-/// When the common length is at least eight, a tail shorter than eight bytes is compared
-/// as the last eight bytes of the common part (overlapping bytes already found equal):
-/// one step instead of a 4-, 2- and 1-byte cascade.
-@inlinable @inline(__always)
-func compareKeys(_ p: UnsafeRawPointer, _ aCount: Int, _ q: UnsafeRawPointer, _ bCount: Int) -> Int {
-    let common = min(aCount, bCount)
-    if common >= 8 {
-        var offset = 0
-        while true {
-            let x = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            let y = UInt64(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            if x != y { return x < y ? -1 : 1 }
-            offset &+= 8
-            if offset &+ 8 > common { break }
-        }
-        if offset < common {
-            let last = common &- 8
-            let x = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: last, as: UInt64.self))
-            let y = UInt64(bigEndian: q.loadUnaligned(fromByteOffset: last, as: UInt64.self))
-            if x != y { return x < y ? -1 : 1 }
-        }
-        return aCount &- bCount
-    }
-    var offset = 0
-    if offset &+ 4 <= common {
-        let x = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-        let y = UInt32(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-        if x != y { return x < y ? -1 : 1 }
-        offset &+= 4
-    }
-    if offset &+ 2 <= common {
-        let x = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-        let y = UInt16(bigEndian: q.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-        if x != y { return x < y ? -1 : 1 }
-        offset &+= 2
-    }
-    if offset < common {
-        let x = p.load(fromByteOffset: offset, as: UInt8.self), y = q.load(fromByteOffset: offset, as: UInt8.self)
-        if x != y { return x < y ? -1 : 1 }
-    }
-    return aCount &- bCount
 }
 
 /// A leaf entry as found in a page: where its key is and what its value is.
@@ -151,7 +67,7 @@ struct Node {
             throw Node.wrongNumber(number, stored)
         }
         let count = page.uncheckedU16(PageLayout.countOffset)
-        let slotsEnd = PageLayout.headerSize &+ Cell.slotSize &* count
+        let slotsEnd = Cell.slotsEnd(count: count)
         let upper = page.uncheckedU16(PageLayout.upperOffset)
         guard slotsEnd <= upper, upper <= page.size else {
             throw Node.slotsDoNotFit(number, count, upper)
@@ -179,7 +95,7 @@ struct Node {
     }
 
     @inlinable var upper: Int { page.upper }
-    @inlinable var slotsEnd: Int { PageLayout.headerSize &+ Cell.slotSize &* count }
+    @inlinable var slotsEnd: Int { Cell.slotsEnd(count: count) }
 
     @inlinable @inline(__always)
     func corrupted(_ reason: String) -> MapStoreError {
@@ -198,22 +114,22 @@ struct Node {
     @inlinable @inline(__always)
     func slotOffset(_ index: Int) throws(MapStoreError) -> Int {
         // The slot array lies inside the page: checked when the node was opened.
-        let offset = page.uncheckedU16(PageLayout.headerSize &+ Cell.slotSize &* index)
+        let offset = page.uncheckedSlot(index)
         guard offset >= slotsEnd, offset < page.size else {
             throw corrupted("slot \(index) points at \(offset), outside the cell area")
         }
         return offset
     }
 
-    /// The key of the cell at `offset` (a leaf cell's length is at 0, a branch cell's at 8),
-    /// checked to lie inside the page: the one place every key read goes through.
+    /// The key of the cell at `offset` (in a leaf or branch cell's `format`), checked to lie
+    /// inside the page: the one place every key read goes through.
     @inlinable @inline(__always)
-    func key(ofCellAt offset: Int, header: Int, lengthAt lengthOffset: Int, index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
+    func key(ofCellAt offset: Int, _ format: CellKeyFormat, index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
         // `offset` (a slot) and the key length are 16-bit: the sums cannot overflow.
-        guard offset &+ header <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        let keyLength = page.uncheckedU16(offset &+ lengthOffset)
-        guard offset &+ header &+ keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
-        return page.uncheckedSlice(offset &+ header, keyLength)
+        guard offset &+ format.header <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
+        let keyLength = page.uncheckedKeyLength(ofCellAt: offset, format)
+        guard offset &+ format.header &+ keyLength <= page.size else { throw corrupted("cell \(index) key runs past the page end") }
+        return page.uncheckedSlice(offset &+ format.header, keyLength)
     }
 
     // MARK: Leaf cells
@@ -230,16 +146,16 @@ struct Node {
     /// (Offsets and lengths are 16- and 32-bit fields, so the sums cannot overflow.)
     @inlinable @inline(__always)
     func leafEntry(inRange index: Int) throws(MapStoreError) -> LeafEntry {
-        let offset = page.uncheckedU16(PageLayout.headerSize &+ Cell.slotSize &* index)
+        let offset = page.uncheckedSlot(index)
         let size = page.size
         guard offset >= slotsEnd, offset &+ Cell.leafHeader <= size else {
             throw corrupted("slot \(index) points at \(offset), outside the cell area or too near the page end")
         }
-        let keyLength = page.uncheckedU16(offset)
-        let flags = page.uncheckedU8(offset &+ 2)
-        let valueLength = Int(page.uncheckedU32(offset &+ 4))
+        let keyLength = page.uncheckedLeafKeyLength(at: offset)
+        let flags = page.uncheckedLeafFlags(at: offset)
+        let valueLength = page.uncheckedLeafValueLength(at: offset)
         let keyStart = offset &+ Cell.leafHeader
-        let stored = flags & Cell.overflow != 0 ? 8 : valueLength
+        let stored = flags & Cell.overflow != 0 ? Cell.overflowReferenceSize : valueLength
         let cellSize = Cell.leafHeader &+ keyLength &+ stored
         guard offset &+ cellSize <= size else {
             throw corrupted("cell \(index) (key \(keyLength) bytes, value \(stored) bytes) runs past the page end")
@@ -250,7 +166,7 @@ struct Node {
 
     @inlinable @inline(__always)
     func leafKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
-        try key(ofCellAt: try cellOffset(index), header: Cell.leafHeader, lengthAt: 0, index: index)
+        try key(ofCellAt: try cellOffset(index), .leaf, index: index)
     }
 
     /// The index of `key`, or where it would be inserted.
@@ -259,7 +175,7 @@ struct Node {
         var low = 0
         var high = count
         guard low < high else { return (0, false) }
-        let probe = try SearchProbe(self, header: Cell.leafHeader, lengthAt: 0, key: key)
+        let probe = try SearchProbe(self, .leaf, key: key)
         probe.prefetchFirstSteps(low, high)
         while low < high {
             let mid = (low &+ high) >> 1
@@ -276,12 +192,12 @@ struct Node {
     func branchChild(_ index: Int) throws(MapStoreError) -> UInt64 {
         let offset = try cellOffset(index)
         guard offset + Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        return page.u64(offset)
+        return page.branchChild(at: offset)
     }
 
     @inlinable @inline(__always)
     func branchKey(_ index: Int) throws(MapStoreError) -> UnsafeRawBufferPointer {
-        try key(ofCellAt: try cellOffset(index), header: Cell.branchHeader, lengthAt: 8, index: index)
+        try key(ofCellAt: try cellOffset(index), .branch, index: index)
     }
 
     /// The child of branch cell `index`, `index` in `0..<count` (what ``searchBranch(_:)``
@@ -290,7 +206,7 @@ struct Node {
     func branchChild(inRange index: Int) throws(MapStoreError) -> UInt64 {
         let offset = try slotOffset(index)
         guard offset &+ Cell.branchHeader <= page.size else { throw corrupted("cell \(index) header runs past the page end") }
-        return page.uncheckedU64(offset)
+        return page.uncheckedBranchChild(at: offset)
     }
 
     /// The child index whose subtree holds `key`: the last cell whose key is <= `key`
@@ -301,7 +217,7 @@ struct Node {
         var low = 1
         var high = count
         guard low < high else { return 0 }
-        let probe = try SearchProbe(self, header: Cell.branchHeader, lengthAt: 8, key: key)
+        let probe = try SearchProbe(self, .branch, key: key)
         probe.prefetchFirstSteps(low, high)
         while low < high {
             let mid = (low &+ high) >> 1
@@ -329,7 +245,6 @@ struct Node {
         let cellsStart = slotsEnd
         let n = count
         guard n > 0 else { return }
-        let bytes = UnsafeRawPointer(page.bytes)
         let header = isLeaf ? Cell.leafHeader : Cell.branchHeader
         // Node's init checked `cellsStart <= upper <= size`, so the slots lie in the page; a
         // cell header must start in `cellsStart ... size - header` (no room: every cell is bad).
@@ -338,20 +253,22 @@ struct Node {
         var index = 0
         if isLeaf {
             while index < n {
-                let offset = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: PageLayout.headerSize &+ Cell.slotSize &* index, as: UInt16.self)))
+                let offset = page.uncheckedSlot(index)
                 guard UInt(bitPattern: offset &- cellsStart) <= span else { break }
-                let keyLength = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
-                let overflow = bytes.load(fromByteOffset: offset &+ 2, as: UInt8.self) & Cell.overflow != 0
-                let valueLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset &+ 4, as: UInt32.self)))
-                guard offset &+ Cell.leafHeader &+ keyLength &+ (overflow ? 8 : valueLength) <= size else { break }
+                let keyLength = page.uncheckedLeafKeyLength(at: offset)
+                let overflow = page.uncheckedLeafFlags(at: offset) & Cell.overflow != 0
+                let valueLength = page.uncheckedLeafValueLength(at: offset)
+                // Summed in this order (offset, header, key, then the stored value) the check
+                // compiles to the fewest instructions a cell (measured with callgrind; other
+                // orders cost one or two more).
+                guard offset &+ Cell.leafHeader &+ keyLength &+ (overflow ? Cell.overflowReferenceSize : valueLength) <= size else { break }
                 index &+= 1
             }
         } else {
             while index < n {
-                let offset = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: PageLayout.headerSize &+ Cell.slotSize &* index, as: UInt16.self)))
+                let offset = page.uncheckedSlot(index)
                 guard UInt(bitPattern: offset &- cellsStart) <= span else { break }
-                let keyLength = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt16.self)))
-                guard offset &+ Cell.branchHeader &+ keyLength <= size else { break }
+                guard offset &+ Cell.branchHeader &+ page.uncheckedBranchKeyLength(at: offset) <= size else { break }
                 index &+= 1
             }
         }
@@ -365,18 +282,15 @@ struct Node {
         let size = page.size
         let cellsStart = slotsEnd
         for index in 0..<count {
-            let offset = page.uncheckedU16(PageLayout.headerSize + Cell.slotSize * index)
+            let offset = page.slot(index)
             guard offset >= cellsStart else { throw corrupted("slot \(index) points at \(offset), outside the cell area") }
             let end: Int
             if isLeaf {
                 guard offset + Cell.leafHeader <= size else { throw corrupted("cell \(index) header runs past the page end") }
-                let keyLength = page.uncheckedU16(offset)
-                let overflow = page.bytes.load(fromByteOffset: offset + 2, as: UInt8.self) & Cell.overflow != 0
-                let valueLength = Int(UInt32(littleEndian: page.bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)))
-                end = offset + Cell.leafHeader + keyLength + (overflow ? 8 : valueLength)
+                end = offset + page.leafCellSize(at: offset)
             } else {
                 guard offset + Cell.branchHeader <= size else { throw corrupted("cell \(index) header runs past the page end") }
-                end = offset + Cell.branchHeader + page.uncheckedU16(offset + 8)
+                end = offset + page.branchCellSize(at: offset)
             }
             guard end <= size else { throw corrupted("cell \(index) runs past the page end") }
         }
@@ -396,26 +310,21 @@ struct SearchProbe {
     @usableFromInline let lowest: Int
     /// Cell offsets in `lowest ... lowest + span` leave room for the cell header.
     @usableFromInline let span: UInt
-    @usableFromInline let header: Int
-    @usableFromInline let lengthAt: Int
-    @usableFromInline let keyStart: UnsafeRawPointer
-    @usableFromInline let keyCount: Int
+    @usableFromInline let format: CellKeyFormat
+    @usableFromInline let key: SearchKey
 
     @inlinable @inline(__always)
-    init(_ node: Node, header: Int, lengthAt: Int, key: UnsafeRawBufferPointer) throws(MapStoreError) {
+    init(_ node: Node, _ format: CellKeyFormat, key: UnsafeRawBufferPointer) throws(MapStoreError) {
         self.node = node
         page = node.page
         size = node.page.size
         lowest = node.slotsEnd
         // A node with cells has room for one header after its slots; without that no probe
         // could pass, and the unsigned span below would wrap.
-        guard size &- header >= lowest else { throw node.corrupted("no room for a cell after \(node.count) slots") }
-        span = UInt(bitPattern: size &- header &- lowest)
-        self.header = header
-        self.lengthAt = lengthAt
-        // An empty key has no start: any address does, as no byte of it is read.
-        keyStart = key.baseAddress ?? UnsafeRawPointer(node.page.bytes)
-        keyCount = key.count
+        guard size &- format.header >= lowest else { throw node.corrupted("no room for a cell after \(node.count) slots") }
+        span = UInt(bitPattern: size &- format.header &- lowest)
+        self.format = format
+        self.key = SearchKey(key)
     }
 
     /// Starts loading the cells the first three steps of a binary search over `low..<high`
@@ -431,7 +340,7 @@ struct SearchProbe {
         let left = (low &+ mid) >> 1, right = (mid &+ 1 &+ high) >> 1
         for index in [mid, left, right, (low &+ left) >> 1, (left &+ 1 &+ mid) >> 1,
                       (mid &+ 1 &+ right) >> 1, (right &+ 1 &+ high) >> 1] {
-            cshim_prefetch(UnsafeRawPointer(page.bytes) + page.uncheckedU16(PageLayout.headerSize &+ Cell.slotSize &* index))
+            page.prefetch(page.uncheckedSlot(index))
         }
     }
 
@@ -439,12 +348,11 @@ struct SearchProbe {
     @inlinable @inline(__always)
     func compare(_ index: Int) throws(MapStoreError) -> Int {
         // The slot lies in the slot array (index < count), checked when the node was opened.
-        let offset = page.uncheckedU16(PageLayout.headerSize &+ Cell.slotSize &* index)
+        let offset = page.uncheckedSlot(index)
         guard UInt(bitPattern: offset &- lowest) <= span else { throw node.corrupted("slot \(index) points at \(offset), outside the cell area") }
-        let keyLength = page.uncheckedU16(offset &+ lengthAt)
-        let start = offset &+ header
+        let keyLength = page.uncheckedKeyLength(ofCellAt: offset, format)
+        let start = offset &+ format.header
         guard start &+ keyLength <= size else { throw node.corrupted("cell \(index) key runs past the page end") }
-        let key = page.uncheckedSlice(start, keyLength)
-        return compareKeys(key.baseAddress.unsafelyUnwrapped, keyLength, keyStart, keyCount)
+        return page.uncheckedCompare(start, keyLength, with: key)
     }
 }

@@ -11,23 +11,19 @@ struct NodeEditor {
     @inlinable var count: Int { page.count }
     @inlinable var upper: Int { page.upper }
     @inlinable var isLeaf: Bool { page.kind == PageKind.leaf.rawValue }
-    @inlinable var slotsEnd: Int { PageLayout.headerSize + Cell.slotSize * count }
+    @inlinable var slotsEnd: Int { Cell.slotsEnd(count: count) }
     /// Contiguous free bytes between the slot array and the cell area.
     @inlinable var contiguousFree: Int { upper - slotsEnd }
     /// Bytes a page can hold in slots and cells.
     @inlinable var capacity: Int { page.size - PageLayout.headerSize }
 
-    @inlinable func offset(_ index: Int) -> Int { page.u16(PageLayout.headerSize + Cell.slotSize * index) }
+    /// The offset of cell `index` (its slot's value).
+    @inlinable func offset(_ index: Int) -> Int { page.slot(index) }
 
     /// Bytes of the cell at `offset` (without its slot).
     @inlinable
     func cellSize(at offset: Int) -> Int {
-        if isLeaf {
-            let keyLength = page.u16(offset)
-            let overflow = page.u8(offset + 2) & Cell.overflow != 0
-            return Cell.leafHeader + keyLength + (overflow ? 8 : Int(page.u32(offset + 4)))
-        }
-        return Cell.branchHeader + page.u16(offset + 8)
+        isLeaf ? page.leafCellSize(at: offset) : page.branchCellSize(at: offset)
     }
 
     @inlinable func cellSize(_ index: Int) -> Int { cellSize(at: offset(index)) }
@@ -66,9 +62,9 @@ struct NodeEditor {
         let n = count
         precondition(index <= n && contiguousFree >= size + Cell.slotSize, "node insert without room")
         let newUpper = upper - size
-        let slot = PageLayout.headerSize + Cell.slotSize * index
+        let slot = Cell.slotPosition(index)
         page.move(from: slot, to: slot + Cell.slotSize, count: Cell.slotSize * (n - index))
-        page.setU16(slot, newUpper)
+        page.setSlot(index, newUpper)
         page.setU16(PageLayout.countOffset, n + 1)
         page.setU16(PageLayout.upperOffset, newUpper)
         return newUpper
@@ -90,7 +86,7 @@ struct NodeEditor {
             page.zero(at, cellSize(at: at))
         }
         let n = count
-        let slot = PageLayout.headerSize + Cell.slotSize * index
+        let slot = Cell.slotPosition(index)
         page.move(from: slot + Cell.slotSize, to: slot, count: Cell.slotSize * (n - index - 1))
         page.setU16(PageLayout.countOffset, n - 1)
         if n - 1 == 0 { page.setU16(PageLayout.upperOffset, page.size) }
@@ -113,34 +109,27 @@ struct NodeEditor {
 
     // MARK: Leaf cells
 
-    /// Writes a leaf cell at `offset`; `value` is the inline value, or the 8-byte overflow page number.
+    /// Writes a leaf cell at `offset`; `stored` is the inline value, or the 8-byte overflow page number.
     @inlinable
     func writeLeafCell(at offset: Int, key: UnsafeRawBufferPointer, flags: UInt8, valueLength: Int, stored: UnsafeRawBufferPointer) {
-        page.setU16(offset, key.count)
-        page.setU8(offset + 2, flags)
-        page.setU8(offset + 3, 0)
-        page.setU32(offset + 4, UInt32(valueLength))
-        page.write(key, at: offset + Cell.leafHeader)
-        page.write(stored, at: offset + Cell.leafHeader + key.count)
+        page.writeLeafCell(at: offset, key: key, flags: flags, valueLength: valueLength, stored: stored)
     }
 
     // MARK: Branch cells
 
-    @inlinable func child(_ index: Int) -> UInt64 { page.u64(offset(index)) }
-    @inlinable func setChild(_ index: Int, _ child: UInt64) { page.setU64(offset(index), child) }
+    /// The child page number of branch cell `index`.
+    @inlinable func child(_ index: Int) -> UInt64 { page.branchChild(at: offset(index)) }
+    /// Points branch cell `index` at page `child`.
+    @inlinable func setChild(_ index: Int, _ child: UInt64) { page.setBranchChild(at: offset(index), child) }
 
+    /// The key of branch cell `index`.
     @inlinable
-    func branchKey(_ index: Int) -> UnsafeRawBufferPointer {
-        let at = offset(index)
-        return page.slice(at + Cell.branchHeader, page.u16(at + 8))
-    }
+    func branchKey(_ index: Int) -> UnsafeRawBufferPointer { page.branchKey(at: offset(index)) }
 
     /// Inserts a branch cell at `index`; the caller has checked there is room.
     @inlinable
     func insertBranchCell(at index: Int, key: UnsafeRawBufferPointer, child: UInt64) {
         let at = insertSlot(at: index, size: Cell.branchHeader + key.count)
-        page.setU64(at, child)
-        page.setU16(at + 8, key.count)
-        page.write(key, at: at + Cell.branchHeader)
+        page.writeBranchCell(at: at, child: child, key: key)
     }
 }

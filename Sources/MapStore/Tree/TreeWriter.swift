@@ -158,25 +158,17 @@ struct TreeWriter<Space: PageSpace> {
         let separator: [UInt8]
         if isLeaf {
             for j in left...n { rightEditor.append(cell: item(j)) }
-            separator = Self.shortestSeparator(leafKey(of: item(left - 1)), leafKey(of: item(left)))
+            separator = Self.shortestSeparator(Cell.leafKey(of: item(left - 1)), Cell.leafKey(of: item(left)))
         } else {
             // The first right cell's key moves up; it stays in the right page with an empty key.
             let first = item(left)
-            let child = first.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
-            let keyLength = Int(UInt16(littleEndian: first.loadUnaligned(fromByteOffset: 8, as: UInt16.self)))
-            separator = Array(UnsafeRawBufferPointer(rebasing: first[Cell.branchHeader..<(Cell.branchHeader + keyLength)]))
-            rightEditor.insertBranchCell(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: UInt64(littleEndian: child))
+            separator = Array(Cell.branchKey(of: first))
+            rightEditor.insertBranchCell(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: Cell.branchChild(of: first))
             for j in stride(from: left + 1, through: n, by: 1) { rightEditor.append(cell: item(j)) }
         }
         try withBytes(of: separator) { (key) throws(MapStoreError) in
             try insertSeparator(&tree, key: key, right: rightNumber, splitting: node.number)
         }
-    }
-
-
-    func leafKey(of cell: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        let keyLength = Int(UInt16(littleEndian: cell.loadUnaligned(fromByteOffset: 0, as: UInt16.self)))
-        return UnsafeRawBufferPointer(rebasing: cell[Cell.leafHeader..<(Cell.leafHeader + keyLength)])
     }
 
     /// The shortest prefix of `right` that sorts after `left`: a valid separator that keeps branch pages small.
@@ -212,10 +204,7 @@ struct TreeWriter<Space: PageSpace> {
             return
         }
         try withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { (buffer) throws(MapStoreError) in
-            let cell = Page(buffer.baseAddress!, size: size)
-            cell.setU64(0, right)
-            cell.setU16(8, key.count)
-            cell.write(key, at: Cell.branchHeader)
+            Page(buffer.baseAddress!, size: size).writeBranchCell(at: 0, child: right, key: key)
             try split(&tree, node: (parentNumber, parentPage), index: index + 1, newCell: UnsafeRawBufferPointer(buffer))
         }
     }
