@@ -45,10 +45,10 @@ import Glibc
     static func expectError(_ error: MapStoreError?, code: Int32, kind: String, path: String, _ context: String) {
         let operation = ["write": "write", "fsync": "fsync", "rename": "rename", "fsyncDirectory": "fsync directory",
                          "ftruncate": "ftruncate", "pwrite": "pwrite"][kind] ?? kind
-        switch (code, error) {
-        case let (ENOSPC, .diskFull(named)?):
+        switch error {
+        case let .diskFull(named)? where code == ENOSPC:
             #expect(named == path, "\(context): \(String(describing: error))")
-        case let (_, .io(errno, called, named)?) where code != ENOSPC:
+        case let .io(errno, called, named)? where code != ENOSPC:
             #expect(errno == code, "\(context): \(String(describing: error))")
             #expect(called.hasPrefix(operation), "\(context): \(String(describing: error))")
             #expect(named == path, "\(context): \(String(describing: error))")
@@ -224,7 +224,7 @@ import Glibc
             var thrown: MapStoreError?
             do {
                 _ = try Database(path: path, options: options)
-            } catch let error as MapStoreError {
+            } catch {
                 thrown = error
             }
             guard let failed = io.failed else {
