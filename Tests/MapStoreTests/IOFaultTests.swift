@@ -219,8 +219,9 @@ import Glibc
         #expect(points >= (mode == .readOnly ? writers + 3 : 4))
     }
 
-    /// Creating a database writes its two meta pages and syncs them: a failure there is an
-    /// error from `Database.init`, and the next open (with the real calls) makes a good file.
+    /// Creating a database writes its two meta pages, syncs them and syncs their directory: a
+    /// failure there is an error from `Database.init`, and the next open (with the real calls)
+    /// makes a good file.
     @Test(arguments: [EIO, ENOSPC])
     func creatingADatabaseFailsCleanly(code: Int32) throws {
         let dir = TemporaryDirectory()
@@ -242,6 +243,6 @@ import Glibc
             try db.write { try $0.put("a", "b") }
             #expect(try db.check() == [])
         }
-        #expect(points == 2, "a pwrite and an fsync")
+        #expect(points == 3, "a pwrite, an fsync and the directory's fsync")
     }
 }

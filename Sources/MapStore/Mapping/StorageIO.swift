@@ -2,36 +2,61 @@
 import Glibc
 #endif
 
-/// The engine's writes and syncs of its data file: every call that changes the file or makes
-/// it durable goes through one value of this type (``Options/storageIO``).
+/// Which file a ``StorageIO`` call is about. The kernel does not need it; a recorder does, to
+/// keep the data file's log apart from the other files' and to fail the calls of one file only.
+enum StorageFile: Sendable, Hashable {
+    /// The database's data file (and, when it is created, its directory).
+    case data
+    /// The lock file: its header and size when it is laid out. Its slots and sync record are
+    /// stored through its shared map, which no system call writes.
+    case lock
+    /// A file written for the user (a backup, a compacted copy, a dump, a restored database):
+    /// the temporary beside the target, the rename over it and the sync of their directory.
+    case output
+}
+
+/// The engine's writes and syncs of its files: every call that changes the data file, the
+/// lock file or a file written for the user, or makes it durable, goes through one value of
+/// this type (``Options/storageIO``), so the tests can record every such call or fail any one.
 ///
 /// Each method is one system call with the kernel's contract and nothing more: it returns
 /// what the call returns (bytes written, or 0) or `-errno` when the call fails. Retrying
 /// EINTR, looping over short writes and turning errno into ``MapStoreError`` stay in
 /// ``Syscalls``, above this layer, so an implementation that fails or shortens calls on
-/// purpose exercises that code as a real kernel would.
+/// purpose exercises that code as a real kernel would. `file` says which file the call is
+/// about (``StorageFile``); the system ignores it.
 ///
 /// Production uses ``SystemIO``. The tests supply a recording one (crash images: every
-/// write and sync in order) and a fault-injecting one (EIO, ENOSPC at call number K).
-/// Reads go straight through the map and are not part of it.
+/// write and sync of the data file in order) and a fault-injecting one (EIO, ENOSPC at call
+/// number K of the chosen files). Reads go straight through the map or `pread`, and so do
+/// what only opens, locks or removes a file (open, fcntl, unlink): none of it writes bytes.
 protocol StorageIO: Sendable {
     /// `pwritev(2)`: `count` buffers that land consecutively in the file from `offset`.
-    func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int) -> Int
+    func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int, file: StorageFile) -> Int
     /// `pwrite(2)` of `bytes` at `offset`.
-    func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int
+    func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, file: StorageFile) -> Int
+    /// `write(2)` of `bytes` at the descriptor's position: a file written front to back, a
+    /// pipe or a device.
+    func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, file: StorageFile) -> Int
     /// `fdatasync(2)`.
-    func fdatasync(_ fd: Int32) -> Int
-    /// `fsync(2)`.
-    func fsync(_ fd: Int32) -> Int
+    func fdatasync(_ fd: Int32, file: StorageFile) -> Int
+    /// `fsync(2)` of a file.
+    func fsync(_ fd: Int32, file: StorageFile) -> Int
+    /// `fsync(2)` of a directory, open as `fd`: makes the names created or renamed in it
+    /// survive a power cut. A method of its own because it makes no file's bytes durable: a
+    /// recorder must not take it for a sync of `file`'s contents.
+    func fsyncDirectory(_ fd: Int32, file: StorageFile) -> Int
+    /// `rename(2)` of `source` over `target`, atomically replacing what `target` named.
+    func rename(_ source: String, to target: String, file: StorageFile) -> Int
     /// `msync(2)` with `MS_SYNC` of `length` bytes at `address` in a shared writable map,
     /// which shows the file's bytes from `fileOffset` (the kernel does not need it; a
     /// recorder does, to log the synced bytes as writes at their place in the file).
-    func msync(_ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int) -> Int
+    func msync(_ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int, file: StorageFile) -> Int
     /// `posix_fallocate(3)` of `length` bytes from `offset` (which returns its error rather
     /// than setting errno: here it is `-error` like the others).
-    func fallocate(_ fd: Int32, from offset: Int, length: Int) -> Int
+    func fallocate(_ fd: Int32, from offset: Int, length: Int, file: StorageFile) -> Int
     /// `ftruncate(2)` to `size` bytes.
-    func ftruncate(_ fd: Int32, to size: Int) -> Int
+    func ftruncate(_ fd: Int32, to size: Int, file: StorageFile) -> Int
 }
 
 /// The production ``StorageIO``: the system calls themselves. It holds nothing, so storing
@@ -40,25 +65,35 @@ struct SystemIO: StorageIO {
     @inline(__always)
     private static func result(_ value: Int) -> Int { value == -1 ? -Int(errno) : value }
 
-    func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int) -> Int {
+    func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int, file: StorageFile) -> Int {
         Self.result(Glibc.pwritev(fd, iovecs, count, off_t(offset)))
     }
 
-    func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int {
+    func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, file: StorageFile) -> Int {
         Self.result(Glibc.pwrite(fd, bytes.baseAddress, bytes.count, off_t(offset)))
     }
 
-    func fdatasync(_ fd: Int32) -> Int { Self.result(Int(Glibc.fdatasync(fd))) }
+    func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, file: StorageFile) -> Int {
+        Self.result(Glibc.write(fd, bytes.baseAddress, bytes.count))
+    }
 
-    func fsync(_ fd: Int32) -> Int { Self.result(Int(Glibc.fsync(fd))) }
+    func fdatasync(_ fd: Int32, file: StorageFile) -> Int { Self.result(Int(Glibc.fdatasync(fd))) }
 
-    func msync(_ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int) -> Int {
+    func fsync(_ fd: Int32, file: StorageFile) -> Int { Self.result(Int(Glibc.fsync(fd))) }
+
+    func fsyncDirectory(_ fd: Int32, file: StorageFile) -> Int { Self.result(Int(Glibc.fsync(fd))) }
+
+    func rename(_ source: String, to target: String, file: StorageFile) -> Int {
+        Self.result(Int(Glibc.rename(source, target)))
+    }
+
+    func msync(_ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int, file: StorageFile) -> Int {
         Self.result(Int(Glibc.msync(address, length, MS_SYNC)))
     }
 
-    func fallocate(_ fd: Int32, from offset: Int, length: Int) -> Int {
+    func fallocate(_ fd: Int32, from offset: Int, length: Int, file: StorageFile) -> Int {
         -Int(posix_fallocate(fd, off_t(offset), off_t(length)))
     }
 
-    func ftruncate(_ fd: Int32, to size: Int) -> Int { Self.result(Int(Glibc.ftruncate(fd, off_t(size)))) }
+    func ftruncate(_ fd: Int32, to size: Int, file: StorageFile) -> Int { Self.result(Int(Glibc.ftruncate(fd, off_t(size)))) }
 }

@@ -9,9 +9,10 @@ import Glibc
 ///
 /// swift-system's `FileDescriptor` already does this for open, close, pread, pwrite and
 /// ftruncate; the calls it lacks (mmap, msync, madvise, fdatasync, fallocate, fstat,
-/// pwritev) are wrapped here and nothing else is. The engine's writes and syncs of its data
-/// file take a ``StorageIO`` that makes the call itself (``SystemIO`` in production), so tests
-/// can record them or make them fail; these wrappers handle what the call returns.
+/// pwritev) are wrapped here and nothing else is. The engine's writes and syncs of its files
+/// (the data file, the lock file, the files written for the user, their directories) take a
+/// ``StorageIO`` that makes the call itself (``SystemIO`` in production), so tests can record
+/// them or make them fail; these wrappers handle what the call returns.
 @usableFromInline
 package enum Syscalls {
     /// Converts swift-system's `Errno` into the store's error.
@@ -75,6 +76,9 @@ package enum Syscalls {
 
     // MARK: The engine's writes and syncs, through its StorageIO
 
+    // Each wrapper names the file its call is about (`file`, the data file unless said), so
+    // a test's StorageIO can tell the data file's calls from the lock file's and an output's.
+
     /// Runs `call` (a ``StorageIO`` method: a result, or `-errno`) until it does not fail with
     /// EINTR. A full disk or quota is ``MapStoreError/diskFull(path:)`` whatever call hit it,
     /// any other failure ``MapStoreError/io(errno:operation:path:)``.
@@ -91,12 +95,13 @@ package enum Syscalls {
     }
 
     /// Writes `iovecs` (which must describe consecutive file bytes) at `offset`, looping over short writes.
-    static func pwritevAll(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, _ iovecs: UnsafeMutableBufferPointer<iovec>, at offset: Int) throws(MapStoreError) {
+    static func pwritevAll(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, _ iovecs: UnsafeMutableBufferPointer<iovec>, at offset: Int,
+                           file: StorageFile = .data) throws(MapStoreError) {
         var position = offset
         var first = 0
         while first < iovecs.count {
             let batch = min(iovecs.count - first, 1024)
-            let written = try storage("pwritev", path) { io.pwritev(fd.rawValue, iovecs.baseAddress! + first, Int32(batch), at: position) }
+            let written = try storage("pwritev", path) { io.pwritev(fd.rawValue, iovecs.baseAddress! + first, Int32(batch), at: position, file: file) }
             guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "pwritev (wrote nothing)", path: path) }
             position += written
             var remaining = written
@@ -116,40 +121,77 @@ package enum Syscalls {
 
     /// Writes all of `buffer` at `offset`, looping over short writes (without swift-system's
     /// generic path, a few hundred instructions a call: every commit writes its meta this way).
-    static func pwriteAll(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
+    static func pwriteAll(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int,
+                          file: StorageFile = .data) throws(MapStoreError) {
         var done = 0
         while done < buffer.count {
             let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
-            let written = try storage("pwrite", path) { io.pwrite(fd.rawValue, rest, at: offset + done) }
+            let written = try storage("pwrite", path) { io.pwrite(fd.rawValue, rest, at: offset + done, file: file) }
             guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "pwrite (wrote nothing)", path: path) }
             done += written
         }
     }
 
-    static func fdatasync(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
-        _ = try storage("fdatasync", path) { io.fdatasync(fd.rawValue) }
+    /// Writes all of `buffer` at the descriptor's position (a pipe, a device or a new file
+    /// written front to back), looping over short writes.
+    static func writeAll(_ io: some StorageIO, _ fd: Int32, _ path: String, _ buffer: UnsafeRawBufferPointer,
+                         file: StorageFile) throws(MapStoreError) {
+        var done = 0
+        while done < buffer.count {
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[done...])
+            let written = try storage("write", path) { io.write(fd, rest, file: file) }
+            guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "write (wrote nothing)", path: path) }
+            done += written
+        }
     }
 
-    static func fsync(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
-        _ = try storage("fsync", path) { io.fsync(fd.rawValue) }
+    static func fdatasync(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, file: StorageFile = .data) throws(MapStoreError) {
+        _ = try storage("fdatasync", path) { io.fdatasync(fd.rawValue, file: file) }
+    }
+
+    static func fsync(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, file: StorageFile = .data) throws(MapStoreError) {
+        _ = try storage("fsync", path) { io.fsync(fd.rawValue, file: file) }
+    }
+
+    /// `fsync` of the directory holding `path`, which makes a file created or renamed there
+    /// survive a power cut under its name.
+    static func fsyncDirectory(_ io: some StorageIO, of path: String, file: StorageFile = .data) throws(MapStoreError) {
+        let directory = FilePath(path).removingLastComponent()
+        let name = directory.isEmpty ? "." : directory.string
+        var fd: Int32
+        repeat { fd = Glibc.open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } while fd < 0 && errno == EINTR
+        guard fd >= 0 else { throw MapStoreError.io(errno: errno, operation: "open directory", path: name) }
+        defer { Glibc.close(fd) }
+        _ = try storage("fsync directory", name) { io.fsyncDirectory(fd, file: file) }
+    }
+
+    /// Renames `source` over `target` (one atomic step: `target` names the old file or the new one).
+    static func rename(_ io: some StorageIO, _ source: String, to target: String, file: StorageFile) throws(MapStoreError) {
+        _ = try storage("rename \(source) to", target) { io.rename(source, to: target, file: file) }
+    }
+
+    static func truncate(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, to size: Int, file: StorageFile = .data) throws(MapStoreError) {
+        _ = try storage("ftruncate", path) { io.ftruncate(fd.rawValue, to: size, file: file) }
     }
 
     /// `msync(MS_SYNC)` of `length` bytes of a shared writable map at `address`, the file's bytes from `fileOffset`.
-    static func msync(_ io: some StorageIO, _ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int, _ path: String) throws(MapStoreError) {
-        _ = try storage("msync", path) { io.msync(address, length, fileOffset: fileOffset) }
+    static func msync(_ io: some StorageIO, _ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int, _ path: String,
+                      file: StorageFile = .data) throws(MapStoreError) {
+        _ = try storage("msync", path) { io.msync(address, length, fileOffset: fileOffset, file: file) }
     }
 
     /// Makes the file at least `offset + length` bytes with its blocks allocated, so a later
     /// write or store through the map cannot fail for lack of space (which would be SIGBUS
     /// in a map). A file system without fallocate gets an ftruncate instead.
-    static func allocate(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, from offset: Int, length: Int) throws(MapStoreError) {
+    static func allocate(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, from offset: Int, length: Int,
+                         file: StorageFile = .data) throws(MapStoreError) {
         while true {
-            let result = io.fallocate(fd.rawValue, from: offset, length: length)
+            let result = io.fallocate(fd.rawValue, from: offset, length: length, file: file)
             if result >= 0 { return }
             let code = Int32(-result)
             if code == EINTR { continue }
             if code == EOPNOTSUPP || code == EINVAL {
-                _ = try storage("ftruncate", path) { io.ftruncate(fd.rawValue, to: offset + length) }
+                _ = try storage("ftruncate", path) { io.ftruncate(fd.rawValue, to: offset + length, file: file) }
                 return
             }
             if code == ENOSPC || code == EDQUOT { throw MapStoreError.diskFull(path: path) }
@@ -157,7 +199,10 @@ package enum Syscalls {
         }
     }
 
-    // MARK: Other files (backups, the lock file)
+    // MARK: Without a StorageIO
+
+    // The shadow's scratch copy (MapStoreShadow), which has no handle's StorageIO to go
+    // through, and the reads of a backup being restored.
 
     package static func pwriteAll(_ fd: FileDescriptor, _ path: String, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(MapStoreError) {
         _ = try mapError("pwrite", path) { try fd.writeAll(toAbsoluteOffset: Int64(offset), buffer) }
@@ -165,23 +210,6 @@ package enum Syscalls {
 
     package static func fsync(_ fd: FileDescriptor, _ path: String) throws(MapStoreError) {
         _ = try retrying("fsync", path) { Int(Glibc.fsync(fd.rawValue)) }
-    }
-
-    /// Writes all of `buffer` at the descriptor's position (a pipe, a device or a new file
-    /// written front to back), looping over short writes. ENOSPC and EDQUOT are ``MapStoreError/diskFull(path:)``.
-    static func writeAll(_ fd: Int32, _ path: String, _ buffer: UnsafeRawBufferPointer) throws(MapStoreError) {
-        var done = 0
-        while done < buffer.count {
-            let written = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
-            if written < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == ENOSPC || code == EDQUOT { throw MapStoreError.diskFull(path: path) }
-                throw MapStoreError.io(errno: code, operation: "write", path: path)
-            }
-            guard written > 0 else { throw MapStoreError.io(errno: EIO, operation: "write (wrote nothing)", path: path) }
-            done += written
-        }
     }
 
     /// Reads into `buffer` from the descriptor's position until it is full or the input ends;
@@ -198,21 +226,6 @@ package enum Syscalls {
             done += count
         }
         return done
-    }
-
-    /// `fsync` of the directory holding `path`, which makes a file created or renamed there
-    /// survive a power cut under its name.
-    static func fsyncDirectory(of path: String) throws(MapStoreError) {
-        let directory = FilePath(path).removingLastComponent()
-        let name = directory.isEmpty ? "." : directory.string
-        let fd = Glibc.open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw MapStoreError.io(errno: errno, operation: "open directory", path: name) }
-        defer { Glibc.close(fd) }
-        _ = try retrying("fsync directory", name) { Int(Glibc.fsync(fd)) }
-    }
-
-    static func truncate(_ fd: FileDescriptor, _ path: String, to size: Int) throws(MapStoreError) {
-        _ = try mapError("ftruncate", path) { try fd.resize(to: Int64(size)) }
     }
 
     static func mmap(_ address: UnsafeMutableRawPointer?, _ length: Int, _ protection: Int32, _ flags: Int32, _ fd: Int32, _ offset: Int, _ path: String) throws(MapStoreError) -> UnsafeMutableRawPointer {

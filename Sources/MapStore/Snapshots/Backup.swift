@@ -51,7 +51,7 @@ extension Database {
                 throw MapStoreError.invalidArgument(reason: "backup target \(path) is \(own) itself")
             }
         }
-        let output = try OutputFile(path: path, permissions: try fileMode())
+        let output = try OutputFile(path: path, permissions: try fileMode(), io: environment.io)
         return try backup(to: output, compact: compact, compression: compression, progress: progress)
     }
 
@@ -135,10 +135,18 @@ extension Database {
     @discardableResult
     public static func restoreBackup(from backup: String, to path: String, overwrite: Bool = false,
                                      progress: ((Int, Int) -> Void)? = nil) throws -> RestoreReport {
+        try restoreBackup(from: backup, to: path, overwrite: overwrite, io: SystemIO(), progress: progress)
+    }
+
+    /// ``restoreBackup(from:to:overwrite:progress:)`` writing, syncing and renaming through
+    /// `io` (the tests' faults), as a handle does through ``Options/storageIO``.
+    @discardableResult
+    static func restoreBackup(from backup: String, to path: String, overwrite: Bool = false, io: any StorageIO,
+                              progress: ((Int, Int) -> Void)? = nil) throws -> RestoreReport {
         if !overwrite, access(path, F_OK) == 0 {
             throw MapStoreError.invalidArgument(reason: "\(path) exists; restore replaces it only when told to (--force)")
         }
-        return try restore(from: try BackupSource(path: backup), to: path, overwrite: overwrite, progress: progress)
+        return try restore(from: try BackupSource(path: backup), to: path, overwrite: overwrite, io: io, progress: progress)
     }
 
     /// Restores a backup read from `descriptor` (standard input, say: plain or gzip), named
@@ -150,13 +158,14 @@ extension Database {
         if !overwrite, access(path, F_OK) == 0 {
             throw MapStoreError.invalidArgument(reason: "\(path) exists; restore replaces it only when told to (--force)")
         }
-        return try restore(from: try BackupSource(descriptor: descriptor, name: name, owns: false), to: path, overwrite: overwrite, progress: progress)
+        return try restore(from: try BackupSource(descriptor: descriptor, name: name, owns: false), to: path, overwrite: overwrite,
+                           io: SystemIO(), progress: progress)
     }
 
-    private static func restore(from source: BackupSource, to path: String, overwrite: Bool,
+    private static func restore(from source: BackupSource, to path: String, overwrite: Bool, io: any StorageIO,
                                 progress: ((Int, Int) -> Void)?) throws -> RestoreReport {
         let pageSize = Syscalls.pageSize
-        let output = try OutputFile(path: path, permissions: source.permissions)
+        let output = try OutputFile(path: path, permissions: source.permissions, io: io)
         guard case let .replacing(target) = output.destination, let temporary = output.temporaryPath else {
             throw MapStoreError.invalidArgument(reason: "\(path) is not a regular file; a database is restored only as one")
         }
@@ -180,6 +189,7 @@ extension Database {
         options.readOnly = true
         options.create = false
         options.verifyChecksums = true
+        options.storageIO = io
         let transactionID: UInt64
         do {
             let restored = try Database(path: temporary, options: options)

@@ -15,6 +15,9 @@ import Glibc
 /// character or block device, a FIFO or a socket is written in place and never removed, and a
 /// descriptor the caller opened (standard output) is written as it is.
 ///
+/// Its writes, syncs and rename go through the engine's I/O seam (Mapping/StorageIO.swift):
+/// a backup's through those of the database it copies, so the tests can fail any one of them.
+///
 /// ```swift
 /// let output = try OutputFile(path: "exports/shop.dump", permissions: 0o600)
 /// try output.write(Array("VERSION=3\n".utf8))
@@ -43,12 +46,21 @@ public final class OutputFile {
     /// The file being written for a `.replacing` destination.
     let temporaryPath: String?
     private var done = false
+    /// Makes the writes, syncs and the rename.
+    private let io: any StorageIO
 
     /// Opens `path` for writing: a temporary file beside it for a regular or missing file,
     /// the file itself for a device or FIFO. A new file gets `permissions`, narrowed to the
     /// permissions of the file it replaces (never wider than either) and by the umask.
-    public init(path: String, permissions: UInt32 = 0o644) throws(MapStoreError) {
+    public convenience init(path: String, permissions: UInt32 = 0o644) throws(MapStoreError) {
+        try self.init(path: path, permissions: permissions, io: SystemIO())
+    }
+
+    /// Opens `path` for writing as ``init(path:permissions:)`` does, writing and syncing
+    /// through `io` (a handle's ``Options/storageIO``).
+    init(path: String, permissions: UInt32 = 0o644, io: any StorageIO) throws(MapStoreError) {
         name = path
+        self.io = io
         destination = try OutputFile.resolve(path)
         switch destination {
         case let .replacing(target):
@@ -90,6 +102,7 @@ public final class OutputFile {
         destination = .descriptor(descriptor)
         fd = descriptor
         temporaryPath = nil
+        io = SystemIO()
     }
 
     /// Standard output.
@@ -107,7 +120,7 @@ public final class OutputFile {
     public func write(_ bytes: UnsafeRawBufferPointer) throws(MapStoreError) {
         precondition(!done, "OutputFile \(name) written after commit")
         guard !bytes.isEmpty else { return }
-        try Syscalls.writeAll(fd, name, bytes)
+        try Syscalls.writeAll(io, fd, name, bytes, file: .output)
         bytesWritten += bytes.count
     }
 
@@ -129,18 +142,18 @@ public final class OutputFile {
         precondition(!done, "OutputFile \(name) committed twice")
         switch destination {
         case let .replacing(target):
-            try Syscalls.fsync(FileDescriptor(rawValue: fd), temporaryPath!)
-            guard rename(temporaryPath!, target) == 0 else {
-                throw MapStoreError.io(errno: errno, operation: "rename \(temporaryPath!) to", path: target)
-            }
+            // Errors name the path the user gave, not the temporary they never see.
+            try Syscalls.fsync(io, FileDescriptor(rawValue: fd), name, file: .output)
+            try Syscalls.rename(io, temporaryPath!, to: target, file: .output)
+            // Renamed: the temporary is the file now, complete and synced, whatever follows.
             done = true
-            try Syscalls.fsyncDirectory(of: target)
+            try Syscalls.fsyncDirectory(io, of: target, file: .output)
         case .inPlace, .descriptor:
             // A regular file behind a descriptor (a shell's `> file`) is synced; pipes, ttys
             // and devices that cannot be synced say EINVAL, which is no failure here.
             var info = stat()
             if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFBLK {
-                try Syscalls.fsync(FileDescriptor(rawValue: fd), name)
+                try Syscalls.fsync(io, FileDescriptor(rawValue: fd), name, file: .output)
             }
             done = true
         }

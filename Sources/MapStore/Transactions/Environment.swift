@@ -73,7 +73,7 @@ final class Environment: @unchecked Sendable {
         var pinned: Int?
         do throws(MapStoreError) {
             if let lockFile { table = try ReaderTable(file: lockFile, path: path + "-lock", slots: options.maxReaders, logger: options.logger,
-                                                         dataFile: (file, path)) }
+                                                         dataFile: (file, path), io: options.storageIO) }
             let witness = try SyncWitness.current(file: file, path: path)
             var size = try Environment.initializeIfEmpty(file: file, readerTable: table, witness: witness, path: path, pageSize: pageSize, options: options)
             let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode
@@ -170,7 +170,7 @@ final class Environment: @unchecked Sendable {
         try Syscalls.fsync(options.storageIO, file, path)
         // The file's name is an entry of its directory, which a power cut may lose unless the
         // directory is synced too: then the first acknowledged commit would vanish with it.
-        try Syscalls.fsyncDirectory(of: path)
+        try Syscalls.fsyncDirectory(options.storageIO, of: path)
         readerTable?.recordSynced(0, witness: witness)
         return 2 * pageSize
     }

@@ -69,8 +69,11 @@ final class ReaderTable: @unchecked Sendable {
     /// that renames a new file into place holds that lock while it checks that nobody has the
     /// database open and renames (``Database/refuseIfOpen(_:)``), so an opener that got the old
     /// file is told (``MapStoreError/locked(reason:)``) rather than left writing a file no path names.
+    ///
+    /// Laying the file out (its size, its header) goes through `io`, the handle's
+    /// ``Options/storageIO``; the slots are stored through the map.
     init(file: FileDescriptor, path: String, slots requested: Int, logger: Logger? = nil,
-         dataFile: (descriptor: FileDescriptor, path: String)? = nil) throws(MapStoreError) {
+         dataFile: (descriptor: FileDescriptor, path: String)? = nil, io: any StorageIO = SystemIO()) throws(MapStoreError) {
         self.logger = logger
         guard requested >= 1, requested <= 65_536 else {
             throw MapStoreError.invalidArgument(reason: "maxReaders \(requested) is outside 1...65536")
@@ -104,12 +107,12 @@ final class ReaderTable: @unchecked Sendable {
             slots = requested
             let needed = ReaderTable.headerSize + slots * ReaderTable.slotSize
             size = (needed + Syscalls.pageSize - 1) / Syscalls.pageSize * Syscalls.pageSize
-            try Syscalls.truncate(file, path, to: 0)
-            try Syscalls.truncate(file, path, to: size)
+            try Syscalls.truncate(io, file, path, to: 0, file: .lock)
+            try Syscalls.truncate(io, file, path, to: size, file: .lock)
             page.setU64(0, ReaderTable.magic)
             page.setU32(8, ReaderTable.version)
             page.setU32(12, UInt32(slots))
-            try Syscalls.pwriteAll(file, path, UnsafeRawBufferPointer(header), at: 0)
+            try Syscalls.pwriteAll(io, file, path, UnsafeRawBufferPointer(header), at: 0, file: .lock)
         } else {
             guard page.u64(0) == ReaderTable.magic else {
                 throw MapStoreError.versionMismatch(reason: "\(path) is not a MapStore lock file (bad magic)")

@@ -12,6 +12,9 @@ import Glibc
 /// In a write map the pages are stored into the map, not written: the bytes of each msync'd
 /// range are logged, copied from the map when msync is called, as a write at their place in
 /// the file, followed by the sync. Growth is logged as the size the file grows to.
+///
+/// ``operations`` is the data file's log alone; ``calls`` names every call that succeeded, of
+/// every file (the lock file's, a backup's), in order.
 final class RecordingIO: StorageIO {
     enum Operation: Sendable, Equatable {
         /// `bytes` reached the file at `offset` (not yet durable).
@@ -22,7 +25,14 @@ final class RecordingIO: StorageIO {
         case grow(toSize: Int)
     }
 
+    /// A call that succeeded: which file, and its kind (the method's name).
+    struct Call: Sendable, Equatable {
+        let file: StorageFile
+        let kind: String
+    }
+
     private let log = Mutex<[Operation]>([])
+    private let callLog = Mutex<[Call]>([])
     private let system = SystemIO()
     /// fdatasync calls to let through before one fails (``failFdatasync(after:)``), or nil.
     private let syncsBeforeFailure = Mutex<Int?>(nil)
@@ -31,14 +41,25 @@ final class RecordingIO: StorageIO {
     /// a writer killed in that call leaves what it wrote before it in the page cache only.
     func failFdatasync(after count: Int) { syncsBeforeFailure.withLock { $0 = count } }
 
-    /// Everything logged so far, in order.
+    /// Everything logged of the data file so far, in order.
     var operations: [Operation] { log.withLock { $0 } }
+
+    /// Every call of every file that succeeded so far, in order.
+    var calls: [Call] { callLog.withLock { $0 } }
 
     private func append(_ operation: Operation) { log.withLock { $0.append(operation) } }
 
-    func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int) -> Int {
-        let written = system.pwritev(fd, iovecs, count, at: offset)
-        guard written > 0 else { return written }
+    /// Notes a call that returned `result` and tells whether it succeeded on the data file,
+    /// whose log it then belongs to.
+    private func noted(_ kind: String, _ file: StorageFile, _ result: Int) -> Bool {
+        guard result >= 0 else { return false }
+        callLog.withLock { $0.append(Call(file: file, kind: kind)) }
+        return file == .data
+    }
+
+    func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int, file: StorageFile) -> Int {
+        let written = system.pwritev(fd, iovecs, count, at: offset, file: file)
+        guard noted("pwritev", file, written), written > 0 else { return written }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(written)
         for index in 0..<Int(count) where bytes.count < written {
@@ -49,106 +70,150 @@ final class RecordingIO: StorageIO {
         return written
     }
 
-    func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int {
-        let written = system.pwrite(fd, bytes, at: offset)
-        if written > 0 { append(.write(offset: offset, bytes: Array(bytes.prefix(written)))) }
+    func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, file: StorageFile) -> Int {
+        let written = system.pwrite(fd, bytes, at: offset, file: file)
+        if noted("pwrite", file, written), written > 0 { append(.write(offset: offset, bytes: Array(bytes.prefix(written)))) }
         return written
     }
 
-    func fdatasync(_ fd: Int32) -> Int {
+    func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, file: StorageFile) -> Int {
+        let written = system.write(fd, bytes, file: file)
+        let ofData = noted("write", file, written)
+        precondition(!ofData, "the data file is written at offsets only")
+        return written
+    }
+
+    func fdatasync(_ fd: Int32, file: StorageFile) -> Int {
         let fails = syncsBeforeFailure.withLock { remaining in
             guard let left = remaining else { return false }
             remaining = left == 0 ? nil : left - 1
             return left == 0
         }
         if fails { return -Int(EIO) }
-        let result = system.fdatasync(fd)
-        if result == 0 { append(.sync) }
+        let result = system.fdatasync(fd, file: file)
+        if noted("fdatasync", file, result) { append(.sync) }
         return result
     }
 
-    func fsync(_ fd: Int32) -> Int {
-        let result = system.fsync(fd)
-        if result == 0 { append(.sync) }
+    func fsync(_ fd: Int32, file: StorageFile) -> Int {
+        let result = system.fsync(fd, file: file)
+        if noted("fsync", file, result) { append(.sync) }
         return result
     }
 
-    func msync(_ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int) -> Int {
-        append(.write(offset: fileOffset, bytes: Array(UnsafeRawBufferPointer(start: address, count: length))))
-        let result = system.msync(address, length, fileOffset: fileOffset)
-        if result == 0 { append(.sync) }
+    /// Not in the data file's log: it makes a name durable, not the file's bytes.
+    func fsyncDirectory(_ fd: Int32, file: StorageFile) -> Int {
+        let result = system.fsyncDirectory(fd, file: file)
+        _ = noted("fsyncDirectory", file, result)
         return result
     }
 
-    func fallocate(_ fd: Int32, from offset: Int, length: Int) -> Int {
-        let result = system.fallocate(fd, from: offset, length: length)
-        if result == 0 { append(.grow(toSize: offset + length)) }
+    func rename(_ source: String, to target: String, file: StorageFile) -> Int {
+        let result = system.rename(source, to: target, file: file)
+        let ofData = noted("rename", file, result)
+        precondition(!ofData, "the data file is never renamed")
         return result
     }
 
-    func ftruncate(_ fd: Int32, to size: Int) -> Int {
-        let result = system.ftruncate(fd, to: size)
-        if result == 0 { append(.grow(toSize: size)) }
+    func msync(_ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int, file: StorageFile) -> Int {
+        if file == .data {
+            // In the map's pages, so in the file, whether or not the sync succeeds.
+            append(.write(offset: fileOffset, bytes: Array(UnsafeRawBufferPointer(start: address, count: length))))
+        }
+        let result = system.msync(address, length, fileOffset: fileOffset, file: file)
+        if noted("msync", file, result) { append(.sync) }
+        return result
+    }
+
+    func fallocate(_ fd: Int32, from offset: Int, length: Int, file: StorageFile) -> Int {
+        let result = system.fallocate(fd, from: offset, length: length, file: file)
+        if noted("fallocate", file, result) { append(.grow(toSize: offset + length)) }
+        return result
+    }
+
+    func ftruncate(_ fd: Int32, to size: Int, file: StorageFile) -> Int {
+        let result = system.ftruncate(fd, to: size, file: file)
+        if noted("ftruncate", file, result) { append(.grow(toSize: size)) }
         return result
     }
 }
 
 /// A ``StorageIO`` that performs every call except call number `failAt` (counting from 0,
-/// every method counts), which fails with `errno` and does nothing. With EINTR the caller's
-/// retry is the next call, which succeeds.
+/// every method counts) of the files in `files` (the data file unless told), which fails with
+/// `errno` and does nothing. Calls of other files go through uncounted. With EINTR the
+/// caller's retry is the next call, which succeeds.
 final class FaultInjectingIO: StorageIO {
-    /// One call: its kind (`pwritev`, `pwrite`, `fdatasync`, `fsync`, `msync`, `fallocate`,
-    /// `ftruncate`) and the file offset it was about (nil for the syncs).
+    /// One call: its kind (`pwritev`, `pwrite`, `write`, `fdatasync`, `fsync`,
+    /// `fsyncDirectory`, `rename`, `msync`, `fallocate`, `ftruncate`), the file offset it was
+    /// about (the size for `ftruncate`; nil for the syncs, `write` and `rename`) and its file.
     struct Call: Sendable, Equatable {
         let kind: String
         let offset: Int?
+        var file: StorageFile = .data
     }
 
     let failAt: Int
     let errno: Int32
+    let files: Set<StorageFile>
     private let calls = Mutex<[Call]>([])
     private let system = SystemIO()
 
-    init(failAt: Int, errno: Int32) {
+    init(failAt: Int, errno: Int32, files: Set<StorageFile> = [.data]) {
         self.failAt = failAt
         self.errno = errno
+        self.files = files
     }
 
-    /// Every call made so far, the failed one included.
+    /// Every counted call made so far, the failed one included.
     var made: [Call] { calls.withLock { $0 } }
 
     /// The failed call, once it has been made.
     var failed: Call? { calls.withLock { $0.count > failAt ? $0[failAt] : nil } }
 
-    /// Counts a call; true when this is the one to fail.
-    private func fails(_ kind: String, _ offset: Int?) -> Bool {
-        calls.withLock { calls in
-            calls.append(Call(kind: kind, offset: offset))
+    /// Counts a call of a file in `files`; true when this is the one to fail.
+    private func fails(_ kind: String, _ offset: Int?, _ file: StorageFile) -> Bool {
+        guard files.contains(file) else { return false }
+        return calls.withLock { calls in
+            calls.append(Call(kind: kind, offset: offset, file: file))
             return calls.count - 1 == failAt
         }
     }
 
-    func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int) -> Int {
-        fails("pwritev", offset) ? -Int(errno) : system.pwritev(fd, iovecs, count, at: offset)
+    func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int, file: StorageFile) -> Int {
+        fails("pwritev", offset, file) ? -Int(errno) : system.pwritev(fd, iovecs, count, at: offset, file: file)
     }
 
-    func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int {
-        fails("pwrite", offset) ? -Int(errno) : system.pwrite(fd, bytes, at: offset)
+    func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, file: StorageFile) -> Int {
+        fails("pwrite", offset, file) ? -Int(errno) : system.pwrite(fd, bytes, at: offset, file: file)
     }
 
-    func fdatasync(_ fd: Int32) -> Int { fails("fdatasync", nil) ? -Int(errno) : system.fdatasync(fd) }
-
-    func fsync(_ fd: Int32) -> Int { fails("fsync", nil) ? -Int(errno) : system.fsync(fd) }
-
-    func msync(_ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int) -> Int {
-        fails("msync", fileOffset) ? -Int(errno) : system.msync(address, length, fileOffset: fileOffset)
+    func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, file: StorageFile) -> Int {
+        fails("write", nil, file) ? -Int(errno) : system.write(fd, bytes, file: file)
     }
 
-    func fallocate(_ fd: Int32, from offset: Int, length: Int) -> Int {
-        fails("fallocate", offset) ? -Int(errno) : system.fallocate(fd, from: offset, length: length)
+    func fdatasync(_ fd: Int32, file: StorageFile) -> Int {
+        fails("fdatasync", nil, file) ? -Int(errno) : system.fdatasync(fd, file: file)
     }
 
-    func ftruncate(_ fd: Int32, to size: Int) -> Int {
-        fails("ftruncate", size) ? -Int(errno) : system.ftruncate(fd, to: size)
+    func fsync(_ fd: Int32, file: StorageFile) -> Int { fails("fsync", nil, file) ? -Int(errno) : system.fsync(fd, file: file) }
+
+    func fsyncDirectory(_ fd: Int32, file: StorageFile) -> Int {
+        fails("fsyncDirectory", nil, file) ? -Int(errno) : system.fsyncDirectory(fd, file: file)
+    }
+
+    func rename(_ source: String, to target: String, file: StorageFile) -> Int {
+        fails("rename", nil, file) ? -Int(errno) : system.rename(source, to: target, file: file)
+    }
+
+    func msync(_ address: UnsafeMutableRawPointer, _ length: Int, fileOffset: Int, file: StorageFile) -> Int {
+        fails("msync", fileOffset, file) ? -Int(errno) : system.msync(address, length, fileOffset: fileOffset, file: file)
+    }
+
+    func fallocate(_ fd: Int32, from offset: Int, length: Int, file: StorageFile) -> Int {
+        fails("fallocate", offset, file) ? -Int(errno) : system.fallocate(fd, from: offset, length: length, file: file)
+    }
+
+    func ftruncate(_ fd: Int32, to size: Int, file: StorageFile) -> Int {
+        fails("ftruncate", size, file) ? -Int(errno) : system.ftruncate(fd, to: size, file: file)
     }
 }
