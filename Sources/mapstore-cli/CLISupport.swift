@@ -1,5 +1,6 @@
 import ArgumentParser
 import MapStore
+import MapStoreVM
 
 #if canImport(Glibc)
 import Glibc
@@ -154,25 +155,10 @@ enum Hex {
 
 /// Hand-written JSON text: the CLI prints only flat objects of strings, numbers and lists.
 enum JSON {
-    /// `text` as a JSON string literal, quoted and escaped (RFC 8259).
+    /// `text` as a JSON string literal, quoted and escaped (RFC 8259), by the package's one
+    /// escaper (MapStoreVM's, which trace and shadow output use as well).
     static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        TraceOutput.jsonString(text)
     }
 
     /// `{"a": 1, "b": "x"}` from already-encoded values, in the order given.
