@@ -47,16 +47,12 @@ struct ExistingSnapshot: ParsableArguments {
 
     /// Opens DB for writing; exits 3 with "no such database" rather than create it.
     func openDatabase() throws -> Database {
-        guard DatabaseOpener.fileExists(db) else {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(db)")
-        }
+        try DatabaseOpener.requireExisting(db)
         return try naming(db: db) { try DatabaseOpener.forWriting(db) }
     }
 
     /// The "not found" exit (1) for a snapshot DB does not hold.
-    var notFound: CommandExit {
-        CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(name.debugDescription) in \(db)")
-    }
+    var notFound: CommandExit { noSuchSnapshot(name, in: db) }
 }
 
 /// `--json` of backup and compact, which print the same summary.

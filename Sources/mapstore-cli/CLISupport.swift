@@ -17,9 +17,7 @@ enum DatabaseOpener {
     /// and exits 3 with "no such database: PATH" when it does not exist. Page checksums are
     /// verified on every read: a command prints damage as an error, never as data.
     static func forReading(_ path: String) throws -> Database {
-        guard fileExists(path) else {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
-        }
+        try requireExisting(path)
         var options = Options()
         options.readOnly = true
         options.create = false
@@ -38,6 +36,14 @@ enum DatabaseOpener {
         return try Database(path: path, options: options)
     }
 
+    /// Exits 3 with "no such database: PATH" when nothing is at `path`: for the commands
+    /// that must not create a database.
+    static func requireExisting(_ path: String) throws {
+        guard fileExists(path) else {
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
+        }
+    }
+
     /// Whether something exists at `path` (a file, or anything else `stat` can see).
     static func fileExists(_ path: String) -> Bool {
         var info = stat()
@@ -50,9 +56,6 @@ enum DatabaseOpener {
 func permissionBits(of path: String) -> UInt32 {
     var info = stat()
     return stat(path, &info) == 0 ? UInt32(info.st_mode & 0o777) : 0o644
-}
-
-extension DatabaseOpener {
 }
 
 // MARK: - Keys and values on the command line

@@ -11,10 +11,13 @@ import Glibc
 /// named (`--snapshot NAME` of get, scan and dump); a snapshot that does not exist exits 1.
 func readView<R>(_ database: Database, snapshot: String?, db: String, _ body: (ReadTransaction) throws -> R) throws -> R {
     guard let snapshot else { return try database.read(body) }
-    guard try database.hasSnapshot(snapshot) else {
-        throw CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(snapshot.debugDescription) in \(db)")
-    }
+    guard try database.hasSnapshot(snapshot) else { throw noSuchSnapshot(snapshot, in: db) }
     return try database.read(snapshot: snapshot, body)
+}
+
+/// The "not found" exit (1) of a snapshot `name` that `db` does not hold.
+func noSuchSnapshot(_ name: String, in db: String) -> CommandExit {
+    CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(name.debugDescription) in \(db)")
 }
 
 /// `mapstore snapshot ...`: named snapshots of a database.
