@@ -90,25 +90,82 @@ public struct ShadowExperiment {
         }
     }
 
-    /// Runs the workload on the data file `file`.
+    /// Runs the workload on the data file `file`: prepares it, opens the database with a
+    /// recorder, runs the measured window, reads what the kernel did, and compares it with
+    /// what the model predicts from the recorded events.
     private func run(on file: String) throws -> ShadowReport {
+        let keys = try keysToWorkOn(file)
+        if coldCache { try dropFromPageCache(file) }
+        let plan = plan(keys: keys, filePages: max(((try? fileBytes(file)) ?? 0) / 4096, 1))
+        let recorder = ShadowRecorder()
+        let options = shadowOptions(plan, recorder: recorder)
+        var db: Database? = try Database(path: file, options: options)
+        guard let mapping = recorder.mapping else {
+            throw MapStoreError.invalidArgument(reason: "\(file) is already open in this process: shadow mode needs a mapping of its own")
+        }
+        let pagesAtOpen = mapping.fileBytes / mapping.pageSize
+        let cacheAtOpen = PageCacheAtOpen(file: file, base: mapping.base, pages: pagesAtOpen, pageSize: mapping.pageSize)
+        var peer = try startPeer(on: file, pagesAtOpen: pagesAtOpen)
+        defer { peer?.process.finish() }
+
+        let observedFaults = try measuredWindow(plan, keys: keys, on: db!, options: options, file: file,
+                                                recorder: recorder, base: mapping.base, pages: pagesAtOpen, pageSize: mapping.pageSize)
+
+        let events = recorder.events
+        let stripPages = Self.pagesCompared(events, atLeast: pagesAtOpen, pageSize: mapping.pageSize)
+        let (observed, probeNotes) = KernelProbe.observe(base: mapping.base, count: stripPages, pageSize: mapping.pageSize)
+        let smaps = KernelProbe.smaps(base: mapping.base, length: mapping.length)
+        let peerInFeed = peer.map { (base: $0.process.base, fileBytes: mapping.fileBytes, pages: $0.pages) }
+        peer?.process.finish()
+        peer = nil
+        db = nil
+        withExtendedLifetime(db) {}
+        var notes = cacheAtOpen.notes + probeNotes
+        if recorder.overflowCount > 0 { notes.append("\(recorder.overflowCount) events overflowed the recorder's buffer (their appends may have faulted)") }
+
+        var feed = ShadowFeed(cachedPages: cacheAtOpen.cached, largeFolios: cacheAtOpen.largeFolios, dirtyPages: cacheAtOpen.dirtyPages)
+        feed.peer = peerInFeed
+        let prediction = try feed.predict(events, pages: stripPages)
+        var folioPages = Set<UInt64>()
+        for folio in cacheAtOpen.largeFolios { for page in folio { folioPages.insert(page) } }
+        return ShadowReport(workload: workload.rawValue, mode: plan.mode, predicted: prediction.pages, observed: observed,
+                            predictedFaults: (prediction.minorFaults, prediction.majorFaults),
+                            observedFaults: observedFaults,
+                            knownFolioPages: folioPages, knownLargeFolios: cacheAtOpen.largeFolios.count, smaps: smaps, notes: notes,
+                            events: events, file: file)
+    }
+
+    /// Every key of `file` and the size of its value, read through a mapping of its own
+    /// that is gone before the experiment maps the file; an empty database is refused.
+    private func keysToWorkOn(_ file: String) throws -> [(key: [UInt8], valueSize: Int)] {
         var readOptions = Options()
         readOptions.readOnly = true
         readOptions.maxSize = maxSize
-        // Keys are read through a mapping of their own that is gone before the experiment maps the file.
-        let keys: [(key: [UInt8], valueSize: Int)] = try {
-            let db = try Database(path: file, options: readOptions)
-            return try db.read { txn in
-                var keys: [(key: [UInt8], valueSize: Int)] = []
-                try txn.forEach { key, value in keys.append((Array(key), value.count)) }
-                return keys
-            }
-        }()
+        let db = try Database(path: file, options: readOptions)
+        let keys = try db.read { txn in
+            var keys: [(key: [UInt8], valueSize: Int)] = []
+            try txn.forEach { key, value in keys.append((Array(key), value.count)) }
+            return keys
+        }
         guard !keys.isEmpty else { throw MapStoreError.invalidArgument(reason: "\(file) holds no keys to work on") }
-        if coldCache { try dropFromPageCache(file) }
+        return keys
+    }
+
+    /// What one run does, prepared before the measured window.
+    private struct Plan {
+        /// How the store maps the file, and how its commits sync.
+        var mode: MappingMode
+        var durability: Durability
+        /// The keys the operations touch, by index, in order.
+        var picks: [Int]
+        /// For a workload that writes, the new value of each pick (the old one's size).
+        var values: [[UInt8]]
+    }
+
+    /// The workload's mapping mode and durability, and its operations (``operations``, or a
+    /// number that suits a file of `filePages` pages) on keys picked by ``seed``.
+    private func plan(keys: [(key: [UInt8], valueSize: Int)], filePages: Int) -> Plan {
         var random = SplitMix64(seed: seed)
-        let fileSize = (try? fileBytes(file)) ?? 0
-        let filePages = max(fileSize / 4096, 1)
         let mode: MappingMode
         var durability = Durability.full
         let operations: Int
@@ -130,65 +187,89 @@ public struct ShadowExperiment {
         let picks = (0..<operations).map { _ in Int(random.next() % UInt64(keys.count)) }
         let values = mode == .readOnly ? [] :
             picks.map { index in (0..<keys[index].valueSize).map { _ in UInt8(truncatingIfNeeded: random.next()) } }
+        return Plan(mode: mode, durability: durability, picks: picks, values: values)
+    }
 
-        let recorder = ShadowRecorder()
-        var options = Options(mappingMode: mode, durability: durability)
+    /// The options the shadowed database opens with: the plan's mode, `recorder` as its shadow.
+    private func shadowOptions(_ plan: Plan, recorder: ShadowRecorder) -> Options {
+        var options = Options(mappingMode: plan.mode, durability: plan.durability)
         options.readOnly = !workload.writes
         options.maxSize = maxSize
         options.shadow = recorder
-        var db: Database? = try Database(path: file, options: options)
-        guard let mapping = recorder.mapping else {
-            throw MapStoreError.invalidArgument(reason: "\(file) is already open in this process: shadow mode needs a mapping of its own")
-        }
-        let pageSize = mapping.pageSize
-        let pagesAtOpen = mapping.fileBytes / pageSize
-        var notes: [String] = []
-        let cached: [Bool]
-        if let resident = KernelProbe.resident(base: mapping.base, count: pagesAtOpen, pageSize: pageSize) {
-            cached = resident
-        } else {
-            cached = [Bool](repeating: true, count: pagesAtOpen)
-            notes.append("mincore failed: the model assumes every page is cached")
-        }
-        var folios: [Range<UInt64>] = []
+        return options
+    }
+
+    /// The page cache's state for the file once the store has opened it: the pages cached
+    /// (mincore), and as root its large folios and dirty pages; a note for what is unknown.
+    private struct PageCacheAtOpen {
+        var cached: [Bool]
+        var largeFolios: [Range<UInt64>] = []
         var dirtyPages: [UInt64] = []
-        let fd = open(file, O_RDONLY)
-        if fd >= 0 {
-            if let found = KernelProbe.pageCache(fd: fd, pages: pagesAtOpen, cached: cached, pageSize: pageSize) {
-                folios = found.largeFolios
+        var notes: [String] = []
+
+        /// Reads it for the `pages` file pages mapped at `base`.
+        init(file: String, base: UInt, pages: Int, pageSize: Int) {
+            if let resident = KernelProbe.resident(base: base, count: pages, pageSize: pageSize) {
+                cached = resident
+            } else {
+                cached = [Bool](repeating: true, count: pages)
+                notes.append("mincore failed: the model assumes every page is cached")
+            }
+            let fd = open(file, O_RDONLY)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            if let found = KernelProbe.pageCache(fd: fd, pages: pages, cached: cached, pageSize: pageSize) {
+                largeFolios = found.largeFolios
                 dirtyPages = found.dirtyPages
             } else {
                 notes.append("large folios of the page cache unknown (needs root): the model uses single pages")
             }
-            close(fd)
         }
+    }
 
-        var peer: ShadowPeerProcess?
-        var peerPages: [UInt64] = []
-        if workload == .twoProcess {
-            guard let peerCommand, !peerCommand.isEmpty else {
-                throw MapStoreError.invalidArgument(reason: "two-process needs a peer command (mapstore vm shadow-peer)")
-            }
-            peerPages = stride(from: 0, to: max(1, pagesAtOpen / 2), by: 32).map { UInt64($0) }
-            peer = try ShadowPeerProcess(command: peerCommand, path: file, pages: peerPages)
+    /// For `two-process`: the second process (``peerCommand``), started on `file`, and the
+    /// pages it has read (every 32nd of the first half); nil for the other workloads.
+    private func startPeer(on file: String, pagesAtOpen: Int) throws -> (process: ShadowPeerProcess, pages: [UInt64])? {
+        guard workload == .twoProcess else { return nil }
+        guard let peerCommand, !peerCommand.isEmpty else {
+            throw MapStoreError.invalidArgument(reason: "two-process needs a peer command (mapstore vm shadow-peer)")
         }
-        defer { peer?.finish() }
+        let pages = stride(from: 0, to: max(1, pagesAtOpen / 2), by: 32).map { UInt64($0) }
+        return (try ShadowPeerProcess(command: peerCommand, path: file, pages: pages), pages)
+    }
 
-        let peerBase = peer?.base
+    /// Runs the workload between a `windowStart` event and the end of the window, and
+    /// returns the faults this thread took in it.
+    private func measuredWindow(_ plan: Plan, keys: [(key: [UInt8], valueSize: Int)], on db: Database, options: Options,
+                                file: String, recorder: ShadowRecorder, base: UInt, pages: Int,
+                                pageSize: Int) throws -> (minor: Int, major: Int) {
         // One empty read transaction first: a reader's first use of the lock file's reader
         // table faults its pages in, which are not the data map's. Its touches of the map (the
         // meta pages) stay in the events and so in the model's state; fault counts start after it.
-        try db!.read { _ in }
+        try db.read { _ in }
         recorder.record(.windowStart)
         let before = KernelProbe.faults()
-        var sink = 0
+        var sink = try runWorkload(plan, keys: keys, on: db, options: options, file: file)
+        if workload == .dontneed {
+            sink &+= dropAndReread(recorder: recorder, base: base, pages: pages, pageSize: pageSize)
+        }
+        let after = KernelProbe.faults()
+        withExtendedLifetime(sink) {}
+        return (after.minor - before.minor, after.major - before.major)
+    }
+
+    /// The workload's operations; returns a sum of what it read, so the reads stay.
+    private func runWorkload(_ plan: Plan, keys: [(key: [UInt8], valueSize: Int)], on db: Database, options: Options,
+                             file: String) throws -> Int {
         switch workload {
         case .readrandom, .twoProcess:
-            for index in picks {
-                sink &+= try db!.read { txn in try txn.withValue(forKey: keys[index].key) { $0.count } } ?? 0
+            var sink = 0
+            for index in plan.picks {
+                sink &+= try db.read { txn in try txn.withValue(forKey: keys[index].key) { $0.count } } ?? 0
             }
+            return sink
         case .readseq:
-            sink = try db!.read { txn in
+            return try db.read { txn in
                 var count = 0
                 let cursor = try txn.cursor()
                 var more = try cursor.first()
@@ -196,51 +277,33 @@ public struct ShadowExperiment {
                 return count
             }
         case .writemapCommit, .cowWrite, .dontneed:
-            try writeBatches(db!, keys: keys, picks: picks, values: values, commits: workload == .dontneed ? 1 : 10)
+            try writeBatches(db, keys: keys, picks: plan.picks, values: plan.values, commits: workload == .dontneed ? 1 : 10)
+            return 0
         case .msync:
-            try writeBatches(db!, keys: keys, picks: picks, values: values, commits: 10)
+            try writeBatches(db, keys: keys, picks: plan.picks, values: plan.values, commits: 10)
             var durable = options
             durable.durability = .full
             let second = try Database(path: file, options: durable)
             try second.write { txn in
-                for (index, pick) in picks.prefix(max(1, picks.count / 10)).enumerated() { try txn.put(keys[pick].key, values[index]) }
+                for (index, pick) in plan.picks.prefix(max(1, plan.picks.count / 10)).enumerated() { try txn.put(keys[pick].key, plan.values[index]) }
             }
+            return 0
         }
-        if workload == .dontneed {
-            sink &+= dropAndReread(recorder: recorder, base: mapping.base, pages: pagesAtOpen, pageSize: pageSize)
-        }
-        let after = KernelProbe.faults()
-        withExtendedLifetime(sink) {}
+    }
 
-        let events = recorder.events
-        var stripPages = pagesAtOpen
+    /// The pages the comparison covers: the file's at open, and any the events touched or
+    /// grew the file to beyond them.
+    private static func pagesCompared(_ events: [ShadowEvent], atLeast pagesAtOpen: Int, pageSize: Int) -> Int {
+        var pages = pagesAtOpen
         for event in events {
             switch event {
-            case let .grow(bytes): stripPages = max(stripPages, bytes / pageSize)
+            case let .grow(bytes): pages = max(pages, bytes / pageSize)
             case let .read(first, count), let .write(first, count), let .store(first, count):
-                stripPages = max(stripPages, Int(first) + count)
+                pages = max(pages, Int(first) + count)
             default: break
             }
         }
-        let (observed, probeNotes) = KernelProbe.observe(base: mapping.base, count: stripPages, pageSize: pageSize)
-        let smaps = KernelProbe.smaps(base: mapping.base, length: mapping.length)
-        peer?.finish()
-        peer = nil
-        db = nil
-        withExtendedLifetime(db) {}
-        notes += probeNotes
-        if recorder.overflowCount > 0 { notes.append("\(recorder.overflowCount) events overflowed the recorder's buffer (their appends may have faulted)") }
-
-        var feed = ShadowFeed(cachedPages: cached, largeFolios: folios, dirtyPages: dirtyPages)
-        if let base = peerBase { feed.peer = (base, mapping.fileBytes, peerPages) }
-        let prediction = try feed.predict(events, pages: stripPages)
-        var folioPages = Set<UInt64>()
-        for folio in folios { for page in folio { folioPages.insert(page) } }
-        return ShadowReport(workload: workload.rawValue, mode: mode, predicted: prediction.pages, observed: observed,
-                            predictedFaults: (prediction.minorFaults, prediction.majorFaults),
-                            observedFaults: (after.minor - before.minor, after.major - before.major),
-                            knownFolioPages: folioPages, knownLargeFolios: folios.count, smaps: smaps, notes: notes,
-                            events: events, file: file)
+        return pages
     }
 
     /// `commits` write transactions, each putting its share of `picks` (same-size new values).

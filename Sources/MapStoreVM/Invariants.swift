@@ -12,43 +12,75 @@ extension Kernel {
     ///   R/W, U/S and XD; D cached only if the PTE has D).
     public func checkInvariants() -> [String] {
         var problems: [String] = []
+        let census = checkPageTables(&problems)
+        checkFrames(mapCounts: census.mapCounts, &problems)
+        checkPageCache(&problems)
+        checkSwapSlots(references: census.swapReferences, &problems)
+        if let limit = frameLimit, memory.dataFramesInUse > limit {
+            problems.append("\(memory.dataFramesInUse) data frames in use, limit \(limit)")
+        }
+        checkTLBs(&problems)
+        return problems
+    }
+
+    /// What the leaf PTEs of every process reference: how many map each frame, how many
+    /// name each swap slot (to compare with the counts the frames and slots keep).
+    private struct PTECensus {
         var mapCounts: [UInt64: Int32] = [:]
-        var swapRefs: [UInt64: Int] = [:]
+        var swapReferences: [UInt64: Int] = [:]
+    }
+
+    /// Walks every process's page tables: the tables themselves (and that each page-table
+    /// frame in use is reachable), then each leaf PTE.
+    private func checkPageTables(_ problems: inout [String]) -> PTECensus {
+        var census = PTECensus()
         var tableCount = 0
         for pid in processes.indices {
-            let name = processes[pid].name
             tableCount += 1
             checkTables(pid: pid, table: processes[pid].cr3, level: 0, problems: &problems, tables: &tableCount)
             forEachLeaf(pid: pid, from: 0, to: userLimit >> pageShift) { vpn, pte in
-                let va = vpn << pageShift
-                if processes[pid].vma(containing: va) == nil {
-                    problems.append("\(name): PTE at 0x\(String(va, radix: 16)) lies outside every VMA")
-                }
-                if pte.isPresent {
-                    let pfn = pte.ppn
-                    if pfn != 0 {
-                        if pfn >= UInt64(memory.frames.count) || memory[pfn].kind == .free {
-                            problems.append("\(name): PTE at 0x\(String(va, radix: 16)) points at free frame \(pfn)")
-                            return
-                        }
-                        mapCounts[pfn, default: 0] += 1
-                        if !memory.mappings(of: pfn).contains(ReverseMapping(pid: Int32(pid), vpn: vpn)) {
-                            problems.append("\(name): frame \(pfn) lacks the reverse mapping of VPN 0x\(String(vpn, radix: 16))")
-                        }
-                    } else if pte.isWritable {
-                        problems.append("\(name): the zero page is mapped writable at 0x\(String(va, radix: 16))")
-                    }
-                } else if let slot = pte.swapSlot {
-                    if !swap.isLive(slot) {
-                        problems.append("\(name): swap PTE at 0x\(String(va, radix: 16)) names free slot \(slot)")
-                    }
-                    swapRefs[slot, default: 0] += 1
-                }
+                checkLeaf(pid: pid, vpn: vpn, pte: pte, census: &census, &problems)
             }
         }
         if tableCount != memory.tableFramesInUse {
             problems.append("\(memory.tableFramesInUse) page-table frames in use, \(tableCount) reachable")
         }
+        return census
+    }
+
+    /// One leaf PTE: inside a VMA; when present, on an allocated frame with its reverse
+    /// mapping (or the zero page, read-only); when swapped, naming a live slot.
+    private func checkLeaf(pid: Int, vpn: UInt64, pte: PageTableEntry, census: inout PTECensus, _ problems: inout [String]) {
+        let name = processes[pid].name
+        let va = vpn << pageShift
+        if processes[pid].vma(containing: va) == nil {
+            problems.append("\(name): PTE at 0x\(String(va, radix: 16)) lies outside every VMA")
+        }
+        if pte.isPresent {
+            let pfn = pte.ppn
+            if pfn != 0 {
+                if pfn >= UInt64(memory.frames.count) || memory[pfn].kind == .free {
+                    problems.append("\(name): PTE at 0x\(String(va, radix: 16)) points at free frame \(pfn)")
+                    return
+                }
+                census.mapCounts[pfn, default: 0] += 1
+                if !memory.mappings(of: pfn).contains(ReverseMapping(pid: Int32(pid), vpn: vpn)) {
+                    problems.append("\(name): frame \(pfn) lacks the reverse mapping of VPN 0x\(String(vpn, radix: 16))")
+                }
+            } else if pte.isWritable {
+                problems.append("\(name): the zero page is mapped writable at 0x\(String(va, radix: 16))")
+            }
+        } else if let slot = pte.swapSlot {
+            if !swap.isLive(slot) {
+                problems.append("\(name): swap PTE at 0x\(String(va, radix: 16)) names free slot \(slot)")
+            }
+            census.swapReferences[slot, default: 0] += 1
+        }
+    }
+
+    /// Every allocated frame: its map count is the PTEs that map it; a file frame is in its
+    /// page cache; an unmapped anonymous frame is in the swap cache.
+    private func checkFrames(mapCounts: [UInt64: Int32], _ problems: inout [String]) {
         for pfn in memory.allocatedPFNs {
             let info = memory[pfn]
             if info.mapCount != mapCounts[pfn, default: 0] {
@@ -62,19 +94,29 @@ extension Kernel {
                 problems.append("anonymous frame \(pfn) is leaked: unmapped and not in the swap cache")
             }
         }
+    }
+
+    /// Every page cache entry holds a frame of that file page.
+    private func checkPageCache(_ problems: inout [String]) {
         for (fileID, file) in files.enumerated() {
             for (page, pfn) in file.cache where memory[pfn].kind != .file || memory[pfn].fileID != Int32(fileID) || memory[pfn].pageIndex != page {
                 problems.append("\(file.name) page \(page): cached frame \(pfn) holds something else")
             }
         }
+    }
+
+    /// Every live swap slot's reference count is the PTEs that name it.
+    private func checkSwapSlots(references: [UInt64: Int], _ problems: inout [String]) {
         for slot in 1..<UInt64(swap.slots.count) where swap.isLive(slot) {
-            if swap.refs(slot) != swapRefs[slot, default: 0] {
-                problems.append("swap slot \(slot): \(swap.refs(slot)) references, \(swapRefs[slot, default: 0]) PTEs")
+            if swap.refs(slot) != references[slot, default: 0] {
+                problems.append("swap slot \(slot): \(swap.refs(slot)) references, \(references[slot, default: 0]) PTEs")
             }
         }
-        if let limit = frameLimit, memory.dataFramesInUse > limit {
-            problems.append("\(memory.dataFramesInUse) data frames in use, limit \(limit)")
-        }
+    }
+
+    /// Every TLB entry agrees with its address space's page table: same PPN, same W, U and
+    /// XD, and D only over a dirty PTE.
+    private func checkTLBs(_ problems: inout [String]) {
         for (levelIndex, level) in mmu.tlb.levels.enumerated() {
             for entry in level.entries {
                 guard let pid = processes.firstIndex(where: { $0.asid == entry.asid }) else {
@@ -85,19 +127,18 @@ extension Kernel {
                 let what = "TLB L\(levelIndex + 1) entry \(processes[pid].name) VPN 0x\(String(entry.vpn, radix: 16))"
                 if !pte.isPresent || pte.ppn != entry.ppn {
                     problems.append("\(what) -> PPN \(entry.ppn), page table says \(pte)")
-                } else {
-                    let flags = MMU.tlbFlags(pte)
-                    let mask = TLBLevel.Flag.writable | TLBLevel.Flag.user | TLBLevel.Flag.executeDisable
-                    if flags & mask != entry.flags & mask {
-                        problems.append("\(what) has permissions \(entry.flags), PTE \(pte)")
-                    }
-                    if entry.flags & TLBLevel.Flag.dirty != 0 && !pte.isDirty {
-                        problems.append("\(what) caches D but the PTE is clean")
-                    }
+                    continue
+                }
+                let flags = MMU.tlbFlags(pte)
+                let mask = TLBLevel.Flag.writable | TLBLevel.Flag.user | TLBLevel.Flag.executeDisable
+                if flags & mask != entry.flags & mask {
+                    problems.append("\(what) has permissions \(entry.flags), PTE \(pte)")
+                }
+                if entry.flags & TLBLevel.Flag.dirty != 0 && !pte.isDirty {
+                    problems.append("\(what) caches D but the PTE is clean")
                 }
             }
         }
-        return problems
     }
 
     private func checkTables(pid: Int, table: UInt64, level: Int, problems: inout [String], tables: inout Int) {

@@ -146,8 +146,21 @@ public struct TraceParser {
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D }
 
+    /// One line: split into tokens, then an access (the fast path) or a command.
     private mutating func parseLine(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
                                     _ line: Int) throws(TraceParseError) {
+        splitTokens(bytes, start, end)
+        guard let first = tokens.first else { return }
+        if first.end - first.start == 1, let op = Self.accessKind(bytes[first.start]) {
+            try parseAccess(bytes, op, start, line)
+            return
+        }
+        try parseCommand(TraceLine(bytes: bytes, tokens: tokens, start: start, end: end, number: line))
+    }
+
+    /// Fills `tokens` with the words of `bytes[start..<end]`, up to a `#` comment.
+    @inline(__always)
+    private mutating func splitTokens(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) {
         tokens.removeAll(keepingCapacity: true)
         var index = start
         while index < end {
@@ -158,174 +171,183 @@ public struct TraceParser {
             while index < end && !Self.isSpace(bytes[index]) && bytes[index] != 0x23 { index += 1 }
             tokens.append((tokenStart, index))
         }
-        guard let first = tokens.first else { return }
-        let firstLength = first.end - first.start
-        // The fast path: accesses.
-        if firstLength == 1, let op = Self.accessKind(bytes[first.start]) {
-            try parseAccess(bytes, op, start, line)
-            return
-        }
-        let keyword = text(bytes, 0)
-        let column: (Int) -> Int = { [tokens] in tokens[$0].start - start + 1 }
-        func fail(_ token: Int, _ message: String) -> TraceParseError {
-            TraceParseError(line: line, column: token < tokens.count ? column(token) : end - start + 1, message: message)
-        }
-        func expectCount(_ range: ClosedRange<Int>, _ usage: String) throws(TraceParseError) {
-            if tokens.count < range.lowerBound { throw fail(tokens.count, "missing argument; usage: \(usage)") }
-            if tokens.count > range.upperBound { throw fail(range.upperBound, "unexpected argument; usage: \(usage)") }
-        }
-        func number(_ token: Int) throws(TraceParseError) -> UInt64 {
-            guard let value = Self.number(bytes, tokens[token]) else {
-                throw fail(token, "expected a number (decimal or 0x-hex), found '\(text(bytes, token))'")
-            }
-            return value
-        }
-        func process(_ token: Int) throws(TraceParseError) -> Int {
-            let name = Array(bytes[tokens[token].start..<tokens[token].end])
-            guard let pid = processBytes.firstIndex(of: name) else {
-                throw fail(token, "unknown process '\(text(bytes, token))' (spawn it first)")
-            }
-            return pid
-        }
-        func protection(_ token: Int) throws(TraceParseError) -> Protection {
-            guard let value = Protection(trace: text(bytes, token)) else {
-                throw fail(token, "expected a protection r|rw|rx|rwx|none, found '\(text(bytes, token))'")
-            }
-            return value
-        }
-        func range(_ usage: String) throws(TraceParseError) -> (Int, UInt64, UInt64) {
-            let pid = try process(1)
-            let addr = try number(2)
-            let length = try number(3)
-            if length == 0 { throw fail(3, "length must be greater than 0") }
-            return (pid, addr, length)
-        }
-        func add(_ command: TraceCommand) {
-            trace.steps.append(TraceStep(line: line, accessesBefore: trace.accesses.count, command: command))
-        }
-        func newName(_ token: Int) throws(TraceParseError) -> String {
-            let name = text(bytes, token)
-            if processBytes.contains(Array(name.utf8)) { throw fail(token, "process '\(name)' already exists") }
-            processBytes.append(Array(name.utf8))
-            trace.processNames.append(name)
-            return name
-        }
+    }
 
+    /// A command other than an access, by its keyword. Every command but `preset` ends the
+    /// trace's preamble, so `preset` must come first.
+    private mutating func parseCommand(_ line: TraceLine) throws(TraceParseError) {
+        let keyword = line.text(0)
+        if keyword != "preset" { stateStarted = true }
         switch keyword {
-        case "preset":
-            try expectCount(2...2, "preset core-i7|skylake|csapp-small")
-            if stateStarted { throw fail(0, "preset must come before any other command") }
-            guard let preset = Preset.named(text(bytes, 1)) else {
-                throw fail(1, "unknown preset '\(text(bytes, 1))'; expected core-i7, skylake or csapp-small")
-            }
-            trace.preset = preset
-        case "frames":
-            try expectCount(2...2, "frames N|unlimited")
-            stateStarted = true
-            if text(bytes, 1) == "unlimited" { add(.frames(nil)); break }
-            let frames = try number(1)
-            if frames < 2 || frames > 1 << 40 { throw fail(1, "frames must be at least 2 (a COW fault holds two)") }
-            add(.frames(Int(frames)))
-        case "policy":
-            try expectCount(2...2, "policy fifo|lru|clock|opt|random[:seed]")
-            stateStarted = true
-            guard let policy = ReplacementPolicy(trace: text(bytes, 1)) else {
-                throw fail(1, "unknown policy '\(text(bytes, 1))'; expected fifo, lru, clock, opt or random[:seed]")
-            }
-            if policy == .opt { trace.usesOpt = true }
-            add(.policy(policy))
-        case "fault-around":
-            try expectCount(2...2, "fault-around PAGES")
-            stateStarted = true
-            let pages = try number(1)
-            if pages < 1 || pages > 1 << 20 { throw fail(1, "fault-around must be between 1 and 1048576 pages") }
-            add(.faultAround(Int(pages)))
-        case "pcid":
-            try expectCount(2...2, "pcid on|off")
-            stateStarted = true
-            switch text(bytes, 1) {
-            case "on": add(.pcid(true))
-            case "off": add(.pcid(false))
-            default: throw fail(1, "expected on or off")
-            }
-        case "file":
-            try expectCount(3...3, "file NAME SIZE")
-            stateStarted = true
-            let name = text(bytes, 1)
-            if trace.fileNames.contains(name) { throw fail(1, "file '\(name)' already declared") }
-            let size = try number(2)
-            if size == 0 { throw fail(2, "a file needs at least one byte") }
-            trace.fileNames.append(name)
-            add(.file(name: name, size: size))
+        case "preset": try parsePreset(line)
+        case "frames": try parseFrames(line)
+        case "policy": try parsePolicy(line)
+        case "fault-around": try parseFaultAround(line)
+        case "pcid": try parsePCID(line)
+        case "file": try parseFile(line)
         case "spawn":
-            try expectCount(2...2, "spawn NAME")
-            stateStarted = true
-            add(.spawn(name: try newName(1)))
-        case "mmap":
-            let usage = "mmap P ADDR LEN PROT shared|private FILE [OFFSET] | anon"
-            try expectCount(6...8, usage)
-            stateStarted = true
-            let (pid, addr, length) = try range(usage)
-            let prot = try protection(4)
-            let shared: Bool
-            switch text(bytes, 5) {
-            case "shared": shared = true
-            case "private": shared = false
-            default: throw fail(5, "expected shared or private, found '\(text(bytes, 5))'")
-            }
-            try checkAligned(addr, 2, fail)
-            guard tokens.count >= 7 else { throw fail(6, "missing argument; usage: \(usage)") }
-            let backing = text(bytes, 6)
-            if backing == "anon" {
-                try expectCount(7...7, usage)
-                add(.mmap(pid: pid, addr: addr, length: length, protection: prot, shared: shared, file: nil, offset: 0))
-            } else {
-                guard let file = trace.fileNames.firstIndex(of: backing) else {
-                    throw fail(6, "unknown file '\(backing)' (declare it with `file NAME SIZE`)")
-                }
-                let offset = tokens.count == 8 ? try number(7) : 0
-                if offset % UInt64(trace.preset.pageSize) != 0 { throw fail(7, "file offset must be page aligned") }
-                add(.mmap(pid: pid, addr: addr, length: length, protection: prot, shared: shared, file: file, offset: offset))
-            }
+            try line.expectCount(2...2, "spawn NAME")
+            add(.spawn(name: try newProcess(line, 1)), line)
+        case "mmap": try parseMmap(line)
         case "munmap", "msync":
-            try expectCount(4...4, "\(keyword) P ADDR LEN")
-            stateStarted = true
-            let (pid, addr, length) = try range(keyword)
-            try checkAligned(addr, 2, fail)
-            add(keyword == "munmap" ? .munmap(pid: pid, addr: addr, length: length) : .msync(pid: pid, addr: addr, length: length))
+            try line.expectCount(4...4, "\(keyword) P ADDR LEN")
+            let (pid, addr, length) = try alignedRange(line)
+            add(keyword == "munmap" ? .munmap(pid: pid, addr: addr, length: length) : .msync(pid: pid, addr: addr, length: length), line)
         case "mprotect":
-            try expectCount(5...5, "mprotect P ADDR LEN PROT")
-            stateStarted = true
-            let (pid, addr, length) = try range(keyword)
-            try checkAligned(addr, 2, fail)
-            add(.mprotect(pid: pid, addr: addr, length: length, protection: try protection(4)))
-        case "madvise":
-            try expectCount(5...5, "madvise P ADDR LEN dontneed|willneed|mergeable")
-            stateStarted = true
-            let (pid, addr, length) = try range(keyword)
-            try checkAligned(addr, 2, fail)
-            guard let advice = Advice(rawValue: text(bytes, 4)) else {
-                throw fail(4, "expected dontneed, willneed or mergeable, found '\(text(bytes, 4))'")
-            }
-            add(.madvise(pid: pid, addr: addr, length: length, advice: advice))
+            try line.expectCount(5...5, "mprotect P ADDR LEN PROT")
+            let (pid, addr, length) = try alignedRange(line)
+            add(.mprotect(pid: pid, addr: addr, length: length, protection: try line.protection(4)), line)
+        case "madvise": try parseMadvise(line)
         case "fork":
-            try expectCount(3...3, "fork PARENT CHILD")
-            stateStarted = true
-            let parent = try process(1)
-            add(.fork(parent: parent, child: try newName(2)))
+            try line.expectCount(3...3, "fork PARENT CHILD")
+            let parent = try process(line, 1)
+            add(.fork(parent: parent, child: try newProcess(line, 2)), line)
         case "ksm-scan":
-            try expectCount(1...1, "ksm-scan")
-            stateStarted = true
-            add(.ksmScan)
+            try line.expectCount(1...1, "ksm-scan")
+            add(.ksmScan, line)
         default:
-            throw fail(0, "unknown command '\(keyword)'")
+            throw line.fail(0, "unknown command '\(keyword)'")
         }
     }
 
-    private func checkAligned(_ addr: UInt64, _ token: Int,
-                              _ fail: (Int, String) -> TraceParseError) throws(TraceParseError) {
+    /// `preset NAME`, only before any other command.
+    private mutating func parsePreset(_ line: TraceLine) throws(TraceParseError) {
+        try line.expectCount(2...2, "preset core-i7|skylake|csapp-small")
+        if stateStarted { throw line.fail(0, "preset must come before any other command") }
+        guard let preset = Preset.named(line.text(1)) else {
+            throw line.fail(1, "unknown preset '\(line.text(1))'; expected core-i7, skylake or csapp-small")
+        }
+        trace.preset = preset
+    }
+
+    /// `frames N|unlimited`.
+    private mutating func parseFrames(_ line: TraceLine) throws(TraceParseError) {
+        try line.expectCount(2...2, "frames N|unlimited")
+        if line.text(1) == "unlimited" { return add(.frames(nil), line) }
+        let frames = try line.number(1)
+        if frames < 2 || frames > 1 << 40 { throw line.fail(1, "frames must be at least 2 (a COW fault holds two)") }
+        add(.frames(Int(frames)), line)
+    }
+
+    /// `policy fifo|lru|clock|opt|random[:seed]`.
+    private mutating func parsePolicy(_ line: TraceLine) throws(TraceParseError) {
+        try line.expectCount(2...2, "policy fifo|lru|clock|opt|random[:seed]")
+        guard let policy = ReplacementPolicy(trace: line.text(1)) else {
+            throw line.fail(1, "unknown policy '\(line.text(1))'; expected fifo, lru, clock, opt or random[:seed]")
+        }
+        if policy == .opt { trace.usesOpt = true }
+        add(.policy(policy), line)
+    }
+
+    /// `fault-around PAGES`.
+    private mutating func parseFaultAround(_ line: TraceLine) throws(TraceParseError) {
+        try line.expectCount(2...2, "fault-around PAGES")
+        let pages = try line.number(1)
+        if pages < 1 || pages > 1 << 20 { throw line.fail(1, "fault-around must be between 1 and 1048576 pages") }
+        add(.faultAround(Int(pages)), line)
+    }
+
+    /// `pcid on|off`.
+    private mutating func parsePCID(_ line: TraceLine) throws(TraceParseError) {
+        try line.expectCount(2...2, "pcid on|off")
+        switch line.text(1) {
+        case "on": add(.pcid(true), line)
+        case "off": add(.pcid(false), line)
+        default: throw line.fail(1, "expected on or off")
+        }
+    }
+
+    /// `file NAME SIZE`: a new file name and at least one byte.
+    private mutating func parseFile(_ line: TraceLine) throws(TraceParseError) {
+        try line.expectCount(3...3, "file NAME SIZE")
+        let name = line.text(1)
+        if trace.fileNames.contains(name) { throw line.fail(1, "file '\(name)' already declared") }
+        let size = try line.number(2)
+        if size == 0 { throw line.fail(2, "a file needs at least one byte") }
+        trace.fileNames.append(name)
+        add(.file(name: name, size: size), line)
+    }
+
+    /// `mmap P ADDR LEN PROT shared|private FILE [OFFSET]` or `... anon`.
+    private mutating func parseMmap(_ line: TraceLine) throws(TraceParseError) {
+        let usage = "mmap P ADDR LEN PROT shared|private FILE [OFFSET] | anon"
+        try line.expectCount(6...8, usage)
+        let (pid, addr, length) = try range(line)
+        let prot = try line.protection(4)
+        let shared: Bool
+        switch line.text(5) {
+        case "shared": shared = true
+        case "private": shared = false
+        default: throw line.fail(5, "expected shared or private, found '\(line.text(5))'")
+        }
+        try checkAligned(addr, line)
+        guard line.tokens.count >= 7 else { throw line.fail(6, "missing argument; usage: \(usage)") }
+        let backing = line.text(6)
+        if backing == "anon" {
+            try line.expectCount(7...7, usage)
+            return add(.mmap(pid: pid, addr: addr, length: length, protection: prot, shared: shared, file: nil, offset: 0), line)
+        }
+        guard let file = trace.fileNames.firstIndex(of: backing) else {
+            throw line.fail(6, "unknown file '\(backing)' (declare it with `file NAME SIZE`)")
+        }
+        let offset = line.tokens.count == 8 ? try line.number(7) : 0
+        if offset % UInt64(trace.preset.pageSize) != 0 { throw line.fail(7, "file offset must be page aligned") }
+        add(.mmap(pid: pid, addr: addr, length: length, protection: prot, shared: shared, file: file, offset: offset), line)
+    }
+
+    /// `madvise P ADDR LEN dontneed|willneed|mergeable`.
+    private mutating func parseMadvise(_ line: TraceLine) throws(TraceParseError) {
+        try line.expectCount(5...5, "madvise P ADDR LEN dontneed|willneed|mergeable")
+        let (pid, addr, length) = try alignedRange(line)
+        guard let advice = Advice(rawValue: line.text(4)) else {
+            throw line.fail(4, "expected dontneed, willneed or mergeable, found '\(line.text(4))'")
+        }
+        add(.madvise(pid: pid, addr: addr, length: length, advice: advice), line)
+    }
+
+    /// Appends a command at this point of the trace.
+    private mutating func add(_ command: TraceCommand, _ line: TraceLine) {
+        trace.steps.append(TraceStep(line: line.number, accessesBefore: trace.accesses.count, command: command))
+    }
+
+    /// The pid of the process named by `token`, which must have been spawned or forked.
+    private func process(_ line: TraceLine, _ token: Int) throws(TraceParseError) -> Int {
+        let name = Array(line.bytes[line.tokens[token].start..<line.tokens[token].end])
+        guard let pid = processBytes.firstIndex(of: name) else {
+            throw line.fail(token, "unknown process '\(line.text(token))' (spawn it first)")
+        }
+        return pid
+    }
+
+    /// Declares the process named by `token` (spawn, fork's child); its name must be new.
+    private mutating func newProcess(_ line: TraceLine, _ token: Int) throws(TraceParseError) -> String {
+        let name = line.text(token)
+        if processBytes.contains(Array(name.utf8)) { throw line.fail(token, "process '\(name)' already exists") }
+        processBytes.append(Array(name.utf8))
+        trace.processNames.append(name)
+        return name
+    }
+
+    /// `P ADDR LEN` in tokens 1 to 3: a known process, an address and a length above 0.
+    private func range(_ line: TraceLine) throws(TraceParseError) -> (Int, UInt64, UInt64) {
+        let pid = try process(line, 1)
+        let addr = try line.number(2)
+        let length = try line.number(3)
+        if length == 0 { throw line.fail(3, "length must be greater than 0") }
+        return (pid, addr, length)
+    }
+
+    /// ``range(_:)`` whose address is page aligned (munmap, msync, mprotect, madvise).
+    private func alignedRange(_ line: TraceLine) throws(TraceParseError) -> (Int, UInt64, UInt64) {
+        let (pid, addr, length) = try range(line)
+        try checkAligned(addr, line)
+        return (pid, addr, length)
+    }
+
+    /// Refuses an address (token 2) that is not page aligned.
+    private func checkAligned(_ addr: UInt64, _ line: TraceLine) throws(TraceParseError) {
         if addr % UInt64(trace.preset.pageSize) != 0 {
-            throw fail(token, "address must be page aligned (\(trace.preset.pageSize) bytes)")
+            throw line.fail(2, "address must be page aligned (\(trace.preset.pageSize) bytes)")
         }
     }
 
@@ -377,7 +399,7 @@ public struct TraceParser {
     }
 
     /// Parses a number straight from bytes: decimal or 0x-hex, `_` allowed, no overflow.
-    private static func number(_ bytes: UnsafeBufferPointer<UInt8>, _ token: (start: Int, end: Int)) -> UInt64? {
+    fileprivate static func number(_ bytes: UnsafeBufferPointer<UInt8>, _ token: (start: Int, end: Int)) -> UInt64? {
         var index = token.start
         var radix: UInt64 = 10
         if token.end - index > 2 && bytes[index] == UInt8(ascii: "0") && (bytes[index + 1] | 0x20) == UInt8(ascii: "x") {
@@ -404,5 +426,50 @@ public struct TraceParser {
             digits += 1
         }
         return digits > 0 ? value : nil
+    }
+}
+
+/// A command line of a trace as the parser reads it: its bytes and tokens, and where it
+/// stands, so that an error names its line and column.
+private struct TraceLine {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let tokens: [(start: Int, end: Int)]
+    /// Where the line starts and ends in `bytes`.
+    let start: Int
+    let end: Int
+    /// The 1-based line number.
+    let number: Int
+
+    /// The text of token `token`.
+    func text(_ token: Int) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes[tokens[token].start..<tokens[token].end]), as: UTF8.self)
+    }
+
+    /// An error at token `token` (or just past the line's end when there is no such token).
+    func fail(_ token: Int, _ message: String) -> TraceParseError {
+        TraceParseError(line: number, column: token < tokens.count ? tokens[token].start - start + 1 : end - start + 1,
+                        message: message)
+    }
+
+    /// Refuses too few or too many tokens (the keyword counts as one).
+    func expectCount(_ range: ClosedRange<Int>, _ usage: String) throws(TraceParseError) {
+        if tokens.count < range.lowerBound { throw fail(tokens.count, "missing argument; usage: \(usage)") }
+        if tokens.count > range.upperBound { throw fail(range.upperBound, "unexpected argument; usage: \(usage)") }
+    }
+
+    /// Token `token` as a number, decimal or 0x-hex.
+    func number(_ token: Int) throws(TraceParseError) -> UInt64 {
+        guard let value = TraceParser.number(bytes, tokens[token]) else {
+            throw fail(token, "expected a number (decimal or 0x-hex), found '\(text(token))'")
+        }
+        return value
+    }
+
+    /// Token `token` as a protection.
+    func protection(_ token: Int) throws(TraceParseError) -> Protection {
+        guard let value = Protection(trace: text(token)) else {
+            throw fail(token, "expected a protection r|rw|rx|rwx|none, found '\(text(token))'")
+        }
+        return value
     }
 }

@@ -132,7 +132,9 @@ public enum TraceOutput {
         return right ? fill + text : text + fill + (text.count >= width ? " " : "")
     }
 
-    /// A JSON string literal.
+    /// `text` as a JSON string literal, quoted and escaped (RFC 8259): `"` and `\`, the short
+    /// forms `\n \r \t \b \f`, and `\u00XX` for the other control characters. The one
+    /// escaper of the package: the shadow report and the `mapstore` command line use it too.
     public static func jsonString(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
@@ -140,9 +142,14 @@ public enum TraceOutput {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
+            case "\r": out += "\\r"
             case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16) } else { out.unicodeScalars.append(scalar) }
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out + "\""

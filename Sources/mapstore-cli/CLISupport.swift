@@ -1,5 +1,6 @@
 import ArgumentParser
 import MapStore
+import MapStoreVM
 
 #if canImport(Glibc)
 import Glibc
@@ -16,9 +17,7 @@ enum DatabaseOpener {
     /// and exits 3 with "no such database: PATH" when it does not exist. Page checksums are
     /// verified on every read: a command prints damage as an error, never as data.
     static func forReading(_ path: String) throws -> Database {
-        guard fileExists(path) else {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
-        }
+        try requireExisting(path)
         var options = Options()
         options.readOnly = true
         options.create = false
@@ -37,6 +36,14 @@ enum DatabaseOpener {
         return try Database(path: path, options: options)
     }
 
+    /// Exits 3 with "no such database: PATH" when nothing is at `path`: for the commands
+    /// that must not create a database.
+    static func requireExisting(_ path: String) throws {
+        guard fileExists(path) else {
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
+        }
+    }
+
     /// Whether something exists at `path` (a file, or anything else `stat` can see).
     static func fileExists(_ path: String) -> Bool {
         var info = stat()
@@ -49,9 +56,6 @@ enum DatabaseOpener {
 func permissionBits(of path: String) -> UInt32 {
     var info = stat()
     return stat(path, &info) == 0 ? UInt32(info.st_mode & 0o777) : 0o644
-}
-
-extension DatabaseOpener {
 }
 
 // MARK: - Keys and values on the command line
@@ -154,25 +158,10 @@ enum Hex {
 
 /// Hand-written JSON text: the CLI prints only flat objects of strings, numbers and lists.
 enum JSON {
-    /// `text` as a JSON string literal, quoted and escaped (RFC 8259).
+    /// `text` as a JSON string literal, quoted and escaped (RFC 8259), by the package's one
+    /// escaper (MapStoreVM's, which trace and shadow output use as well).
     static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        TraceOutput.jsonString(text)
     }
 
     /// `{"a": 1, "b": "x"}` from already-encoded values, in the order given.

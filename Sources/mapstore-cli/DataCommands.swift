@@ -14,11 +14,10 @@ struct PutCommand: ParsableCommand {
         abstract: "Store VALUE under KEY (VALUE \"-\" reads the value's raw bytes from stdin)."
     )
 
-    @Argument(help: "The database file (created when missing).")
-    var db: String
+    @OptionGroup var dbArgument: DatabaseToWrite
+    var db: String { dbArgument.db }
 
-    @Argument(help: "The key: UTF-8 text, or hex with --hex.")
-    var key: String
+    @OptionGroup var keyArgument: KeyArgument
 
     @Argument(help: "The value: UTF-8 text, hex with --hex, or \"-\" for the raw bytes of stdin.")
     var value: String
@@ -29,7 +28,7 @@ struct PutCommand: ParsableCommand {
     /// Reads the value, then writes and durably commits it.
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
-        let keyBytes = try spelling.key(key)
+        let keyBytes = try keyArgument.bytes(spelling)
         let valueBytes = value == "-" ? try readAll() : try spelling.bytes(of: value, what: "VALUE")
         try naming(db: db) {
             try DatabaseOpener.forWriting(db).write { txn in try txn.put(keyBytes, valueBytes) }
@@ -44,11 +43,10 @@ struct GetCommand: ParsableCommand {
         abstract: "Print the value stored under KEY and a newline (exit 1 when absent)."
     )
 
-    @Argument(help: "The database file (must exist).")
-    var db: String
+    @OptionGroup var dbArgument: ExistingDatabase
+    var db: String { dbArgument.db }
 
-    @Argument(help: "The key: UTF-8 text, or hex with --hex.")
-    var key: String
+    @OptionGroup var keyArgument: KeyArgument
 
     @Flag(help: "KEY is, and the value is printed as, a lowercase hex string.")
     var hex = false
@@ -56,15 +54,14 @@ struct GetCommand: ParsableCommand {
     @Flag(help: "Print {\"key\": ..., \"value\": ...} instead of the bare value.")
     var json = false
 
-    @Option(help: ArgumentHelp("Read the named snapshot instead of the newest commit.", valueName: "NAME"))
-    var snapshot: String?
+    @OptionGroup var snapshotOption: SnapshotOption
 
     /// Looks the key up in a read transaction and prints what it finds.
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
-        let keyBytes = try spelling.key(key)
+        let keyBytes = try keyArgument.bytes(spelling)
         let found = try naming(db: db) {
-            try readView(DatabaseOpener.forReading(db), snapshot: snapshot, db: db) { txn in try txn.get(keyBytes) }
+            try readView(DatabaseOpener.forReading(db), snapshot: snapshotOption.snapshot, db: db) { txn in try txn.get(keyBytes) }
         }
         guard let found else {
             throw CommandExit(status: ExitStatus.notFound, message: "mapstore: get: no key \(spelling.quoted(keyBytes)) in \(db)")
@@ -87,11 +84,10 @@ struct DelCommand: ParsableCommand {
         abstract: "Delete KEY (exit 1 when there was nothing to delete)."
     )
 
-    @Argument(help: "The database file (created when missing).")
-    var db: String
+    @OptionGroup var dbArgument: DatabaseToWrite
+    var db: String { dbArgument.db }
 
-    @Argument(help: "The key: UTF-8 text, or hex with --hex.")
-    var key: String
+    @OptionGroup var keyArgument: KeyArgument
 
     @Flag(help: "KEY is a lowercase hex string.")
     var hex = false
@@ -99,7 +95,7 @@ struct DelCommand: ParsableCommand {
     /// Deletes the key; a transaction that deleted nothing changes nothing on disk.
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
-        let keyBytes = try spelling.key(key)
+        let keyBytes = try keyArgument.bytes(spelling)
         let deleted = try naming(db: db) { try DatabaseOpener.forWriting(db).write { txn in try txn.delete(keyBytes) } }
         guard deleted else {
             throw CommandExit(status: ExitStatus.notFound, message: "mapstore: del: no key \(spelling.quoted(keyBytes)) in \(db)")
@@ -115,8 +111,8 @@ struct ScanCommand: ParsableCommand {
         discussion: "--from is inclusive and --to is exclusive: --from a --to c prints a and b but not c. With --prefix, only keys starting with P, further limited by --from/--to."
     )
 
-    @Argument(help: "The database file (must exist).")
-    var db: String
+    @OptionGroup var dbArgument: ExistingDatabase
+    var db: String { dbArgument.db }
 
     @Option(help: ArgumentHelp("Only keys that start with P.", valueName: "P"))
     var prefix: String?
@@ -139,8 +135,7 @@ struct ScanCommand: ParsableCommand {
     @Flag(help: "One {\"key\": ..., \"value\": ...} object per line.")
     var json = false
 
-    @Option(help: ArgumentHelp("Read the named snapshot instead of the newest commit.", valueName: "NAME"))
-    var snapshot: String?
+    @OptionGroup var snapshotOption: SnapshotOption
 
     /// Rejects a negative limit (exit 2).
     func validate() throws {
@@ -152,7 +147,7 @@ struct ScanCommand: ParsableCommand {
         let spelling = ByteSpelling(hex: hex)
         let range = try keyRange(spelling)
         var out = Output()
-        try naming(db: db) { try readView(DatabaseOpener.forReading(db), snapshot: snapshot, db: db) { txn in
+        try naming(db: db) { try readView(DatabaseOpener.forReading(db), snapshot: snapshotOption.snapshot, db: db) { txn in
             // A damaged page throws from `next()`: the stream ends there and the command exits 3.
             var scan = txn.scan(range, reverse: reverse)
             var printed = 0

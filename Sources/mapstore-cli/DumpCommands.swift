@@ -16,8 +16,8 @@ struct DumpCommand: ParsableCommand {
         discussion: "Without -a or -s, dumps the main tree. -a writes one section per table in name order, like mdb_dump -a, preceded by a section for the main tree when it holds entries."
     )
 
-    @Argument(help: "The database file (must exist).")
-    var db: String
+    @OptionGroup var dbArgument: ExistingDatabase
+    var db: String { dbArgument.db }
 
     @Flag(name: [.customShort("p"), .customLong("print")], help: "Printable bytes as themselves, others as \\xx (mdb_dump -p).")
     var print = false
@@ -104,8 +104,8 @@ struct LoadCommand: ParsableCommand {
         discussion: "Each section goes to the table its database= line names, else to the -s table, else to the main tree. Existing keys are overwritten. A malformed line exits 3 naming its line number, and the database is left unchanged."
     )
 
-    @Argument(help: "The database file (created when missing).")
-    var db: String
+    @OptionGroup var dbArgument: DatabaseToWrite
+    var db: String { dbArgument.db }
 
     @Option(name: .customShort("f"), help: ArgumentHelp("Read FILE instead of stdin.", valueName: "FILE"))
     var file: String?

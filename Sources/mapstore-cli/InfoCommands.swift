@@ -10,8 +10,8 @@ struct StatCommand: ParsableCommand {
         abstract: "Print figures about the newest commit (--json: one object)."
     )
 
-    @Argument(help: "The database file (must exist).")
-    var db: String
+    @OptionGroup var dbArgument: ExistingDatabase
+    var db: String { dbArgument.db }
 
     @Flag(help: "One JSON object with entries, pageSize, filePages, usedPages, freePages, treeDepth, transactionID, snapshots, tables, mappingMode, readers.")
     var json = false
@@ -88,8 +88,8 @@ struct CheckCommand: ParsableCommand {
         discussion: "Prints one line per problem, \"page N: what is wrong\", on stdout; --json prints {\"path\": ..., \"ok\": ..., \"problems\": [{\"page\": N, \"message\": ...}]}."
     )
 
-    @Argument(help: "The database file (must exist).")
-    var db: String
+    @OptionGroup var dbArgument: ExistingDatabase
+    var db: String { dbArgument.db }
 
     @Flag(help: "One JSON object holding the list of problems.")
     var json = false

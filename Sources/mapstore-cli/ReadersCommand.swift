@@ -8,8 +8,8 @@ struct ReadersCommand: ParsableCommand {
         abstract: "List the read transactions open on a database in every process (--clear-stale frees the slots of dead processes)."
     )
 
-    @Argument(help: "The database file (must exist).")
-    var db: String
+    @OptionGroup var dbArgument: ExistingDatabase
+    var db: String { dbArgument.db }
 
     @Flag(help: "Free the slots of processes that no longer exist before listing.")
     var clearStale = false

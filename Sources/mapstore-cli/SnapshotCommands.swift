@@ -11,10 +11,13 @@ import Glibc
 /// named (`--snapshot NAME` of get, scan and dump); a snapshot that does not exist exits 1.
 func readView<R>(_ database: Database, snapshot: String?, db: String, _ body: (ReadTransaction) throws -> R) throws -> R {
     guard let snapshot else { return try database.read(body) }
-    guard try database.hasSnapshot(snapshot) else {
-        throw CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(snapshot.debugDescription) in \(db)")
-    }
+    guard try database.hasSnapshot(snapshot) else { throw noSuchSnapshot(snapshot, in: db) }
     return try database.read(snapshot: snapshot, body)
+}
+
+/// The "not found" exit (1) of a snapshot `name` that `db` does not hold.
+func noSuchSnapshot(_ name: String, in db: String) -> CommandExit {
+    CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(name.debugDescription) in \(db)")
 }
 
 /// `mapstore snapshot ...`: named snapshots of a database.
@@ -33,8 +36,8 @@ struct SnapshotCommand: ParsableCommand {
             discussion: "Costs one commit; while the snapshot lives, pages later commits free are kept for it instead of being reused."
         )
 
-        @Argument(help: "The database file (created when missing).")
-        var db: String
+        @OptionGroup var dbArgument: DatabaseToWrite
+        var db: String { dbArgument.db }
 
         @Argument(help: "The snapshot's name (UTF-8).")
         var name: String
@@ -53,8 +56,8 @@ struct SnapshotCommand: ParsableCommand {
             abstract: "List snapshots: NAME<TAB>txn<TAB>created (UTC)<TAB>entries<TAB>pages pinned, one per line (--json: one object per line)."
         )
 
-        @Argument(help: "The database file (must exist).")
-        var db: String
+        @OptionGroup var dbArgument: ExistingDatabase
+        var db: String { dbArgument.db }
 
         @Flag(help: "One {\"name\", \"transactionID\", \"created\", \"entries\", \"pinnedPages\"} object per line.")
         var json = false
@@ -96,23 +99,14 @@ struct SnapshotCommand: ParsableCommand {
             discussion: "Copies no data: the new commit's tree is the snapshot's. The snapshot stays."
         )
 
-        @Argument(help: "The database file (must exist).")
-        var db: String
-
-        @Argument(help: "The snapshot's name.")
-        var name: String
+        @OptionGroup var snapshot: ExistingSnapshot
 
         /// Restores in one durable commit.
         func run() throws {
-            guard DatabaseOpener.fileExists(db) else {
-                throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(db)")
-            }
-            try naming(db: db) {
-                let database = try DatabaseOpener.forWriting(db)
-                guard try database.hasSnapshot(name) else {
-                    throw CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(name.debugDescription) in \(db)")
-                }
-                try database.restore(snapshot: name)
+            let database = try snapshot.openDatabase()
+            try naming(db: snapshot.db) {
+                guard try database.hasSnapshot(snapshot.name) else { throw snapshot.notFound }
+                try database.restore(snapshot: snapshot.name)
             }
         }
     }
@@ -124,21 +118,12 @@ struct SnapshotCommand: ParsableCommand {
             abstract: "Delete snapshot NAME, releasing the pages only it kept (exit 1 when there is none)."
         )
 
-        @Argument(help: "The database file (must exist).")
-        var db: String
-
-        @Argument(help: "The snapshot's name.")
-        var name: String
+        @OptionGroup var snapshot: ExistingSnapshot
 
         /// Deletes in one durable commit.
         func run() throws {
-            guard DatabaseOpener.fileExists(db) else {
-                throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(db)")
-            }
-            let deleted = try naming(db: db) { try DatabaseOpener.forWriting(db).deleteSnapshot(name) }
-            guard deleted else {
-                throw CommandExit(status: ExitStatus.notFound, message: "mapstore: no snapshot \(name.debugDescription) in \(db)")
-            }
+            let database = try snapshot.openDatabase()
+            guard try naming(db: snapshot.db, { try database.deleteSnapshot(snapshot.name) }) else { throw snapshot.notFound }
         }
     }
 }
@@ -186,8 +171,8 @@ struct BackupCommand: ParsableCommand {
         discussion: "Prints OUT: txn N, P pages, B bytes. A plain backup keeps snapshots and free pages; --compact drops both. A damaged DB is refused (exit 3) and OUT left as it was; OUT is replaced only once the copy is complete and synced; with OUT \"-\" the backup goes to stdout and the summary to stderr."
     )
 
-    @Argument(help: "The database file (must exist).")
-    var db: String
+    @OptionGroup var dbArgument: ExistingDatabase
+    var db: String { dbArgument.db }
 
     @Argument(help: "The backup file to write (replaced only once complete), or \"-\" for standard output.")
     var out: String
@@ -198,12 +183,11 @@ struct BackupCommand: ParsableCommand {
     @Flag(help: "Write a gzip stream (gunzip gives back the plain file).")
     var gzip = false
 
-    @Flag(help: "Print one JSON object with path, transactionID, pages, bytes, compact, gzip.")
-    var json = false
+    @OptionGroup var summary: BackupSummaryFormat
 
     /// Writes the backup.
     func run() throws {
-        try runBackup(db: db, out: out, compact: compact, gzip: gzip, json: json, verb: "backing up")
+        try runBackup(db: db, out: out, compact: compact, gzip: gzip, json: summary.json, verb: "backing up")
     }
 }
 
@@ -215,18 +199,17 @@ struct CompactCommand: ParsableCommand {
         discussion: "The same as backup --compact. Prints OUT: txn N, P pages, B bytes."
     )
 
-    @Argument(help: "The database file (must exist).")
-    var db: String
+    @OptionGroup var dbArgument: ExistingDatabase
+    var db: String { dbArgument.db }
 
     @Argument(help: "The compacted file to write.")
     var out: String
 
-    @Flag(help: "Print one JSON object with path, transactionID, pages, bytes, compact, gzip.")
-    var json = false
+    @OptionGroup var summary: BackupSummaryFormat
 
     /// Writes the compacted copy.
     func run() throws {
-        try runBackup(db: db, out: out, compact: true, gzip: false, json: json, verb: "compacting")
+        try runBackup(db: db, out: out, compact: true, gzip: false, json: summary.json, verb: "compacting")
     }
 }
 

@@ -46,9 +46,7 @@ extension VMCommand {
             if let operations, operations < 1 {
                 throw CommandExit(status: 2, message: "mapstore vm compare: --operations must be at least 1")
             }
-            guard DatabaseOpener.fileExists(database) else {
-                throw CommandExit(status: 3, message: "mapstore: no such database: \(database)")
-            }
+            try DatabaseOpener.requireExisting(database)
             var experiment = ShadowExperiment(path: database, workload: chosen)
             experiment.operations = operations
             experiment.seed = seed

@@ -141,11 +141,39 @@ import Testing
         #expect(report.anonymous.observed == 0)
     }
 
-    @Test func anOpenDatabaseIsRefused() throws {
+    /// Shadow mode needs a mapping of its own: a database this process already has open
+    /// read-only, as the experiment opens it, shares that handle's mapping, so the
+    /// experiment refuses it for that reason (not for one an empty database would give).
+    @Test func aDatabaseOpenInThisProcessIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let path = try Self.makeDatabase(in: dir)
+        var readOnly = Options.testing()
+        readOnly.readOnly = true
+        let open = try Database(path: path, options: readOnly)
+        #expect(throws: MapStoreError.invalidArgument(reason: "\(path) is already open in this process: shadow mode needs a mapping of its own")) {
+            try Self.run(.readrandom, path: path)
+        }
+        withExtendedLifetime(open) {}
+    }
+
+    /// Open for writing, the handle's options differ from the experiment's read-only ones:
+    /// the engine refuses the experiment's open before shadow mode gets to ask.
+    @Test func aDatabaseOpenForWritingInThisProcessIsRefusedByTheEngine() throws {
         let dir = TemporaryDirectory()
         let path = try Self.makeDatabase(in: dir)
         let open = try Database(path: path, options: .testing())
-        #expect(throws: MapStoreError.self) { try Self.run(.readrandom, path: path) }
+        #expect(throws: MapStoreError.invalidArgument(reason: "\(path) is already open in this process with mapping mode readOnly; open it with the same options")) {
+            try Self.run(.readrandom, path: path)
+        }
         withExtendedLifetime(open) {}
+    }
+
+    @Test func anEmptyDatabaseIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        try Database(path: path, options: .testing(.readOnly, durability: .full)).write { _ in }
+        #expect(throws: MapStoreError.invalidArgument(reason: "\(path) holds no keys to work on")) {
+            try Self.run(.readrandom, path: path)
+        }
     }
 }

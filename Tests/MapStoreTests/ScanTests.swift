@@ -187,6 +187,27 @@ import Testing
         #expect(try db.check() == [])
     }
 
+    /// A change that keeps the key last returned (an overwrite of it) makes the scan go on
+    /// just past that key, either way: every entry is met once, none twice.
+    @Test(arguments: [false, true])
+    func aScanInAWriterGoesOnPastAKeyTheLoopOverwrote(reverse: Bool) throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        try db.write { txn in for i in 0..<Self.count { try txn.put(Self.key(i), Self.value(i)) } }
+        let met = try db.write { txn in
+            var met: [[UInt8]] = []
+            var scan = txn.scan(reverse: reverse)
+            while let (key, _) = try scan.next() {
+                met.append(key)
+                try txn.put(key, Self.value(0))
+            }
+            return met
+        }
+        let expected = (0..<Self.count).map(Self.key)
+        #expect(met == (reverse ? expected.reversed() : expected))
+        #expect(try db.check() == [])
+    }
+
     /// A scan taken out of its transaction's closure throws on use, never reads pages the
     /// transaction no longer holds.
     @Test func aScanUsedAfterItsTransactionEndedThrows() throws {

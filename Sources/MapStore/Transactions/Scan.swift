@@ -77,16 +77,7 @@ public struct Scan {
         isPositioned = true
         let moved: Bool
         if let lastKey {
-            let found = try withBytes(of: lastKey) { (key) throws(MapStoreError) in try cursor.seek(key) }
-            if reverse {
-                moved = found ? try cursor.previous() : try cursor.last()
-            } else if found {
-                let (_, entry) = try cursor.current()
-                let same = lastKey.withUnsafeBytes { compareKeys(entry.key, $0) == 0 }
-                moved = same ? try cursor.next() : true
-            } else {
-                moved = false
-            }
+            moved = reverse ? try cursor.seek(below: lastKey) : try cursor.seek(after: lastKey)
         } else {
             moved = try cursor.start(of: range, reverse: reverse)
         }
@@ -253,11 +244,24 @@ extension TreeCursor {
     mutating func start(of range: KeyRange, reverse: Bool) throws(MapStoreError) -> Bool {
         if reverse {
             guard let upper = range.upper else { return try last() }
-            let found = try withBytes(of: upper) { (key) throws(MapStoreError) in try seek(key) }
-            return found ? try previous() : try last()
+            return try seek(below: upper)
         }
         guard let lower = range.lower else { return try first() }
         return try withBytes(of: lower) { (key) throws(MapStoreError) in try seek(key) }
+    }
+
+    /// Moves to the last entry whose key is `<` `key`; false when there is none.
+    mutating func seek(below key: [UInt8]) throws(MapStoreError) -> Bool {
+        let found = try withBytes(of: key) { (key) throws(MapStoreError) in try seek(key) }
+        return found ? try previous() : try last()
+    }
+
+    /// Moves to the first entry whose key is `>` `key`; false when there is none.
+    mutating func seek(after key: [UInt8]) throws(MapStoreError) -> Bool {
+        guard try withBytes(of: key, { (key) throws(MapStoreError) in try seek(key) }) else { return false }
+        let (_, entry) = try current()
+        let same = key.withUnsafeBytes { compareKeys(entry.key, $0) == 0 }
+        return same ? try next() : true
     }
 }
 
