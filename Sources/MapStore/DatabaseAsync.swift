@@ -87,10 +87,3 @@ extension Database {
 final class ResultBox<R>: @unchecked Sendable {
     var value: R?
 }
-
-/// A flag set by a task's cancellation handler and read on the writer thread.
-final class CancellationFlag: Sendable {
-    private let value = Lock(false)
-    var isSet: Bool { value.withLock { $0 } }
-    func set() { value.withLock { $0 = true } }
-}

@@ -107,3 +107,10 @@ extension Durability {
         return rank(other) > rank(self) ? other : self
     }
 }
+
+/// A flag set by a task's cancellation handler and read on the writer thread.
+final class CancellationFlag: Sendable {
+    private let value = Lock(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
