@@ -38,16 +38,24 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.file()
         let pageSize = Int(getpagesize())
+        let slot1AtFirst: Data
         do {
             let db = try Database(path: path, options: .testing(durability: .full))
-            try db.write { try $0.put("a", "first") }   // txn 1 -> slot 1
-            try db.write { try $0.put("a", "second") }  // txn 2 -> slot 0
+            try db.write { try $0.put("a", "first") }   // txn 1 -> slot 1 (its confirmation -> slot 0)
+            slot1AtFirst = try Data(contentsOf: URL(fileURLWithPath: path))[pageSize..<(2 * pageSize)]
+            try db.write { try $0.put("a", "second") }  // txn 2 -> slot 0 (its confirmation -> slot 1)
         }
-        // Garbage over the newest meta (slot 0, txn 2).
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        try handle.seek(toOffset: 0)
-        handle.write(Data((0..<pageSize).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }))
-        try handle.close()
+        let garbage = Data((0..<pageSize).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) })
+        // Garbage over the newest meta (slot 0, txn 2) of a commit confirmed on disk: its
+        // confirmation copy in slot 1 opens it.
+        let confirmed = dir.file("confirmed.mapstore")
+        var image = try Data(contentsOf: URL(fileURLWithPath: path))
+        image.replaceSubrange(0..<pageSize, with: garbage)
+        try image.write(to: URL(fileURLWithPath: confirmed))
+        #expect(try Database(path: confirmed, options: .testing()).read { try $0.getString("a") } == "second")
+        // A torn write of meta 2 before its sync returned: slot 1 still holds commit 1's meta.
+        image.replaceSubrange(pageSize..<(2 * pageSize), with: slot1AtFirst)
+        try image.write(to: URL(fileURLWithPath: path))
         let db = try Database(path: path, options: .testing())
         #expect(try db.read { try $0.getString("a") } == "first")
         #expect(try db.read { $0.transactionID } == 1)

@@ -42,17 +42,23 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         let (logger, handler) = CapturingLogHandler.logger()
         var options = Options.testing(durability: .full)
         options.logger = logger
+        let pageSize = Int(getpagesize())
+        let slot1AtFirst: Data
         do {
             let db = try Database(path: path, options: options)
             try db.write { try $0.put("a", "1") }
+            slot1AtFirst = try Data(contentsOf: URL(fileURLWithPath: path))[pageSize..<(2 * pageSize)]
             try db.write { try $0.put("a", "2") }
         }
         #expect(handler.logged.first?.message == "opened database")
         #expect(handler.logged.first?.metadata["txn"] == "0")
-        // Damage the newest meta (txn 2, slot 0): the reopen recovers and says so.
+        // Damage the newest meta (txn 2, slot 0) as a crash before its sync returned leaves it,
+        // commit 1's meta still in slot 1 (not yet its confirmation): the reopen recovers and says so.
         let file = try #require(FileHandle(forUpdatingAtPath: path))
         try file.seek(toOffset: 100)
         file.write(Data([0xFF, 0xEE]))
+        try file.seek(toOffset: UInt64(pageSize))
+        file.write(slot1AtFirst)
         try file.close()
         let (recoveryLogger, recovery) = CapturingLogHandler.logger()
         options.logger = recoveryLogger

@@ -118,7 +118,7 @@ import Testing
         }
     }
 
-    @Test func aNewFileIsVersion2WithCRC32CPages() throws {
+    @Test func aNewFileIsVersion3WithCRC32CPages() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
         do {
@@ -126,8 +126,39 @@ import Testing
             try Self.fill(db, from: 0)
             #expect(try db.check().isEmpty)
         }
-        #expect(try Self.formatVersion(path) == 2)
+        #expect(try Self.formatVersion(path) == 3)
         try Self.expectRootChecksum(path, .crc32c)
+    }
+
+    /// A version-2 file (CRC-32C pages, metas without page lists, as builds before the
+    /// one-sync commit wrote) opens and reads as it is; its first commit writes a version-3
+    /// meta, after which both slots read as version 3 files do.
+    @Test func aVersion2FileOpensAndIsUpgradedByItsFirstCommit() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        do { try Self.fill(try Database(path: path, options: .testing()), from: 0) }
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        bytes.withUnsafeMutableBytes { raw in
+            for slot in 0..<2 {
+                // What a version-2 build wrote: no list, no confirmation flag.
+                let page = Page(raw.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
+                page.setU32(16, 2)
+                page.setU32(44, 0)
+                page.setU64(120, 0)
+                page.setU64(0, page.xxh64(8, Meta.length - 8))
+            }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let before = try Database(path: path, options: .testing()).read { txn in (txn.transactionID, try txn.entries().count) }
+        #expect(try Self.formatVersion(path) == 2)
+        let db = try Database(path: path, options: .testing())
+        #expect(try db.read { txn in (txn.transactionID, try txn.entries().count) } == before)
+        try db.write { try $0.put([1, 2, 3], [4]) }
+        #expect(try db.check().isEmpty)
+        let after = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        let versions = (0..<2).map { slot in after.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: slot * Self.pageSize + 16, as: UInt32.self).littleEndian } }
+        #expect(versions.contains(3), "the commit wrote a version-3 meta: \(versions)")
+        #expect(try Database(path: path, options: .testing()).read { txn in try txn.get([1, 2, 3]) } == [4])
     }
 
     @Test(arguments: [MappingMode.readOnly, .writeMap])
@@ -218,9 +249,9 @@ import Testing
         var bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
         bytes.withUnsafeMutableBytes { raw in
             for slot in 0..<2 {
-                // Version 3 with a valid meta checksum: a newer format, not damage.
+                // Version 4 with a valid meta checksum: a newer format, not damage.
                 let page = Page(raw.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
-                page.setU32(16, 3)
+                page.setU32(16, 4)
                 page.setU64(0, page.xxh64(8, Meta.length - 8))
             }
         }
@@ -228,6 +259,6 @@ import Testing
         var caught: MapStoreError?
         do { _ = try Database(path: path, options: .testing()) } catch { caught = error }
         #expect(caught?.code == "versionMismatch", "\(String(describing: caught))")
-        #expect(caught?.description.contains("format version 3") == true, "\(String(describing: caught))")
+        #expect(caught?.description.contains("format version 4") == true, "\(String(describing: caught))")
     }
 }

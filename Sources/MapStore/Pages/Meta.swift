@@ -19,12 +19,13 @@ struct TreeRoot: Equatable, Sendable {
 /// ```
 /// 0..<8     checksum      XXH64 of bytes 8..<128 (in every version)
 /// 8..<16    magic         "MAPSTORE"
-/// 16..<20   version       format version: 1 = XXH64 page checksums, 2 = CRC-32C
+/// 16..<20   version       format version: 1 = XXH64 page checksums, 2 = CRC-32C,
+///                         3 = CRC-32C and a page list
 /// 20..<24   pageSize      bytes per page
 /// 24..<32   txnID         the commit this meta records
 /// 32..<40   main root     root page of the main tree (0 = empty)
 /// 40..<44   main depth
-/// 44..<48   flags         0
+/// 44..<48   flags         bit 0: a confirmation copy (``Meta/Decoded/confirmation(_:)``)
 /// 48..<56   main entries
 /// 56..<64   catalog root  root of the snapshot catalog (0 = none)
 /// 64..<72   free list     first page of the free-list chain (0 = none)
@@ -35,8 +36,17 @@ struct TreeRoot: Equatable, Sendable {
 /// 100..<104 reserved      zero
 /// 104..<112 catalog entries  named snapshots in the catalog
 /// 112..<120 oldest snapshot  the smallest transaction id a snapshot pins (meaningful when entries > 0)
-/// 120..<128 reserved      zero
+/// 120..<124 listed runs   version 3: entries in the page list (0 = none)
+/// 124..<128 list checksum version 3: CRC-32C of the list's bytes
+/// 128...    page list     version 3: 16 bytes per run of pages the commit wrote:
+///                         first page u64, pages u32, low 32 bits of its stored checksum u32
 /// ```
+///
+/// A commit whose meta has a page list was made durable by one sync of its pages and its
+/// meta together (``Writer/makeDurable(_:durability:)``): at open the list is checked
+/// against the pages (``CommitVerification``), and a commit whose pages did not all reach
+/// the disk is passed over for the one before. A meta without a list was written after a
+/// sync of its pages.
 @usableFromInline
 struct Meta: Equatable, Sendable {
     static let magic: UInt64 = 0x4552_4F54_5350_414D  // "MAPSTORE" read little-endian
@@ -44,6 +54,15 @@ struct Meta: Equatable, Sendable {
     /// checksum (``PageChecksum``).
     static let xxh64Version: UInt32 = 1
     static let crc32cVersion: UInt32 = 2
+    /// CRC-32C page checksums and a page list; version-2 files are written as version 3 from
+    /// their first commit on.
+    static let pageListVersion: UInt32 = 3
+    /// Where the page list starts, and the bytes of one entry.
+    static let listOffset = 128
+    static let listEntrySize = 16
+    /// Bit 0 of the flags: this record is a copy of the commit in the other slot, written
+    /// after that commit's sync returned.
+    static let confirmationFlag: UInt32 = 1
     /// Bytes covered by the meta record; well inside one 512-byte sector, so a torn write
     /// of it is caught by the checksum rather than half-applied.
     static let length = 128
@@ -61,6 +80,10 @@ struct Meta: Equatable, Sendable {
     @usableFromInline var commitTime: UInt64
     /// The data pages' checksum, fixed at creation; written as the format version.
     @usableFromInline var pageChecksum: PageChecksum
+    /// Entries in the meta page's page list, as decoded (version 3; 0 when the commit's pages
+    /// were synced before its meta was written). ``encode(into:listing:confirmation:)`` lists
+    /// only the runs it is given.
+    @usableFromInline var listedRuns: Int = 0
 
     /// The meta of a new, empty database whose pages carry `pageChecksum`.
     static func empty(pageSize: Int, maxSize: Int, pageChecksum: PageChecksum = .current) -> Meta {
@@ -69,18 +92,33 @@ struct Meta: Equatable, Sendable {
     }
 
     /// The format version that records `pageChecksum`.
-    var version: UInt32 { pageChecksum == .xxh64 ? Meta.xxh64Version : Meta.crc32cVersion }
+    var version: UInt32 { pageChecksum == .xxh64 ? Meta.xxh64Version : Meta.pageListVersion }
+
+    /// How many page-list entries fit in a meta page of `pageSize` bytes.
+    static func listCapacity(pageSize: Int) -> Int { (pageSize - listOffset) / listEntrySize }
 
     /// Writes this meta's record into the first ``length`` bytes of `page` (the caller writes
     /// only those: the rest of a meta page is zero from the file's creation).
     ///
     /// Every byte of the record is stored, the reserved fields as zeros, so nothing is zeroed
     /// first (zeroing the whole record was a fifth of this function's cost per commit).
-    func encode(into page: Page) {
+    ///
+    /// With `list`, a version-3 meta lists those runs: they are written at ``Meta/listOffset``
+    /// (`page` must hold them) and their checksum goes into the record. Without, the record
+    /// lists nothing, whatever ``listedRuns`` a meta it was derived from had. `confirmation`
+    /// marks the record as a copy of the other slot's commit (``Meta/Decoded/confirmation(_:)``).
+    func encode(into page: Page, listing list: PageList? = nil, confirmation: Bool = false) {
         precondition(page.size >= Meta.length, "meta page shorter than its record")
-        page.setU32(44, 0)
+        page.setU32(44, confirmation ? Meta.confirmationFlag : 0)
         page.setU32(100, 0)
-        page.setU64(120, 0)
+        if let list, version == Meta.pageListVersion, list.count > 0 {
+            precondition(page.size >= Meta.listOffset + list.count * Meta.listEntrySize, "meta page shorter than its list")
+            list.write(into: page)
+            page.setU32(120, UInt32(list.count))
+            page.setU32(124, page.crc32c(Meta.listOffset, list.count * Meta.listEntrySize))
+        } else {
+            page.setU64(120, 0)
+        }
         page.setU64(8, Meta.magic)
         page.setU32(16, version)
         page.setU32(20, UInt32(pageSize))
@@ -102,6 +140,10 @@ struct Meta: Equatable, Sendable {
     /// What reading one meta slot found.
     enum Decoded {
         case valid(Meta)
+        /// A copy of the commit in the other slot, written there after that commit's sync
+        /// returned (``Writer/makeDurable(_:durability:)``): proof that the commit is on disk.
+        /// The next commit overwrites it; readers never need it.
+        case confirmation(Meta)
         /// Not a MapStore meta at all (wrong magic).
         case foreign
         /// A MapStore meta that fails its checksum or a field check; `reason` says which.
@@ -120,10 +162,24 @@ struct Meta: Equatable, Sendable {
         let pageChecksum: PageChecksum
         switch version {
         case Meta.xxh64Version: pageChecksum = .xxh64
-        case Meta.crc32cVersion: pageChecksum = .crc32c
+        case Meta.crc32cVersion, Meta.pageListVersion: pageChecksum = .crc32c
         default:
-            return .incompatible("format version \(version), this build reads versions \(Meta.xxh64Version) and \(Meta.crc32cVersion)")
+            return .incompatible("format version \(version), this build reads versions \(Meta.xxh64Version) to \(Meta.pageListVersion)")
         }
+        var listedRuns = 0
+        if version == Meta.pageListVersion {
+            listedRuns = Int(page.u32(120))
+            guard listedRuns <= Meta.listCapacity(pageSize: page.size) else {
+                return .damaged("page list of \(listedRuns) entries does not fit a meta page")
+            }
+            if listedRuns > 0, page.crc32c(Meta.listOffset, listedRuns * Meta.listEntrySize) != page.u32(124) {
+                return .damaged("page list checksum mismatch (torn or damaged write)")
+            }
+        } else if page.u64(120) != 0 {
+            return .damaged("reserved bytes 120..<128 are not zero in a version-\(version) meta")
+        }
+        let flags = page.u32(44)
+        guard flags & ~Meta.confirmationFlag == 0 else { return .damaged("unknown meta flags \(flags)") }
         let pageSize = Int(page.u32(20))
         let depth = Int(page.u32(40))
         let meta = Meta(
@@ -131,7 +187,7 @@ struct Meta: Equatable, Sendable {
             main: TreeRoot(root: page.u64(32), depth: depth, entries: page.u64(48)),
             catalog: TreeRoot(root: page.u64(56), depth: Int(page.u32(96)), entries: page.u64(104)),
             oldestSnapshot: page.u64(112), freeListRoot: page.u64(64), pageCount: page.u64(72),
-            maxSize: page.u64(80), commitTime: page.u64(88), pageChecksum: pageChecksum)
+            maxSize: page.u64(80), commitTime: page.u64(88), pageChecksum: pageChecksum, listedRuns: listedRuns)
         if meta.pageCount < PageLayout.firstDataPage { return .damaged("page count \(meta.pageCount) is below 2") }
         if meta.main.root != 0, meta.main.root < PageLayout.firstDataPage || meta.main.root >= meta.pageCount {
             return .damaged("main root \(meta.main.root) outside pages 2..<\(meta.pageCount)")
@@ -148,7 +204,12 @@ struct Meta: Equatable, Sendable {
         if (meta.catalog.root == 0) != (meta.catalog.depth == 0) || meta.catalog.depth > TreeLimits.maxDepth {
             return .damaged("snapshot catalog depth \(meta.catalog.depth) does not fit its root \(meta.catalog.root)")
         }
-        // The slot a commit lands in is its transaction id's parity; txn 0 (creation) is in both.
+        // The slot a commit lands in is its transaction id's parity (its confirmation copy's is
+        // the other one); txn 0 (creation) is in both.
+        if flags & Meta.confirmationFlag != 0 {
+            if meta.txnID == 0 || meta.txnID % 2 == slot { return .damaged("confirmation of txn \(meta.txnID) found in meta slot \(slot)") }
+            return .confirmation(meta)
+        }
         if meta.txnID != 0, meta.txnID % 2 != slot { return .damaged("txn \(meta.txnID) found in meta slot \(slot)") }
         return .valid(meta)
     }

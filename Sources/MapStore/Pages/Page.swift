@@ -208,6 +208,12 @@ struct Page {
         return Checksum.xxh64(bytes + offset, count: count)
     }
 
+    /// The CRC-32C of `count` bytes from `offset` (a meta page's list).
+    func crc32c(_ offset: Int, _ count: Int) -> UInt32 {
+        precondition(offset >= 0 && count >= 0 && offset + count <= size, "page read out of bounds")
+        return Checksum.crc32c(bytes + offset, count: count)
+    }
+
     /// Whether `count` bytes from `offset` are all zero.
     func isZero(from offset: Int, count: Int) -> Bool {
         slice(offset, count).allSatisfy { $0 == 0 }

@@ -41,6 +41,9 @@ extension WriteTransaction {
         // The old chain's array becomes the new chain's (no allocation per commit).
         var chain: [UInt64] = []
         swap(&chain, &oldChain)
+        // The page list of a group: what this commit frees (its tree's pages and the old
+        // free-list chain, which the commit before wrote) is no part of the group's last commit.
+        if written.count == 0 { writer.pageList.removeAll() } else { writer.pageList.remove(freed: pages.freedNow, chain) }
         let freeListRoot = try FreeListChain.save(pages, chain: &chain, freezing: catalog.tree.isEmpty)
         let meta = nextMeta(freeListRoot: freeListRoot)
         pages.seal()
@@ -57,6 +60,8 @@ extension WriteTransaction {
         if pages.secureDelete, !pages.erasing.isEmpty, let range = pages.eraseInPlace(), let owned = inPlace {
             inPlace = owned.isEmpty ? range : min(owned.lowerBound, range.lowerBound)..<max(owned.upperBound, range.upperBound)
         }
+        // A durable commit lists what it wrote, so one sync can cover its pages and its meta.
+        if durability == .full, !pages.inPlace, pages.pageChecksum == .crc32c { pages.list(into: &writer.pageList) }
         writer.freeListCache = (meta.txnID, pages.freeList, chain)
         writer.unsyncedMeta = meta
         written.add(meta, started: started, bytes: (pages.dirtyPageCount + (pages.secureDelete ? pages.erasing.count : 0) + 1) * pages.pageSize,
@@ -67,6 +72,7 @@ extension WriteTransaction {
     private func nextMeta(freeListRoot: UInt64) -> Meta {
         var meta = base
         meta.txnID = pages.txnID
+        meta.listedRuns = 0  // the base's list is the base's (makeDurable sets this one's)
         meta.main = main
         meta.freeListRoot = freeListRoot
         catalog.apply(to: &meta)
@@ -169,8 +175,25 @@ struct WrittenCommits {
 }
 
 extension Writer {
-    /// Steps 4-7 for the commits in `written`: one sync of their pages, one meta (the
-    /// newest commit's), one sync of the meta, then readers see the newest commit.
+    /// Steps 4-7 for the commits in `written`, which end with the newest commit's meta and
+    /// its publication to readers.
+    ///
+    /// A `.full` commit whose pages fit the meta's page list (``PageList``) and whose previous
+    /// commit is known to be on disk takes one sync: its meta, listing every page written since
+    /// that commit with its checksum, goes to its slot, then one fdatasync covers pages and
+    /// meta. A power cut before the sync returns leaves pages that an open checks against the
+    /// list (``CommitVerification``), falling back to the previous commit when any is missing,
+    /// torn or stale; that commit's pages are intact, since no page it reaches was reused.
+    /// After the sync a copy of the meta, marked as a confirmation, goes to the other slot: it
+    /// tells an open that the commit is on disk (a page of it damaged later is then reported,
+    /// never mistaken for a torn write and rolled back), and the next commit overwrites it.
+    ///
+    /// Otherwise: one sync of the pages, the meta, and (for `.full`) a sync of the meta.
+    ///
+    /// A failed meta write or sync erases the meta's slot (``Environment/eraseMeta(slot:)``)
+    /// before the error poisons the handle: its caller is told the commit failed, so no open
+    /// may find it whole in the page cache and adopt it. Readers never saw it: they adopt only
+    /// published commits.
     func makeDurable(_ written: WrittenCommits, durability: Durability) throws(MapStoreError) {
         guard var meta = written.meta else { return }
         let environment = self.environment
@@ -184,21 +207,34 @@ extension Writer {
             meta.txnID += 1
             freeListCache?.txn = meta.txnID
         }
+        let oneSync = durability == .full && mode == .readOnly && pageList.isUsable && isKnownDurable(durable)
         do throws(MapStoreError) {
-            if durability != .none {
-                try environment.syncPages(written)
-                noteSynced(durable)  // the sync covered every meta written before it
-            }
-            try environment.writeMeta(meta, tracer: written.tracer)
-            if durability == .full {
-                try environment.syncMeta(tracer: written.tracer)
-                noteSynced(meta.txnID)
+            if oneSync {
+                meta.listedRuns = pageList.count
+                try writeListedMetaAndSync(meta, tracer: written.tracer)
+            } else {
+                if durability != .none {
+                    try environment.syncPages(written)
+                    noteSynced(durable)  // the sync covered every meta written before it
+                }
+                do throws(MapStoreError) {
+                    try environment.writeMeta(meta, tracer: written.tracer)
+                    if durability == .full { try environment.syncMeta(tracer: written.tracer) }
+                } catch {
+                    // As after a failed one-sync commit: no later open may adopt this meta.
+                    try? environment.eraseMeta(slot: Int(meta.txnID % 2))
+                    throw error
+                }
+                if durability == .full { noteSynced(meta.txnID) }
             }
         } catch {
+            pageList.removeAll()
             environment.poison(error)
             throw error
         }
+        pageList.removeAll()
         environment.publish(meta)
+        if oneSync { writeConfirmation(of: meta, tracer: written.tracer) }
         let observer = environment.observer
         guard observer.isRecording else { return }
         let now = monotonicNanoseconds()
@@ -206,6 +242,46 @@ extension Writer {
             nanoseconds: now - written.firstStarted, bytes: written.bytes, pages: meta.pageCount,
             liveReaders: environment.sharesReaders ? environment.readerTable?.readingCount() : nil)
         for started in written.laterStarts { observer.committed(nanoseconds: now - started, bytes: 0, pages: meta.pageCount, liveReaders: nil) }
+    }
+
+    /// The one-sync commit: the meta with its page list into slot `txnID % 2`, then one
+    /// fdatasync. On failure the slot is erased before the error is thrown: the meta may sit
+    /// in the page cache with all its pages, and a later open must not adopt a commit whose
+    /// caller was told it failed.
+    private func writeListedMetaAndSync(_ meta: Meta, tracer: (any AccessTracer)?) throws(MapStoreError) {
+        let environment = self.environment
+        let slot = Int(meta.txnID % 2)
+        do throws(MapStoreError) {
+            try withUnsafeTemporaryAllocation(byteCount: Meta.listOffset + pageList.count * Meta.listEntrySize, alignment: 8) { (buffer) throws(MapStoreError) in
+                meta.encode(into: Page(buffer.baseAddress!, size: buffer.count), listing: pageList)
+                try Syscalls.pwriteAll(environment.io, environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
+            }
+            tracer?.pagesStored(UInt64(slot), count: 1)
+            try Syscalls.fdatasync(environment.io, environment.file, environment.path)
+        } catch {
+            try? environment.eraseMeta(slot: slot)
+            throw error
+        }
+        environment.observer.synced()
+        tracer?.fileSynced()
+        noteSynced(meta.txnID)
+    }
+
+    /// After a one-sync commit: its meta's record, marked as a confirmation, into the other
+    /// slot (the one the next commit writes). No sync: on disk or not, it only ever tells the
+    /// truth. The commit is durable whatever happens here; a failed write poisons the handle.
+    private func writeConfirmation(of meta: Meta, tracer: (any AccessTracer)?) {
+        let slot = 1 - Int(meta.txnID % 2)
+        let environment = self.environment
+        do throws(MapStoreError) {
+            try withUnsafeTemporaryAllocation(byteCount: Meta.length, alignment: 8) { (buffer) throws(MapStoreError) in
+                meta.encode(into: Page(buffer.baseAddress!, size: Meta.length), confirmation: true)
+                try Syscalls.pwriteAll(environment.io, environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
+            }
+            tracer?.pagesStored(UInt64(slot), count: 1)
+        } catch {
+            environment.poison(error)
+        }
     }
 }
 

@@ -77,7 +77,21 @@ final class Environment: @unchecked Sendable {
             let witness = try SyncWitness.current(file: file, path: path)
             var size = try Environment.initializeIfEmpty(file: file, readerTable: table, witness: witness, path: path, pageSize: pageSize, options: options)
             let mode = options.readOnly ? MappingMode.readOnly : options.mappingMode
-            var (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: &size)
+            // With other processes on the file, a meta past the published commit may be one
+            // whose sync has not returned: it is not opened at. Alone, the opener is the one
+            // that publishes what it finds, under the writer lock so no writer is mid-commit.
+            let published: () -> UInt64? = { table.flatMap { $0.openedAlone ? nil : $0.lastTransaction } }
+            let aloneGate = table.flatMap { $0.openedAlone ? WriterGate(shared: $0.writerMutex, path: path + "-lock") : nil }
+            try aloneGate?.lock()
+            var (meta, damaged): (Meta, [String])
+            do throws(MapStoreError) {
+                (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: &size, limit: published)
+            } catch {
+                aloneGate?.unlock()
+                throw error
+            }
+            if let table, table.openedAlone { table.publish(meta.txnID) }
+            aloneGate?.unlock()
             if mode == .privateCopyOnWrite, let table {
                 // Pin the commit this private view starts from (the reader protocol of beginRead).
                 let slot = try table.claim()
@@ -85,7 +99,7 @@ final class Environment: @unchecked Sendable {
                 var seen: UInt64
                 repeat {
                     seen = table.lastTransaction
-                    (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: &size)
+                    (meta, damaged) = try Environment.readMetaForOpen(file: file, path: path, pageSize: pageSize, fileSize: &size, limit: { seen })
                     table.setSnapshot(slot, meta.txnID)
                 } while table.lastTransaction != seen
             }
@@ -202,48 +216,85 @@ final class Environment: @unchecked Sendable {
         return !(size == 2 * pageSize && validMetas == 2)
     }
 
-    /// Reads both meta slots with pread (before the map exists, to learn the page size) and picks the newest valid one.
+    /// Reads both meta slots with pread (before the map exists, to learn the page size) and
+    /// picks the commit to open at: the newest valid meta at or below `limit()` (the lock
+    /// file's published commit, when other processes have the file open: a meta past it may
+    /// belong to a commit whose sync has not returned), once its page list checks out.
+    ///
+    /// A meta with a page list that is not confirmed (``Meta/Decoded/confirmation(_:)``) was
+    /// written before its sync: its listed pages are checked (``CommitVerification``) and, if
+    /// any did not reach the disk as written, the commit is passed over for the one before,
+    /// whose pages no later commit overwrote. A failed check is looked at again when the slots
+    /// changed meanwhile (a writer in another process moved on and may have reused the pages).
+    /// `damaged` says what was found wrong, a passed-over commit included.
     ///
     /// `fileSize` was taken before the metas were read; another process may have grown the file
     /// and committed in between, so a meta that needs more pages makes it look again (growth
     /// happens before a commit's meta is written) and updates it.
-    static func readMetaForOpen(file: FileDescriptor, path: String, pageSize: Int, fileSize: inout Int) throws(MapStoreError) -> (Meta, damaged: [String]) {
+    static func readMetaForOpen(file: FileDescriptor, path: String, pageSize: Int, fileSize: inout Int,
+                                limit: () -> UInt64? = { nil }) throws(MapStoreError) -> (Meta, damaged: [String]) {
         guard fileSize >= 2 * pageSize else {
             throw MapStoreError.corrupted(page: 0, reason: "file \(path) of \(fileSize) bytes is shorter than its two meta pages (\(2 * pageSize) bytes)")
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: pageSize)
         defer { buffer.deallocate() }
-        _ = try Syscalls.pread(file, path, into: buffer, at: 0)
-        let slots = [
-            Meta.decode(Page(buffer.baseAddress!, size: pageSize), slot: 0),
-            Meta.decode(Page(buffer.baseAddress! + pageSize, size: pageSize), slot: 1),
-        ]
-        let meta = try chooseMeta(slots, pageSize: pageSize, path: path)
-        if Int(meta.pageCount) * pageSize > fileSize {
-            fileSize = try Syscalls.fileSize(file, path)
+        let again = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * pageSize, alignment: pageSize)
+        defer { again.deallocate() }
+        var attempts = 0
+        while true {
+            attempts += 1
+            let settled = attempts > 100  // give up on a moving target: take what is there
+            if attempts > 1 { usleep(100) }
+            _ = try Syscalls.pread(file, path, into: buffer, at: 0)
+            let slots = [
+                Meta.decode(Page(buffer.baseAddress!, size: pageSize), slot: 0),
+                Meta.decode(Page(buffer.baseAddress! + pageSize, size: pageSize), slot: 1),
+            ]
+            let ceiling = settled ? nil : limit()
+            guard var choice = try chooseMeta(slots, pageSize: pageSize, path: path, limit: ceiling) else { continue }
+            var damaged: [String] = []
+            for (slot, decoded) in slots.enumerated() {
+                if case let .damaged(reason) = decoded { damaged.append("meta \(slot): \(reason)") }
+            }
+            if !choice.confirmed, choice.meta.listedRuns > 0,
+               let problem = try CommitVerification.firstProblem(of: choice.meta, metaPage: Page(buffer.baseAddress! + choice.slot * pageSize, size: pageSize),
+                                                                 file: file, path: path, pageSize: pageSize) {
+                _ = try Syscalls.pread(file, path, into: again, at: 0)
+                if !settled, memcmp(buffer.baseAddress!, again.baseAddress!, 2 * pageSize) != 0 { continue }
+                guard let previous = choice.previous else {
+                    throw MapStoreError.corrupted(page: problem.page, reason: "\(problem.reason); no older commit's meta to fall back to")
+                }
+                damaged.append("commit \(choice.meta.txnID) passed over, its pages did not all reach the disk: page \(problem.page): \(problem.reason)")
+                choice = (previous, 1 - choice.slot, true, nil)
+            }
+            let meta = choice.meta
+            if Int(meta.pageCount) * pageSize > fileSize {
+                fileSize = try Syscalls.fileSize(file, path)
+            }
+            guard Int(meta.pageCount) * pageSize <= fileSize else {
+                throw MapStoreError.corrupted(page: meta.pageCount - 1, reason: "file holds \(fileSize / pageSize) pages but commit \(meta.txnID) uses \(meta.pageCount) (truncated file)")
+            }
+            return (meta, damaged)
         }
-        guard Int(meta.pageCount) * pageSize <= fileSize else {
-            throw MapStoreError.corrupted(page: meta.pageCount - 1, reason: "file holds \(fileSize / pageSize) pages but commit \(meta.txnID) uses \(meta.pageCount) (truncated file)")
-        }
-        var damaged: [String] = []
-        for (slot, decoded) in slots.enumerated() {
-            if case let .damaged(reason) = decoded { damaged.append("meta \(slot): \(reason)") }
-        }
-        return (meta, damaged)
     }
 
-    /// The newest valid meta of the two slots, or the error that best explains why there is none.
-    static func chooseMeta(_ slots: [Meta.Decoded], pageSize: Int, path: String) throws(MapStoreError) -> Meta {
-        var best: Meta?
+    /// The newest valid meta of the two slots at or below `limit`, with its slot, whether a
+    /// second record of it (a confirmation copy, or creation's two metas) proves it on disk,
+    /// and the other slot's older meta to fall back to. Nil when every valid meta is past
+    /// `limit` (a commit is being published: look again); throws the error that best explains
+    /// why there is none at all.
+    static func chooseMeta(_ slots: [Meta.Decoded], pageSize: Int, path: String, limit: UInt64? = nil) throws(MapStoreError)
+        -> (meta: Meta, slot: Int, confirmed: Bool, previous: Meta?)? {
+        var candidates: [(meta: Meta, slot: Int, copy: Bool)] = []
         var reasons: [String] = []
         var foreign = 0
         for (slot, decoded) in slots.enumerated() {
             switch decoded {
-            case let .valid(meta):
+            case let .valid(meta), let .confirmation(meta):
                 if meta.pageSize != pageSize {
                     throw MapStoreError.versionMismatch(reason: "\(path) has \(meta.pageSize)-byte pages, this machine uses \(pageSize)")
                 }
-                if best == nil || meta.txnID > best!.txnID { best = meta }
+                if case .confirmation = decoded { candidates.append((meta, slot, true)) } else { candidates.append((meta, slot, false)) }
             case .foreign:
                 foreign += 1
                 reasons.append("meta \(slot): not a MapStore meta page (bad magic)")
@@ -253,29 +304,81 @@ final class Environment: @unchecked Sendable {
                 throw MapStoreError.versionMismatch(reason: "\(path): \(reason)")
             }
         }
-        if let best { return best }
-        if foreign == slots.count {
-            throw MapStoreError.corrupted(page: 0, reason: "\(path) is not a MapStore database (bad magic in both meta pages)")
+        guard !candidates.isEmpty else {
+            if foreign == slots.count {
+                throw MapStoreError.corrupted(page: 0, reason: "\(path) is not a MapStore database (bad magic in both meta pages)")
+            }
+            throw MapStoreError.corrupted(page: 0, reason: "no valid meta page: " + reasons.joined(separator: "; "))
         }
-        throw MapStoreError.corrupted(page: 0, reason: "no valid meta page: " + reasons.joined(separator: "; "))
+        let allowed = candidates.filter { limit == nil || $0.meta.txnID <= limit! }
+        // The commit's own record (with its list) before a copy of it.
+        guard let best = allowed.max(by: { ($0.meta.txnID, $0.copy ? 0 : 1) < ($1.meta.txnID, $1.copy ? 0 : 1) }) else { return nil }
+        let other = allowed.first { $0.slot != best.slot }
+        let confirmed = other?.meta.txnID == best.meta.txnID
+        let previous = other.flatMap { $0.meta.txnID < best.meta.txnID && !$0.copy ? $0.meta : nil }
+        return (best.meta, best.slot, confirmed, previous)
     }
 
-    /// The newest commit in the map (another process may have committed since `known`).
-    /// A meta being written right now fails its checksum and the older one is used: a reader
-    /// never sees a half-written commit.
-    func newestMeta(known: Meta) -> Meta {
+    /// The newest commit in the map at or below `limit` (another process may have committed
+    /// since `known`). A meta being written right now fails its checksum and the older one is
+    /// used: a reader never sees a half-written commit. Readers that share the reader table pass
+    /// its last published commit as `limit`: a meta past it is written but not yet durable.
+    func newestMeta(known: Meta, limit: UInt64 = .max) -> Meta {
         let first = Page(mapping.base, size: pageSize)
         let second = Page(mapping.base + pageSize, size: pageSize)
         if let tracer = options.shadow { tracer.pagesRead(0, count: 2) }
         guard max(first.u64(24), second.u64(24)) > known.txnID else { return known }
         var best = known
         for (slot, page) in [first, second].enumerated() {
-            if case let .valid(meta) = Meta.decode(page, slot: UInt64(slot)), meta.txnID > best.txnID, meta.pageSize == pageSize,
-               Int(meta.pageCount) <= options.maxSize / pageSize {
+            if case let .valid(meta) = Meta.decode(page, slot: UInt64(slot)), meta.txnID > best.txnID, meta.txnID <= limit,
+               meta.pageSize == pageSize, Int(meta.pageCount) <= options.maxSize / pageSize {
                 best = meta
             }
         }
         return best
+    }
+
+    /// The published commit readers of this process may adopt: the reader table's, when it is shared.
+    var publishedLimit: UInt64 {
+        sharesReaders ? readerTable!.lastTransaction : .max
+    }
+
+    /// Under the writer lock: a meta newer than `published` left in the map by a writer that
+    /// died after writing it and before publishing it (its sync may or may not have happened).
+    /// Returned when its listed pages are all there (then the caller adopts it); otherwise its
+    /// slot is erased, so no later open believes it, and nil is returned.
+    func unpublishedMeta(after published: Meta) throws(MapStoreError) -> Meta? {
+        for slot in 0..<2 {
+            let page = Page(mapping.base + slot * pageSize, size: pageSize)
+            guard page.u64(24) > published.txnID else { continue }
+            guard case let .valid(meta) = Meta.decode(page, slot: UInt64(slot)), meta.txnID > published.txnID, meta.pageSize == pageSize,
+                  Int(meta.pageCount) <= options.maxSize / pageSize else { continue }
+            // The pages are checked with pread: the file may be shorter than the meta says.
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: pageSize)
+            defer { copy.deallocate() }
+            _ = try Syscalls.pread(file, path, into: copy, at: slot * pageSize)
+            let record = Page(copy.baseAddress!, size: pageSize)
+            guard case let .valid(read) = Meta.decode(record, slot: UInt64(slot)), read == meta else { continue }
+            if let problem = try CommitVerification.firstProblem(of: meta, metaPage: record, file: file, path: path, pageSize: pageSize) {
+                observer.logger?.warning("erased the meta of a commit nobody published whose pages are not all there",
+                                         metadata: ["path": "\(path)", "txn": "\(meta.txnID)", "page": "\(problem.page)", "reason": "\(problem.reason)"])
+                try eraseMeta(slot: slot)
+                continue
+            }
+            return meta
+        }
+        return nil
+    }
+
+    /// Overwrites the record of meta slot `slot` with zeros: the commit it held was never
+    /// acknowledged, and no open may find it again.
+    func eraseMeta(slot: Int) throws(MapStoreError) {
+        guard mode != .privateCopyOnWrite else { return }
+        try withUnsafeTemporaryAllocation(byteCount: Meta.length, alignment: 8) { (buffer) throws(MapStoreError) in
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            try Syscalls.pwriteAll(io, file, path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
+        }
+        options.shadow?.pagesStored(UInt64(slot), count: 1)
     }
 
     // MARK: Readers
@@ -308,7 +411,7 @@ final class Environment: @unchecked Sendable {
         repeat {
             seen = table.lastTransaction
             meta = shared.withLock { state in
-                state.meta = newestMeta(known: state.meta)
+                state.meta = newestMeta(known: state.meta, limit: seen)
                 return state.meta
             }
             table.setSnapshot(slot, meta.txnID)

@@ -61,6 +61,10 @@ final class ReaderTable: @unchecked Sendable {
     let path: String
     let pid: Int32
     let logger: Logger?
+    /// Whether no other process had the database open when this one mapped the table: then
+    /// the last published commit it holds may be stale (a writer killed between its meta and
+    /// its publication, a machine that crashed), and the opener publishes the commit it finds.
+    let openedAlone: Bool
 
     /// Maps (creating and initialising if needed) the reader table of `file`, the open lock file.
     ///
@@ -127,6 +131,7 @@ final class ReaderTable: @unchecked Sendable {
         }
         self.slotCount = slots
         self.length = size
+        self.openedAlone = layOut || alone
         self.base = try Syscalls.mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.rawValue, 0, path)
         if layOut || alone {
             // Still under the initialisation lock: nobody can use the mutex before it exists.

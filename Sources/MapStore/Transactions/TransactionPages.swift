@@ -318,6 +318,13 @@ final class TransactionPages: PageSpace, FreeListPages {
     /// Pages in the run starting at `first` (1 for a single page).
     func runLength(_ first: UInt64) -> Int { runLengths.isEmpty ? 1 : runLengths[first] ?? 1 }
 
+    /// Adds every owned run, sealed, to `list` (the meta's page list, ``PageList``).
+    func list(into list: inout PageList) {
+        dirty.forEach { first, buffer in
+            list.add(first, pages: runLength(first), storedChecksum: Page(buffer, size: PageLayout.headerSize).storedChecksum)
+        }
+    }
+
     /// Stamps every owned page with this transaction and its checksum, the last change before
     /// writing; with ``secureDelete``, first zeroes the bytes each holds beyond its contents
     /// (``Page/eraseUnused()``) and picks the free pages to zero (``erasing``).

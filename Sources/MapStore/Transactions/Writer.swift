@@ -48,6 +48,9 @@ final class Writer: @unchecked Sendable {
     /// The newest commit whose pages are written but which is not durable yet (between the
     /// commits of a group, ``Options/groupCommit``): the next write transaction starts from it.
     @exclusivity(unchecked) var unsyncedMeta: Meta?
+    /// The runs of pages written since the last durable commit, for its meta's page list
+    /// (one commit's, or a group's): what lets one sync make them durable (Commit.swift).
+    @exclusivity(unchecked) var pageList: PageList
     /// Pages the named snapshots reach, per catalog version (``SnapshotPins``).
     @exclusivity(unchecked) var snapshotPins: SnapshotPins?
     /// Names this boot and this data file in the lock file's sync record, which says which
@@ -62,6 +65,7 @@ final class Writer: @unchecked Sendable {
         self.fileSize = fileSize
         self.syncWitness = syncWitness
         bufferPool = PageBufferPool(pageSize: pageSize)
+        pageList = PageList(pageSize: pageSize)
         scratch = UnsafeMutableRawPointer.allocate(byteCount: pageSize, alignment: pageSize)
     }
 
@@ -86,14 +90,18 @@ final class Writer: @unchecked Sendable {
         let tracer = handle.options.shadow
         // Only whether the handle is poisoned is read here (its reason, a string, cost a
         // retain and release every transaction); a poisoned handle stays poisoned.
-        let (durable, isPoisoned) = environment.shared.withLock { state in
-            state.meta = environment.newestMeta(known: state.meta)
+        let published = environment.publishedLimit
+        var (durable, isPoisoned) = environment.shared.withLock { state in
+            state.meta = environment.newestMeta(known: state.meta, limit: published)
             return (state.meta, state.poisoned != nil)
         }
         if isPoisoned { throw MapStoreError.poisoned(reason: environment.poisonReason) }
-        // A writer that died between its meta and its publication left the table behind: repair it.
-        if environment.sharesReaders, let table = environment.readerTable, table.lastTransaction < durable.txnID {
-            table.publish(durable.txnID)
+        // A writer that died between its meta and its publication left that meta behind (the
+        // writer lock is ours, so nobody is writing one now): adopt it when all its pages are
+        // there, as an open would, and publish it. Two loads of the map when there is none.
+        if environment.sharesReaders, let meta = try environment.unpublishedMeta(after: durable) {
+            environment.publish(meta)
+            durable = meta
         }
         let meta = unsyncedMeta ?? durable
         let oldestReader = environment.oldestReader(newest: try reuseHorizon(published: durable.txnID, durability: durability))
@@ -231,6 +239,14 @@ final class Writer: @unchecked Sendable {
         environment.options.shadow?.fileSynced()
         table.recordSynced(published, witness: syncWitness)
         return published
+    }
+
+    /// Whether commit `txnID`'s meta is known to be on disk (the lock file's sync record):
+    /// only then may the next commit be made durable with one sync, since a power cut before
+    /// that sync returns falls back to commit `txnID`.
+    func isKnownDurable(_ txnID: UInt64) -> Bool {
+        guard let synced = readerTable?.syncedTransaction(witness: syncWitness) else { return false }
+        return synced >= txnID
     }
 
     /// Records in the lock file that a completed sync of the data file covered every meta up

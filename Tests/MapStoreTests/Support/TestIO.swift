@@ -37,9 +37,20 @@ final class RecordingIO: StorageIO {
     /// fdatasync calls to let through before one fails (``failFdatasync(after:)``), or nil.
     private let syncsBeforeFailure = Mutex<Int?>(nil)
 
-    /// Makes the fdatasync after the next `count` ones fail with EIO without syncing, once:
-    /// a writer killed in that call leaves what it wrote before it in the page cache only.
+    /// Whether the writer is "killed": set by the failure of ``failFdatasync(after:)``, after
+    /// which every write of the data file fails too, as nothing more of a killed process's
+    /// reaches the file (not even the erasure of its meta), until ``revive()``.
+    private let killed = Mutex(false)
+
+    /// Makes the fdatasync after the next `count` ones fail with EIO without syncing, once,
+    /// and every data-file write after it: a writer killed in that call leaves what it wrote
+    /// before it in the page cache only.
     func failFdatasync(after count: Int) { syncsBeforeFailure.withLock { $0 = count } }
+
+    /// Lets data-file writes through again (the next process).
+    func revive() { killed.withLock { $0 = false } }
+
+    private var isKilled: Bool { killed.withLock { $0 } }
 
     /// Everything logged of the data file so far, in order.
     var operations: [Operation] { log.withLock { $0 } }
@@ -58,6 +69,7 @@ final class RecordingIO: StorageIO {
     }
 
     func pwritev(_ fd: Int32, _ iovecs: UnsafePointer<iovec>, _ count: Int32, at offset: Int, file: StorageFile) -> Int {
+        if file == .data, isKilled { return -Int(EIO) }
         let written = system.pwritev(fd, iovecs, count, at: offset, file: file)
         guard noted("pwritev", file, written), written > 0 else { return written }
         var bytes: [UInt8] = []
@@ -71,6 +83,7 @@ final class RecordingIO: StorageIO {
     }
 
     func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, file: StorageFile) -> Int {
+        if file == .data, isKilled { return -Int(EIO) }
         let written = system.pwrite(fd, bytes, at: offset, file: file)
         if noted("pwrite", file, written), written > 0 { append(.write(offset: offset, bytes: Array(bytes.prefix(written)))) }
         return written
@@ -89,7 +102,10 @@ final class RecordingIO: StorageIO {
             remaining = left == 0 ? nil : left - 1
             return left == 0
         }
-        if fails { return -Int(EIO) }
+        if fails {
+            killed.withLock { $0 = true }
+            return -Int(EIO)
+        }
         let result = system.fdatasync(fd, file: file)
         if noted("fdatasync", file, result) { append(.sync) }
         return result

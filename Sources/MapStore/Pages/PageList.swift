@@ -1,0 +1,76 @@
+/// One entry of a meta page's page list: a run of pages a commit wrote (one page, or an
+/// overflow run), with the low 32 bits of the checksum stored in its header.
+struct ListedRun: Equatable, Sendable {
+    var page: UInt64
+    var pages: Int
+    var checksum: UInt32
+}
+
+/// The runs of pages one durable commit writes (under group commit, every commit of the
+/// group), collected as they are sealed, for the meta page's list (``Meta``, version 3).
+///
+/// The list lets one sync cover a commit's pages and its meta together: at open, a meta whose
+/// listed pages are not all on disk as written is passed over for the commit before
+/// (``CommitVerification``). A commit that writes more runs than a meta page holds is made
+/// durable the old way, its pages synced before its meta is written, and lists nothing.
+struct PageList {
+    /// The runs so far; its buffer is kept from one commit to the next.
+    private(set) var runs: [ListedRun] = []
+    /// Set when the runs outgrew `capacity`: the list is then not written.
+    private(set) var overflowed = false
+    let capacity: Int
+
+    init(pageSize: Int) {
+        capacity = Meta.listCapacity(pageSize: pageSize)
+        runs.reserveCapacity(min(capacity, 32))
+    }
+
+    var count: Int { runs.count }
+
+    /// Whether the list can be written in the meta: no overflow and at least one run.
+    var isUsable: Bool { !overflowed && !runs.isEmpty }
+
+    /// Adds the run of `pages` pages at `page` whose sealed header stores `storedChecksum`.
+    mutating func add(_ page: UInt64, pages: Int, storedChecksum: UInt64) {
+        guard !overflowed else { return }
+        guard runs.count < capacity else {
+            overflowed = true
+            return
+        }
+        runs.append(ListedRun(page: page, pages: pages, checksum: UInt32(truncatingIfNeeded: storedChecksum)))
+    }
+
+    /// Drops the runs that start at a page of `freed` or `alsoFreed`: under group commit, pages a later
+    /// commit of the group freed. The group's meta does not reach them, and the next commit
+    /// may reuse them, so they must not be checked as part of it.
+    mutating func remove(freed: [UInt64], _ alsoFreed: [UInt64]) {
+        guard !runs.isEmpty, !freed.isEmpty || !alsoFreed.isEmpty else { return }
+        let freed = Set(freed).union(alsoFreed)
+        runs.removeAll { freed.contains($0.page) }
+    }
+
+    /// Forgets every run (the buffer stays).
+    mutating func removeAll() {
+        runs.removeAll(keepingCapacity: true)
+        overflowed = false
+    }
+
+    /// Writes the runs at ``Meta/listOffset`` of `page`, a meta page's buffer of at least
+    /// ``Meta/listOffset`` + 16 bytes per run.
+    func write(into page: Page) {
+        var offset = Meta.listOffset
+        for run in runs {
+            page.setU64(offset, run.page)
+            page.setU32(offset + 8, UInt32(run.pages))
+            page.setU32(offset + 12, run.checksum)
+            offset += Meta.listEntrySize
+        }
+    }
+
+    /// Entry `index` of the list in the meta page `page` (whose record says how many there
+    /// are and has checked their checksum, ``Meta/decode(_:slot:)``).
+    static func run(_ index: Int, in page: Page) -> ListedRun {
+        let offset = Meta.listOffset + index * Meta.listEntrySize
+        return ListedRun(page: page.u64(offset), pages: Int(page.u32(offset + 8)), checksum: page.u32(offset + 12))
+    }
+}
