@@ -112,7 +112,7 @@ import Testing
         do {
             let db = try Database(path: path, options: options)
             let before = try db.read { $0.transactionID }
-            recorder.failFdatasync(after: 0)
+            recorder.failSync(after: 0)
             #expect(throws: MapStoreError.self) { try db.write { try $0.put("new", "value") } }
             #expect(try db.read { $0.transactionID } == before, "a reader does not adopt a commit nobody published")
             #expect(try db.read { try $0.getString("new") } == nil)

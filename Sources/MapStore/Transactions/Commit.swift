@@ -61,7 +61,7 @@ extension WriteTransaction {
             inPlace = owned.isEmpty ? range : min(owned.lowerBound, range.lowerBound)..<max(owned.upperBound, range.upperBound)
         }
         // A durable commit lists what it wrote, so one sync can cover its pages and its meta.
-        if durability == .full, !pages.inPlace, pages.pageChecksum == .crc32c { pages.list(into: &writer.pageList) }
+        if durability == .full, writer.mode != .privateCopyOnWrite, pages.pageChecksum == .crc32c { pages.list(into: &writer.pageList) }
         writer.freeListCache = (meta.txnID, pages.freeList, chain)
         writer.unsyncedMeta = meta
         written.add(meta, started: started, bytes: (pages.dirtyPageCount + (pages.secureDelete ? pages.erasing.count : 0) + 1) * pages.pageSize,
@@ -178,8 +178,8 @@ extension Writer {
     /// Steps 4-7 for the commits in `written`, which end with the newest commit's meta and
     /// its publication to readers.
     ///
-    /// A `.full` commit whose pages fit the meta's page list (``PageList``) and whose previous
-    /// commit is known to be on disk takes one sync: its meta, listing every page written since
+    /// A `.full` commit (in either shared mapping mode) whose pages fit the meta's page list
+    /// (``PageList``) and whose previous commit is known to be on disk takes one sync: its meta, listing every page written since
     /// that commit with its checksum, goes to its slot, then one fdatasync covers pages and
     /// meta. A power cut before the sync returns leaves pages that an open checks against the
     /// list (``CommitVerification``), falling back to the previous commit when any is missing,
@@ -207,11 +207,11 @@ extension Writer {
             meta.txnID += 1
             freeListCache?.txn = meta.txnID
         }
-        let oneSync = durability == .full && mode == .readOnly && pageList.isUsable && isKnownDurable(durable)
+        let oneSync = durability == .full && mode != .privateCopyOnWrite && pageList.isUsable && isKnownDurable(durable)
         do throws(MapStoreError) {
             if oneSync {
                 meta.listedRuns = pageList.count
-                try writeListedMetaAndSync(meta, tracer: written.tracer)
+                try writeListedMetaAndSync(meta, written)
             } else {
                 if durability != .none {
                     try environment.syncPages(written)
@@ -244,12 +244,15 @@ extension Writer {
         for started in written.laterStarts { observer.committed(nanoseconds: now - started, bytes: 0, pages: meta.pageCount, liveReaders: nil) }
     }
 
-    /// The one-sync commit: the meta with its page list into slot `txnID % 2`, then one
-    /// fdatasync. On failure the slot is erased before the error is thrown: the meta may sit
-    /// in the page cache with all its pages, and a later open must not adopt a commit whose
-    /// caller was told it failed.
-    private func writeListedMetaAndSync(_ meta: Meta, tracer: (any AccessTracer)?) throws(MapStoreError) {
+    /// The one-sync commit: the meta with its page list into slot `txnID % 2`, then one sync:
+    /// fdatasync, or in a write map one msync(MS_SYNC) from the meta pages to the end of the
+    /// pages the commits dirtied in the map (on Linux it syncs that range of the file, the
+    /// pwritten meta and the file's size included, as fdatasync does). On failure the slot is
+    /// erased before the error is thrown: the meta may sit in the page cache with all its
+    /// pages, and a later open must not adopt a commit whose caller was told it failed.
+    private func writeListedMetaAndSync(_ meta: Meta, _ written: WrittenCommits) throws(MapStoreError) {
         let environment = self.environment
+        let tracer = written.tracer
         let slot = Int(meta.txnID % 2)
         do throws(MapStoreError) {
             try withUnsafeTemporaryAllocation(byteCount: Meta.listOffset + pageList.count * Meta.listEntrySize, alignment: 8) { (buffer) throws(MapStoreError) in
@@ -257,13 +260,19 @@ extension Writer {
                 try Syscalls.pwriteAll(environment.io, environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
             }
             tracer?.pagesStored(UInt64(slot), count: 1)
-            try Syscalls.fdatasync(environment.io, environment.file, environment.path)
+            if mode == .writeMap {
+                let end = Int(max(written.inPlace?.upperBound ?? 0, PageLayout.firstDataPage))
+                try environment.mapping.sync(firstPage: 0, count: end, pageSize: pageSize, io: environment.io, path: environment.path)
+                tracer?.mapSynced(0, count: end)
+            } else {
+                try Syscalls.fdatasync(environment.io, environment.file, environment.path)
+                tracer?.fileSynced()
+            }
         } catch {
             try? environment.eraseMeta(slot: slot)
             throw error
         }
         environment.observer.synced()
-        tracer?.fileSynced()
         noteSynced(meta.txnID)
     }
 

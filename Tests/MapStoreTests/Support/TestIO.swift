@@ -34,18 +34,30 @@ final class RecordingIO: StorageIO {
     private let log = Mutex<[Operation]>([])
     private let callLog = Mutex<[Call]>([])
     private let system = SystemIO()
-    /// fdatasync calls to let through before one fails (``failFdatasync(after:)``), or nil.
+    /// Syncs (fdatasync, msync) to let through before one fails (``failSync(after:)``), or nil.
     private let syncsBeforeFailure = Mutex<Int?>(nil)
 
-    /// Whether the writer is "killed": set by the failure of ``failFdatasync(after:)``, after
+    /// Whether the writer is "killed": set by the failure of ``failSync(after:)``, after
     /// which every write of the data file fails too, as nothing more of a killed process's
     /// reaches the file (not even the erasure of its meta), until ``revive()``.
     private let killed = Mutex(false)
 
-    /// Makes the fdatasync after the next `count` ones fail with EIO without syncing, once,
-    /// and every data-file write after it: a writer killed in that call leaves what it wrote
-    /// before it in the page cache only.
-    func failFdatasync(after count: Int) { syncsBeforeFailure.withLock { $0 = count } }
+    /// Makes the data file's sync (fdatasync or msync) after the next `count` ones fail with
+    /// EIO without syncing, once, and every data-file write after it: a writer killed in that
+    /// call leaves what it wrote before it in the page cache only.
+    func failSync(after count: Int) { syncsBeforeFailure.withLock { $0 = count } }
+
+    /// Whether this sync is the one ``failSync(after:)`` fails (which kills the writer).
+    private func syncFails(_ file: StorageFile) -> Bool {
+        guard file == .data else { return false }
+        let fails = syncsBeforeFailure.withLock { remaining in
+            guard let left = remaining else { return false }
+            remaining = left == 0 ? nil : left - 1
+            return left == 0
+        }
+        if fails { killed.withLock { $0 = true } }
+        return fails
+    }
 
     /// Lets data-file writes through again (the next process).
     func revive() { killed.withLock { $0 = false } }
@@ -97,15 +109,7 @@ final class RecordingIO: StorageIO {
     }
 
     func fdatasync(_ fd: Int32, file: StorageFile) -> Int {
-        let fails = syncsBeforeFailure.withLock { remaining in
-            guard let left = remaining else { return false }
-            remaining = left == 0 ? nil : left - 1
-            return left == 0
-        }
-        if fails {
-            killed.withLock { $0 = true }
-            return -Int(EIO)
-        }
+        if syncFails(file) { return -Int(EIO) }
         let result = system.fdatasync(fd, file: file)
         if noted("fdatasync", file, result) { append(.sync) }
         return result
@@ -136,6 +140,7 @@ final class RecordingIO: StorageIO {
             // In the map's pages, so in the file, whether or not the sync succeeds.
             append(.write(offset: fileOffset, bytes: Array(UnsafeRawBufferPointer(start: address, count: length))))
         }
+        if syncFails(file) { return -Int(EIO) }
         let result = system.msync(address, length, fileOffset: fileOffset, file: file)
         if noted("msync", file, result) { append(.sync) }
         return result
