@@ -245,18 +245,20 @@ func readChunk(fd: Int32, name: String) throws -> [UInt8]? {
 // MARK: - Progress
 
 /// A one-line progress bar on stderr for long work, drawn only when stderr is a terminal
-/// (so piped or redirected stderr stays clean for scripts).
+/// (so piped or redirected stderr stays clean for scripts), and not when the command's
+/// data goes to stdout and stdout is that same terminal (the bar would land among the data).
 struct ProgressBar {
     private let label: String
-    private let total: Int
+    private var total: Int
     private let enabled: Bool
     private var drawn = -1
 
     /// A bar for `total` units of work (0 when unknown: then it shows a count).
-    init(_ label: String, total: Int) {
+    /// `dataOnStdout`: the command writes its output to stdout (dump, backup to `-`).
+    init(_ label: String, total: Int, dataOnStdout: Bool = false) {
         self.label = label
         self.total = total
-        self.enabled = isatty(STDERR_FILENO) == 1
+        self.enabled = isatty(STDERR_FILENO) == 1 && !(dataOnStdout && Self.stdoutIsTheTerminalOfStderr())
     }
 
     /// Shows that `done` units are finished; redraws only when the shown figure changes.
@@ -277,9 +279,29 @@ struct ProgressBar {
         Entry.writeToStderr(line)
     }
 
+    /// Shows that `done` of `total` units are finished, for work that learns its total as it
+    /// goes (the library's `(done, total)` progress callbacks); a new total erases the line
+    /// and draws the bar afresh (a shorter line would leave the old one's tail).
+    mutating func update(_ done: Int, of total: Int) {
+        if total != self.total {
+            finish()
+            self.total = total
+            drawn = -1
+        }
+        update(done)
+    }
+
     /// Erases the bar so the terminal is left as it was.
     func finish() {
         guard enabled, drawn >= 0 else { return }
         Entry.writeToStderr("\r\u{1B}[2K")
+    }
+
+    /// Whether stdout is a terminal and the same one as stderr.
+    private static func stdoutIsTheTerminalOfStderr() -> Bool {
+        guard isatty(STDOUT_FILENO) == 1 else { return false }
+        var out = stat(), err = stat()
+        guard fstat(STDOUT_FILENO, &out) == 0, fstat(STDERR_FILENO, &err) == 0 else { return true }
+        return out.st_rdev == err.st_rdev
     }
 }

@@ -97,11 +97,10 @@ struct CheckCommand: ParsableCommand {
     /// Runs the check; a file too damaged to open counts as a problem found, not a crash.
     func run() throws {
         var bar = ProgressBar("checking \(db)", total: 0)
-        bar.update(0)
         let problems = try naming(db: db) { () throws -> [CheckProblem] in
             defer { bar.finish() }
             do {
-                return try DatabaseOpener.forReading(db).check()
+                return try DatabaseOpener.forReading(db).check { done, total in bar.update(done, of: total) }
             } catch MapStoreError.corrupted(let page, let reason) {
                 // Damage that stops the open (both meta pages bad, truncated file) is still a finding.
                 return [CheckProblem(page: page, message: reason)]

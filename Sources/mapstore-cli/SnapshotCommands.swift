@@ -132,20 +132,12 @@ struct SnapshotCommand: ParsableCommand {
 /// what it wrote (on stderr when the backup itself goes to stdout).
 private func runBackup(db: String, out: String, compact: Bool, gzip: Bool, json: Bool, verb: String) throws {
     let database = try naming(db: db) { try DatabaseOpener.forReading(db) }
-    var bar = ProgressBar("\(verb) \(db)", total: 0)
-    defer { bar.finish() }
-    var barTotal = 0
     let toStdout = out == "-"
+    var bar = ProgressBar("\(verb) \(db)", total: 0, dataOnStdout: toStdout)
+    defer { bar.finish() }
     let report = try naming(db: db) {
         let output = toStdout ? OutputFile.standardOutput() : nil
-        let progress = { (done: Int, total: Int) in
-            if barTotal != total {
-                bar.finish()
-                bar = ProgressBar("\(verb) \(db)", total: total)
-                barTotal = total
-            }
-            bar.update(done)
-        }
+        let progress = { (done: Int, total: Int) in bar.update(done, of: total) }
         let compression: BackupCompression = gzip ? .gzip : .none
         if let output { return try database.backup(to: output, compact: compact, compression: compression, progress: progress) }
         return try database.backup(to: out, compact: compact, compression: compression, progress: progress)
@@ -239,13 +231,15 @@ struct RestoreCommand: ParsableCommand {
         if !force, DatabaseOpener.fileExists(db) {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: \(db) exists; use --force to replace it")
         }
+        // Bytes of the backup read, of its size: a bar for a file, plain or gzip; a count for a pipe.
         var bar = ProgressBar("restoring \(fromStdin ? "stdin" : backup)", total: 0)
         defer { bar.finish() }
+        let progress = { (done: Int, total: Int) in bar.update(done, of: total) }
         do {
             if fromStdin {
-                try Database.restoreBackup(fromDescriptor: STDIN_FILENO, name: "stdin", to: db, overwrite: force) { done, _ in bar.update(done) }
+                try Database.restoreBackup(fromDescriptor: STDIN_FILENO, name: "stdin", to: db, overwrite: force, progress: progress)
             } else {
-                try Database.restoreBackup(from: backup, to: db, overwrite: force) { done, _ in bar.update(done) }
+                try Database.restoreBackup(from: backup, to: db, overwrite: force, progress: progress)
             }
         } catch MapStoreError.locked(let reason) {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore \(backup) -> \(db): \(reason); nothing was changed")

@@ -106,7 +106,19 @@ package enum CLI {
         process.standardError = error
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         try process.run()
-        // Hang guard, not a timing assertion: a command that never ends is killed and reported.
+        waitForExit(process, described: described, sourceLocation: sourceLocation)
+        return CLIResult(
+            status: process.terminationStatus,
+            stdout: Array(try Data(contentsOf: URL(fileURLWithPath: outPath))),
+            stderr: Array(try Data(contentsOf: URL(fileURLWithPath: errPath))))
+    }
+}
+
+extension CLI {
+    /// Waits for `process` to end, and checks that it ended by exiting (never by a signal)
+    /// within a generous hang guard, not a timing assertion: a command that never ends is
+    /// killed and reported, as `described`.
+    static func waitForExit(_ process: Process, described: String, sourceLocation: SourceLocation) {
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             process.waitUntilExit()
@@ -120,10 +132,6 @@ package enum CLI {
         #expect(!hung, "\(described) did not finish: a hang", sourceLocation: sourceLocation)
         #expect(process.terminationReason == .exit,
                 "\(described) was killed by signal \(process.terminationStatus)", sourceLocation: sourceLocation)
-        return CLIResult(
-            status: process.terminationStatus,
-            stdout: Array(try Data(contentsOf: URL(fileURLWithPath: outPath))),
-            stderr: Array(try Data(contentsOf: URL(fileURLWithPath: errPath))))
     }
 }
 

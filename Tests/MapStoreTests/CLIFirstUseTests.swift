@@ -1,0 +1,65 @@
+import Foundation
+import MapStoreTestSupport
+import Testing
+
+/// What a new user meets first, found when the CLI was tried as one would (issue 18): each
+/// section below is one thing such a user ran into. The built executable, on real files.
+@Suite struct CLIFirstUseTests {
+    let directory = TemporaryDirectory()
+
+    func db(_ name: String = "test.mapstore") -> String { directory.file(name) }
+
+    /// Loads `count` entries `k0...` with one-byte values in one commit.
+    func fill(_ count: Int) throws {
+        let text = (0..<count).map { "k\($0)\nv\n" }.joined()
+        #expect(try CLI.run(["load", db(), "-T"], stdin: utf8(text)).status == 0)
+    }
+
+    // MARK: progress bars
+
+    @Test func pipedStderrGetsNoProgressBar() throws {
+        try fill(5000)
+        let gzip = db("backup.gz"), plain = db("backup")
+        let runs: [[String]] = [
+            ["check", db()], ["backup", db(), plain], ["backup", "--gzip", db(), gzip], ["compact", db(), db("small")],
+            ["restore", gzip, db("r1")], ["restore", plain, db("r2")], ["dump", db(), "-o", db("dump")],
+        ]
+        for arguments in runs {
+            let result = try CLI.run(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.err)")
+            // Nothing at all on stderr: no bar, no carriage return, no erase sequence.
+            #expect(result.stderr.isEmpty, "\(arguments): \(result.err.debugDescription)")
+        }
+    }
+
+    @Test(.enabled(if: CLI.terminalsAvailable))
+    func checkAndRestoreDrawTheBarOnATerminal() throws {
+        try fill(5000)
+        let gzip = db("backup.gz"), plain = db("backup")
+        #expect(try CLI.run(["backup", "--gzip", db(), gzip]).status == 0)
+        #expect(try CLI.run(["backup", db(), plain]).status == 0)
+        for (arguments, label) in [(["check", db()], "checking \(db())"), (["restore", gzip, db("r1")], "restoring \(gzip)"),
+                                   (["restore", plain, db("r2")], "restoring \(plain)")] {
+            let run = try CLI.runOnTerminal(arguments, stdoutOnTerminal: false)
+            #expect(run.status == 0, "\(arguments): \(run.screen)")
+            #expect(run.screen.contains("\r\(label) ["), "\(arguments): \(run.screen.debugDescription)")
+            #expect(run.screen.contains("] 100%"), "\(arguments): \(run.screen.debugDescription)")
+            // Erased at the end, so the terminal is left as it was.
+            #expect(run.screen.hasSuffix("\r\u{1B}[2K"), "\(arguments): \(run.screen.debugDescription)")
+        }
+    }
+
+    @Test(.enabled(if: CLI.terminalsAvailable))
+    func dumpDrawsNoBarAmongItsDataOnTheSameTerminal() throws {
+        try fill(5000)
+        let onTerminal = try CLI.runOnTerminal(["dump", "--print", db()], stdoutOnTerminal: true)
+        #expect(onTerminal.status == 0)
+        #expect(onTerminal.screen.contains(" k4999\r\n v\r\n") && onTerminal.screen.hasSuffix("DATA=END\r\n"))
+        #expect(!onTerminal.screen.contains("dumping") && !onTerminal.screen.contains("%"))
+        // stdout elsewhere (a pipe, a file): the bar is drawn on the terminal, the data stays clean.
+        let piped = try CLI.runOnTerminal(["dump", "--print", db()], stdoutOnTerminal: false)
+        #expect(piped.status == 0)
+        #expect(piped.screen.contains("\rdumping \(db()) ["))
+        #expect(dumpDataLines(piped.stdout) == dumpDataLines(try CLI.run(["dump", "--print", db()]).stdout))
+    }
+}
