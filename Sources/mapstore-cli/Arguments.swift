@@ -47,8 +47,7 @@ struct ExistingSnapshot: ParsableArguments {
 
     /// Opens DB for writing; exits 3 with "no such database" rather than create it.
     func openDatabase() throws -> Database {
-        try DatabaseOpener.requireExisting(db)
-        return try naming(db: db) { try DatabaseOpener.forWriting(db) }
+        try naming(db: db) { try DatabaseOpener.forChanging(db) }
     }
 
     /// The "not found" exit (1) for a snapshot DB does not hold.

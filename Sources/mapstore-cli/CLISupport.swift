@@ -29,6 +29,7 @@ enum DatabaseOpener {
     /// durable (`.full`): the command returns only after its commit reached the disk.
     /// Checksums are verified on read, so a write never builds on a damaged page.
     static func forWriting(_ path: String) throws -> Database {
+        try refuseNonDatabase(path, mustExist: false)
         var options = Options()
         options.durability = .full
         options.create = true
@@ -36,11 +37,33 @@ enum DatabaseOpener {
         return try Database(path: path, options: options)
     }
 
+    /// Opens `path` for a command that changes a database but must not create one (del,
+    /// snapshot restore and delete): exits 3 with "no such database: PATH"
+    /// when it is missing, else opens it as ``forWriting(_:)`` does.
+    static func forChanging(_ path: String) throws -> Database {
+        try requireExisting(path)
+        return try forWriting(path)
+    }
+
     /// Exits 3 with "no such database: PATH" when nothing is at `path`: for the commands
     /// that must not create a database.
     static func requireExisting(_ path: String) throws {
-        guard fileExists(path) else {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
+        try refuseNonDatabase(path, mustExist: true)
+    }
+
+    /// The one place every command's DB is vetted before it is opened: exit 3 when `path`
+    /// is a directory (which the open would otherwise report as a damaged page 0, or as
+    /// EISDIR), and when nothing is there while `mustExist`.
+    static func refuseNonDatabase(_ path: String, mustExist: Bool) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            guard !mustExist else {
+                throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
+            }
+            return
+        }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: \(path) is a directory, not a database file")
         }
     }
 

@@ -84,7 +84,7 @@ struct DelCommand: ParsableCommand {
         abstract: "Delete KEY (exit 1 when there was nothing to delete)."
     )
 
-    @OptionGroup var dbArgument: DatabaseToWrite
+    @OptionGroup var dbArgument: ExistingDatabase
     var db: String { dbArgument.db }
 
     @OptionGroup var keyArgument: KeyArgument
@@ -92,11 +92,16 @@ struct DelCommand: ParsableCommand {
     @Flag(help: "KEY is a lowercase hex string.")
     var hex = false
 
-    /// Deletes the key; a transaction that deleted nothing changes nothing on disk.
+    /// Deletes the key; a transaction that deleted nothing changes nothing on disk. A
+    /// missing DB exits 3 and is not created: there is nothing in it to delete.
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try keyArgument.bytes(spelling)
-        let deleted = try naming(db: db) { try DatabaseOpener.forWriting(db).write { txn in try txn.delete(keyBytes) } }
+        let deleted = try naming(db: db) {
+            try DatabaseOpener.forChanging(db).write { txn in
+                try txn.delete(keyBytes)
+            }
+        }
         guard deleted else {
             throw CommandExit(status: ExitStatus.notFound, message: "mapstore: del: no key \(spelling.quoted(keyBytes)) in \(db)")
         }

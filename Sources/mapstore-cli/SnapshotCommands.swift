@@ -228,6 +228,7 @@ struct RestoreCommand: ParsableCommand {
         guard fromStdin || DatabaseOpener.fileExists(backup) else {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: no such backup: \(backup)")
         }
+        try DatabaseOpener.refuseNonDatabase(db, mustExist: false)
         if !force, DatabaseOpener.fileExists(db) {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: \(db) exists; use --force to replace it")
         }

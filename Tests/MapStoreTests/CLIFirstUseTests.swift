@@ -15,6 +15,33 @@ import Testing
         #expect(try CLI.run(["load", db(), "-T"], stdin: utf8(text)).status == 0)
     }
 
+    // MARK: missing and mistaken databases
+
+    @Test func aDirectoryGivenAsDBSaysItIsADirectoryForEveryCommand() throws {
+        let folder = directory.file("folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        try CLI.run(["put", db(), "k", "v"])
+        let backup = db("backup")
+        #expect(try CLI.run(["backup", db(), backup]).status == 0)
+        let commands: [[String]] = [
+            ["get", "DIR", "k"], ["put", "DIR", "k", "v"], ["del", "DIR", "k"], ["scan", "DIR"], ["stat", "DIR"],
+            ["check", "DIR"], ["check", "--json", "DIR"], ["dump", "DIR"], ["load", "DIR"],
+            ["compact", "DIR", db("out")], ["backup", "DIR", db("out")], ["readers", "DIR"],
+            ["snapshot", "create", "DIR", "s"], ["snapshot", "list", "DIR"], ["snapshot", "restore", "DIR", "s"],
+            ["snapshot", "delete", "DIR", "s"],
+            ["restore", backup, "DIR"], ["restore", backup, "DIR", "--force"], ["vm", "compare", "DIR", "--workload", "readrandom"],
+        ]
+        for command in commands {
+            let result = try CLI.run(command.map { $0 == "DIR" ? folder : $0 }, stdin: [])
+            #expect(result.status == 3, "\(command)")
+            #expect(result.stdout.isEmpty, "\(command)")
+            #expect(result.err == "mapstore: \(folder) is a directory, not a database file\n", "\(command): \(result.err)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: folder + "-lock"))
+        #expect(!FileManager.default.fileExists(atPath: db("out")))
+    }
+
     // MARK: progress bars
 
     @Test func pipedStderrGetsNoProgressBar() throws {
