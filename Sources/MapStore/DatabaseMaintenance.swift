@@ -28,7 +28,31 @@ public struct Statistics: Sendable, Equatable {
     public var readers: Int
 }
 
+/// Figures about one named table, as `mapstore stat --table NAME` prints them.
+public struct TableStatistics: Sendable, Equatable {
+    /// The table's name.
+    public var name: String
+    /// Entries in the table.
+    public var entries: Int
+    /// Levels of the table's tree (0 when empty).
+    public var treeDepth: Int
+    /// Pages the table's tree reaches: its branch and leaf pages and its overflow runs.
+    public var pages: Int
+}
+
 extension Database {
+    /// Figures about the table `name` in the newest commit, or nil when there is no such
+    /// table. Walks the table's tree to count its pages (reads every page of it once).
+    /// Throws ``MapStoreError/corrupted(page:reason:)`` at a page of it that does not fit.
+    public func stat(table name: String) throws -> TableStatistics? {
+        try read { txn in
+            guard try txn.hasTable(name) else { return nil }
+            let root = try txn.root(of: .table(name))
+            let reached = try ReachablePages.collect(root, source: txn.pages, withTables: false)
+            return TableStatistics(name: name, entries: Int(root.entries), treeDepth: root.depth, pages: reached.pages.count)
+        }
+    }
+
     /// Figures about the newest commit.
     public func stat() throws -> Statistics {
         let environment = self.environment

@@ -29,6 +29,35 @@ struct KeyArgument: ParsableArguments {
     }
 }
 
+/// `--table NAME` of get, put, del, scan and stat: a named table instead of the main tree.
+struct TableOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Use the named table NAME instead of the main tree (put creates it; for any other command a missing table exits 1).", valueName: "NAME"))
+    var table: String?
+
+    /// Refuses an empty name (exit 2): no table has one.
+    func validate() throws {
+        if table?.isEmpty == true { throw ValidationError("--table NAME must not be empty") }
+    }
+
+    /// The `--table` table of `txn`, or nil for the main tree; exits 1 with "no such
+    /// table: NAME" when it is not there (for every command but put, which creates it).
+    func existing(in txn: ReadTransaction) throws -> Table? {
+        guard let table else { return nil }
+        guard try txn.hasTable(table) else { throw noSuchTable(table) }
+        return try txn.table(table)
+    }
+
+    /// Where a key was looked for, in messages: `DB`, or `table "NAME" in DB`.
+    func place(in db: String) -> String {
+        table.map { "table \($0.debugDescription) in \(db)" } ?? db
+    }
+}
+
+/// The "not found" exit (1) of a table that is not there (`--table`, `table drop`).
+func noSuchTable(_ name: String) -> CommandExit {
+    CommandExit(status: ExitStatus.notFound, message: "mapstore: no such table: \(name)")
+}
+
 /// `--snapshot NAME` of get and scan.
 struct SnapshotOption: ParsableArguments {
     @Option(help: ArgumentHelp("Read the named snapshot instead of the newest commit.", valueName: "NAME"))

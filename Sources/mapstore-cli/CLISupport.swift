@@ -38,7 +38,7 @@ enum DatabaseOpener {
     }
 
     /// Opens `path` for a command that changes a database but must not create one (del,
-    /// snapshot restore and delete): exits 3 with "no such database: PATH"
+    /// table drop, snapshot restore and delete): exits 3 with "no such database: PATH"
     /// when it is missing, else opens it as ``forWriting(_:)`` does.
     static func forChanging(_ path: String) throws -> Database {
         try requireExisting(path)

@@ -5,7 +5,8 @@ import MapStore
 import Glibc
 #endif
 
-// put, get, del and scan: the commands that read and write single entries of the main tree.
+// put, get, del and scan: the commands that read and write single entries of the main tree,
+// or of a named table with --table.
 
 /// `mapstore put DB KEY VALUE`: stores one entry in a durable commit, creating DB if missing.
 struct PutCommand: ParsableCommand {
@@ -25,13 +26,21 @@ struct PutCommand: ParsableCommand {
     @Flag(help: "KEY and VALUE are lowercase hex strings.")
     var hex = false
 
-    /// Reads the value, then writes and durably commits it.
+    @OptionGroup var tableOption: TableOption
+
+    /// Reads the value, then writes and durably commits it (creating the --table table).
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try keyArgument.bytes(spelling)
         let valueBytes = value == "-" ? try readAll() : try spelling.bytes(of: value, what: "VALUE")
         try naming(db: db) {
-            try DatabaseOpener.forWriting(db).write { txn in try txn.put(keyBytes, valueBytes) }
+            try DatabaseOpener.forWriting(db).write { txn in
+                if let table = tableOption.table {
+                    try txn.createTable(table).put(keyBytes, valueBytes)
+                } else {
+                    try txn.put(keyBytes, valueBytes)
+                }
+            }
         }
     }
 }
@@ -56,15 +65,19 @@ struct GetCommand: ParsableCommand {
 
     @OptionGroup var snapshotOption: SnapshotOption
 
+    @OptionGroup var tableOption: TableOption
+
     /// Looks the key up in a read transaction and prints what it finds.
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try keyArgument.bytes(spelling)
         let found = try naming(db: db) {
-            try readView(DatabaseOpener.forReading(db), snapshot: snapshotOption.snapshot, db: db) { txn in try txn.get(keyBytes) }
+            try readView(DatabaseOpener.forReading(db), snapshot: snapshotOption.snapshot, db: db) { txn in
+                try tableOption.existing(in: txn).map { try $0.get(keyBytes) } ?? txn.get(keyBytes)
+            }
         }
         guard let found else {
-            throw CommandExit(status: ExitStatus.notFound, message: "mapstore: get: no key \(spelling.quoted(keyBytes)) in \(db)")
+            throw CommandExit(status: ExitStatus.notFound, message: "mapstore: get: no key \(spelling.quoted(keyBytes)) in \(tableOption.place(in: db))")
         }
         var out = Output()
         if json {
@@ -92,6 +105,8 @@ struct DelCommand: ParsableCommand {
     @Flag(help: "KEY is a lowercase hex string.")
     var hex = false
 
+    @OptionGroup var tableOption: TableOption
+
     /// Deletes the key; a transaction that deleted nothing changes nothing on disk. A
     /// missing DB exits 3 and is not created: there is nothing in it to delete.
     func run() throws {
@@ -99,11 +114,11 @@ struct DelCommand: ParsableCommand {
         let keyBytes = try keyArgument.bytes(spelling)
         let deleted = try naming(db: db) {
             try DatabaseOpener.forChanging(db).write { txn in
-                try txn.delete(keyBytes)
+                try tableOption.existing(in: txn).map { try $0.delete(keyBytes) } ?? txn.delete(keyBytes)
             }
         }
         guard deleted else {
-            throw CommandExit(status: ExitStatus.notFound, message: "mapstore: del: no key \(spelling.quoted(keyBytes)) in \(db)")
+            throw CommandExit(status: ExitStatus.notFound, message: "mapstore: del: no key \(spelling.quoted(keyBytes)) in \(tableOption.place(in: db))")
         }
     }
 }
@@ -142,6 +157,8 @@ struct ScanCommand: ParsableCommand {
 
     @OptionGroup var snapshotOption: SnapshotOption
 
+    @OptionGroup var tableOption: TableOption
+
     /// Rejects a negative limit (exit 2).
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, not \(limit)") }
@@ -154,7 +171,7 @@ struct ScanCommand: ParsableCommand {
         var out = Output()
         try naming(db: db) { try readView(DatabaseOpener.forReading(db), snapshot: snapshotOption.snapshot, db: db) { txn in
             // A damaged page throws from `next()`: the stream ends there and the command exits 3.
-            var scan = txn.scan(range, reverse: reverse)
+            var scan = try tableOption.existing(in: txn)?.scan(range, reverse: reverse) ?? txn.scan(range, reverse: reverse)
             var printed = 0
             while printed < limit ?? .max, let entry = try scan.next() {
                 if json {

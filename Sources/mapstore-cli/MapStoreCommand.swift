@@ -19,6 +19,7 @@ struct MapStoreCommand: ParsableCommand {
             CheckCommand.self,
             CompactCommand.self,
             SnapshotCommand.self,
+            TableCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
             DumpCommand.self,

@@ -25,10 +25,10 @@ import Testing
         #expect(try CLI.run(["backup", db(), backup]).status == 0)
         let commands: [[String]] = [
             ["get", "DIR", "k"], ["put", "DIR", "k", "v"], ["del", "DIR", "k"], ["scan", "DIR"], ["stat", "DIR"],
-            ["check", "DIR"], ["check", "--json", "DIR"], ["dump", "DIR"], ["load", "DIR"],
+            ["stat", "--table", "t", "DIR"], ["check", "DIR"], ["check", "--json", "DIR"], ["dump", "DIR"], ["load", "DIR"],
             ["compact", "DIR", db("out")], ["backup", "DIR", db("out")], ["readers", "DIR"],
             ["snapshot", "create", "DIR", "s"], ["snapshot", "list", "DIR"], ["snapshot", "restore", "DIR", "s"],
-            ["snapshot", "delete", "DIR", "s"],
+            ["snapshot", "delete", "DIR", "s"], ["table", "list", "DIR"], ["table", "drop", "DIR", "t"],
             ["restore", backup, "DIR"], ["restore", backup, "DIR", "--force"], ["vm", "compare", "DIR", "--workload", "readrandom"],
         ]
         for command in commands {

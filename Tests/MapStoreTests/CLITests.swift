@@ -114,10 +114,13 @@ import Testing
         #expect(result.err.split(separator: "\n").count == 1)
     }
 
-    /// The commands that read, and del, which changes a database but creates none (since issue 18).
+    /// The commands that read, and those that change a database without creating one (del
+    /// and table drop, since issue 18).
     @Test(arguments: [["get", "DB", "k"], ["scan", "DB"], ["stat", "DB"], ["check", "DB"], ["dump", "DB"],
                       ["stat", "--json", "DB"], ["check", "--json", "DB"], ["dump", "-a", "DB"],
-                      ["del", "DB", "k"]])
+                      ["get", "DB", "k", "--table", "t"], ["stat", "DB", "--table", "t"], ["table", "list", "DB"],
+                      ["table", "list", "--json", "DB"], ["del", "DB", "k"], ["del", "DB", "k", "--table", "t"],
+                      ["table", "drop", "DB", "t"]])
     func commandsThatCreateNoDatabaseExit3OnAMissingOne(arguments: [String]) throws {
         let path = db("absent.mapstore")
         let result = try CLI.run(arguments.map { $0 == "DB" ? path : $0 })
