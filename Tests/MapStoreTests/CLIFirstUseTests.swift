@@ -15,6 +15,33 @@ import Testing
         #expect(try CLI.run(["load", db(), "-T"], stdin: utf8(text)).status == 0)
     }
 
+    // MARK: --version and unknown commands
+
+    @Test func versionPrintsOneLineAndExits0() throws {
+        let version = try CLI.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stderr.isEmpty)
+        #expect(version.out.wholeMatch(of: /mapstore \d+\.\d+\.\d+\n/) != nil, "\(version.out)")
+    }
+
+    @Test(arguments: [["frob"], ["frob", "DB"], ["snapshot", "frob", "DB"], ["table", "frob", "DB"], ["vm", "frob"]])
+    func anUnknownCommandExits2NamingIt(arguments: [String]) throws {
+        try CLI.run(["put", db(), "k", "v"])
+        let result = try CLI.run(arguments.map { $0 == "DB" ? db() : $0 })
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(result.err.hasPrefix("mapstore: unknown command 'frob' (see 'mapstore help"), "\(result.err)")
+        #expect(result.err.split(separator: "\n").count == 1)
+    }
+
+    @Test func optionsAndHelpAreNotTakenForUnknownCommands() throws {
+        #expect(try CLI.run(["help", "get"]).status == 0)
+        #expect(try CLI.run(["table", "--help"]).out.contains("drop"))
+        #expect(try CLI.run(["--generate-completion-script", "bash"]).status == 0)
+        let unknownOption = try CLI.run(["--frob"])
+        #expect(unknownOption.status == 2 && !unknownOption.err.contains("unknown command"))
+    }
+
     // MARK: missing and mistaken databases
 
     @Test func aDirectoryGivenAsDBSaysItIsADirectoryForEveryCommand() throws {
