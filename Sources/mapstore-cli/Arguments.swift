@@ -20,7 +20,7 @@ struct DatabaseToWrite: ParsableArguments {
 
 /// KEY of get, put and del.
 struct KeyArgument: ParsableArguments {
-    @Argument(help: "The key: UTF-8 text, or hex with --hex.")
+    @Argument(help: "The key: UTF-8 text, or hex with --hex. A key that starts with '-' goes after '--', which ends the options: mapstore get DB -- -key.")
     var key: String
 
     /// The key's bytes as `spelling` reads them; an empty key or bad hex exits 2.

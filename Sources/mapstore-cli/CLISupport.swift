@@ -74,6 +74,14 @@ enum DatabaseOpener {
     }
 }
 
+/// Whether `a` and `b` name the same file: the same device and inode, links followed
+/// (false when either is missing).
+func sameFile(_ a: String, _ b: String) -> Bool {
+    var first = stat(), second = stat()
+    guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+    return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+}
+
 /// The permission bits of the file at `path` (0o644 when it cannot be read): what a file
 /// written from it (a dump, a backup) may grant, at most.
 func permissionBits(of path: String) -> UInt32 {

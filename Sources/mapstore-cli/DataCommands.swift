@@ -143,7 +143,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop before the first key >= K (exclusive).", valueName: "K"))
     var to: String?
 
-    @Option(help: ArgumentHelp("Print at most N entries.", valueName: "N"))
+    // Unconditional, so that `--limit -1` reaches validate() as a number rather than read as
+    // an option and reported as a missing value; the value must be a number either way.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print at most N entries (0 or more).", valueName: "N"))
     var limit: Int?
 
     @Flag(help: "Walk from the last key to the first.")

@@ -42,10 +42,18 @@ struct SnapshotCommand: ParsableCommand {
         @Argument(help: "The snapshot's name (UTF-8).")
         var name: String
 
-        /// Creates the snapshot in a durable commit.
+        /// Creates the snapshot in a durable commit; a name already taken exits 3.
         func run() throws {
             guard !name.isEmpty else { throw ValidationError("NAME must not be empty") }
-            try naming(db: db) { _ = try DatabaseOpener.forWriting(db).createSnapshot(name) }
+            try naming(db: db) {
+                let database = try DatabaseOpener.forWriting(db)
+                // Asked first so the message says what is wrong; the library still refuses
+                // a name another process takes in between (with its own wording).
+                guard try !database.hasSnapshot(name) else {
+                    throw CommandExit(status: ExitStatus.failure, message: "mapstore: snapshot \(name.debugDescription) already exists in \(db)")
+                }
+                _ = try database.createSnapshot(name)
+            }
         }
     }
 
@@ -133,6 +141,7 @@ struct SnapshotCommand: ParsableCommand {
 private func runBackup(db: String, out: String, compact: Bool, gzip: Bool, json: Bool, verb: String) throws {
     let database = try naming(db: db) { try DatabaseOpener.forReading(db) }
     let toStdout = out == "-"
+    if !toStdout { try refuseOverwritingItself(db: db, out: out) }
     var bar = ProgressBar("\(verb) \(db)", total: 0, dataOnStdout: toStdout)
     defer { bar.finish() }
     let report = try naming(db: db) {
@@ -153,6 +162,19 @@ private func runBackup(db: String, out: String, compact: Bool, gzip: Bool, json:
         try output.write("\(out): txn \(report.transactionID), \(report.pages) pages, \(report.bytes) bytes\n")
     }
     try output.flush()
+}
+
+/// Exits 3 when OUT is DB itself or its lock file (the library refuses it too, but speaks of
+/// a "backup target", which `compact` users never named).
+private func refuseOverwritingItself(db: String, out: String) throws {
+    if sameFile(out, db) {
+        throw CommandExit(status: ExitStatus.failure,
+                          message: "mapstore: OUT \(out) is the database \(db) itself; write the copy to another path")
+    }
+    if sameFile(out, db + "-lock") {
+        throw CommandExit(status: ExitStatus.failure,
+                          message: "mapstore: OUT \(out) is the lock file of \(db); write the copy to another path")
+    }
 }
 
 /// `mapstore backup DB OUT`: a consistent copy while writers go on.

@@ -69,6 +69,62 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: db("out")))
     }
 
+    // MARK: messages that say what is wrong
+
+    @Test func aDuplicateSnapshotCreateSaysTheSnapshotExists() throws {
+        try CLI.run(["put", db(), "k", "v"])
+        #expect(try CLI.run(["snapshot", "create", db(), "before"]).status == 0)
+        let again = try CLI.run(["snapshot", "create", db(), "before"])
+        #expect(again.status == 3)
+        #expect(again.stdout.isEmpty)
+        #expect(again.err == "mapstore: snapshot \"before\" already exists in \(db())\n")
+        #expect(try CLI.run(["snapshot", "list", db()]).lines.count == 1)
+    }
+
+    @Test func compactOrBackupOntoTheDatabaseItselfSaysOUTIsTheDatabase() throws {
+        try CLI.run(["put", db(), "k", "v"])
+        let alias = db("alias")
+        try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: db())
+        for (command, out) in [("compact", db()), ("compact", alias), ("backup", db())] {
+            let result = try CLI.run([command, db(), out])
+            #expect(result.status == 3)
+            #expect(result.stdout.isEmpty)
+            #expect(result.err == "mapstore: OUT \(out) is the database \(db()) itself; write the copy to another path\n")
+        }
+        let lock = try CLI.run(["compact", db(), db() + "-lock"])
+        #expect(lock.status == 3 && lock.err.contains("is the lock file of \(db())"))
+        #expect(try CLI.run(["get", db(), "k"]).out == "v\n")
+        #expect(try CLI.run(["check", db()]).status == 0)
+    }
+
+    @Test(arguments: [["--limit", "-1"], ["--limit=-1"], ["--reverse", "--limit", "-1"]])
+    func aNegativeLimitSaysItMustBe0OrMore(options: [String]) throws {
+        try CLI.run(["put", db(), "k", "v"])
+        let scan = try CLI.run(["scan", db()] + options)
+        #expect(scan.status == 2)
+        #expect(scan.stdout.isEmpty)
+        #expect(scan.err.hasPrefix("mapstore: --limit must be 0 or more, not -1"), "\(scan.err)")
+        #expect(try CLI.run(["scan", db(), "--limit", "0"]).out.isEmpty)
+        #expect(try CLI.run(["scan", db(), "--limit", "x"]).status == 2)
+    }
+
+    @Test func aKeyThatStartsWithADashGoesAfterDoubleDash() throws {
+        #expect(try CLI.run(["put", db(), "--", "-key", "-value"]).status == 0)
+        let get = try CLI.run(["get", db(), "--", "-key"])
+        #expect(get.status == 0 && get.out == "-value\n")
+        #expect(try CLI.run(["get", "--json", db(), "--", "-key"]).out == "{\"key\": \"-key\", \"value\": \"-value\"}\n")
+        #expect(try CLI.run(["scan", db()]).lines == ["-key\t-value"])
+        #expect(try CLI.run(["put", db(), "--table", "t", "--", "-k", "v"]).status == 0)
+        #expect(try CLI.run(["get", db(), "--table", "t", "--", "-k"]).out == "v\n")
+        // Without `--` it is read as an option: a usage error, and the help says why.
+        #expect(try CLI.run(["get", db(), "-key"]).status == 2)
+        for command in ["get", "put", "del"] {
+            #expect(try CLI.run(["help", command]).out.contains("goes after '--'"), "\(command)")
+        }
+        #expect(try CLI.run(["del", db(), "--", "-key"]).status == 0)
+        #expect(try CLI.run(["get", db(), "--", "-key"]).status == 1)
+    }
+
     // MARK: progress bars
 
     @Test func pipedStderrGetsNoProgressBar() throws {
