@@ -8,13 +8,13 @@ import MapStore
 
 /// DB of a command that reads it, or changes a database that must already be there.
 struct ExistingDatabase: ParsableArguments {
-    @Argument(help: "The database file (must exist).")
+    @Argument(help: "The database file (must exist).", completion: .file())
     var db: String
 }
 
 /// DB of a command that writes, creating the database when it is missing.
 struct DatabaseToWrite: ParsableArguments {
-    @Argument(help: "The database file (created when missing).")
+    @Argument(help: "The database file (created when missing).", completion: .file())
     var db: String
 }
 

@@ -22,7 +22,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: [.customShort("p"), .customLong("print")], help: "Printable bytes as themselves, others as \\xx (mdb_dump -p).")
     var print = false
 
-    @Option(name: .customShort("o"), help: ArgumentHelp("Write to FILE instead of stdout.", valueName: "FILE"))
+    @Option(name: .customShort("o"), help: ArgumentHelp("Write to FILE instead of stdout.", valueName: "FILE"), completion: .file())
     var output: String?
 
     @Flag(name: .customShort("a"), help: "Dump every table (and the main tree when it holds entries).")
@@ -110,7 +110,7 @@ struct LoadCommand: ParsableCommand {
     @OptionGroup var dbArgument: DatabaseToWrite
     var db: String { dbArgument.db }
 
-    @Option(name: .customShort("f"), help: ArgumentHelp("Read FILE instead of stdin.", valueName: "FILE"))
+    @Option(name: .customShort("f"), help: ArgumentHelp("Read FILE instead of stdin.", valueName: "FILE"), completion: .file())
     var file: String?
 
     @Flag(name: .customShort("T"), help: "Plain text: key and value lines alternate, no header (mdb_load -T).")

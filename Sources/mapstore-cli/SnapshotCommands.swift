@@ -188,7 +188,7 @@ struct BackupCommand: ParsableCommand {
     @OptionGroup var dbArgument: ExistingDatabase
     var db: String { dbArgument.db }
 
-    @Argument(help: "The backup file to write (replaced only once complete), or \"-\" for standard output.")
+    @Argument(help: "The backup file to write (replaced only once complete), or \"-\" for standard output.", completion: .file())
     var out: String
 
     @Flag(help: "Copy only reachable pages, renumbered densely (drops snapshots).")
@@ -216,7 +216,7 @@ struct CompactCommand: ParsableCommand {
     @OptionGroup var dbArgument: ExistingDatabase
     var db: String { dbArgument.db }
 
-    @Argument(help: "The compacted file to write.")
+    @Argument(help: "The compacted file to write.", completion: .file())
     var out: String
 
     @OptionGroup var summary: BackupSummaryFormat
@@ -235,10 +235,10 @@ struct RestoreCommand: ParsableCommand {
         discussion: "Refuses to replace an existing DB without --force (exit 3). A damaged backup exits 3 and creates or changes nothing."
     )
 
-    @Argument(help: "The backup file (plain or gzip), or \"-\" for standard input.")
+    @Argument(help: "The backup file (plain or gzip), or \"-\" for standard input.", completion: .file())
     var backup: String
 
-    @Argument(help: "The database file to create (or, with --force, replace).")
+    @Argument(help: "The database file to create (or, with --force, replace).", completion: .file())
     var db: String
 
     @Flag(help: "Replace DB when it exists.")

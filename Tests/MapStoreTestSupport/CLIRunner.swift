@@ -77,6 +77,15 @@ package enum CLI {
                           sourceLocation: sourceLocation)
     }
 
+    /// Runs another program, `path ARGUMENTS` (a shell, an LMDB tool), as `run` runs `mapstore`.
+    @discardableResult
+    package static func run(
+        program path: String, _ arguments: [String], in directory: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> CLIResult {
+        try launch(path, arguments, described: "\(path) \(arguments)", stdin: nil, in: directory, stdout: nil,
+                   sourceLocation: sourceLocation)
+    }
+
     /// Runs `path ARGUMENTS` as `run` describes, calling it `described` in failures.
     private static func launch(
         _ path: String, _ arguments: [String], described: String, stdin: [UInt8]?, in directory: String?, stdout: FileHandle?,

@@ -42,6 +42,43 @@ import Testing
         #expect(unknownOption.status == 2 && !unknownOption.err.contains("unknown command"))
     }
 
+    // MARK: shell completion
+
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func completionScriptsNameEveryCommand(shell: String) throws {
+        let script = try CLI.run(["--generate-completion-script", shell])
+        #expect(script.status == 0 && script.stderr.isEmpty)
+        // Option names without their dashes: fish spells `--limit` as `-l 'limit'`.
+        for word in ["put", "get", "scan", "snapshot", "table", "drop", "limit", "version"] {
+            #expect(script.out.contains(word), "\(shell) script lacks \(word)")
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/bash")))
+    func theBashCompletionScriptCompletesCommandsOptionsAndPaths() throws {
+        let script = directory.file("mapstore.bash")
+        try Data(try CLI.run(["--generate-completion-script", "bash"]).stdout).write(to: URL(fileURLWithPath: script))
+        try fill(1)
+        /// What bash offers for the command line `line` (the cursor at its end).
+        func complete(_ line: String) throws -> [String] {
+            let words = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            let quoted = words.map { "'\($0)'" }.joined(separator: " ")
+            let program = """
+                source '\(script)'
+                COMP_WORDS=(\(quoted)); COMP_CWORD=\(words.count - 1); COMP_LINE='\(line)'; COMP_POINT=${#COMP_LINE}
+                _mapstore mapstore '\(words.last!)' '\(words[words.count - 2])'
+                printf '%s\\n' "${COMPREPLY[@]}"
+                """
+            let result = try CLI.run(program: "/bin/bash", ["-c", program], in: directory.path)
+            #expect(result.status == 0, "\(result.err)")
+            return result.lines
+        }
+        #expect(try complete("mapstore ta") == ["table"])
+        #expect(try complete("mapstore table d") == ["drop"])
+        #expect(try complete("mapstore get test.mapstore k --ta") == ["--table"])
+        #expect(try complete("mapstore get test.mapst").contains("test.mapstore"))
+    }
+
     // MARK: missing and mistaken databases
 
     @Test func aDirectoryGivenAsDBSaysItIsADirectoryForEveryCommand() throws {
