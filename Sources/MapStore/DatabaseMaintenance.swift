@@ -28,7 +28,31 @@ public struct Statistics: Sendable, Equatable {
     public var readers: Int
 }
 
+/// Figures about one named table, as `mapstore stat --table NAME` prints them.
+public struct TableStatistics: Sendable, Equatable {
+    /// The table's name.
+    public var name: String
+    /// Entries in the table.
+    public var entries: Int
+    /// Levels of the table's tree (0 when empty).
+    public var treeDepth: Int
+    /// Pages the table's tree reaches: its branch and leaf pages and its overflow runs.
+    public var pages: Int
+}
+
 extension Database {
+    /// Figures about the table `name` in the newest commit, or nil when there is no such
+    /// table. Walks the table's tree to count its pages (reads every page of it once).
+    /// Throws ``MapStoreError/corrupted(page:reason:)`` at a page of it that does not fit.
+    public func stat(table name: String) throws -> TableStatistics? {
+        try read { txn in
+            guard try txn.hasTable(name) else { return nil }
+            let root = try txn.root(of: .table(name))
+            let reached = try ReachablePages.collect(root, source: txn.pages, withTables: false)
+            return TableStatistics(name: name, entries: Int(root.entries), treeDepth: root.depth, pages: reached.pages.count)
+        }
+    }
+
     /// Figures about the newest commit.
     public func stat() throws -> Statistics {
         let environment = self.environment
@@ -59,19 +83,29 @@ extension Database {
     ///
     /// Reads the whole file with MADV_SEQUENTIAL. Throws only when the file cannot be read.
     public func check() throws -> [CheckProblem] {
+        try check(progress: nil)
+    }
+
+    /// ``check()``, telling `progress` how far it has come: called with (pages verified so
+    /// far, pages in all) as the walk claims them, and (pages in all, pages in all) at the end.
+    public func check(progress: ((_ done: Int, _ total: Int) -> Void)?) throws -> [CheckProblem] {
         let environment = self.environment
         return try read { txn in
             let pageCount = txn.base.pageCount
             environment.mapping.advise(.sequential, bytes: Int(pageCount) * environment.pageSize)
             defer { environment.mapping.advise(environment.options.accessPattern, bytes: Int(pageCount) * environment.pageSize) }
-            return Database.problems(in: txn)
+            let problems = Database.problems(in: txn, progress: progress)
+            progress?(Int(pageCount), Int(pageCount))
+            return problems
         }
     }
 
-    /// Every invariant of the commit `txn` reads (``check()``; backups verify what they copy with it).
-    static func problems(in txn: ReadTransaction) -> [CheckProblem] {
+    /// Every invariant of the commit `txn` reads (``check()``; backups verify what they copy
+    /// with it), telling `progress` the pages claimed so far and the pages in all.
+    static func problems(in txn: ReadTransaction, progress: ((Int, Int) -> Void)? = nil) -> [CheckProblem] {
         let pageCount = txn.base.pageCount
         var checker = TreeChecker(source: txn.pages, pageCount: pageCount)
+        if let progress { checker.progress = { progress($0, Int(pageCount)) } }
         checker.check(tree: txn.base.main, name: "main tree", referrer: txn.base.txnID % 2, isMain: true)
         for table in checker.tables {
             checker.check(tree: table.root, name: "table '\(table.name)'", referrer: table.page, isMain: false)

@@ -8,25 +8,54 @@ import MapStore
 
 /// DB of a command that reads it, or changes a database that must already be there.
 struct ExistingDatabase: ParsableArguments {
-    @Argument(help: "The database file (must exist).")
+    @Argument(help: "The database file (must exist).", completion: .file())
     var db: String
 }
 
 /// DB of a command that writes, creating the database when it is missing.
 struct DatabaseToWrite: ParsableArguments {
-    @Argument(help: "The database file (created when missing).")
+    @Argument(help: "The database file (created when missing).", completion: .file())
     var db: String
 }
 
 /// KEY of get, put and del.
 struct KeyArgument: ParsableArguments {
-    @Argument(help: "The key: UTF-8 text, or hex with --hex.")
+    @Argument(help: "The key: UTF-8 text, or hex with --hex. A key that starts with '-' goes after '--', which ends the options: mapstore get DB -- -key.")
     var key: String
 
     /// The key's bytes as `spelling` reads them; an empty key or bad hex exits 2.
     func bytes(_ spelling: ByteSpelling) throws -> [UInt8] {
         try spelling.key(key)
     }
+}
+
+/// `--table NAME` of get, put, del, scan and stat: a named table instead of the main tree.
+struct TableOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Use the named table NAME instead of the main tree (put creates it; for any other command a missing table exits 1).", valueName: "NAME"))
+    var table: String?
+
+    /// Refuses an empty name (exit 2): no table has one.
+    func validate() throws {
+        if table?.isEmpty == true { throw ValidationError("--table NAME must not be empty") }
+    }
+
+    /// The `--table` table of `txn`, or nil for the main tree; exits 1 with "no such
+    /// table: NAME" when it is not there (for every command but put, which creates it).
+    func existing(in txn: ReadTransaction) throws -> Table? {
+        guard let table else { return nil }
+        guard try txn.hasTable(table) else { throw noSuchTable(table) }
+        return try txn.table(table)
+    }
+
+    /// Where a key was looked for, in messages: `DB`, or `table "NAME" in DB`.
+    func place(in db: String) -> String {
+        table.map { "table \($0.debugDescription) in \(db)" } ?? db
+    }
+}
+
+/// The "not found" exit (1) of a table that is not there (`--table`, `table drop`).
+func noSuchTable(_ name: String) -> CommandExit {
+    CommandExit(status: ExitStatus.notFound, message: "mapstore: no such table: \(name)")
 }
 
 /// `--snapshot NAME` of get and scan.
@@ -47,8 +76,7 @@ struct ExistingSnapshot: ParsableArguments {
 
     /// Opens DB for writing; exits 3 with "no such database" rather than create it.
     func openDatabase() throws -> Database {
-        try DatabaseOpener.requireExisting(db)
-        return try naming(db: db) { try DatabaseOpener.forWriting(db) }
+        try naming(db: db) { try DatabaseOpener.forChanging(db) }
     }
 
     /// The "not found" exit (1) for a snapshot DB does not hold.

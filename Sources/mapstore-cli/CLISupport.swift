@@ -29,6 +29,7 @@ enum DatabaseOpener {
     /// durable (`.full`): the command returns only after its commit reached the disk.
     /// Checksums are verified on read, so a write never builds on a damaged page.
     static func forWriting(_ path: String) throws -> Database {
+        try refuseNonDatabase(path, mustExist: false)
         var options = Options()
         options.durability = .full
         options.create = true
@@ -36,11 +37,33 @@ enum DatabaseOpener {
         return try Database(path: path, options: options)
     }
 
+    /// Opens `path` for a command that changes a database but must not create one (del,
+    /// table drop, snapshot restore and delete): exits 3 with "no such database: PATH"
+    /// when it is missing, else opens it as ``forWriting(_:)`` does.
+    static func forChanging(_ path: String) throws -> Database {
+        try requireExisting(path)
+        return try forWriting(path)
+    }
+
     /// Exits 3 with "no such database: PATH" when nothing is at `path`: for the commands
     /// that must not create a database.
     static func requireExisting(_ path: String) throws {
-        guard fileExists(path) else {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
+        try refuseNonDatabase(path, mustExist: true)
+    }
+
+    /// The one place every command's DB is vetted before it is opened: exit 3 when `path`
+    /// is a directory (which the open would otherwise report as a damaged page 0, or as
+    /// EISDIR), and when nothing is there while `mustExist`.
+    static func refuseNonDatabase(_ path: String, mustExist: Bool) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            guard !mustExist else {
+                throw CommandExit(status: ExitStatus.failure, message: "mapstore: no such database: \(path)")
+            }
+            return
+        }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            throw CommandExit(status: ExitStatus.failure, message: "mapstore: \(path) is a directory, not a database file")
         }
     }
 
@@ -49,6 +72,14 @@ enum DatabaseOpener {
         var info = stat()
         return stat(path, &info) == 0
     }
+}
+
+/// Whether `a` and `b` name the same file: the same device and inode, links followed
+/// (false when either is missing).
+func sameFile(_ a: String, _ b: String) -> Bool {
+    var first = stat(), second = stat()
+    guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+    return first.st_dev == second.st_dev && first.st_ino == second.st_ino
 }
 
 /// The permission bits of the file at `path` (0o644 when it cannot be read): what a file
@@ -245,18 +276,20 @@ func readChunk(fd: Int32, name: String) throws -> [UInt8]? {
 // MARK: - Progress
 
 /// A one-line progress bar on stderr for long work, drawn only when stderr is a terminal
-/// (so piped or redirected stderr stays clean for scripts).
+/// (so piped or redirected stderr stays clean for scripts), and not when the command's
+/// data goes to stdout and stdout is that same terminal (the bar would land among the data).
 struct ProgressBar {
     private let label: String
-    private let total: Int
+    private var total: Int
     private let enabled: Bool
     private var drawn = -1
 
     /// A bar for `total` units of work (0 when unknown: then it shows a count).
-    init(_ label: String, total: Int) {
+    /// `dataOnStdout`: the command writes its output to stdout (dump, backup to `-`).
+    init(_ label: String, total: Int, dataOnStdout: Bool = false) {
         self.label = label
         self.total = total
-        self.enabled = isatty(STDERR_FILENO) == 1
+        self.enabled = isatty(STDERR_FILENO) == 1 && !(dataOnStdout && Self.stdoutIsTheTerminalOfStderr())
     }
 
     /// Shows that `done` units are finished; redraws only when the shown figure changes.
@@ -277,9 +310,29 @@ struct ProgressBar {
         Entry.writeToStderr(line)
     }
 
+    /// Shows that `done` of `total` units are finished, for work that learns its total as it
+    /// goes (the library's `(done, total)` progress callbacks); a new total erases the line
+    /// and draws the bar afresh (a shorter line would leave the old one's tail).
+    mutating func update(_ done: Int, of total: Int) {
+        if total != self.total {
+            finish()
+            self.total = total
+            drawn = -1
+        }
+        update(done)
+    }
+
     /// Erases the bar so the terminal is left as it was.
     func finish() {
         guard enabled, drawn >= 0 else { return }
         Entry.writeToStderr("\r\u{1B}[2K")
+    }
+
+    /// Whether stdout is a terminal and the same one as stderr.
+    private static func stdoutIsTheTerminalOfStderr() -> Bool {
+        guard isatty(STDOUT_FILENO) == 1 else { return false }
+        var out = stat(), err = stat()
+        guard fstat(STDOUT_FILENO, &out) == 0, fstat(STDERR_FILENO, &err) == 0 else { return true }
+        return out.st_rdev == err.st_rdev
     }
 }

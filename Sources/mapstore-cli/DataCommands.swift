@@ -5,7 +5,8 @@ import MapStore
 import Glibc
 #endif
 
-// put, get, del and scan: the commands that read and write single entries of the main tree.
+// put, get, del and scan: the commands that read and write single entries of the main tree,
+// or of a named table with --table.
 
 /// `mapstore put DB KEY VALUE`: stores one entry in a durable commit, creating DB if missing.
 struct PutCommand: ParsableCommand {
@@ -25,13 +26,21 @@ struct PutCommand: ParsableCommand {
     @Flag(help: "KEY and VALUE are lowercase hex strings.")
     var hex = false
 
-    /// Reads the value, then writes and durably commits it.
+    @OptionGroup var tableOption: TableOption
+
+    /// Reads the value, then writes and durably commits it (creating the --table table).
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try keyArgument.bytes(spelling)
         let valueBytes = value == "-" ? try readAll() : try spelling.bytes(of: value, what: "VALUE")
         try naming(db: db) {
-            try DatabaseOpener.forWriting(db).write { txn in try txn.put(keyBytes, valueBytes) }
+            try DatabaseOpener.forWriting(db).write { txn in
+                if let table = tableOption.table {
+                    try txn.createTable(table).put(keyBytes, valueBytes)
+                } else {
+                    try txn.put(keyBytes, valueBytes)
+                }
+            }
         }
     }
 }
@@ -56,15 +65,19 @@ struct GetCommand: ParsableCommand {
 
     @OptionGroup var snapshotOption: SnapshotOption
 
+    @OptionGroup var tableOption: TableOption
+
     /// Looks the key up in a read transaction and prints what it finds.
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try keyArgument.bytes(spelling)
         let found = try naming(db: db) {
-            try readView(DatabaseOpener.forReading(db), snapshot: snapshotOption.snapshot, db: db) { txn in try txn.get(keyBytes) }
+            try readView(DatabaseOpener.forReading(db), snapshot: snapshotOption.snapshot, db: db) { txn in
+                try tableOption.existing(in: txn).map { try $0.get(keyBytes) } ?? txn.get(keyBytes)
+            }
         }
         guard let found else {
-            throw CommandExit(status: ExitStatus.notFound, message: "mapstore: get: no key \(spelling.quoted(keyBytes)) in \(db)")
+            throw CommandExit(status: ExitStatus.notFound, message: "mapstore: get: no key \(spelling.quoted(keyBytes)) in \(tableOption.place(in: db))")
         }
         var out = Output()
         if json {
@@ -84,7 +97,7 @@ struct DelCommand: ParsableCommand {
         abstract: "Delete KEY (exit 1 when there was nothing to delete)."
     )
 
-    @OptionGroup var dbArgument: DatabaseToWrite
+    @OptionGroup var dbArgument: ExistingDatabase
     var db: String { dbArgument.db }
 
     @OptionGroup var keyArgument: KeyArgument
@@ -92,13 +105,20 @@ struct DelCommand: ParsableCommand {
     @Flag(help: "KEY is a lowercase hex string.")
     var hex = false
 
-    /// Deletes the key; a transaction that deleted nothing changes nothing on disk.
+    @OptionGroup var tableOption: TableOption
+
+    /// Deletes the key; a transaction that deleted nothing changes nothing on disk. A
+    /// missing DB exits 3 and is not created: there is nothing in it to delete.
     func run() throws {
         let spelling = ByteSpelling(hex: hex)
         let keyBytes = try keyArgument.bytes(spelling)
-        let deleted = try naming(db: db) { try DatabaseOpener.forWriting(db).write { txn in try txn.delete(keyBytes) } }
+        let deleted = try naming(db: db) {
+            try DatabaseOpener.forChanging(db).write { txn in
+                try tableOption.existing(in: txn).map { try $0.delete(keyBytes) } ?? txn.delete(keyBytes)
+            }
+        }
         guard deleted else {
-            throw CommandExit(status: ExitStatus.notFound, message: "mapstore: del: no key \(spelling.quoted(keyBytes)) in \(db)")
+            throw CommandExit(status: ExitStatus.notFound, message: "mapstore: del: no key \(spelling.quoted(keyBytes)) in \(tableOption.place(in: db))")
         }
     }
 }
@@ -123,7 +143,9 @@ struct ScanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop before the first key >= K (exclusive).", valueName: "K"))
     var to: String?
 
-    @Option(help: ArgumentHelp("Print at most N entries.", valueName: "N"))
+    // Unconditional, so that `--limit -1` reaches validate() as a number rather than read as
+    // an option and reported as a missing value; the value must be a number either way.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Print at most N entries (0 or more).", valueName: "N"))
     var limit: Int?
 
     @Flag(help: "Walk from the last key to the first.")
@@ -137,6 +159,8 @@ struct ScanCommand: ParsableCommand {
 
     @OptionGroup var snapshotOption: SnapshotOption
 
+    @OptionGroup var tableOption: TableOption
+
     /// Rejects a negative limit (exit 2).
     func validate() throws {
         if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more, not \(limit)") }
@@ -149,7 +173,7 @@ struct ScanCommand: ParsableCommand {
         var out = Output()
         try naming(db: db) { try readView(DatabaseOpener.forReading(db), snapshot: snapshotOption.snapshot, db: db) { txn in
             // A damaged page throws from `next()`: the stream ends there and the command exits 3.
-            var scan = txn.scan(range, reverse: reverse)
+            var scan = try tableOption.existing(in: txn)?.scan(range, reverse: reverse) ?? txn.scan(range, reverse: reverse)
             var printed = 0
             while printed < limit ?? .max, let entry = try scan.next() {
                 if json {

@@ -71,7 +71,7 @@ struct DemoCommand: ParsableCommand {
         let restoredGreeting = try DatabaseOpener.forReading(restoredPath).read { txn in try txn.getString("greeting") }
         try out.write("10. restore -> \(restoredPath): check ok, txn \(restored.transactionID), greeting -> \(restoredGreeting ?? "(missing)")\n\n")
         try out.write("stat:\n")
-        for line in StatCommand.text(try database.stat(), path: path).split(separator: "\n") {
+        for line in StatCommand.text(StatCommand.fields(try database.stat(), path: path)).split(separator: "\n") {
             try out.write("  \(line)\n")
         }
         try out.write("""

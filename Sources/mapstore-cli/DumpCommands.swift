@@ -22,7 +22,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(name: [.customShort("p"), .customLong("print")], help: "Printable bytes as themselves, others as \\xx (mdb_dump -p).")
     var print = false
 
-    @Option(name: .customShort("o"), help: ArgumentHelp("Write to FILE instead of stdout.", valueName: "FILE"))
+    @Option(name: .customShort("o"), help: ArgumentHelp("Write to FILE instead of stdout.", valueName: "FILE"), completion: .file())
     var output: String?
 
     @Flag(name: .customShort("a"), help: "Dump every table (and the main tree when it holds entries).")
@@ -66,7 +66,7 @@ struct DumpCommand: ParsableCommand {
             // (OutputFile): a failed dump leaves FILE as it was.
             let output = try openOutput()
             var writer = DumpWriter { chunk in try output.write(chunk) }
-            var bar = ProgressBar("dumping \(db)", total: sections.reduce(0) { $0 + $1.count })
+            var bar = ProgressBar("dumping \(db)", total: sections.reduce(0) { $0 + $1.count }, dataOnStdout: writesToStdout)
             var done = 0
             for section in sections {
                 try writer.writeHeader(DumpHeader(format: format, database: section.name,
@@ -89,9 +89,12 @@ struct DumpCommand: ParsableCommand {
         }
     }
 
+    /// Whether the dump goes to stdout (no `-o`, or `-o -`).
+    var writesToStdout: Bool { output == nil || output == "-" }
+
     /// Where the dump goes: stdout, or `-o FILE` (given DB's permission bits, or narrower).
     func openOutput() throws -> OutputFile {
-        guard let output, output != "-" else { return OutputFile.standardOutput() }
+        guard let output, !writesToStdout else { return OutputFile.standardOutput() }
         return try OutputFile(path: output, permissions: permissionBits(of: db))
     }
 }
@@ -107,7 +110,7 @@ struct LoadCommand: ParsableCommand {
     @OptionGroup var dbArgument: DatabaseToWrite
     var db: String { dbArgument.db }
 
-    @Option(name: .customShort("f"), help: ArgumentHelp("Read FILE instead of stdin.", valueName: "FILE"))
+    @Option(name: .customShort("f"), help: ArgumentHelp("Read FILE instead of stdin.", valueName: "FILE"), completion: .file())
     var file: String?
 
     @Flag(name: .customShort("T"), help: "Plain text: key and value lines alternate, no header (mdb_load -T).")

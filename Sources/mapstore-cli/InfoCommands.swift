@@ -3,11 +3,12 @@ import MapStore
 
 // stat and check: what a database holds and whether it is sound.
 
-/// `mapstore stat DB`: figures about the newest commit.
+/// `mapstore stat DB`: figures about the newest commit, or about one table with --table.
 struct StatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stat",
-        abstract: "Print figures about the newest commit (--json: one object)."
+        abstract: "Print figures about the newest commit, or with --table about one table (--json: one object).",
+        discussion: "With --table NAME: path, table, entries, treeDepth and pages (the table's branch, leaf and overflow pages)."
     )
 
     @OptionGroup var dbArgument: ExistingDatabase
@@ -16,11 +17,18 @@ struct StatCommand: ParsableCommand {
     @Flag(help: "One JSON object with entries, pageSize, filePages, usedPages, freePages, treeDepth, transactionID, snapshots, tables, mappingMode, readers.")
     var json = false
 
-    /// Opens the database read-only and prints its statistics.
+    @OptionGroup var tableOption: TableOption
+
+    /// Opens the database read-only and prints its statistics, or the table's.
     func run() throws {
-        let stat = try naming(db: db) { try DatabaseOpener.forReading(db).stat() }
+        let rows = try naming(db: db) { () throws -> [(name: String, value: Field)] in
+            let database = try DatabaseOpener.forReading(db)
+            guard let table = tableOption.table else { return Self.fields(try database.stat(), path: db) }
+            guard let stat = try database.stat(table: table) else { throw noSuchTable(table) }
+            return Self.fields(stat, path: db)
+        }
         var out = Output()
-        try out.write(json ? Self.json(stat, path: db) + "\n" : Self.text(stat, path: db))
+        try out.write(json ? Self.json(rows) + "\n" : Self.text(rows))
         try out.flush()
     }
 
@@ -65,14 +73,24 @@ struct StatCommand: ParsableCommand {
         ]
     }
 
+    /// The fields of `stat --table`, in print order.
+    static func fields(_ stat: TableStatistics, path: String) -> [(name: String, value: Field)] {
+        [
+            ("path", .text(path)),
+            ("table", .text(stat.name)),
+            ("entries", .number("\(stat.entries)")),
+            ("treeDepth", .number("\(stat.treeDepth)")),
+            ("pages", .number("\(stat.pages)")),
+        ]
+    }
+
     /// One object on one line.
-    static func json(_ stat: Statistics, path: String) -> String {
-        JSON.object(fields(stat, path: path).map { ($0.name, $0.value.json) })
+    static func json(_ rows: [(name: String, value: Field)]) -> String {
+        JSON.object(rows.map { ($0.name, $0.value.json) })
     }
 
     /// `name: value` lines, the values lined up in one column.
-    static func text(_ stat: Statistics, path: String) -> String {
-        let rows = fields(stat, path: path)
+    static func text(_ rows: [(name: String, value: Field)]) -> String {
         let width = rows.map(\.name.count).max() ?? 0
         return rows.map { row in
             row.name + ":" + String(repeating: " ", count: width - row.name.count + 1) + row.value.plain + "\n"
@@ -97,11 +115,10 @@ struct CheckCommand: ParsableCommand {
     /// Runs the check; a file too damaged to open counts as a problem found, not a crash.
     func run() throws {
         var bar = ProgressBar("checking \(db)", total: 0)
-        bar.update(0)
         let problems = try naming(db: db) { () throws -> [CheckProblem] in
             defer { bar.finish() }
             do {
-                return try DatabaseOpener.forReading(db).check()
+                return try DatabaseOpener.forReading(db).check { done, total in bar.update(done, of: total) }
             } catch MapStoreError.corrupted(let page, let reason) {
                 // Damage that stops the open (both meta pages bad, truncated file) is still a finding.
                 return [CheckProblem(page: page, message: reason)]

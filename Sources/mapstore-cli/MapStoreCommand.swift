@@ -7,9 +7,14 @@ import Glibc
 
 /// The `mapstore` command: one subcommand per group, each in its own file.
 struct MapStoreCommand: ParsableCommand {
+    /// The release this build is: what `mapstore --version` prints after "mapstore ".
+    /// The one place it is written (docs/cli.md says so); bump it with each release.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "mapstore",
         abstract: "An mmap-backed, transactional key-value store, and a model of the virtual memory under it.",
+        version: "mapstore \(version)",
         subcommands: [
             PutCommand.self,
             GetCommand.self,
@@ -19,6 +24,7 @@ struct MapStoreCommand: ParsableCommand {
             CheckCommand.self,
             CompactCommand.self,
             SnapshotCommand.self,
+            TableCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
             DumpCommand.self,
@@ -54,6 +60,7 @@ enum Entry {
         let status: Int32
         do {
             try refuseArgumentsThatAreNotUTF8()
+            try refuseUnknownCommand(Array(CommandLine.arguments.dropFirst()))
             var command = try MapStoreCommand.parseAsRoot()
             try command.run()
             status = ExitStatus.success
@@ -92,6 +99,26 @@ enum Entry {
             let bytes = Array(UnsafeBufferPointer(start: argument, count: strlen(argument))).map { UInt8(bitPattern: $0) }
             throw CommandExit(status: ExitStatus.usage,
                               message: "mapstore: argument \(index) \(ByteSpelling.quote(bytes)) is not valid UTF-8; use --hex for binary keys and values (paths and names must be UTF-8)")
+        }
+    }
+
+    /// Exits 2 with "unknown command 'X'" when a word where a command belongs names none.
+    ///
+    /// swift-argument-parser would report it as "unexpected argument", which does not say
+    /// what is wrong. Only the first word at each level is looked at: once an option comes,
+    /// the parser takes over (`mapstore --generate-completion-script bash` has no command).
+    static func refuseUnknownCommand(_ arguments: [String]) throws {
+        var command: any ParsableCommand.Type = MapStoreCommand.self
+        var path = ""
+        for word in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !word.hasPrefix("-"), word != "help" else { return }
+            guard let next = subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) else {
+                throw CommandExit(status: ExitStatus.usage,
+                                  message: "mapstore: unknown command '\(word)' (see 'mapstore help\(path)')")
+            }
+            path += " " + next._commandName
+            command = next
         }
     }
 

@@ -42,10 +42,18 @@ struct SnapshotCommand: ParsableCommand {
         @Argument(help: "The snapshot's name (UTF-8).")
         var name: String
 
-        /// Creates the snapshot in a durable commit.
+        /// Creates the snapshot in a durable commit; a name already taken exits 3.
         func run() throws {
             guard !name.isEmpty else { throw ValidationError("NAME must not be empty") }
-            try naming(db: db) { _ = try DatabaseOpener.forWriting(db).createSnapshot(name) }
+            try naming(db: db) {
+                let database = try DatabaseOpener.forWriting(db)
+                // Asked first so the message says what is wrong; the library still refuses
+                // a name another process takes in between (with its own wording).
+                guard try !database.hasSnapshot(name) else {
+                    throw CommandExit(status: ExitStatus.failure, message: "mapstore: snapshot \(name.debugDescription) already exists in \(db)")
+                }
+                _ = try database.createSnapshot(name)
+            }
         }
     }
 
@@ -132,20 +140,13 @@ struct SnapshotCommand: ParsableCommand {
 /// what it wrote (on stderr when the backup itself goes to stdout).
 private func runBackup(db: String, out: String, compact: Bool, gzip: Bool, json: Bool, verb: String) throws {
     let database = try naming(db: db) { try DatabaseOpener.forReading(db) }
-    var bar = ProgressBar("\(verb) \(db)", total: 0)
-    defer { bar.finish() }
-    var barTotal = 0
     let toStdout = out == "-"
+    if !toStdout { try refuseOverwritingItself(db: db, out: out) }
+    var bar = ProgressBar("\(verb) \(db)", total: 0, dataOnStdout: toStdout)
+    defer { bar.finish() }
     let report = try naming(db: db) {
         let output = toStdout ? OutputFile.standardOutput() : nil
-        let progress = { (done: Int, total: Int) in
-            if barTotal != total {
-                bar.finish()
-                bar = ProgressBar("\(verb) \(db)", total: total)
-                barTotal = total
-            }
-            bar.update(done)
-        }
+        let progress = { (done: Int, total: Int) in bar.update(done, of: total) }
         let compression: BackupCompression = gzip ? .gzip : .none
         if let output { return try database.backup(to: output, compact: compact, compression: compression, progress: progress) }
         return try database.backup(to: out, compact: compact, compression: compression, progress: progress)
@@ -163,6 +164,19 @@ private func runBackup(db: String, out: String, compact: Bool, gzip: Bool, json:
     try output.flush()
 }
 
+/// Exits 3 when OUT is DB itself or its lock file (the library refuses it too, but speaks of
+/// a "backup target", which `compact` users never named).
+private func refuseOverwritingItself(db: String, out: String) throws {
+    if sameFile(out, db) {
+        throw CommandExit(status: ExitStatus.failure,
+                          message: "mapstore: OUT \(out) is the database \(db) itself; write the copy to another path")
+    }
+    if sameFile(out, db + "-lock") {
+        throw CommandExit(status: ExitStatus.failure,
+                          message: "mapstore: OUT \(out) is the lock file of \(db); write the copy to another path")
+    }
+}
+
 /// `mapstore backup DB OUT`: a consistent copy while writers go on.
 struct BackupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -174,7 +188,7 @@ struct BackupCommand: ParsableCommand {
     @OptionGroup var dbArgument: ExistingDatabase
     var db: String { dbArgument.db }
 
-    @Argument(help: "The backup file to write (replaced only once complete), or \"-\" for standard output.")
+    @Argument(help: "The backup file to write (replaced only once complete), or \"-\" for standard output.", completion: .file())
     var out: String
 
     @Flag(help: "Copy only reachable pages, renumbered densely (drops snapshots).")
@@ -202,7 +216,7 @@ struct CompactCommand: ParsableCommand {
     @OptionGroup var dbArgument: ExistingDatabase
     var db: String { dbArgument.db }
 
-    @Argument(help: "The compacted file to write.")
+    @Argument(help: "The compacted file to write.", completion: .file())
     var out: String
 
     @OptionGroup var summary: BackupSummaryFormat
@@ -221,10 +235,10 @@ struct RestoreCommand: ParsableCommand {
         discussion: "Refuses to replace an existing DB without --force (exit 3). A damaged backup exits 3 and creates or changes nothing."
     )
 
-    @Argument(help: "The backup file (plain or gzip), or \"-\" for standard input.")
+    @Argument(help: "The backup file (plain or gzip), or \"-\" for standard input.", completion: .file())
     var backup: String
 
-    @Argument(help: "The database file to create (or, with --force, replace).")
+    @Argument(help: "The database file to create (or, with --force, replace).", completion: .file())
     var db: String
 
     @Flag(help: "Replace DB when it exists.")
@@ -236,16 +250,19 @@ struct RestoreCommand: ParsableCommand {
         guard fromStdin || DatabaseOpener.fileExists(backup) else {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: no such backup: \(backup)")
         }
+        try DatabaseOpener.refuseNonDatabase(db, mustExist: false)
         if !force, DatabaseOpener.fileExists(db) {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: \(db) exists; use --force to replace it")
         }
+        // Bytes of the backup read, of its size: a bar for a file, plain or gzip; a count for a pipe.
         var bar = ProgressBar("restoring \(fromStdin ? "stdin" : backup)", total: 0)
         defer { bar.finish() }
+        let progress = { (done: Int, total: Int) in bar.update(done, of: total) }
         do {
             if fromStdin {
-                try Database.restoreBackup(fromDescriptor: STDIN_FILENO, name: "stdin", to: db, overwrite: force) { done, _ in bar.update(done) }
+                try Database.restoreBackup(fromDescriptor: STDIN_FILENO, name: "stdin", to: db, overwrite: force, progress: progress)
             } else {
-                try Database.restoreBackup(from: backup, to: db, overwrite: force) { done, _ in bar.update(done) }
+                try Database.restoreBackup(from: backup, to: db, overwrite: force, progress: progress)
             }
         } catch MapStoreError.locked(let reason) {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore \(backup) -> \(db): \(reason); nothing was changed")

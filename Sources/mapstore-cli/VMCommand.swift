@@ -64,7 +64,7 @@ struct VMCommand: ParsableCommand {
             abstract: "Replay a trace: one line per access, then a summary of every counter."
         )
 
-        @Argument(help: "The trace file, or - for standard input.")
+        @Argument(help: "The trace file, or - for standard input.", completion: .file())
         var trace: String
 
         @Flag(help: "One JSON object per line.")

@@ -15,7 +15,7 @@ extension VMCommand {
             discussion: "Workloads: \(ShadowWorkload.allCases.map(\.rawValue).joined(separator: ", ")). Those that write (\(ShadowWorkload.allCases.filter(\.writes).map(\.rawValue).joined(separator: ", "))) run on a copy of DB in a new directory beside it, removed afterwards, so DB is never changed; --in-place runs them on DB itself. Dirty bits and large folios need root (/proc/kpageflags)."
         )
 
-        @Argument(help: "The database file (it must exist and hold keys).")
+        @Argument(help: "The database file (it must exist and hold keys).", completion: .file())
         var database: String
 
         @Option(help: "readrandom, readseq, writemap-commit, cow-write, msync, dontneed or two-process.")

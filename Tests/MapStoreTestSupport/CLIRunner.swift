@@ -77,6 +77,15 @@ package enum CLI {
                           sourceLocation: sourceLocation)
     }
 
+    /// Runs another program, `path ARGUMENTS` (a shell, an LMDB tool), as `run` runs `mapstore`.
+    @discardableResult
+    package static func run(
+        program path: String, _ arguments: [String], in directory: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> CLIResult {
+        try launch(path, arguments, described: "\(path) \(arguments)", stdin: nil, in: directory, stdout: nil,
+                   sourceLocation: sourceLocation)
+    }
+
     /// Runs `path ARGUMENTS` as `run` describes, calling it `described` in failures.
     private static func launch(
         _ path: String, _ arguments: [String], described: String, stdin: [UInt8]?, in directory: String?, stdout: FileHandle?,
@@ -106,7 +115,19 @@ package enum CLI {
         process.standardError = error
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         try process.run()
-        // Hang guard, not a timing assertion: a command that never ends is killed and reported.
+        waitForExit(process, described: described, sourceLocation: sourceLocation)
+        return CLIResult(
+            status: process.terminationStatus,
+            stdout: Array(try Data(contentsOf: URL(fileURLWithPath: outPath))),
+            stderr: Array(try Data(contentsOf: URL(fileURLWithPath: errPath))))
+    }
+}
+
+extension CLI {
+    /// Waits for `process` to end, and checks that it ended by exiting (never by a signal)
+    /// within a generous hang guard, not a timing assertion: a command that never ends is
+    /// killed and reported, as `described`.
+    static func waitForExit(_ process: Process, described: String, sourceLocation: SourceLocation) {
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             process.waitUntilExit()
@@ -120,10 +141,6 @@ package enum CLI {
         #expect(!hung, "\(described) did not finish: a hang", sourceLocation: sourceLocation)
         #expect(process.terminationReason == .exit,
                 "\(described) was killed by signal \(process.terminationStatus)", sourceLocation: sourceLocation)
-        return CLIResult(
-            status: process.terminationStatus,
-            stdout: Array(try Data(contentsOf: URL(fileURLWithPath: outPath))),
-            stderr: Array(try Data(contentsOf: URL(fileURLWithPath: errPath))))
     }
 }
 

@@ -23,17 +23,8 @@ import Testing
     /// Runs an LMDB tool; returns (status, stdout).
     @discardableResult
     static func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: [UInt8], stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool(name)!)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, Array(stdout), String(decoding: stderr, as: UTF8.self))
+        let result = try CLI.run(program: tool(name)!, arguments)
+        return (result.status, result.stdout, result.err)
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

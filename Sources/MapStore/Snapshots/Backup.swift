@@ -131,7 +131,9 @@ extension Database {
     /// synced), so a damaged backup creates or changes nothing. An existing `path` is replaced
     /// only with `overwrite`, and never while a process has it open
     /// (``MapStoreError/locked(reason:)``, "in use"). The restored file gets the backup's
-    /// permission bits, or narrower.
+    /// permission bits, or narrower. `progress` is called with (bytes of the backup read so
+    /// far, the backup's size in bytes): compressed bytes for a gzip backup, so the two
+    /// always measure the same thing; the size is 0 when it is unknown (a pipe).
     @discardableResult
     public static func restoreBackup(from backup: String, to path: String, overwrite: Bool = false,
                                      progress: ((Int, Int) -> Void)? = nil) throws -> RestoreReport {
@@ -174,12 +176,11 @@ extension Database {
         let chunk = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: pageSize)
         defer { buffer.deallocate() }
-        let expected = source.isGzip ? 0 : source.fileSize
         while true {
             let count = try source.read(into: buffer, pageSize: pageSize)
             if count == 0 { break }
             try output.write(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            progress?(output.bytesWritten / pageSize, expected / pageSize)
+            progress?(source.consumed, source.fileSize)
         }
         let written = output.bytesWritten
         guard written >= 2 * pageSize, written % pageSize == 0 else {

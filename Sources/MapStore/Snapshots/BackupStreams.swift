@@ -107,6 +107,9 @@ final class BackupSource {
     private var ended = false
     /// Decoded bytes handed out so far.
     private(set) var produced = 0
+    /// Bytes of the backup itself taken so far (compressed ones for gzip): how far through
+    /// `fileSize` the restore has come.
+    var consumed: Int { stream.map { Int($0.pointee.total_in) } ?? produced }
     /// Size of the backup in bytes when it is a regular file (0 for a pipe).
     let fileSize: Int
     /// Permission bits of the backup file (0o644 for a pipe).

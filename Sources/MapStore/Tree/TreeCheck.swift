@@ -31,6 +31,10 @@ struct TreeChecker<Source: PageReading> {
     var problems: [CheckProblem] = []
     /// Tables found in the main tree, to check after it.
     var tables: [(name: String, root: TreeRoot, page: UInt64)] = []
+    /// Pages claimed so far: how far the walk has come, out of `pageCount`.
+    private(set) var claimed = 0
+    /// Told `claimed` after every claim (``Database/check(progress:)`` draws a bar from it).
+    var progress: ((Int) -> Void)? = nil
 
     init(source: Source, pageCount: UInt64) {
         self.source = source
@@ -58,6 +62,8 @@ struct TreeChecker<Source: PageReading> {
             return false
         }
         for page in first..<(first + UInt64(count)) { owners[Int(page)] = owner }
+        claimed += count
+        progress?(claimed)
         return true
     }
 
