@@ -9,6 +9,7 @@ long cshim_page_size(void) { return sysconf(_SC_PAGESIZE); }
 
 int cshim_map_noreserve(void) { return MAP_NORESERVE; }
 int cshim_map_fixed(void) { return MAP_FIXED; }
+int cshim_o_direct(void) { return O_DIRECT; }
 
 int cshim_ofd_setlk(int fd, short type, int64_t start, int64_t length, int wait) {
     struct flock lock;

@@ -16,6 +16,9 @@ long cshim_page_size(void);
 int cshim_map_noreserve(void);
 int cshim_map_fixed(void);
 
+/// O_DIRECT (a _GNU_SOURCE flag): growth writes its zeros past the page cache.
+int cshim_o_direct(void);
+
 /// One open-file-description lock request (F_OFD_SETLK / F_OFD_SETLKW / F_OFD_GETLK).
 /// `type` is F_RDLCK, F_WRLCK or F_UNLCK; returns fcntl's result (-1 and errno on failure).
 int cshim_ofd_setlk(int fd, short type, int64_t start, int64_t length, int wait);

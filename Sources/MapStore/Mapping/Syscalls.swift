@@ -199,6 +199,19 @@ package enum Syscalls {
         }
     }
 
+    /// Zeros over `length` bytes from `offset`; a full disk is ``MapStoreError/diskFull(path:)``.
+    static func zeroFill(_ io: some StorageIO, _ fd: FileDescriptor, _ path: String, from offset: Int, length: Int,
+                         file: StorageFile = .data) throws(MapStoreError) {
+        while true {
+            let result = io.zeroFill(fd.rawValue, from: offset, length: length, file: file)
+            guard result < 0 else { return }
+            let code = Int32(-result)
+            if code == EINTR { continue }  // the zeros are written again: nothing else is in the range
+            if code == ENOSPC || code == EDQUOT { throw MapStoreError.diskFull(path: path) }
+            throw MapStoreError.io(errno: code, operation: "pwritev of a growth step's zeros", path: path)
+        }
+    }
+
     // MARK: Without a StorageIO
 
     // The shadow's scratch copy (MapStoreShadow), which has no handle's StorageIO to go

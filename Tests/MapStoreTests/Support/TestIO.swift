@@ -157,6 +157,14 @@ final class RecordingIO: StorageIO {
         if noted("ftruncate", file, result) { append(.grow(toSize: size)) }
         return result
     }
+
+    /// Logged as growth: zeros are what a grown file reads as anyway.
+    func zeroFill(_ fd: Int32, from offset: Int, length: Int, file: StorageFile) -> Int {
+        if file == .data, isKilled { return -Int(EIO) }
+        let result = system.zeroFill(fd, from: offset, length: length, file: file)
+        if noted("zeroFill", file, result) { append(.grow(toSize: offset + length)) }
+        return result
+    }
 }
 
 /// A ``StorageIO`` that performs every call except call number `failAt` (counting from 0,
@@ -165,7 +173,7 @@ final class RecordingIO: StorageIO {
 /// caller's retry is the next call, which succeeds.
 final class FaultInjectingIO: StorageIO {
     /// One call: its kind (`pwritev`, `pwrite`, `write`, `fdatasync`, `fsync`,
-    /// `fsyncDirectory`, `rename`, `msync`, `fallocate`, `ftruncate`), the file offset it was
+    /// `fsyncDirectory`, `rename`, `msync`, `fallocate`, `ftruncate`, `zeroFill`), the file offset it was
     /// about (the size for `ftruncate`; nil for the syncs, `write` and `rename`) and its file.
     struct Call: Sendable, Equatable {
         let kind: String
@@ -236,5 +244,9 @@ final class FaultInjectingIO: StorageIO {
 
     func ftruncate(_ fd: Int32, to size: Int, file: StorageFile) -> Int {
         fails("ftruncate", size, file) ? -Int(errno) : system.ftruncate(fd, to: size, file: file)
+    }
+
+    func zeroFill(_ fd: Int32, from offset: Int, length: Int, file: StorageFile) -> Int {
+        fails("zeroFill", offset, file) ? -Int(errno) : system.zeroFill(fd, from: offset, length: length, file: file)
     }
 }
