@@ -90,6 +90,26 @@ import Testing
         #expect(try db.check() == [])
     }
 
+    /// A handle that opened a new file (two pages long), then another process grows the file
+    /// and commits into the grown part: this handle's next commit must see the file's real
+    /// size, so its growth (zeros written over the pages it adds) never lands on that commit.
+    @Test func aGrowthByAnotherProcessIsNeverWrittenOver() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let db = try Database(path: path, options: .testing(durability: .full))
+        // Enough of the other process's entries for several leaves, of which this handle's
+        // commit rewrites only the first.
+        let dump = dir.file("other.dump")
+        let lines = (0..<60).map { " \(String(format: "%02x", $0))\n " + String(repeating: "6b", count: 400) }
+        try ("VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n" + lines.joined(separator: "\n") + "\nDATA=END\n")
+            .write(toFile: dump, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["load", path, "-f", dump]).status == 0)
+        try db.write { try $0.put([0xFF, 0xFF], [1]) }
+        #expect(try db.read { try $0.entries().count } == 61)
+        #expect(try db.check() == [])
+        #expect(try CLI.run(["check", path]).status == 0)
+    }
+
     /// `mapstore put` from several processes at once: every key lands.
     @Test func parallelCLIPutsAllLand() throws {
         let dir = TemporaryDirectory()

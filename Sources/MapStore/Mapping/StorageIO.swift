@@ -57,7 +57,8 @@ protocol StorageIO: Sendable {
     /// `posix_fallocate(3)` of `length` bytes from `offset` (which returns its error rather
     /// than setting errno: here it is `-error` like the others).
     func fallocate(_ fd: Int32, from offset: Int, length: Int, file: StorageFile) -> Int
-    /// Writes zeros over `length` bytes from `offset` (the pages a growth step added): 0, or
+    /// Writes zeros over `length` bytes from `offset` (the pages a growth step added past the
+    /// file's end, never bytes a commit wrote): 0, or
     /// `-error` of the write that failed. A method of its own, not a `pwritev`, because it
     /// writes nothing but the zeros a grown file reads as anyway: a recorder logs it as growth.
     func zeroFill(_ fd: Int32, from offset: Int, length: Int, file: StorageFile) -> Int

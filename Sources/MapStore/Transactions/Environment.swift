@@ -338,6 +338,12 @@ final class Environment: @unchecked Sendable {
         return best
     }
 
+    /// The larger transaction id of the two meta slots in the map, valid or not: two loads, the
+    /// writer's check for a meta nobody published (``unpublishedMeta(after:)``).
+    var newestTxnInMap: UInt64 {
+        max(Page(mapping.base, size: Meta.length).u64(24), Page(mapping.base + pageSize, size: Meta.length).u64(24))
+    }
+
     /// The published commit readers of this process may adopt: the reader table's, when it is shared.
     var publishedLimit: UInt64 {
         sharesReaders ? readerTable!.lastTransaction : .max

@@ -99,7 +99,7 @@ final class Writer: @unchecked Sendable {
         // A writer that died between its meta and its publication left that meta behind (the
         // writer lock is ours, so nobody is writing one now): adopt it when all its pages are
         // there, as an open would, and publish it. Two loads of the map when there is none.
-        if environment.sharesReaders, let meta = try environment.unpublishedMeta(after: durable) {
+        if environment.sharesReaders, environment.newestTxnInMap > durable.txnID, let meta = try environment.unpublishedMeta(after: durable) {
             environment.publish(meta)
             durable = meta
         }
@@ -276,6 +276,10 @@ final class Writer: @unchecked Sendable {
         let environment = self.environment
         let options = environment.options
         let (io, file, path) = (environment.io, environment.file, environment.path)
+        // Another process's writer may have grown the file since this one last looked: the
+        // zeros below go only past the file's real end, never over a page a commit wrote.
+        fileSize = max(fileSize, try Syscalls.fileSize(file, path))
+        guard needed > fileSize else { return }
         let step = min(max(fileSize, 1 << 20), 64 << 20)
         var target = max(needed, fileSize + step)
         target = (target + (1 << 20) - 1) / (1 << 20) * (1 << 20)
