@@ -67,3 +67,16 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension MapStoreError {
+    /// What went wrong without the kind's prefix: the reason of the cases that have one, for
+    /// an error that wraps another's message.
+    var reason: String {
+        switch self {
+        case let .corrupted(_, reason), let .readOnly(reason), let .versionMismatch(reason), let .locked(reason),
+             let .invalidArgument(reason), let .poisoned(reason):
+            reason
+        default: description
+        }
+    }
+}
