@@ -1,7 +1,7 @@
 extension Tuple {
-    /// The deepest nesting ``init(decoding:)`` accepts: more than any key can hold (each level
-    /// takes two bytes, a key at most ``Database/maxKeySize``), few enough that decoding's
-    /// recursion stays small.
+    /// The deepest nesting ``init(decoding:)`` accepts: more than a key of a database with
+    /// 4 KiB pages can hold (998 bytes, three a level), few enough that decoding's recursion
+    /// stays small.
     public static let maxDecodedNesting = 512
 
     /// The tuple `bytes` encode (``encoded``).
@@ -178,6 +178,12 @@ struct TupleReader {
 /// The string `utf8` spells, or nil when it is not valid UTF-8 (never repaired: a repair would
 /// change the bytes, and the bytes are what a key is).
 func validatedUTF8<C: Collection<UInt8>>(_ utf8: C) -> String? {
+    // ASCII, most names and keys, is UTF-8 as it is (and the generic validation below
+    // instantiates type metadata on every call).
+    if !utf8.contains(where: { $0 >= 0x80 }) { return String(decoding: utf8, as: UTF8.self) }
+    if #available(macOS 15, iOS 18, tvOS 18, watchOS 11, visionOS 2, *) {
+        return String(validating: utf8, as: UTF8.self)
+    }
     let string = String(decoding: utf8, as: UTF8.self)
     // Decoding replaces each invalid sequence with U+FFFD, so the bytes differ exactly when
     // some were invalid.
