@@ -330,6 +330,22 @@ import Testing
         Keeper.kept = nil
     }
 
+    /// `[UInt8]` is stored as bytes: read back through a container it decodes, asked for as an
+    /// unkeyed container by `Array.init(from:)` itself it is a type mismatch (docs/typed.md).
+    @Test func bytesReadThroughAContainer() throws {
+        struct ThroughContainer: Decodable {
+            let bytes: [UInt8]
+            init(from decoder: any Decoder) throws { bytes = try decoder.singleValueContainer().decode([UInt8].self) }
+        }
+        struct ThroughArray: Decodable {
+            let bytes: [UInt8]
+            init(from decoder: any Decoder) throws { bytes = try [UInt8](from: decoder) }
+        }
+        let encoded = try BinaryValueEncoder().encode([UInt8]([1, 2, 3]))
+        #expect(try BinaryValueDecoder().decode(ThroughContainer.self, from: encoded).bytes == [1, 2, 3])
+        #expect(Self.decodingError(ThroughArray.self, from: encoded) == "byte 1: expected an unkeyed container, found bytes")
+    }
+
     @Test func largeValuesRoundTrip() throws {
         let numbers = (0..<100_000).map { $0 * 7919 - 300_000 }
         #expect(try Self.roundTrip(numbers) == numbers)
