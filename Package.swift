@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "MapStore", targets: ["MapStore"]),
         .library(name: "MapStoreVM", targets: ["MapStoreVM"]),
         .library(name: "MapStoreShadow", targets: ["MapStoreShadow"]),
+        .library(name: "MapStoreFoundation", targets: ["MapStoreFoundation"]),
         .executable(name: "mapstore", targets: ["mapstore-cli"]),
     ],
     dependencies: [
@@ -30,6 +31,9 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // What typed tables and tuple keys get from Foundation: the JSON value coder and UUID
+        // elements. Its own target, so `import MapStore` does not link Foundation.
+        .target(name: "MapStoreFoundation", dependencies: ["MapStore"]),
         // The VM model: a Core i7 MMU and a Linux-style kernel, and the trace language.
         // It imports nothing of the store.
         .target(name: "MapStoreVM"),
@@ -66,7 +70,7 @@ let package = Package(
             name: "MapStoreTests",
             // The tests run the built `mapstore` and `mapstore-testhelper` executables, so `swift test` must build them.
             dependencies: [
-                "MapStore", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper",
+                "MapStore", "MapStoreFoundation", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),

@@ -24,6 +24,15 @@ let package = Package(
             name: "group-commit-bench",
             dependencies: [.product(name: "MapStore", package: "MapStore")]
         ),
+        // Encode and decode per value of a typed table's coders: the binary coder (the
+        // default) against Foundation's JSONEncoder and JSONDecoder (docs/typed.md).
+        .executableTarget(
+            name: "coder-bench",
+            dependencies: [
+                .product(name: "MapStore", package: "MapStore"),
+                .product(name: "MapStoreFoundation", package: "MapStore"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -31,6 +31,10 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidArgument(reason: String)
     /// An earlier I/O error during a commit left this handle unable to write; reopen it.
     case poisoned(reason: String)
+    /// A typed table's stored key or value is not an encoding of its key or value type (the
+    /// type changed, other code wrote the table, or the bytes are damaged); the reason names
+    /// the type, the key and the place in the bytes.
+    case decodingFailed(reason: String)
 
     /// A short, stable name for the kind of error (`"corrupted"`, `"io"`, ...).
     public var code: String {
@@ -46,6 +50,7 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .locked: "locked"
         case .invalidArgument: "invalidArgument"
         case .poisoned: "poisoned"
+        case .decodingFailed: "decodingFailed"
         }
     }
 
@@ -64,6 +69,20 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .locked(reason): "locked: \(reason)"
         case let .invalidArgument(reason): "invalid argument: \(reason)"
         case let .poisoned(reason): "handle poisoned by an earlier commit failure (\(reason)); reopen the database"
+        case let .decodingFailed(reason): "cannot decode \(reason)"
+        }
+    }
+}
+
+extension MapStoreError {
+    /// What went wrong without the kind's prefix: the reason of the cases that have one, for
+    /// an error that wraps another's message.
+    var reason: String {
+        switch self {
+        case let .corrupted(_, reason), let .readOnly(reason), let .versionMismatch(reason), let .locked(reason),
+             let .invalidArgument(reason), let .poisoned(reason), let .decodingFailed(reason):
+            reason
+        default: description
         }
     }
 }
