@@ -46,12 +46,15 @@ public struct Options: Sendable {
     /// default), 0 fails at once.
     public var writerTimeout: Duration? = nil
     /// Group commit: async write transactions (``Database/write(_:)-async``) of tasks that
-    /// write at the same time commit together, with one sync of their pages and one of the
-    /// meta for the whole group instead of two per transaction. Each caller is answered after
-    /// the shared sync, so nothing acknowledged is less durable. Off by default: a lone
-    /// writer gains nothing, and readers see a group's commits only when all are durable.
+    /// write at the same time commit together, with one sync for the whole group instead of
+    /// one per transaction. Each caller is answered after the shared sync, so nothing
+    /// acknowledged is less durable. On by default: with one writer it costs nothing
+    /// measurable and with several it multiplies durable writes per second
+    /// (`group-commit-bench --seconds 3 --writers 1,8 --repeat 3`, `.full`: one writer 7,143
+    /// writes/s alone and 7,270 grouped, then 7,178 and 6,928 in a second run of 5; eight
+    /// writers 6,683 and 20,227). Turn it off to have each async write commit and sync alone.
     /// Synchronous ``Database/write(_:)`` calls always commit alone.
-    public var groupCommit: Bool = false
+    public var groupCommit: Bool = true
     /// Shadow mode: every page this handle touches in its map, and every msync, madvise and
     /// growth, is reported to this tracer (see ``AccessTracer``). Nil (the default) costs one
     /// branch per page touch. Package-level: MapStoreShadow sets it (`Options.shadowRecorder`).

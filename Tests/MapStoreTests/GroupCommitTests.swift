@@ -77,6 +77,7 @@ import Testing
         let metrics = TestMetrics()
         var options = Options.testing(.readOnly, durability: .full)
         options.metricsFactory = metrics
+        options.groupCommit = false
         let db = try Database(path: path, options: options)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<8 {
