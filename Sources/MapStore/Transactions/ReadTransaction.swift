@@ -1,6 +1,6 @@
 /// Which tree of the database an operation works on.
 @usableFromInline
-enum TreeID: Hashable {
+enum TreeID: Hashable, Sendable {
     case main
     case table(String)
 }
