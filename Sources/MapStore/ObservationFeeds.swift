@@ -33,13 +33,18 @@ final class Mailbox<Element: Sendable>: Sendable {
         waiter?.resume(returning: .success(element))
     }
 
-    /// Ends the feed with `error`, thrown by the next ``take()`` (after an element still waiting).
+    /// Ends the feed with `error`, thrown once by the next ``take()`` (after an element still
+    /// waiting); every take after that returns nil.
     func fail(_ error: MapStoreError) {
         let waiter = state.withLock { state -> CheckedContinuation<Result<Element?, MapStoreError>, Never>? in
             guard !state.isOver, state.failure == nil else { return nil }
-            state.failure = error
-            defer { state.waiter = nil }
-            return state.waiter
+            guard let waiter = state.waiter else {
+                state.failure = error
+                return nil
+            }
+            state.waiter = nil
+            state.isOver = true
+            return waiter
         }
         waiter?.resume(returning: .failure(error))
     }
@@ -49,6 +54,7 @@ final class Mailbox<Element: Sendable>: Sendable {
         let waiter = state.withLock { state -> CheckedContinuation<Result<Element?, MapStoreError>, Never>? in
             state.isOver = true
             state.pending = nil
+            state.failure = nil
             defer { state.waiter = nil }
             return state.waiter
         }

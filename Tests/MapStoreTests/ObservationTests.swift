@@ -287,6 +287,40 @@ import Testing
         }
     }
 
+    /// A read that meets a damaged page ends a key's sequence: its next element is the error,
+    /// and after that it is over.
+    @Test func aDamagedPageEndsAKeysSequenceWithItsError() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let db = try Database(path: path, options: .testing())
+        _ = try put(db, "k", "1", table: "t")
+        let root = try await db.read { try $0.root(of: .table("t")).root }
+        let changes = try db.changes(forKey: "k", inTable: "t")
+        // The table's root page (seen through the shared map): another writer's id, so the tree
+        // looks changed, and a kind no tree page has.
+        let fd = open(path, O_WRONLY)
+        defer { close(fd) }
+        let offset = off_t(Int(root) * db.pageSize)
+        let writer = [UInt8](repeating: 0xFF, count: 8), kind: [UInt8] = [0xEE]
+        #expect(pwrite(fd, writer, 8, offset + 8) == 8 && pwrite(fd, kind, 1, offset + 24) == 1)
+        _ = try put(db, "main", "x")  // any commit: the observer looks again
+        let outcome = try await withDeadline {
+            var iterator = changes.makeAsyncIterator()
+            let initial = try await iterator.next()
+            var thrown: MapStoreError?
+            do throws(MapStoreError) { _ = try await iterator.next() } catch { thrown = error }
+            let after = try await iterator.next()
+            return (initial?.value, thrown, after == nil)
+        }
+        #expect(outcome.0 == Array("1".utf8))
+        guard case let .corrupted(page, _)? = outcome.1 else {
+            Issue.record("expected a corrupted page, got \(String(describing: outcome.1))")
+            return
+        }
+        #expect(page == root)
+        #expect(outcome.2, "nothing after the error")
+    }
+
     /// A key too long to exist is refused when the observation is made.
     @Test func anImpossibleKeyIsRefused() throws {
         let dir = TemporaryDirectory()
@@ -333,7 +367,7 @@ import Testing
         let db = try Database(path: path, options: .testing())
         let target = try db.read { $0.transactionID } + 1
         let child = try TestHelper.start(["watch-commits", path, String(target)])
-        defer { child.kill() }
+        defer { if child.process.isRunning { child.kill() } }
         #expect(child.readLine() == "ready \(target - 1)")
         #expect(eventually { db.environment.commitWatch.signal.waiterCount >= 1 }, "the child waits in the shared count")
         #expect(try put(db, "k", "v") == target)
