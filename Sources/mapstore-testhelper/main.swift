@@ -9,6 +9,11 @@
 //   hold-write DB KEY                  opens a write transaction, puts KEY, prints "ready", waits for ever
 //   commit-loop DB START               commits key "n-<i>" for i = START... and prints "ack i" after each
 //   put DB KEY VALUE                   one commit (with the helper's .noMetaSync: its meta is left unsynced)
+//   commit-n DB N KEY                  N commits, the i-th (from 1) putting KEY = "i"; prints "done TXN" (the last id)
+//   watch-commits DB TXN               observes commits (db.commits()), prints "ready TXN" (the newest commit) once
+//                                      subscribed, then "seen TXN" for the first event at or past TXN, and exits;
+//                                      its watch never wakes by itself, so only a commit's wake ends the wait
+//                                      (it gives up, exit 2, after 120 s)
 import Foundation
 import MapStore
 import MapStoreVM
@@ -20,6 +25,22 @@ func fail(_ message: String) -> Never {
 
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Runs `body` in a task and blocks this (main, non-async) thread until it returns.
+func waitForAsync<R: Sendable>(_ body: @escaping @Sendable () async -> R) -> R {
+    let done = DispatchSemaphore(value: 0)
+    let result = Box<R>()
+    Task.detached {
+        result.value = await body()
+        done.signal()
+    }
+    done.wait()
+    return result.value!
+}
+
+final class Box<R>: @unchecked Sendable {
+    var value: R?
 }
 
 func account(_ i: Int) -> String { "acct-" + String(repeating: "0", count: max(0, 4 - String(i).count)) + String(i) }
@@ -94,6 +115,28 @@ do {
             say("ack \(i)")
             i += 1
         }
+    case "commit-n":
+        guard arguments.count == 5 else { fail("usage: mapstore-testhelper commit-n DB N KEY") }
+        var last: UInt64 = 0
+        for i in 1...max(1, number(3)) {
+            last = try db.write { txn in
+                try txn.put(arguments[4], String(i))
+                return txn.committingTransactionID
+            }
+        }
+        say("done \(last)")
+    case "watch-commits":
+        let target = UInt64(number(3))
+        CommitWatch.idleWake = .seconds(3600)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120) { fail("no commit \(target) seen in 120 s") }
+        let events = db.commits()
+        say("ready \(try db.read { $0.transactionID })")
+        let seen = waitForAsync { () -> UInt64? in
+            for await event in events where event.transactionID >= target { return event.transactionID }
+            return nil
+        }
+        guard let seen else { fail("the commit sequence ended before commit \(target)") }
+        say("seen \(seen)")
     case "put":
         guard arguments.count == 5 else { fail("usage: mapstore-testhelper put DB KEY VALUE") }
         try db.write { txn in try txn.put(arguments[3], arguments[4]) }

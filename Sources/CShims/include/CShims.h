@@ -1,5 +1,5 @@
 // The only C in MapStore: constants and calls Swift cannot import directly
-// (variadic fcntl, _GNU_SOURCE-only flags), and CRC-32C (CRC32C.h), which needs the
+// (variadic fcntl and syscall, _GNU_SOURCE-only flags), and CRC-32C (CRC32C.h), which needs the
 // SSE4.2 and PCLMULQDQ intrinsics. No other logic lives here.
 #ifndef MAPSTORE_CSHIMS_H
 #define MAPSTORE_CSHIMS_H
@@ -28,6 +28,16 @@ int cshim_ofd_getlk(int fd, short type, int64_t start, int64_t length);
 
 /// The calling thread's kernel thread id (gettid), for the reader table.
 long cshim_gettid(void);
+
+/// FUTEX_WAIT on the 32-bit word at `address`, shared between processes (no
+/// FUTEX_PRIVATE_FLAG: the word may lie in a MAP_SHARED mapping): sleeps while the word
+/// holds `expected`, at most `timeout_ns` nanoseconds. Returns 0 when woken, -1 with errno
+/// EAGAIN (the word did not hold `expected`), ETIMEDOUT or EINTR.
+int cshim_futex_wait(uint32_t *address, uint32_t expected, int64_t timeout_ns);
+
+/// FUTEX_WAKE of up to `count` threads, of any process, waiting on the word at `address`.
+/// Returns how many were woken, or -1 with errno.
+int cshim_futex_wake(uint32_t *address, int count);
 
 /// F_RDLCK, F_WRLCK, F_UNLCK.
 short cshim_f_rdlck(void);

@@ -260,4 +260,30 @@ package enum Syscalls {
 
     /// The machine's page size.
     static var pageSize: Int { Int(cshim_page_size()) }
+
+    /// How a ``futexWait(_:expecting:timeoutNanoseconds:)`` ended.
+    enum FutexWait {
+        /// Woken by a FUTEX_WAKE (or a signal): look at the word again.
+        case woken
+        /// The word no longer held the expected value when the wait began.
+        case changed
+        case timedOut
+    }
+
+    /// FUTEX_WAIT, shared between processes: sleeps while the 32-bit word at `address` holds
+    /// `expected`, for at most `timeoutNanoseconds`. No EINTR retry: the caller looks at the
+    /// word again after any wake, so an interrupted wait is one more wake.
+    static func futexWait(_ address: UnsafeMutablePointer<UInt32>, expecting expected: UInt32, timeoutNanoseconds: Int64) -> FutexWait {
+        if cshim_futex_wait(address, expected, timeoutNanoseconds) == 0 { return .woken }
+        switch errno {
+        case EAGAIN: return .changed
+        case ETIMEDOUT: return .timedOut
+        default: return .woken  // EINTR; EFAULT/EINVAL cannot happen on an aligned word of a live map
+        }
+    }
+
+    /// FUTEX_WAKE of every thread, of any process, waiting on the word at `address`.
+    static func futexWakeAll(_ address: UnsafeMutablePointer<UInt32>) {
+        _ = cshim_futex_wake(address, Int32.max)
+    }
 }

@@ -122,14 +122,21 @@ public final class Cursor {
     /// Lends the entry under the cursor and each one after it (before it, when `reverse`) to
     /// `body`, zero-copy, until `body` returns false or the entries end: the scan loop of a
     /// cursor, a tight walk through each leaf instead of a ``next()`` and a
-    /// ``withCurrent(_:)`` per entry.
+    /// `withCurrent` per entry.
     ///
     /// Returns true when `body` stopped the walk: the cursor is then on the entry `body` was
     /// given last (``next()`` goes on after it). Returns false when the entries ran out (or
     /// the cursor was on none): the cursor is then past the end. `key` and `value` are valid
-    /// only during the call; `body` must not change the database (that throws
-    /// ``MapStoreError/invalidArgument(reason:)``), and an error it throws is rethrown with
-    /// the cursor on the entry that threw.
+    /// only during the call (as `RawSpan`s, the compiler keeps them there); `body` must not
+    /// change the database (that throws ``MapStoreError/invalidArgument(reason:)``), and an
+    /// error it throws is rethrown with the cursor on the entry that threw.
+    public func walk(reverse: Bool = false, _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Bool) throws -> Bool {
+        try walk(reverse: reverse) { (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) in try body(key.bytes, value.bytes) }
+    }
+
+    /// Lends the entries from the cursor on to `body` as buffers into the map, valid only during
+    /// the call; see ``walk(reverse:_:)-(_,(RawSpan,RawSpan)->Bool)``.
+    @_disfavoredOverload
     public func walk(reverse: Bool = false,
                      _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
         try checkPosition()
@@ -146,8 +153,16 @@ public final class Cursor {
         return stopped
     }
 
-    /// Lends the key and value under the cursor, zero-copy, to `body`.
+    /// Lends the key and value under the cursor, zero-copy, to `body` as `RawSpan`s, which the
+    /// compiler keeps inside it.
     @inlinable
+    public func withCurrent<R>(_ body: (RawSpan, RawSpan) throws(MapStoreError) -> R) throws(MapStoreError) -> R {
+        let (key, value) = try currentBytes()
+        return try body(key.bytes, value.bytes)
+    }
+
+    /// Lends the key and value under the cursor, zero-copy, to `body`, valid only during the call.
+    @inlinable @_disfavoredOverload
     public func withCurrent<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(MapStoreError) -> R) throws(MapStoreError) -> R {
         // Inlined into the caller, so `body` is called directly, not through an unspecialized
         // generic (which paid for type metadata and an indirect result on every entry).

@@ -31,6 +31,11 @@ final class Environment: @unchecked Sendable {
     let gate: WriterGate
     /// Logging and metrics (swift-log, swift-metrics).
     let observer: Observer
+    /// Where commits are published for waiters: the lock file's word when readers are shared,
+    /// else a word of this process (no other process sees this handle's commits).
+    private let localCommits: LocalCommitWord?
+    /// The thread that waits for commits for this file's observers (DatabaseObservation.swift).
+    let commitWatch: CommitWatch
 
     /// What readers and the writer share, behind one lock.
     struct Shared {
@@ -121,6 +126,9 @@ final class Environment: @unchecked Sendable {
             self.gate = WriterGate(shared: mode == .privateCopyOnWrite ? nil : table?.writerMutex, path: path + "-lock")
             self.shared = Lock(Shared(meta: meta))
             self.observer = Observer(path: path, options: options)
+            let local = table == nil || mode == .privateCopyOnWrite ? LocalCommitWord(transaction: meta.txnID) : nil
+            self.localCommits = local
+            self.commitWatch = CommitWatch(signal: local?.signal ?? table!.commitSignal, owner: local ?? table!, path: path)
             self.writer = Writer(environment: self, fileSize: mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size,
                                  syncWitness: witness)
             if let logger = options.logger {
@@ -453,10 +461,10 @@ final class Environment: @unchecked Sendable {
         return oldest
     }
 
-    /// Tells readers of every process about a new commit (after its meta is written).
+    /// Tells readers and observers of every process about a new commit (after its meta is written).
     func publish(_ meta: Meta) {
         shared.withLock { $0.meta = meta }
-        if sharesReaders { readerTable?.publish(meta.txnID) }
+        if sharesReaders { readerTable?.publish(meta.txnID) } else { localCommits?.signal.publish(meta.txnID) }
     }
 
     // MARK: The writer

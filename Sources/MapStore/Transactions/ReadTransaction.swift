@@ -1,6 +1,6 @@
 /// Which tree of the database an operation works on.
 @usableFromInline
-enum TreeID: Hashable {
+enum TreeID: Hashable, Sendable {
     case main
     case table(String)
 }
@@ -11,7 +11,7 @@ enum TreeID: Hashable {
 /// ``Database/write(_:)``) and valid only inside it: a transaction used after its closure
 /// returned throws ``MapStoreError/invalidArgument(reason:)``. Readers never block and are
 /// never blocked; they see the commit that was newest when they started, however many
-/// commits follow. Values lent through ``withValue(forKey:_:)`` point straight into the map.
+/// commits follow. Values lent through ``withValue(forKey:_:)-(_,(RawSpan)->R)`` point straight into the map.
 public class ReadTransaction {
     let environment: Environment
     @usableFromInline let pages: TransactionPages
@@ -102,9 +102,28 @@ public class ReadTransaction {
         return try reader.value(of: entry, in: page)
     }
 
-    /// Calls `body` with the bytes of `key`'s value in the main tree, straight from the map
-    /// (zero-copy), or returns nil when the key is absent. The buffer is valid only inside `body`.
+    /// Lends the bytes of `key`'s value in the main tree to `body` as a `RawSpan`, straight from
+    /// the map (zero-copy), or returns nil when the key is absent.
+    ///
+    /// The compiler keeps the span inside `body` (it cannot be stored or returned), which the
+    /// buffer of the `UnsafeRawBufferPointer` form only asks of its caller; reading it costs the
+    /// same, a load plus a bounds check. A closure whose parameter type is left to inference gets
+    /// this form unless its body needs the buffer's API (`count`, a subscript, `baseAddress`).
+    ///
+    /// ```swift
+    /// let first = try txn.withValue(forKey: key) { (value: RawSpan) in
+    ///     value.isEmpty ? nil : value.unsafeLoad(as: UInt8.self)
+    /// }
+    /// ```
     @inlinable
+    final public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (RawSpan) throws -> R) throws -> R? {
+        try withValue(forKey: key, in: .main) { try body($0.bytes) }
+    }
+
+    /// Calls `body` with the bytes of `key`'s value in the main tree, straight from the map
+    /// (zero-copy), or returns nil when the key is absent. The buffer is valid only inside `body`
+    /// (the `RawSpan` form, ``withValue(forKey:_:)-(K,(RawSpan)->R)``, has the compiler check that).
+    @inlinable @_disfavoredOverload
     final public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try withValue(forKey: key, in: .main, body)
     }

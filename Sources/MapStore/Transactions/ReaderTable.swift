@@ -31,7 +31,8 @@ public struct ReaderSlot: Sendable, Equatable {
 /// 16  last committed txn id u64 (atomic: the fast publication of new commits)
 /// 24  slots in use u64 (atomic: one past the highest slot ever claimed; writers scan no further)
 /// 32  the sync record: which commit's meta is known to be on disk (SyncRecord.swift)
-/// 64  the writer mutex: a process-shared, robust pthread mutex (at most 64 bytes)
+/// 64  the writer mutex: a process-shared, robust pthread mutex (at most 56 bytes)
+/// 120 commit waiters u32 (atomic: threads of every process waiting for a commit, CommitSignal.swift)
 /// slot i at 128 + 64 * i
 /// 0   owner pid u64 (atomic; 0 = free)    8  snapshot txn id + 1 u64 (atomic; 0 = not reading)
 /// 16  thread id u64                       24 start time (ns since 1970) u64
@@ -48,6 +49,9 @@ final class ReaderTable: @unchecked Sendable {
     static let headerSize = 128
     /// Where the writer mutex lives in the header.
     static let writerMutexOffset = 64
+    /// Where the count of threads waiting for a commit lives (past the mutex: 40 bytes on
+    /// x86-64, 48 on arm64; zero in lock files of builds before it).
+    static let commitWaitersOffset = 120
     static let slotSize = 64
     /// Byte offset of the liveness locks: past anything the file holds.
     static let livenessBase: Int64 = 1 << 32
@@ -65,6 +69,8 @@ final class ReaderTable: @unchecked Sendable {
     /// the last published commit it holds may be stale (a writer killed between its meta and
     /// its publication, a machine that crashed), and the opener publishes the commit it finds.
     let openedAlone: Bool
+    /// The published id (byte 16) and the count of its waiters, shared by every process.
+    let commitSignal: CommitSignal
 
     /// Maps (creating and initialising if needed) the reader table of `file`, the open lock file.
     ///
@@ -133,6 +139,7 @@ final class ReaderTable: @unchecked Sendable {
         self.length = size
         self.openedAlone = layOut || alone
         self.base = try Syscalls.mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.rawValue, 0, path)
+        self.commitSignal = CommitSignal(transaction: base + 16, waiters: base + ReaderTable.commitWaitersOffset)
         if layOut || alone {
             // Still under the initialisation lock: nobody can use the mutex before it exists.
             // When nobody else has the file open the mutex is initialised again: a machine
@@ -141,6 +148,8 @@ final class ReaderTable: @unchecked Sendable {
             // release (LMDB resets its lock file on first open for the same reason). The
             // slots stay, so `mapstore readers` can still show and clear stale ones.
             ReaderTable.initializeWriterMutex(base + ReaderTable.writerMutexOffset)
+            // Nobody waits either: a count left by a process killed while it waited goes.
+            commitSignal.resetWaiters()
         }
         // This process is alive for as long as it holds this lock (dropped by the kernel at exit).
         _ = cshim_ofd_setlk(file.rawValue, cshim_f_rdlck(), ReaderTable.livenessBase + Int64(pid), 1, 0)
@@ -182,7 +191,7 @@ final class ReaderTable: @unchecked Sendable {
     /// that dies hands the next locker EOWNERDEAD instead of a lock held for ever), and
     /// error-checking (a nested write on one thread gets EDEADLK instead of hanging).
     private static func initializeWriterMutex(_ address: UnsafeMutableRawPointer) {
-        precondition(MemoryLayout<pthread_mutex_t>.size <= ReaderTable.headerSize - ReaderTable.writerMutexOffset,
+        precondition(MemoryLayout<pthread_mutex_t>.size <= ReaderTable.commitWaitersOffset - ReaderTable.writerMutexOffset,
                      "pthread_mutex_t does not fit the lock file's header")
         var attributes = pthread_mutexattr_t()
         pthread_mutexattr_init(&attributes)
@@ -223,9 +232,9 @@ final class ReaderTable: @unchecked Sendable {
     /// The id of the newest commit, as the last writer published it.
     var lastTransaction: UInt64 { lastCommitted.load(ordering: .sequentiallyConsistent) }
 
-    /// Publishes a new commit (after its meta is written).
+    /// Publishes a new commit (after its meta is written), waking processes that wait for one.
     func publish(_ txnID: UInt64) {
-        lastCommitted.store(txnID, ordering: .sequentiallyConsistent)
+        commitSignal.publish(txnID)
     }
 
     // MARK: Readers

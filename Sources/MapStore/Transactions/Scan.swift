@@ -12,7 +12,7 @@
 /// only inside that transaction's closure. Inside a write transaction the loop may change the
 /// tree (delete what it reads, say): the scan notices and goes on just past the last key it
 /// returned. For a small range, ``ReadTransaction/entries(in:reverse:limit:)`` collects it in
-/// one call; for many entries, ``ReadTransaction/forEach(in:reverse:_:)`` lends them without
+/// one call; for many entries, ``ReadTransaction/forEach(in:reverse:_:)-(_,_,(RawSpan,RawSpan)->Void)`` lends them without
 /// copying.
 ///
 /// A scan is not a `Sequence`: a sequence's iterator cannot throw, so a `for`-`in` loop
@@ -174,6 +174,17 @@ extension ReadTransaction {
     /// in a tight loop and copies nothing. `body` must not change the database (a put or
     /// delete in it makes `forEach` throw ``MapStoreError/invalidArgument(reason:)`` once
     /// `body` returns); an error `body` throws ends the walk and is rethrown.
+    ///
+    /// `key` and `value` are `RawSpan`s: the compiler keeps them inside `body`. (The
+    /// `UnsafeRawBufferPointer` form is chosen for a closure that uses the buffer's API.)
+    public final func forEach(in range: KeyRange = .all, reverse: Bool = false,
+                              _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Void) throws {
+        try forEach(in: range, reverse: reverse, tree: .main) { key, value in try body(key.bytes, value.bytes) }
+    }
+
+    /// Lends every entry of the main tree in `range` to `body` as buffers into the map, valid
+    /// only during the call; see ``forEach(in:reverse:_:)-(_,_,(RawSpan,RawSpan)->Void)``.
+    @_disfavoredOverload
     public final func forEach(in range: KeyRange = .all, reverse: Bool = false,
                               _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws {
         try forEach(in: range, reverse: reverse, tree: .main, body)
@@ -229,8 +240,16 @@ extension ReadTransaction {
 }
 
 extension Table {
-    /// Lends every entry of the table in `range` to `body`, in key order (or reverse),
-    /// zero-copy; see ``ReadTransaction/forEach(in:reverse:_:)``.
+    /// Lends every entry of the table in `range` to `body` as `RawSpan`s, in key order (or
+    /// reverse), zero-copy; see ``ReadTransaction/forEach(in:reverse:_:)-(_,_,(RawSpan,RawSpan)->Void)``.
+    public func forEach(in range: KeyRange = .all, reverse: Bool = false,
+                        _ body: (_ key: RawSpan, _ value: RawSpan) throws -> Void) throws {
+        try transaction.forEach(in: range, reverse: reverse, tree: id) { key, value in try body(key.bytes, value.bytes) }
+    }
+
+    /// Lends every entry of the table in `range` to `body` as buffers into the map, valid only
+    /// during the call; see ``ReadTransaction/forEach(in:reverse:_:)-(_,_,(RawSpan,RawSpan)->Void)``.
+    @_disfavoredOverload
     public func forEach(in range: KeyRange = .all, reverse: Bool = false,
                         _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws {
         try transaction.forEach(in: range, reverse: reverse, tree: id, body)

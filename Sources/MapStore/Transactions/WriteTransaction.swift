@@ -211,7 +211,14 @@ public struct Table {
         try transaction.get(key.utf8, in: id)
     }
 
+    /// Lends `key`'s value, zero-copy, to `body` as a `RawSpan` that cannot leave it; nil when
+    /// absent. See ``ReadTransaction/withValue(forKey:_:)-(K,(RawSpan)->R)``.
+    public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (RawSpan) throws -> R) throws -> R? {
+        try transaction.withValue(forKey: key, in: id) { try body($0.bytes) }
+    }
+
     /// Lends `key`'s value, zero-copy, to `body`; nil when absent.
+    @_disfavoredOverload
     public func withValue<K: Collection<UInt8>, R>(forKey key: K, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try transaction.withValue(forKey: key, in: id, body)
     }

@@ -8,7 +8,7 @@ private let scanMode = ProcessInfo.processInfo.environment["MAPSTORE_BENCH_SCAN"
 
 /// MapStore through its public API only: `.none` durability for the non-durable
 /// workloads, `.full` for the durable ones; zero-copy reads (`withValue`, `forEach`,
-/// `cursor.withCurrent`, `cursor.walk`).
+/// `cursor.withCurrent`, `cursor.walk`), each lending `RawSpan`s.
 final class MapStoreEngine: Engine {
     private var database: Database?
 
@@ -58,8 +58,9 @@ final class MapStoreEngine: Engine {
         try db.read { txn in
             var found = 0, touched = 0
             for index in order {
-                if let first = try txn.withValue(forKey: keys[index].assumingMemoryBound(to: UInt8.self), { value in
-                    value.isEmpty ? 0 : Int(value[0])
+                // The RawSpan form: the value cannot outlive the closure.
+                if let first = try txn.withValue(forKey: keys[index].assumingMemoryBound(to: UInt8.self), { (value: RawSpan) in
+                    value.isEmpty ? 0 : Int(value.unsafeLoad(as: UInt8.self))
                 }) {
                     found += 1
                     touched &+= first
@@ -74,11 +75,11 @@ final class MapStoreEngine: Engine {
         if scanMode == "cursor" { return try cursorScan(reverse: reverse) }
         if scanMode == "scan" { return try copyingScan(reverse: reverse) }
         return try db.read { txn in
-            // The borrowed-bytes scan: each leaf walked in one loop, nothing copied.
+            // The borrowed-bytes scan: each leaf walked in one loop, nothing copied, each entry lent as RawSpans.
             var count = 0, touched = 0
             try txn.forEach(reverse: reverse) { key, value in
                 count += 1
-                touched &+= key.count &+ value.count
+                touched &+= key.byteCount &+ value.byteCount
             }
             blackHole(touched)
             return count
@@ -94,7 +95,7 @@ final class MapStoreEngine: Engine {
             var more = try reverse ? cursor.last() : cursor.first()
             while more {
                 count += 1
-                touched &+= try cursor.withCurrent { key, value in key.count &+ value.count }
+                touched &+= try cursor.withCurrent { key, value in key.byteCount &+ value.byteCount }
                 more = try reverse ? cursor.previous() : cursor.next()
             }
             blackHole(touched)
@@ -125,14 +126,14 @@ final class MapStoreEngine: Engine {
                 guard try cursor.seek(keys[index].assumingMemoryBound(to: UInt8.self)) else { continue }
                 if entries == 1 {
                     read += 1
-                    touched &+= try cursor.withCurrent { key, value in key.count &+ value.count }
+                    touched &+= try cursor.withCurrent { key, value in key.byteCount &+ value.byteCount }
                     continue
                 }
                 // A range: the entry found and the ones after it in one walk.
                 var n = 0
                 _ = try cursor.walk { key, value in
                     n += 1
-                    touched &+= key.count &+ value.count
+                    touched &+= key.byteCount &+ value.byteCount
                     return n < entries
                 }
                 read += n
