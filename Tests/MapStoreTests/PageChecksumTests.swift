@@ -105,6 +105,19 @@ import Testing
         return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt32.self).littleEndian }
     }
 
+    /// Changes both meta pages of the file at `path` with `change`, then reseals each one's checksum.
+    static func rewriteMetas(_ path: String, _ change: (Page) -> Void) throws {
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        bytes.withUnsafeMutableBytes { raw in
+            for slot in 0..<2 {
+                let page = Page(raw.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
+                change(page)
+                page.setU64(0, page.xxh64(8, Meta.length - 8))
+            }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
     /// Every page the main tree's root links to directly carries a checksum of `scheme`.
     static func expectRootChecksum(_ path: String, _ scheme: PageChecksum) throws {
         let root = try Database(path: path, options: .testing()).read { $0.base.main.root }
@@ -137,18 +150,12 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.file()
         do { try Self.fill(try Database(path: path, options: .testing()), from: 0) }
-        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
-        bytes.withUnsafeMutableBytes { raw in
-            for slot in 0..<2 {
-                // What a version-2 build wrote: no list, no confirmation flag.
-                let page = Page(raw.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
-                page.setU32(16, 2)
-                page.setU32(44, 0)
-                page.setU64(120, 0)
-                page.setU64(0, page.xxh64(8, Meta.length - 8))
-            }
+        try Self.rewriteMetas(path) { page in
+            // What a version-2 build wrote: no list, no confirmation flag.
+            page.setU32(16, 2)
+            page.setU32(44, 0)
+            page.setU64(120, 0)
         }
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
         let before = try Database(path: path, options: .testing()).read { txn in (txn.transactionID, try txn.entries().count) }
         #expect(try Self.formatVersion(path) == 2)
         let db = try Database(path: path, options: .testing())
@@ -246,16 +253,8 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.file()
         do { try Self.fill(try Database(path: path, options: .testing()), from: 0) }
-        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
-        bytes.withUnsafeMutableBytes { raw in
-            for slot in 0..<2 {
-                // Version 4 with a valid meta checksum: a newer format, not damage.
-                let page = Page(raw.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
-                page.setU32(16, 4)
-                page.setU64(0, page.xxh64(8, Meta.length - 8))
-            }
-        }
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        // Version 4 with a valid meta checksum: a newer format, not damage.
+        try Self.rewriteMetas(path) { $0.setU32(16, 4) }
         var caught: MapStoreError?
         do { _ = try Database(path: path, options: .testing()) } catch { caught = error }
         #expect(caught?.code == "versionMismatch", "\(String(describing: caught))")

@@ -25,7 +25,37 @@ func aliceOrders(in db: Database) throws -> [(key: Tuple, value: Order)] {
     }
 }
 
+// The README's observation snippet, as it stands there, in a function a test runs.
+func printCommits(of db: Database) async {
+    for await event in db.commits(reportingTables: true) {
+        print(event.transactionID, event.changedTables ?? [])
+    }
+}
+
 @Suite struct ReadmeExampleTests {
+    /// The observation snippet runs: it sees a commit, and cancelling its task ends the loop.
+    @Test func observationSnippetRuns() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file(), options: .testing())
+        let watching = Task { await printCommits(of: db) }
+        try await db.write { try $0.put("a", "1") }
+        watching.cancel()
+        await watching.value
+        #expect(try await db.read { try $0.getString("a") } == "1")
+    }
+
+    /// Every line of the README's observation snippet is in ``printCommits(of:)``.
+    @Test func observationSnippetIsTheREADMEs() throws {
+        let readme = try Self.readme()
+        let start = try #require(readme.range(of: "- Observation:"))
+        let fence = try #require(readme.range(of: "```swift\n", range: start.upperBound..<readme.endIndex))
+        let end = try #require(readme.range(of: "```\n", range: fence.upperBound..<readme.endIndex))
+        let lines = readme[fence.upperBound..<end.lowerBound].split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let here = try String(contentsOfFile: #filePath, encoding: .utf8).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(!lines.isEmpty)
+        for line in lines where !line.isEmpty { #expect(here.contains(line), "not in this file: \(line)") }
+    }
+
     @Test func snippetRuns() throws {
         let dir = TemporaryDirectory()
         let db = try Database(path: dir.file(), options: .testing())
