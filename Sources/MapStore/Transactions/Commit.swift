@@ -255,11 +255,10 @@ extension Writer {
         let tracer = written.tracer
         let slot = Int(meta.txnID % 2)
         do throws(MapStoreError) {
-            try withUnsafeTemporaryAllocation(byteCount: Meta.listOffset + pageList.count * Meta.listEntrySize, alignment: 8) { (buffer) throws(MapStoreError) in
-                meta.encode(into: Page(buffer.baseAddress!, size: buffer.count), listing: pageList)
-                try Syscalls.pwriteAll(environment.io, environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
+            let list = pageList
+            try environment.writeMetaRecord(slot: slot, bytes: Meta.listOffset + list.count * Meta.listEntrySize, tracer: tracer) {
+                meta.encode(into: $0, listing: list)
             }
-            tracer?.pagesStored(UInt64(slot), count: 1)
             if mode == .writeMap {
                 let end = Int(max(written.inPlace?.upperBound ?? 0, PageLayout.firstDataPage))
                 try environment.mapping.sync(firstPage: 0, count: end, pageSize: pageSize, io: environment.io, path: environment.path)
@@ -283,11 +282,7 @@ extension Writer {
         let slot = 1 - Int(meta.txnID % 2)
         let environment = self.environment
         do throws(MapStoreError) {
-            try withUnsafeTemporaryAllocation(byteCount: Meta.length, alignment: 8) { (buffer) throws(MapStoreError) in
-                meta.encode(into: Page(buffer.baseAddress!, size: Meta.length), confirmation: true)
-                try Syscalls.pwriteAll(environment.io, environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
-            }
-            tracer?.pagesStored(UInt64(slot), count: 1)
+            try environment.writeMetaRecord(slot: slot, bytes: Meta.length, tracer: tracer) { meta.encode(into: $0, confirmation: true) }
         } catch {
             environment.poison(error)
         }
@@ -330,11 +325,7 @@ extension Environment {
             meta.encode(into: Page(mapping.base + slot * pageSize, size: Meta.length))
             return
         }
-        try withUnsafeTemporaryAllocation(byteCount: Meta.length, alignment: 8) { (buffer) throws(MapStoreError) in
-            meta.encode(into: Page(buffer.baseAddress!, size: Meta.length))
-            try Syscalls.pwriteAll(io, file, path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
-        }
-        tracer?.pagesStored(UInt64(slot), count: 1)
+        try writeMetaRecord(slot: slot, bytes: Meta.length, tracer: tracer) { meta.encode(into: $0) }
     }
 
     /// Step 6.

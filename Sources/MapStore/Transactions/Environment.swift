@@ -302,7 +302,8 @@ final class Environment: @unchecked Sendable {
                 if meta.pageSize != pageSize {
                     throw MapStoreError.versionMismatch(reason: "\(path) has \(meta.pageSize)-byte pages, this machine uses \(pageSize)")
                 }
-                if case .confirmation = decoded { candidates.append((meta, slot, true)) } else { candidates.append((meta, slot, false)) }
+                let copy = if case .confirmation = decoded { true } else { false }
+                candidates.append((meta, slot, copy))
             case .foreign:
                 foreign += 1
                 reasons.append("meta \(slot): not a MapStore meta page (bad magic)")
@@ -388,11 +389,19 @@ final class Environment: @unchecked Sendable {
     /// acknowledged, and no open may find it again.
     func eraseMeta(slot: Int) throws(MapStoreError) {
         guard mode != .privateCopyOnWrite else { return }
-        try withUnsafeTemporaryAllocation(byteCount: Meta.length, alignment: 8) { (buffer) throws(MapStoreError) in
-            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        try writeMetaRecord(slot: slot, bytes: Meta.length, tracer: options.shadow) { record in record.zero(0, Meta.length) }
+    }
+
+    /// Writes `bytes` bytes at the start of meta slot `slot` with one pwrite, filled by `fill`
+    /// in scratch memory (a meta's record, its page list, or zeros), and tells the tracer.
+    /// The one way a meta page reaches the file through `pwrite`.
+    @inline(__always)
+    func writeMetaRecord(slot: Int, bytes: Int, tracer: (any AccessTracer)?, _ fill: (Page) -> Void) throws(MapStoreError) {
+        try withUnsafeTemporaryAllocation(byteCount: bytes, alignment: 8) { (buffer) throws(MapStoreError) in
+            fill(Page(buffer.baseAddress!, size: bytes))
             try Syscalls.pwriteAll(io, file, path, UnsafeRawBufferPointer(buffer), at: slot * pageSize)
         }
-        options.shadow?.pagesStored(UInt64(slot), count: 1)
+        tracer?.pagesStored(UInt64(slot), count: 1)
     }
 
     // MARK: Readers
