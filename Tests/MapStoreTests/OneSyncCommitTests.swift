@@ -148,4 +148,27 @@ import Testing
         #expect(try reopened.read { try $0.getString("new") } == nil)
         #expect(try reopened.check() == [])
     }
+
+    /// Growth writes zeros over the new pages for a transaction that syncs (they spare its
+    /// fdatasync a journal commit) and not for `.none`, which never syncs: either way the data
+    /// reads back whole, since nothing reads a grown page before a commit writes it.
+    @Test(arguments: [Durability.none, .full])
+    func growthZeroesThePagesOnlyForASyncingTransaction(_ durability: Durability) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let recorder = RecordingIO()
+        var options = Options.testing(durability: durability)
+        options.storageIO = recorder
+        let value = [UInt8](repeating: 7, count: 3000)
+        do {
+            let db = try Database(path: path, options: options)
+            for key in 0..<600 { try db.write { try $0.put(Array("key\(key)".utf8), value) } }
+        }
+        let kinds = recorder.calls.filter { $0.file == .data }.map(\.kind)
+        #expect(kinds.filter { $0 == "fallocate" }.count >= 2, "the file grew past its first step")
+        #expect(kinds.contains("zeroFill") == (durability != .none))
+        let reopened = try Database(path: path, options: .testing(durability: .full))
+        #expect(try reopened.read { try $0.get(Array("key599".utf8)) } == value)
+        #expect(try reopened.check() == [])
+    }
 }
