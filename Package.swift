@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "MapStoreVM", targets: ["MapStoreVM"]),
         .library(name: "MapStoreShadow", targets: ["MapStoreShadow"]),
         .library(name: "MapStoreFoundation", targets: ["MapStoreFoundation"]),
+        .library(name: "MapStoreReplication", targets: ["MapStoreReplication"]),
         .executable(name: "mapstore", targets: ["mapstore-cli"]),
     ],
     dependencies: [
@@ -16,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // Replication's S3 client: HTTP, and the HMAC and SHA-256 of its request signing.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(name: "CShims"),
@@ -34,6 +39,20 @@ let package = Package(
         // What typed tables and tuple keys get from Foundation: the JSON value coder and UUID
         // elements. Its own target, so `import MapStore` does not link Foundation.
         .target(name: "MapStoreFoundation", dependencies: ["MapStore"]),
+        // Replication to S3-compatible object storage: the S3 client (async-http-client, AWS
+        // Signature Version 4). Its own target, so `import MapStore` stays free of the HTTP stack.
+        .target(
+            name: "MapStoreReplication",
+            dependencies: [
+                "MapStore",
+                "CZlib",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The VM model: a Core i7 MMU and a Linux-style kernel, and the trace language.
         // It imports nothing of the store.
         .target(name: "MapStoreVM"),
@@ -73,6 +92,11 @@ let package = Package(
                 "MapStore", "MapStoreFoundation", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
+        ),
+        .testTarget(
+            name: "MapStoreReplicationTests",
+            // Against a real SeaweedFS the tests start on free loopback ports (SeaweedFS.swift).
+            dependencies: ["MapStoreReplication", "MapStoreTestSupport"]
         ),
         .testTarget(
             name: "MapStoreVMTests",
