@@ -1,0 +1,405 @@
+import Crypto
+import Logging
+import MapStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a database's replica lives: `s3://BUCKET/PREFIX`.
+public struct ReplicaLocation: Sendable, Equatable, CustomStringConvertible {
+    /// The bucket.
+    public var bucket: String
+    /// The key prefix every object of this replica starts with (no leading or trailing `/`;
+    /// may be empty).
+    public var prefix: String
+
+    /// A location from its parts.
+    public init(bucket: String, prefix: String) {
+        self.bucket = bucket
+        var trimmed = Substring(prefix)
+        while trimmed.hasPrefix("/") { trimmed = trimmed.dropFirst() }
+        while trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        self.prefix = String(trimmed)
+    }
+
+    /// Parses `s3://BUCKET[/PREFIX]`.
+    public init(url: String) throws(S3Error) {
+        guard url.hasPrefix("s3://") else { throw .badLocation("\(url): expected s3://BUCKET/PREFIX") }
+        let rest = url.dropFirst(5)
+        let bucket = rest.prefix { $0 != "/" }
+        guard !bucket.isEmpty else { throw .badLocation("\(url): no bucket after s3://") }
+        self.init(bucket: String(bucket), prefix: String(rest.dropFirst(bucket.count)))
+    }
+
+    /// `s3://BUCKET/PREFIX`.
+    public var description: String { prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)" }
+
+    /// The key of the base copy of transaction `txn`.
+    func baseKey(_ txn: UInt64) -> String { key("base/\(Self.padded(txn)).mapstore.gz") }
+    /// The key of the commit object that brings a replica to transaction `txn`.
+    func commitKey(_ txn: UInt64) -> String { key("commits/\(Self.padded(txn)).gz") }
+
+    private func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix)/\(name)" }
+
+    /// Transaction ids in keys are 20 digits, so keys sort in transaction order.
+    static func padded(_ txn: UInt64) -> String {
+        let digits = String(txn)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
+    }
+
+    /// The objects of this replica found in a listing: base copies and commits, each in
+    /// transaction order. Keys that are not this replica's are ignored.
+    func catalog(_ objects: [S3Object]) -> (bases: [(txn: UInt64, key: String)], commits: [(txn: UInt64, key: String)]) {
+        let start = prefix.isEmpty ? "" : prefix + "/"
+        var bases: [(UInt64, String)] = []
+        var commits: [(UInt64, String)] = []
+        for object in objects where object.key.hasPrefix(start) {
+            let name = object.key.dropFirst(start.count)
+            if name.hasPrefix("base/"), name.hasSuffix(".mapstore.gz"), let txn = UInt64(name.dropFirst(5).dropLast(12)) {
+                bases.append((txn, object.key))
+            } else if name.hasPrefix("commits/"), name.hasSuffix(".gz"), let txn = UInt64(name.dropFirst(8).dropLast(3)) {
+                commits.append((txn, object.key))
+            }
+        }
+        return (bases.sorted { $0.0 < $1.0 }, commits.sorted { $0.0 < $1.0 })
+    }
+}
+
+/// What replication found wrong, beyond the object store's own errors (``S3Error``).
+public enum ReplicationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No commit at or before the transaction asked for is in the replica.
+    case noCommit(location: String, atOrBefore: UInt64?)
+    /// An object that does not decode or whose checksum does not hold: nothing was restored.
+    case damagedObject(key: String, reason: String)
+    /// A commit object that does not apply to the state before it (a gap in the chain).
+    case brokenChain(key: String, expected: UInt64, found: UInt64)
+    /// The database is at an older transaction than the replica has: it was replaced (a restored
+    /// backup, a new file). Ship to a new prefix.
+    case databaseIsBehindReplica(database: UInt64, replica: UInt64, location: String)
+
+    /// One line naming the object or the location.
+    public var description: String {
+        switch self {
+        case let .noCommit(location, txn):
+            return txn.map { "\(location) holds no commit at or before transaction \($0)" } ?? "\(location) holds no replica (no base copy)"
+        case let .damagedObject(key, reason):
+            return "\(key) is damaged: \(reason); nothing was restored"
+        case let .brokenChain(key, expected, found):
+            return "\(key) applies to transaction \(found), but the replica before it is at \(expected); nothing was restored"
+        case let .databaseIsBehindReplica(database, replica, location):
+            return "the database is at transaction \(database), older than \(location)'s \(replica): it was replaced; replicate to a new prefix"
+        }
+    }
+}
+
+/// What one round of shipping did.
+public struct ShipReport: Sendable, Equatable {
+    /// The base copy shipped this round (its transaction id), if one was needed.
+    public var base: UInt64?
+    /// The commit object shipped this round (the transaction it brings the replica to).
+    public var commit: UInt64?
+    /// The transaction the replica is at afterwards.
+    public var replicaAt: UInt64
+    /// Pages shipped in the commit object.
+    public var pages: Int
+    /// Bytes uploaded (compressed).
+    public var bytes: Int
+}
+
+/// Ships a database's commits to object storage: a base copy (a plain backup, gzip), then,
+/// each round, one object holding every page the newest commit reaches that was written since
+/// the replica's last transaction, and that commit's meta.
+///
+/// It learns a commit's pages from the tree itself: each page carries the id of the
+/// transaction that wrote it, so the pages newer than the replica's transaction, reached from
+/// the newest commit, are exactly what the replica lacks (the walk stops at older pages, whose
+/// subtrees are unchanged). Commits made while no replicator ran are covered the same way: the
+/// next round ships what they left, as one object. It only reads (a read transaction pins the
+/// commit it copies), so it never blocks the writer.
+public struct Replicator: Sendable {
+    /// The database shipped.
+    public let database: Database
+    /// Where to.
+    public let location: ReplicaLocation
+    /// The object store.
+    public let client: S3Client
+    private let logger: Logger?
+
+    /// A replicator of `database` to `location` through `client`.
+    public init(database: Database, location: ReplicaLocation, client: S3Client, logger: Logger? = nil) {
+        self.database = database
+        self.location = location
+        self.client = client
+        self.logger = logger
+    }
+
+    /// One round: a base copy if the replica has none, then one commit object if the
+    /// database has moved past the replica.
+    public func shipOnce() async throws -> ShipReport {
+        let (bases, commits) = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix.isEmpty ? "" : location.prefix + "/"))
+        var report = ShipReport(base: nil, commit: nil, replicaAt: 0, pages: 0, bytes: 0)
+        var at: UInt64
+        if let newestBase = bases.last {
+            at = max(newestBase.txn, commits.last?.txn ?? 0)
+        } else {
+            let (txn, bytes) = try makeBase()
+            try await client.put(bucket: location.bucket, key: location.baseKey(txn), bytes: bytes)
+            logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(txn)", "bytes": "\(bytes.count)"])
+            report.base = txn
+            report.bytes += bytes.count
+            at = txn
+        }
+        let location = self.location
+        let since = at
+        let object: (txn: UInt64, pages: Int, bytes: [UInt8])? = try await database.read { txn in
+            guard txn.transactionID != since else { return nil }
+            guard txn.transactionID > since else {
+                throw ReplicationError.databaseIsBehindReplica(database: txn.transactionID, replica: since, location: location.description)
+            }
+            return try CommitObject.make(from: txn, since: since)
+        }
+        if let object {
+            try await client.put(bucket: location.bucket, key: location.commitKey(object.txn), bytes: object.bytes)
+            logger?.info("replica commit shipped", metadata: ["location": "\(location)", "txn": "\(object.txn)", "pages": "\(object.pages)", "bytes": "\(object.bytes.count)"])
+            report.commit = object.txn
+            report.pages = object.pages
+            report.bytes += object.bytes.count
+            at = object.txn
+        }
+        report.replicaAt = at
+        return report
+    }
+
+    /// A plain gzip backup of the newest commit (checked by the backup itself), read back.
+    private func makeBase() throws -> (UInt64, [UInt8]) {
+        let directory = Self.temporaryDirectory()
+        defer { _ = rmdir(directory) }
+        let path = directory + "/base.mapstore.gz"
+        defer { _ = unlink(path) }
+        let report = try database.backup(to: path, compression: .gzip)
+        return (report.transactionID, try FileBytes.read(path))
+    }
+
+    static func temporaryDirectory() -> String {
+        var template = Array("/tmp/mapstore-replica-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { return "/tmp" }
+        return String(cString: made)
+    }
+}
+
+/// What a restore rebuilt.
+public struct ReplicaRestoreReport: Sendable, Equatable {
+    /// The transaction the restored database is at.
+    public var transactionID: UInt64
+    /// The base copy's transaction, and the commit objects applied on it.
+    public var base: UInt64
+    /// Commit objects applied.
+    public var commits: Int
+}
+
+/// Rebuilds a database from its replica: the newest base copy at or before the commit asked
+/// for, then every commit object after it up to that commit, into a temporary file; the file
+/// is then restored like a backup (``Database/restoreBackup(from:to:overwrite:progress:)``):
+/// checked, and renamed into place only when sound, so a damaged object changes nothing.
+public enum ReplicaRestore {
+    /// Restores `location` as `path`: the latest commit, or the newest at or before
+    /// `transactionID`. An existing `path` is replaced only with `overwrite`.
+    public static func restore(from location: ReplicaLocation, client: S3Client, to path: String,
+                               transactionID wanted: UInt64? = nil, overwrite: Bool = false) async throws -> ReplicaRestoreReport {
+        let (bases, commits) = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix.isEmpty ? "" : location.prefix + "/"))
+        let target: UInt64
+        let points = (bases.map(\.txn) + commits.map(\.txn)).filter { wanted == nil || $0 <= wanted! }
+        guard let newest = points.max(), let base = bases.last(where: { $0.txn <= newest }) else {
+            throw ReplicationError.noCommit(location: location.description, atOrBefore: wanted)
+        }
+        target = newest
+        guard let baseBytes = try await client.get(bucket: location.bucket, key: base.key) else {
+            throw ReplicationError.damagedObject(key: base.key, reason: "it was listed but is gone")
+        }
+        guard let image = Gzip.decompress(baseBytes) else {
+            throw ReplicationError.damagedObject(key: base.key, reason: "not a whole gzip stream")
+        }
+        let directory = Replicator.temporaryDirectory()
+        defer { _ = rmdir(directory) }
+        let imagePath = directory + "/image.mapstore"
+        defer { _ = unlink(imagePath); _ = unlink(imagePath + "-lock") }
+        let file = try ImageFile(path: imagePath, bytes: image)
+        var at = base.txn
+        var applied = 0
+        for commit in commits where commit.txn > base.txn && commit.txn <= target {
+            guard let compressed = try await client.get(bucket: location.bucket, key: commit.key) else {
+                throw ReplicationError.damagedObject(key: commit.key, reason: "it was listed but is gone")
+            }
+            let object = try CommitObject(decoding: compressed, key: commit.key)
+            guard object.since == at else { throw ReplicationError.brokenChain(key: commit.key, expected: at, found: object.since) }
+            guard object.txn == commit.txn else {
+                throw ReplicationError.damagedObject(key: commit.key, reason: "it holds transaction \(object.txn)")
+            }
+            try file.apply(object, key: commit.key)
+            at = object.txn
+            applied += 1
+        }
+        try file.finish()
+        try Database.restoreBackup(from: imagePath, to: path, overwrite: overwrite)
+        return ReplicaRestoreReport(transactionID: at, base: base.txn, commits: applied)
+    }
+}
+
+/// One commit object: the pages a commit reaches that were written after `since`, and the
+/// commit's meta page, framed and checksummed (SHA-256), then gzip.
+///
+/// ```
+/// 0   8  magic "MSCOMMIT"
+/// 8   4  format version (1)
+/// 12  4  page size
+/// 16  8  since: the transaction this object applies to
+/// 24  8  txn: the transaction it brings the replica to
+/// 32  8  pageCount of that commit
+/// 40  4  number of runs
+/// 44  4  zero
+/// 48     the commit's meta page (page size bytes)
+///        per run: first page (8), page count (4), zero (4), then the pages' bytes
+/// end 32 SHA-256 of everything before it
+/// ```
+struct CommitObject {
+    static let magic = Array("MSCOMMIT".utf8)
+    var pageSize: Int
+    var since: UInt64
+    var txn: UInt64
+    var pageCount: UInt64
+    var meta: ArraySlice<UInt8>
+    var runs: [(first: UInt64, count: Int, bytes: ArraySlice<UInt8>)]
+
+    /// The object for `txn` applied on `since`, gzip, with its page count.
+    static func make(from txn: ReadTransaction, since: UInt64) throws -> (txn: UInt64, pages: Int, bytes: [UInt8]) {
+        let runs = try txn.pagesWritten(after: since)
+        let (pageSize, pageCount) = txn.pageLayout
+        var out = magic
+        out.reserveCapacity(48 + pageSize * (1 + runs.reduce(0) { $0 + $1.count }) + 16 * runs.count + 32)
+        append(UInt32(1), to: &out)
+        append(UInt32(pageSize), to: &out)
+        append(since, to: &out)
+        append(txn.transactionID, to: &out)
+        append(pageCount, to: &out)
+        append(UInt32(runs.count), to: &out)
+        append(UInt32(0), to: &out)
+        out += txn.metaPageBytes()
+        var pages = 0
+        for run in runs {
+            append(run.first, to: &out)
+            append(UInt32(run.count), to: &out)
+            append(UInt32(0), to: &out)
+            out += try txn.pageBytes(run.first, count: run.count)
+            pages += run.count
+        }
+        out += SHA256.hash(data: out)
+        return (txn.transactionID, pages, Gzip.compress(out))
+    }
+
+    /// Decodes and checks an object as stored (gzip); throws ``ReplicationError/damagedObject(key:reason:)``.
+    init(decoding compressed: [UInt8], key: String) throws(ReplicationError) {
+        func damaged(_ reason: String) -> ReplicationError { .damagedObject(key: key, reason: reason) }
+        guard let bytes = Gzip.decompress(compressed) else { throw damaged("not a whole gzip stream") }
+        guard bytes.count >= 48 + 32, Array(bytes[0..<8]) == Self.magic else { throw damaged("not a MapStore commit object") }
+        let body = bytes[..<(bytes.count - 32)]
+        guard Array(SHA256.hash(data: body)) == Array(bytes[(bytes.count - 32)...]) else { throw damaged("its SHA-256 does not match its bytes") }
+        guard Self.u32(bytes, 8) == 1 else { throw damaged("format version \(Self.u32(bytes, 8)), this build reads 1") }
+        pageSize = Int(Self.u32(bytes, 12))
+        guard pageSize >= 512, pageSize <= 1 << 16 else { throw damaged("page size \(pageSize)") }
+        since = Self.u64(bytes, 16)
+        txn = Self.u64(bytes, 24)
+        pageCount = Self.u64(bytes, 32)
+        let runCount = Int(Self.u32(bytes, 40))
+        var offset = 48
+        guard offset + pageSize <= body.count else { throw damaged("shorter than its meta page") }
+        meta = bytes[offset..<(offset + pageSize)]
+        offset += pageSize
+        runs = []
+        for _ in 0..<runCount {
+            guard offset + 16 <= body.count else { throw damaged("a run header past its end") }
+            let first = Self.u64(bytes, offset)
+            let count = Int(Self.u32(bytes, offset + 8))
+            offset += 16
+            guard count >= 1, first >= 2, first + UInt64(count) <= pageCount, offset + count * pageSize <= body.count else {
+                throw damaged("run of \(count) pages at page \(first) outside its \(pageCount) pages or its bytes")
+            }
+            runs.append((first, count, bytes[offset..<(offset + count * pageSize)]))
+            offset += count * pageSize
+        }
+        guard offset == body.count else { throw damaged("\(body.count - offset) bytes after its last run") }
+    }
+
+    static func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out += $0 }
+    }
+
+    static func u32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * UInt32($1)) }
+    }
+
+    static func u64(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+    }
+}
+
+/// The plain file a restore assembles: the base image, then each commit's pages and meta
+/// written at their places (pwrite), then one fsync.
+final class ImageFile {
+    let path: String
+    let fd: Int32
+
+    init(path: String, bytes: [UInt8]) throws {
+        self.path = path
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ReplicationError.damagedObject(key: path, reason: "cannot create: \(String(cString: strerror(errno)))") }
+        try write(bytes[...], at: 0)
+    }
+
+    deinit { close(fd) }
+
+    func apply(_ object: CommitObject, key: String) throws {
+        let size = Int(object.pageCount) * object.pageSize
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw ReplicationError.damagedObject(key: path, reason: "fstat: \(String(cString: strerror(errno)))") }
+        if Int(status.st_size) < size, ftruncate(fd, off_t(size)) != 0 {
+            throw ReplicationError.damagedObject(key: path, reason: "cannot grow: \(String(cString: strerror(errno)))")
+        }
+        for run in object.runs { try write(run.bytes, at: Int(run.first) * object.pageSize) }
+        try write(object.meta, at: Int(object.txn % 2) * object.pageSize)
+    }
+
+    func finish() throws {
+        guard fsync(fd) == 0 else { throw ReplicationError.damagedObject(key: path, reason: "fsync: \(String(cString: strerror(errno)))") }
+    }
+
+    private func write(_ bytes: ArraySlice<UInt8>, at offset: Int) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let result = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+                if result < 0, errno == EINTR { continue }
+                guard result > 0 else { throw ReplicationError.damagedObject(key: path, reason: "write: \(String(cString: strerror(errno)))") }
+                done += result
+            }
+        }
+    }
+}
+
+/// Reads a whole file.
+enum FileBytes {
+    static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ReplicationError.damagedObject(key: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw ReplicationError.damagedObject(key: path, reason: "read: \(String(cString: strerror(errno)))") }
+            if count == 0 { return out }
+            out += chunk[0..<count]
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import MapStore
+import MapStoreReplication
+import MapStoreTestSupport
+import Testing
+
+/// Shipping a database's commits to a real SeaweedFS and restoring them (``Replicator``,
+/// ``ReplicaRestore``).
+@Suite(.enabled(if: SeaweedFS.enabled, SeaweedFS.missing))
+struct ReplicationTests {
+    /// Every entry of the main tree and of every table: what a restored copy must equal.
+    static func contents(_ db: Database) throws -> [String: [[UInt8]]] {
+        try db.read { txn in
+            var all: [String: [[UInt8]]] = [:]
+            all[""] = try txn.entries().flatMap { [$0.key, $0.value] }
+            for name in try txn.tableNames() { all[name] = try txn.table(name).entries().flatMap { [$0.key, $0.value] } }
+            return all
+        }
+    }
+
+    /// A replica of a fresh bucket, with its client.
+    static func replica() async throws -> (ReplicaLocation, S3Client) {
+        let client = try await SeaweedFS.shared().client()
+        let bucket = SeaweedFS.bucketName()
+        try await client.createBucket(bucket)
+        return (ReplicaLocation(bucket: bucket, prefix: "dbs/orders"), client)
+    }
+
+    /// Some changes of every kind: new keys, overwrites, deletes, a table, a value long enough
+    /// for an overflow run, and several commits between two rounds of shipping.
+    static func change(_ db: Database, round: Int) throws {
+        for commit in 0..<5 {
+            try db.write { txn in
+                for key in 0..<40 { try txn.put(Array("k\(round)-\(commit)-\(key)".utf8), Array("value \(round) \(commit) \(key)".utf8)) }
+                if round > 0 { _ = try txn.delete(Array("k\(round - 1)-\(commit)-3".utf8)) }
+                try txn.put(Array("shared".utf8), Array("round \(round) commit \(commit)".utf8))
+                try txn.table("orders").put(Array("o\(round)-\(commit)".utf8), [UInt8](repeating: UInt8(round), count: 9_000))
+            }
+        }
+    }
+
+    @Test func shippedCommitsRestoreToTheSameDatabase() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await Self.replica()
+        let replicator = Replicator(database: db, location: location, client: client)
+        try Self.change(db, round: 0)
+        let first = try await replicator.shipOnce()
+        #expect(first.base != nil && first.commit == nil, "the first round ships a base copy")
+        var expected: [(txn: UInt64, contents: [String: [[UInt8]]])] = [(first.replicaAt, try Self.contents(db))]
+        for round in 1...3 {
+            try Self.change(db, round: round)
+            let report = try await replicator.shipOnce()
+            #expect(report.base == nil)
+            let newest = try await db.read { $0.transactionID }
+            #expect(report.commit == newest, "one object for the five commits since the last round")
+            #expect(report.pages > 0)
+            expected.append((report.replicaAt, try Self.contents(db)))
+        }
+        let idle = try await replicator.shipOnce()
+        #expect(idle.commit == nil && idle.base == nil, "nothing new: nothing shipped")
+
+        let restored = dir.file("restored.mapstore")
+        let report = try await ReplicaRestore.restore(from: location, client: client, to: restored)
+        #expect(report.transactionID == expected.last!.txn && report.commits == 3)
+        do {
+            let copy = try Database(path: restored, options: .testing())
+            #expect(try Self.contents(copy) == expected.last!.contents)
+            #expect(try copy.check() == [])
+        }
+
+        // Point in time: each shipped commit, and a transaction between two of them.
+        for point in expected {
+            let path = dir.file("at-\(point.txn).mapstore")
+            let at = try await ReplicaRestore.restore(from: location, client: client, to: path, transactionID: point.txn)
+            #expect(at.transactionID == point.txn)
+            let restoredAt = try Database(path: path, options: .testing())
+            #expect(try Self.contents(restoredAt) == point.contents, "restore at \(point.txn)")
+            #expect(try restoredAt.check() == [])
+        }
+        let between = try await ReplicaRestore.restore(from: location, client: client, to: dir.file("between.mapstore"), transactionID: expected[2].txn - 1)
+        #expect(between.transactionID == expected[1].txn, "the newest shipped commit at or before the one asked for")
+        await #expect(throws: ReplicationError.noCommit(location: location.description, atOrBefore: expected[0].txn - 1)) {
+            try await ReplicaRestore.restore(from: location, client: client, to: dir.file("none.mapstore"), transactionID: expected[0].txn - 1)
+        }
+        // An existing database is replaced only when asked.
+        await #expect(throws: (any Error).self) { try await ReplicaRestore.restore(from: location, client: client, to: restored) }
+        _ = try await ReplicaRestore.restore(from: location, client: client, to: restored, overwrite: true)
+    }
+
+    /// A damaged commit object is found by its checksum; the restore names it and creates nothing.
+    @Test func aDamagedObjectIsRefusedByName() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await Self.replica()
+        let replicator = Replicator(database: db, location: location, client: client)
+        try Self.change(db, round: 0)
+        _ = try await replicator.shipOnce()
+        try Self.change(db, round: 1)
+        let shipped = try await replicator.shipOnce()
+        let key = "dbs/orders/commits/" + String(repeating: "0", count: 20 - String(shipped.commit!).count) + String(shipped.commit!) + ".gz"
+        var bytes = try #require(try await client.get(bucket: location.bucket, key: key))
+        bytes[bytes.count / 2] ^= 0x40
+        try await client.put(bucket: location.bucket, key: key, bytes: bytes)
+        let target = dir.file("restored.mapstore")
+        do {
+            _ = try await ReplicaRestore.restore(from: location, client: client, to: target)
+            Issue.record("a damaged object was restored")
+        } catch let error as ReplicationError {
+            guard case let .damagedObject(named, _) = error else { Issue.record("\(error)"); return }
+            #expect(named == key)
+        }
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
+
+    /// A database replaced by an older one (a restored backup) is not shipped onto the replica
+    /// of the newer one.
+    @Test func aDatabaseBehindItsReplicaIsRefused() async throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("primary.mapstore")
+        let (location, client) = try await Self.replica()
+        do {
+            let db = try Database(path: path, options: .testing(durability: .full))
+            try Self.change(db, round: 0)
+            _ = try await Replicator(database: db, location: location, client: client).shipOnce()
+            try Self.change(db, round: 1)
+            _ = try await Replicator(database: db, location: location, client: client).shipOnce()
+        }
+        try FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.removeItem(atPath: path + "-lock")
+        let fresh = try Database(path: path, options: .testing(durability: .full))
+        try await fresh.write { try $0.put("only", "one") }
+        await #expect(throws: ReplicationError.self) { try await Replicator(database: fresh, location: location, client: client).shipOnce() }
+    }
+}
