@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "mapstore-cli",
             dependencies: [
-                "MapStore", "MapStoreVM", "MapStoreShadow",
+                "MapStore", "MapStoreVM", "MapStoreShadow", "MapStoreReplication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -95,8 +95,9 @@ let package = Package(
         ),
         .testTarget(
             name: "MapStoreReplicationTests",
-            // Against a real SeaweedFS the tests start on free loopback ports (SeaweedFS.swift).
-            dependencies: ["MapStoreReplication", "MapStoreTestSupport"]
+            // Against a real SeaweedFS the tests start on free loopback ports (SeaweedFS.swift);
+            // the CLI tests run the built `mapstore` (replicate, restore s3://).
+            dependencies: ["MapStore", "MapStoreReplication", "MapStoreTestSupport", "mapstore-cli"]
         ),
         .testTarget(
             name: "MapStoreVMTests",

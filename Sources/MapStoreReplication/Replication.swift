@@ -135,9 +135,9 @@ public struct Replicator: Sendable {
     }
 
     /// One round: a base copy if the replica has none, then one commit object if the
-    /// database has moved past the replica.
+    /// database has moved past the replica. A bucket that does not exist is created.
     public func shipOnce() async throws -> ShipReport {
-        let (bases, commits) = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix.isEmpty ? "" : location.prefix + "/"))
+        let (bases, commits) = location.catalog(try await listingCreatingBucket())
         var report = ShipReport(base: nil, commit: nil, replicaAt: 0, pages: 0, bytes: 0)
         var at: UInt64
         if let newestBase = bases.last {
@@ -169,6 +169,21 @@ public struct Replicator: Sendable {
         }
         report.replicaAt = at
         return report
+    }
+
+    /// The replica's objects; a bucket that does not exist yet is created (a first replica
+    /// into a bucket nobody made: ours to fill) and has none.
+    private func listingCreatingBucket() async throws(S3Error) -> [S3Object] {
+        let prefix = location.prefix.isEmpty ? "" : location.prefix + "/"
+        var missing = false
+        do {
+            return try await client.list(bucket: location.bucket, prefix: prefix)
+        } catch {
+            guard error.code == "NoSuchBucket" else { throw error }
+            missing = true
+        }
+        if missing { try await client.createBucket(location.bucket) }
+        return []
     }
 
     /// A plain gzip backup of the newest commit (checked by the backup itself), read back.

@@ -66,6 +66,12 @@ public enum S3Error: Error, Sendable, Equatable, CustomStringConvertible {
     /// An `s3://` URL or endpoint that does not parse.
     case badLocation(String)
 
+    /// S3's error code (`NoSuchKey`, `NoSuchBucket`, ...), when the store answered with one.
+    public var code: String? {
+        guard case let .status(_, _, _, _, code, _) = self else { return nil }
+        return code
+    }
+
     /// Whether the store refused the keys: a wrong secret, an unknown access key, no permission.
     public var isAccessDenied: Bool {
         guard case let .status(_, _, _, status, code, _) = self else { return false }

@@ -27,6 +27,7 @@ struct MapStoreCommand: ParsableCommand {
             TableCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
+            ReplicateCommand.self,
             DumpCommand.self,
             LoadCommand.self,
             ReadersCommand.self,

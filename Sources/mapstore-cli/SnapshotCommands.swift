@@ -231,11 +231,15 @@ struct CompactCommand: ParsableCommand {
 struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Restore BACKUP (plain or gzip, told apart by magic bytes) as DB, then check it.",
-        discussion: "Refuses to replace an existing DB without --force (exit 3). A damaged backup exits 3 and creates or changes nothing."
+        abstract: "Restore BACKUP (plain or gzip, told apart by magic bytes), or a replica s3://BUCKET/PREFIX, as DB, then check it.",
+        discussion: """
+            Refuses to replace an existing DB without --force (exit 3). A damaged backup or replica object exits 3 and \
+            creates or changes nothing. From a replica: the latest commit shipped, or with --txn N the newest at or \
+            before N (exit 1 when there is none).
+            """
     )
 
-    @Argument(help: "The backup file (plain or gzip), or \"-\" for standard input.", completion: .file())
+    @Argument(help: "The backup file (plain or gzip), \"-\" for standard input, or a replica s3://BUCKET/PREFIX.", completion: .file())
     var backup: String
 
     @Argument(help: "The database file to create (or, with --force, replace).", completion: .file())
@@ -244,8 +248,23 @@ struct RestoreCommand: ParsableCommand {
     @Flag(help: "Replace DB when it exists.")
     var force = false
 
+    @Option(help: "From a replica: the newest commit at or before this transaction id.")
+    var txn: UInt64?
+
+    @Option(help: "From a replica: the object store's URL (http://HOST:PORT); default AWS_ENDPOINT_URL, else AWS S3.")
+    var endpoint: String?
+
+    func validate() throws {
+        if !backup.hasPrefix("s3://"), txn != nil || endpoint != nil {
+            throw ValidationError("--txn and --endpoint are for restoring a replica (s3://BUCKET/PREFIX)")
+        }
+    }
+
     /// Decodes, checks and renames into place.
     func run() throws {
+        if backup.hasPrefix("s3://") {
+            return try ReplicaRestoreCommand.run(from: backup, to: db, txn: txn, force: force, endpoint: endpoint)
+        }
         let fromStdin = backup == "-"
         guard fromStdin || DatabaseOpener.fileExists(backup) else {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: restore: no such backup: \(backup)")
