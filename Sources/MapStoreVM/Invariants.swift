@@ -9,7 +9,8 @@ extension Kernel {
     /// - swap PTEs name live slots, whose reference counts equal the PTEs naming them;
     /// - the page cache and the frames agree, and the frame limit holds;
     /// - every TLB entry matches the page table of its address space (same PPN, same
-    ///   R/W, U/S and XD; D cached only if the PTE has D).
+    ///   R/W, U/S and XD; D cached only if the PTE has D);
+    /// - the caches are inclusive and every line sits in the set its address indexes.
     public func checkInvariants() -> [String] {
         var problems: [String] = []
         let census = checkPageTables(&problems)
@@ -20,6 +21,7 @@ extension Kernel {
             problems.append("\(memory.dataFramesInUse) data frames in use, limit \(limit)")
         }
         checkTLBs(&problems)
+        problems += mmu.caches.checkInvariants()
         return problems
     }
 

@@ -45,16 +45,21 @@ public struct AccessResult: Equatable, Sendable {
     public var fault: FaultKind
     /// The byte read or written (nil when refused).
     public var value: UInt8?
+    /// The level of the memory system that served the data (nil when refused or with the
+    /// caches off).
+    public var cache: MemoryLevel?
 
     /// A result with every field given.
     @inlinable
-    public init(op: AccessKind, va: UInt64, pa: UInt64?, tlbHit: Bool, fault: FaultKind, value: UInt8?) {
+    public init(op: AccessKind, va: UInt64, pa: UInt64?, tlbHit: Bool, fault: FaultKind, value: UInt8?,
+                cache: MemoryLevel? = nil) {
         self.op = op
         self.va = va
         self.pa = pa
         self.tlbHit = tlbHit
         self.fault = fault
         self.value = value
+        self.cache = cache
     }
 
     /// The physical page number, or nil.
@@ -160,6 +165,7 @@ public final class Kernel {
         var snapshot = countersStorage.pointee
         snapshot.framesInUse = UInt64(memory.dataFramesInUse)
         snapshot.pageTableFrames = UInt64(memory.tableFramesInUse)
+        mmu.caches.report(into: &snapshot)
         return snapshot
     }
 
@@ -239,6 +245,7 @@ public final class Kernel {
         let pfn = translation.pa >> pageShift
         let offset = Int(translation.pa & offsetMask)
         memory.touch(pfn, stamp: time)
+        let cache = mmu.cachesEnabled ? mmu.caches.access(pa: translation.pa, write: op == .write, walk: false) : nil
         let byte: UInt8
         if op == .write {
             memory.writeByte(pfn, offset: offset, value)
@@ -246,7 +253,7 @@ public final class Kernel {
         } else {
             byte = memory.readByte(pfn, offset: offset)
         }
-        return AccessResult(op: op, va: va, pa: translation.pa, tlbHit: tlbHit, fault: fault, value: byte)
+        return AccessResult(op: op, va: va, pa: translation.pa, tlbHit: tlbHit, fault: fault, value: byte, cache: cache)
     }
 
     /// Loads CR3 with `pid`'s page table; without PCID the TLB is flushed.

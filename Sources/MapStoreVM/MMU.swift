@@ -26,7 +26,8 @@ public struct Translation: Sendable {
     }
 }
 
-/// The hardware: a TLB hierarchy and the page walker, reading PTEs from simulated memory.
+/// The hardware: a TLB hierarchy and the page walker, reading PTEs from simulated memory,
+/// and the caches that data accesses and walk reads go through.
 ///
 /// The MMU knows nothing of VMAs or files: it translates or it faults, and it sets the
 /// A bit on every walk that reaches a page and the D bit on a write (a write that hits a
@@ -38,6 +39,11 @@ public final class MMU {
     public let memory: PhysicalMemory
     /// The TLBs.
     public let tlb: TLB
+    /// The L1 d-cache, L2 and L3 (issue 20).
+    public let caches: Caches
+    /// Whether data accesses and walk reads go through ``caches`` (trace `caches on|off`; on by
+    /// default). Off, nothing is looked up or counted, and records name no level.
+    @exclusivity(unchecked) public var cachesEnabled = true
     @usableFromInline let counters: UnsafeMutablePointer<Counters>
     @usableFromInline let pageShift: UInt64
     @usableFromInline let offsetMask: UInt64
@@ -52,6 +58,7 @@ public final class MMU {
         self.preset = preset
         self.memory = memory
         self.tlb = TLB(preset: preset)
+        self.caches = Caches(preset.caches)
         self.counters = counters
         pageShift = UInt64(preset.pageShift)
         offsetMask = UInt64(preset.pageSize - 1)
@@ -127,8 +134,7 @@ public final class MMU {
         while true {
             let shift = UInt64(levels - 1 - level) &* bitsPerLevel
             let index = Int((vpn >> shift) & indexMask)
-            var pte = memory.readPTE(table: table, index: index)
-            counters.pointee.walkReads &+= 1
+            var pte = walkRead(table: table, index: index)
             guard pte.isPresent else { return Translation(status: .notPresent, pa: 0, tlbHit: tlbHit) }
             if level == levels - 1 {
                 let flags = Self.tlbFlags(pte)
@@ -150,6 +156,15 @@ public final class MMU {
             table = pte.ppn
             level += 1
         }
+    }
+
+    /// One PTE read of the walk: counted, and looked up in the caches at the entry's physical
+    /// address (a read even when the walk then sets A or D in it).
+    @inlinable
+    func walkRead(table: UInt64, index: Int) -> PageTableEntry {
+        counters.pointee.walkReads &+= 1
+        if cachesEnabled { caches.access(pa: (table << pageShift) | UInt64(index &* 8), write: false, walk: true) }
+        return memory.readPTE(table: table, index: index)
     }
 
     /// Reads the leaf PTE of `vpn` without side effects (no counters, no A/D), or nil if a

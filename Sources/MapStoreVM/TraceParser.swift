@@ -34,6 +34,8 @@ public enum TraceCommand: Equatable, Sendable {
     case faultAround(Int)
     /// `pcid on|off` (an extension: whether CR3 switches keep TLB entries).
     case pcid(Bool)
+    /// `caches on|off` (an extension: whether accesses and walk reads go through the caches).
+    case caches(Bool)
     /// `file NAME SIZE`.
     case file(name: String, size: UInt64)
     /// `spawn NAME`.
@@ -183,7 +185,8 @@ public struct TraceParser {
         case "frames": try parseFrames(line)
         case "policy": try parsePolicy(line)
         case "fault-around": try parseFaultAround(line)
-        case "pcid": try parsePCID(line)
+        case "pcid": add(.pcid(try line.onOff(1, "pcid on|off")), line)
+        case "caches": add(.caches(try line.onOff(1, "caches on|off")), line)
         case "file": try parseFile(line)
         case "spawn":
             try line.expectCount(2...2, "spawn NAME")
@@ -245,16 +248,6 @@ public struct TraceParser {
         let pages = try line.number(1)
         if pages < 1 || pages > 1 << 20 { throw line.fail(1, "fault-around must be between 1 and 1048576 pages") }
         add(.faultAround(Int(pages)), line)
-    }
-
-    /// `pcid on|off`.
-    private mutating func parsePCID(_ line: TraceLine) throws(TraceParseError) {
-        try line.expectCount(2...2, "pcid on|off")
-        switch line.text(1) {
-        case "on": add(.pcid(true), line)
-        case "off": add(.pcid(false), line)
-        default: throw line.fail(1, "expected on or off")
-        }
     }
 
     /// `file NAME SIZE`: a new file name and at least one byte.
@@ -463,6 +456,16 @@ private struct TraceLine {
             throw fail(token, "expected a number (decimal or 0x-hex), found '\(text(token))'")
         }
         return value
+    }
+
+    /// The line `KEYWORD on|off`: whether token `token` says on.
+    func onOff(_ token: Int, _ usage: String) throws(TraceParseError) -> Bool {
+        try expectCount(token + 1...token + 1, usage)
+        switch text(token) {
+        case "on": return true
+        case "off": return false
+        default: throw fail(token, "expected on or off")
+        }
     }
 
     /// Token `token` as a protection.
