@@ -82,6 +82,12 @@ public struct Counters: Equatable, Sendable {
     public var cacheWritebacks: UInt64 = 0
     /// Cycles: over every data access and page-walk read, the latency of the level that served it.
     public var cycles: UInt64 = 0
+    /// Nested paging: EPT walks (one per guest-physical address translated, issue 20).
+    public var eptWalks: UInt64 = 0
+    /// Nested paging: EPT entry reads from host memory during EPT walks.
+    public var eptWalkReads: UInt64 = 0
+    /// Nested paging: EPT violations, each a guest frame getting its host frame on first use.
+    public var eptFaults: UInt64 = 0
     /// Copy-on-write faults (counted in ``faultsCow``) that also had to read the file page
     /// in first: Linux reports those as major faults (getrusage `ru_majflt`). Kept out of
     /// ``fields`` so the trace summary is unchanged; the shadow uses it.
@@ -104,7 +110,8 @@ public struct Counters: Equatable, Sendable {
          ("l1dHits", l1dHits), ("l1dMisses", l1dMisses), ("l2Hits", l2Hits), ("l2Misses", l2Misses),
          ("l3Hits", l3Hits), ("l3Misses", l3Misses), ("walkL1dHits", walkL1dHits), ("walkL1dMisses", walkL1dMisses),
          ("walkL2Hits", walkL2Hits), ("walkL2Misses", walkL2Misses), ("walkL3Hits", walkL3Hits),
-         ("walkL3Misses", walkL3Misses), ("cacheWritebacks", cacheWritebacks), ("cycles", cycles)]
+         ("walkL3Misses", walkL3Misses), ("cacheWritebacks", cacheWritebacks), ("cycles", cycles),
+         ("eptWalks", eptWalks), ("eptWalkReads", eptWalkReads), ("eptFaults", eptFaults)]
     }
 
     /// Faults of every kind that the kernel resolved (zero + minor + major + cow).

@@ -109,6 +109,10 @@ extension Preset {
         caches.levels[0].offsetBits + caches.levels[0].indexBits <= pageShift
     }
 
+    /// Whether `nested on` can run on this preset: the EPT's 4 levels of 9 bits over 4 KiB
+    /// pages need a guest of the same shape.
+    public var supportsNestedPaging: Bool { pageShift == 12 && levels == 4 }
+
     /// The split of physical address `pa` for every cache level, L1 first: tag, set, offset.
     public func cacheSplit(_ pa: UInt64) -> [CacheAddressSplit] {
         caches.levels.map { $0.split(pa) }

@@ -80,6 +80,8 @@ public struct Trace: Sendable {
     public var fileNames: [String] = []
     /// Whether the trace uses `policy opt` (the replayer then hands the kernel the future).
     public var usesOpt = false
+    /// `nested on`: the processes run as a guest under EPT (issue 20).
+    public var nested = false
 }
 
 /// A trace that does not parse: where, and why.
@@ -175,13 +177,14 @@ public struct TraceParser {
         }
     }
 
-    /// A command other than an access, by its keyword. Every command but `preset` ends the
-    /// trace's preamble, so `preset` must come first.
+    /// A command other than an access, by its keyword. Every command but `preset` and `nested`
+    /// ends the trace's preamble, so those two must come first.
     private mutating func parseCommand(_ line: TraceLine) throws(TraceParseError) {
         let keyword = line.text(0)
-        if keyword != "preset" { stateStarted = true }
+        if keyword != "preset" && keyword != "nested" { stateStarted = true }
         switch keyword {
         case "preset": try parsePreset(line)
+        case "nested": try parseNested(line)
         case "frames": try parseFrames(line)
         case "policy": try parsePolicy(line)
         case "fault-around": try parseFaultAround(line)
@@ -220,7 +223,20 @@ public struct TraceParser {
         guard let preset = Preset.named(line.text(1)) else {
             throw line.fail(1, "unknown preset '\(line.text(1))'; expected core-i7, skylake or csapp-small")
         }
+        if trace.nested && !preset.supportsNestedPaging { throw Self.nestedUnsupported(line, 1) }
         trace.preset = preset
+    }
+
+    /// `nested on|off`, only before any command other than `preset`.
+    private mutating func parseNested(_ line: TraceLine) throws(TraceParseError) {
+        let on = try line.onOff(1, "nested on|off")
+        if stateStarted { throw line.fail(0, "nested must come before any command other than preset") }
+        if on && !trace.preset.supportsNestedPaging { throw Self.nestedUnsupported(line, 0) }
+        trace.nested = on
+    }
+
+    private static func nestedUnsupported(_ line: TraceLine, _ token: Int) -> TraceParseError {
+        line.fail(token, "nested paging needs a preset with 4 KiB pages and 4 levels (core-i7, skylake)")
     }
 
     /// `frames N|unlimited`.

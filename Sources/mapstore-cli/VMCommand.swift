@@ -121,12 +121,13 @@ struct VMCommand: ParsableCommand {
                 if statsOnly {
                     try replayer.run()
                 } else {
-                    if !json { out.line(TraceOutput.tableHeader) }
+                    let nested = parsed.nested
+                    if !json { out.line(TraceOutput.tableHeader(nested: nested)) }
                     let names = parsed.processNames
                     try replayer.run { access, result in
                         let name = names[Int(access.pid)]
-                        out.line(json ? TraceOutput.jsonRow(access, result, process: name)
-                                      : TraceOutput.tableRow(access, result, process: name))
+                        out.line(json ? TraceOutput.jsonRow(access, result, process: name, nested: nested)
+                                      : TraceOutput.tableRow(access, result, process: name, nested: nested))
                     }
                 }
             } catch {

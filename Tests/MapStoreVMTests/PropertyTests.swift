@@ -50,10 +50,10 @@ import Glibc
     }
 
     @discardableResult
-    static func run(seed: UInt64, steps: Int, policy: ReplacementPolicy) throws -> Counters {
+    static func run(seed: UInt64, steps: Int, policy: ReplacementPolicy, nested: Bool = false) throws -> Counters {
         var rng = SplitMix64(seed: seed)
         func pick(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
-        let kernel = Kernel(frameLimit: 6 + pick(6), policy: policy, faultAround: [1, 4, 16][pick(3)], pcid: pick(2) == 0)
+        let kernel = Kernel(frameLimit: 6 + pick(6), policy: policy, faultAround: [1, 4, 16][pick(3)], pcid: pick(2) == 0, nested: nested)
         let file = kernel.addFile(name: "f", size: 0x20000)
         var model = Model()
         func spawn() throws {
@@ -150,7 +150,7 @@ import Glibc
         #expect(c.l1dHits + c.l1dMisses == dataLookups, "seed \(seed)")
         #expect(c.l2Hits + c.l2Misses == c.l1dMisses, "seed \(seed)")
         #expect(c.l3Hits + c.l3Misses == c.l2Misses, "seed \(seed)")
-        #expect(c.walkL1dHits + c.walkL1dMisses == c.walkReads, "seed \(seed)")
+        #expect(c.walkL1dHits + c.walkL1dMisses == c.walkReads + c.eptWalkReads, "seed \(seed)")
         #expect(c.walkL2Hits + c.walkL2Misses == c.walkL1dMisses, "seed \(seed)")
         #expect(c.walkL3Hits + c.walkL3Misses == c.walkL2Misses, "seed \(seed)")
         #expect(c.l1dHits > 0 && c.l3Misses > 0 && c.walkL1dHits > 0, "seed \(seed): the traces reach every outcome")
@@ -163,6 +163,15 @@ import Glibc
         let policies: [ReplacementPolicy] = [.fifo, .lru, .clock, .random(seed: 9), .opt]
         let counters = try Self.run(seed: UInt64(seed), steps: 400, policy: policies[seed % policies.count])
         #expect(counters.evictions > 0, "the frame limit should force replacement")
+    }
+
+    /// The same traces run as a guest under EPT: the invariants (the EPT's among them) and the
+    /// bytes hold, every EPT walk reads 4 entries, and each guest frame is backed once.
+    @Test(arguments: 0..<4)
+    func randomNestedTracesKeepTheInvariants(seed: Int) throws {
+        let counters = try Self.run(seed: UInt64(200 + seed), steps: 300, policy: [.lru, .clock][seed % 2], nested: true)
+        #expect(counters.eptWalks > 0 && counters.eptWalkReads <= 4 * counters.eptWalks)
+        #expect(counters.eptFaults > 0)
     }
 
     /// The random traces do reach the interesting paths (otherwise the test above proves little).
