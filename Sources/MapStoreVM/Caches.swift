@@ -109,30 +109,30 @@ public enum MemoryLevel: UInt8, Sendable, CustomStringConvertible {
 /// below it, so an eviction back-invalidates the levels above), write-back with write-allocate.
 ///
 /// Tags only: a line records which memory block it holds and whether it is dirty; the bytes
-/// stay in ``PhysicalMemory``. Every level's ways live in flat buffers allocated once, so an
-/// access never allocates. Data accesses and page-walk reads are tallied apart.
+/// stay in ``PhysicalMemory``. Every level's ways live in one flat buffer allocated once, so an
+/// access never allocates. A set keeps its lines in order of use, most recent first, invalid
+/// ways last: the LRU line is the last valid one, and a set of 8 one-word ways is one 64-byte
+/// host cache line. Data accesses and page-walk reads are tallied apart.
 public final class Caches {
     /// The geometry this hierarchy was built with.
     public let geometry: CacheHierarchyGeometry
     /// Number of cache levels.
     public let levelCount: Int
     @usableFromInline let lineShift: UInt64
-    /// Per way of every level, level by level: `(line address << 1) | 1`, or 0 for an invalid way.
-    @usableFromInline let keys: UnsafeMutablePointer<UInt64>
-    /// Per way: 1 when the line is dirty.
-    @usableFromInline let dirty: UnsafeMutablePointer<UInt8>
-    /// Per way: when it was last used (true LRU within its set).
-    @usableFromInline let stamps: UnsafeMutablePointer<UInt64>
-    /// Per level: where its ways start in the buffers, its set mask and ways.
+    /// Per way of every level, level by level, set by set: `(line address << 2) | dirty << 1 | 1`,
+    /// or 0 for an invalid way. Within a set: most recently used first, invalid ways last.
+    @usableFromInline let ways: UnsafeMutablePointer<UInt64>
+    /// Per level: where its ways start in ``ways``, its set mask and associativity.
     @usableFromInline let shapes: UnsafeMutablePointer<Shape>
     /// Per level, then memory: the latency in cycles.
     @usableFromInline let latencies: UnsafeMutablePointer<UInt64>
     /// The tallies, laid out as ``Tally`` says.
     @usableFromInline let tallies: UnsafeMutablePointer<UInt64>
-    @usableFromInline let clock: UnsafeMutablePointer<UInt64>
-    let wayCount: Int
 
-    /// Where one level sits in the flat buffers.
+    @usableFromInline static let valid: UInt64 = 1
+    @usableFromInline static let dirty: UInt64 = 2
+
+    /// Where one level sits in ``ways``.
     @usableFromInline
     struct Shape {
         @usableFromInline var base: Int
@@ -164,37 +164,29 @@ public final class Caches {
             base += level.sets * level.ways
         }
         latencies[levelCount] = UInt64(geometry.memoryLatency)
-        wayCount = base
-        keys = .allocate(capacity: base); keys.initialize(repeating: 0, count: base)
-        dirty = .allocate(capacity: base); dirty.initialize(repeating: 0, count: base)
-        stamps = .allocate(capacity: base); stamps.initialize(repeating: 0, count: base)
+        ways = .allocate(capacity: base); ways.initialize(repeating: 0, count: base)
         tallies = .allocate(capacity: Tally.count); tallies.initialize(repeating: 0, count: Tally.count)
-        clock = .allocate(capacity: 1); clock.initialize(to: 0)
     }
 
     deinit {
-        keys.deallocate(); dirty.deallocate(); stamps.deallocate(); shapes.deallocate()
-        latencies.deallocate(); tallies.deallocate(); clock.deallocate()
+        ways.deallocate(); shapes.deallocate(); latencies.deallocate(); tallies.deallocate()
     }
 
     /// One access to physical address `pa` (a data access, or with `walk` a page-walk read):
     /// looks the line up L1 first, fills every level that missed (write-allocate: a write fills
     /// too, and dirties the L1 copy) and returns the level that served it.
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public func access(pa: UInt64, write: Bool, walk: Bool) -> MemoryLevel {
-        let key = ((pa >> lineShift) << 1) | 1
+        let line = pa >> lineShift
         let tally = walk ? Tally.walkBase : 0
         var served = levelCount
-        var l1Slot = -1
         for level in 0..<levelCount {
-            let slot = find(level: level, key: key)
+            let slot = find(level: level, line: line)
             if slot >= 0 {
-                clock.pointee &+= 1
-                stamps[slot] = clock.pointee
+                promote(level: level, slot: slot)
                 tallies[tally &+ level &* 2] &+= 1
                 served = level
-                if level == 0 { l1Slot = slot }
                 break
             }
             tallies[tally &+ level &* 2 &+ 1] &+= 1
@@ -202,65 +194,94 @@ public final class Caches {
         // Outermost first, so that every level already holds the line when the one above fills.
         var level = served &- 1
         while level >= 0 {
-            l1Slot = install(level: level, key: key)
+            install(level: level, line: line)
             level &-= 1
         }
-        if write { dirty[l1Slot] = 1 }
+        // The line is now the most recent of its L1 set: the set's first way.
+        if write { ways[setBase(level: 0, line: line)] |= Self.dirty }
         tallies[Tally.cycles] &+= latencies[served]
         return MemoryLevel(rawValue: UInt8(served == levelCount ? 3 : served))!
     }
 
-    /// The way of `level` holding `key`, or -1. Does not touch the LRU order.
-    @inlinable
-    func find(level: Int, key: UInt64) -> Int {
+    /// The first way of the set of `level` that `line` indexes.
+    @inlinable @inline(__always)
+    func setBase(level: Int, line: UInt64) -> Int {
         let shape = shapes[level]
-        let base = shape.base &+ Int((key >> 1) & shape.setMask) &* shape.ways
-        for slot in base..<(base &+ shape.ways) where keys[slot] == key { return slot }
+        return shape.base &+ Int(line & shape.setMask) &* shape.ways
+    }
+
+    /// The way of `level` holding `line`, or -1. Does not touch the order of use.
+    @inlinable @inline(__always)
+    func find(level: Int, line: UInt64) -> Int {
+        let base = setBase(level: level, line: line)
+        for slot in base..<(base &+ shapes[level].ways) {
+            let word = ways[slot]
+            if word == 0 { break }  // invalid ways come last
+            if word >> 2 == line { return slot }
+        }
         return -1
     }
 
-    /// Puts `key` into `level` (which lacks it) in an invalid way, else over the set's least
-    /// recently used line, which is evicted; returns the way.
-    @usableFromInline
-    func install(level: Int, key: UInt64) -> Int {
-        let shape = shapes[level]
-        let base = shape.base &+ Int((key >> 1) & shape.setMask) &* shape.ways
-        var victim = base
-        for slot in base..<(base &+ shape.ways) {
-            if keys[slot] == 0 { victim = slot; break }
-            if stamps[slot] < stamps[victim] { victim = slot }
+    /// Makes the line in `slot` the most recently used of its set.
+    @inlinable @inline(__always)
+    func promote(level: Int, slot: Int) {
+        let base = slot &- (slot &- shapes[level].base) % shapes[level].ways
+        let word = ways[slot]
+        var index = slot
+        while index > base {
+            ways[index] = ways[index &- 1]
+            index &-= 1
         }
-        if keys[victim] != 0 { evict(level: level, slot: victim) }
-        keys[victim] = key
-        dirty[victim] = 0
-        clock.pointee &+= 1
-        stamps[victim] = clock.pointee
-        return victim
+        ways[base] = word
     }
 
-    /// Evicts the line in `slot` of `level`: its copies in the levels above go too (inclusion),
-    /// and if any copy was dirty the line is written to the level below, or to memory.
-    func evict(level: Int, slot: Int) {
-        let key = keys[slot]
-        var wasDirty = dirty[slot] != 0
+    /// Puts `line` (which `level` lacks) first in its set; the set's least recently used line,
+    /// if the set was full, is evicted.
+    @usableFromInline
+    func install(level: Int, line: UInt64) {
+        let base = setBase(level: level, line: line)
+        let last = base &+ shapes[level].ways &- 1
+        if ways[last] != 0 { evict(level: level, word: ways[last]) }
+        var index = last
+        while index > base {
+            ways[index] = ways[index &- 1]
+            index &-= 1
+        }
+        ways[base] = (line << 2) | Self.valid
+    }
+
+    /// Evicts the line `word` of `level` (its slot is about to be reused): its copies in the
+    /// levels above go too (inclusion), and if any copy was dirty the line is written to the
+    /// level below, or to memory.
+    func evict(level: Int, word: UInt64) {
+        let line = word >> 2
+        var wasDirty = word & Self.dirty != 0
         for upper in 0..<level {
-            let copy = find(level: upper, key: key)
+            let copy = find(level: upper, line: line)
             if copy >= 0 {
-                if dirty[copy] != 0 { wasDirty = true }
-                keys[copy] = 0
-                dirty[copy] = 0
+                if ways[copy] & Self.dirty != 0 { wasDirty = true }
+                remove(level: upper, slot: copy)
             }
         }
-        keys[slot] = 0
-        dirty[slot] = 0
         guard wasDirty else { return }
         if level + 1 < levelCount {
-            let below = find(level: level + 1, key: key)
+            let below = find(level: level + 1, line: line)
             precondition(below >= 0, "inclusion broken: a line of L\(level + 1) is missing from L\(level + 2)")
-            dirty[below] = 1
+            ways[below] |= Self.dirty
         } else {
             tallies[Tally.writebacks] += 1
         }
+    }
+
+    /// Invalidates `slot` of `level`, closing the gap so that invalid ways stay last.
+    func remove(level: Int, slot: Int) {
+        let end = slot - (slot - shapes[level].base) % shapes[level].ways + shapes[level].ways
+        var index = slot
+        while index + 1 < end {
+            ways[index] = ways[index + 1]
+            index += 1
+        }
+        ways[end - 1] = 0
     }
 
     // MARK: Inspection
@@ -280,17 +301,18 @@ public final class Caches {
         let shape = shapes[level]
         let count = (Int(shape.setMask) + 1) * shape.ways
         return (shape.base..<(shape.base + count)).compactMap { slot in
-            guard keys[slot] != 0 else { return nil }
-            return Line(address: (keys[slot] >> 1) << lineShift, set: (slot - shape.base) / shape.ways, dirty: dirty[slot] != 0)
+            let word = ways[slot]
+            guard word != 0 else { return nil }
+            return Line(address: (word >> 2) << lineShift, set: (slot - shape.base) / shape.ways, dirty: word & Self.dirty != 0)
         }
     }
 
     /// The line of `level` holding physical address `pa`, or nil.
     public func line(level: Int, holding pa: UInt64) -> Line? {
-        let slot = find(level: level, key: ((pa >> lineShift) << 1) | 1)
+        let slot = find(level: level, line: pa >> lineShift)
         guard slot >= 0 else { return nil }
         return Line(address: (pa >> lineShift) << lineShift, set: Int((pa >> lineShift) & shapes[level].setMask),
-                    dirty: dirty[slot] != 0)
+                    dirty: ways[slot] & Self.dirty != 0)
     }
 
     /// Hits and misses of `level` (0 is L1) for data accesses, or with `walk` for page-walk reads.
@@ -318,25 +340,29 @@ public final class Caches {
         counters.cycles = cycles
     }
 
-    /// Every broken cache invariant: each level's lines are in the level below (inclusion),
-    /// and no line sits in a set its address does not index, or twice in one set.
+    /// Every broken cache invariant: each level's lines are in the level below (inclusion), no
+    /// line sits in a set its address does not index or twice in one set, and invalid ways
+    /// come after the valid ones (the order of use).
     public func checkInvariants() -> [String] {
         var problems: [String] = []
         for level in 0..<levelCount {
             let name = geometry.levels[level].name
             let shape = shapes[level]
-            for slot in shape.base..<(shape.base + (Int(shape.setMask) + 1) * shape.ways) where keys[slot] != 0 {
-                let key = keys[slot]
-                let address = "0x" + String((key >> 1) << lineShift, radix: 16)
+            for slot in shape.base..<(shape.base + (Int(shape.setMask) + 1) * shape.ways) where ways[slot] != 0 {
+                let line = ways[slot] >> 2
+                let address = "0x" + String(line << lineShift, radix: 16)
                 let set = (slot - shape.base) / shape.ways
-                if Int((key >> 1) & shape.setMask) != set {
+                if Int(line & shape.setMask) != set {
                     problems.append("\(name) holds line \(address) in set \(set)")
                 }
-                let setEnd = shape.base + (set + 1) * shape.ways
-                if ((slot + 1)..<setEnd).contains(where: { keys[$0] == key }) {
+                let setStart = shape.base + set * shape.ways
+                if (setStart..<slot).contains(where: { ways[$0] == 0 }) {
+                    problems.append("\(name) set \(set) has an invalid way before line \(address)")
+                }
+                if ((slot + 1)..<(setStart + shape.ways)).contains(where: { ways[$0] >> 2 == line && ways[$0] != 0 }) {
                     problems.append("\(name) holds line \(address) twice")
                 }
-                if level + 1 < levelCount && find(level: level + 1, key: key) < 0 {
+                if level + 1 < levelCount && find(level: level + 1, line: line) < 0 {
                     problems.append("\(name) line \(address) is missing from \(geometry.levels[level + 1].name)")
                 }
             }

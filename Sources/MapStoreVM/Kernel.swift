@@ -101,6 +101,11 @@ public final class Kernel {
     /// The MMU (TLBs and page walker).
     public let mmu: MMU
     @usableFromInline let countersStorage: UnsafeMutablePointer<Counters>
+    /// The MMU's caches and EPT, also held here for the access path.
+    @usableFromInline let caches: Caches
+    @usableFromInline let ept: ExtendedPageTables?
+    /// Whether this kernel is a guest under EPT (``ept`` is set).
+    @usableFromInline let nested: Bool
     @usableFromInline let pageShift: UInt64
     @usableFromInline let offsetMask: UInt64
     @usableFromInline let userLimit: UInt64
@@ -153,6 +158,9 @@ public final class Kernel {
         countersStorage = .allocate(capacity: 1)
         countersStorage.initialize(to: Counters())
         mmu = MMU(preset: preset, memory: memory, counters: countersStorage, ept: nested ? ExtendedPageTables() : nil)
+        caches = mmu.caches
+        ept = mmu.ept
+        self.nested = nested
         pageShift = UInt64(preset.pageShift)
         offsetMask = UInt64(preset.pageSize - 1)
         userLimit = preset.levels > 1 ? 1 << UInt64(preset.virtualBits - 1) : 1 << UInt64(preset.virtualBits)
@@ -251,11 +259,11 @@ public final class Kernel {
             precondition(translation.status == .ok, "the access still faults after the kernel resolved it")
         }
         // The bytes live in this kernel's memory, guest-physical under nested paging.
-        let pa = mmu.ept?.guestAddress(ofHost: translation.pa) ?? translation.pa
+        let pa = nested ? ept.unsafelyUnwrapped.guestAddress(ofHost: translation.pa) : translation.pa
         let pfn = pa >> pageShift
         let offset = Int(pa & offsetMask)
         memory.touch(pfn, stamp: time)
-        let cache = mmu.cachesEnabled ? mmu.caches.access(pa: translation.pa, write: op == .write, walk: false) : nil
+        let cache = mmu.cachesEnabled ? caches.access(pa: translation.pa, write: op == .write, walk: false) : nil
         let byte: UInt8
         if op == .write {
             memory.writeByte(pfn, offset: offset, value)
@@ -264,7 +272,7 @@ public final class Kernel {
             byte = memory.readByte(pfn, offset: offset)
         }
         return AccessResult(op: op, va: va, pa: translation.pa, tlbHit: tlbHit, fault: fault, value: byte, cache: cache,
-                            gpa: mmu.ept == nil ? nil : pa)
+                            gpa: nested ? pa : nil)
     }
 
     /// One translation by the MMU; under nested paging the host backs every guest frame an
@@ -274,7 +282,7 @@ public final class Kernel {
     func translate(va: UInt64, op: AccessKind) -> Translation {
         var translation = mmu.translate(va: va, op: op, cr3: currentCR3, asid: currentASID)
         let tlbHit = translation.tlbHit
-        while translation.status == .eptViolation, let ept = mmu.ept {
+        while translation.status == .eptViolation, let ept {
             ept.back(gpa: translation.pa)
             countersStorage.pointee.eptFaults &+= 1
             translation = mmu.translate(va: va, op: op, cr3: currentCR3, asid: currentASID)

@@ -76,22 +76,6 @@ import Testing
         #expect(kernel.checkInvariants() == [])
     }
 
-    @Test(arguments: [
-        ("nested on\npreset csapp-small", 2, 8, "4 KiB pages and 4 levels"),
-        ("preset csapp-small\nnested on", 2, 1, "4 KiB pages and 4 levels"),
-        ("spawn A\nnested on", 2, 1, "before any command other than preset"),
-        ("nested maybe", 1, 8, "expected on or off"),
-    ])
-    func nestedIsAPreambleCommandOfFourLevelPresets(text: String, line: Int, column: Int, message: String) {
-        do {
-            _ = try TraceParser.parse(text)
-            Issue.record("expected a parse error")
-        } catch {
-            #expect(error.line == line && error.column == column)
-            #expect(error.message.contains(message), "\(error)")
-        }
-    }
-
     @Test func recordsCarryTheGuestPhysicalAddress() throws {
         let trace = try TraceParser.parse("preset skylake\nnested on\nspawn A\nmmap A 0x10000 0x1000 rw private anon\nw A 0x10008 3\nr A 0x20000\n")
         #expect(trace.nested)

@@ -59,6 +59,11 @@ import Testing
         ("spawn A\nr A", 2, 4, "missing argument"),
         ("spawn A\nr A 0x1000 7", 2, 12, "unexpected argument"),
         ("spawn A\nspawn A", 2, 7, "already exists"),
+        ("nested on\npreset csapp-small", 2, 8, "4 KiB pages and 4 levels"),
+        ("preset csapp-small\nnested on", 2, 1, "4 KiB pages and 4 levels"),
+        ("spawn A\nnested on", 2, 1, "before any command other than preset"),
+        ("nested maybe", 1, 8, "expected on or off"),
+        ("caches sometimes", 1, 8, "expected on or off"),
     ])
     func errorsNameLineAndColumn(text: String, line: Int, column: Int, message: String) {
         do {
