@@ -17,7 +17,7 @@ public final class ExtendedPageTables {
     /// The host PFN of the top-level EPT table (the EPTP's address).
     public let root: UInt64
     /// By host PFN: the guest frame it backs (index 0 unused).
-    @exclusivity(unchecked) @usableFromInline var guestFrames: ContiguousArray<UInt64> = [0]
+    @exclusivity(unchecked) @usableFromInline var guestFrameOfHost: ContiguousArray<UInt64> = [0]
 
     /// Entry bits R, W and X: any of them makes the entry present.
     @usableFromInline static let readWriteExecute: UInt64 = 0b111
@@ -62,10 +62,10 @@ public final class ExtendedPageTables {
         precondition(memory.readPTE(table: table, index: index).raw & Self.readWriteExecute == 0, "guest frame backed twice")
         guard let host = memory.allocateFrame(kind: .anonymous, stamp: 0) else { preconditionFailure("host memory is full") }
         memory.writePTE(table: table, index: index, PageTableEntry(raw: (host << 12) | Self.writeBack | Self.readWriteExecute))
-        if Int(host) >= guestFrames.count {
-            guestFrames.append(contentsOf: repeatElement(0, count: Int(host) + 1 - guestFrames.count))
+        if Int(host) >= guestFrameOfHost.count {
+            guestFrameOfHost.append(contentsOf: repeatElement(0, count: Int(host) + 1 - guestFrameOfHost.count))
         }
-        guestFrames[Int(host)] = gfn
+        guestFrameOfHost[Int(host)] = gfn
         return host
     }
 
@@ -84,7 +84,7 @@ public final class ExtendedPageTables {
     /// The guest-physical address that host-physical address `hpa` backs.
     @inlinable
     public func guestAddress(ofHost hpa: UInt64) -> UInt64 {
-        (guestFrames[Int(hpa >> 12)] << 12) | (hpa & 0xFFF)
+        (guestFrameOfHost[Int(hpa >> 12)] << 12) | (hpa & 0xFFF)
     }
 
     /// Guest frames backed by a host frame.
@@ -93,11 +93,11 @@ public final class ExtendedPageTables {
     /// Every broken EPT invariant: each host frame is the one the EPT maps its guest frame to.
     public func checkInvariants() -> [String] {
         var problems: [String] = []
-        for host in 1..<guestFrames.count where hostFrame(of: guestFrames[host]) != UInt64(host) {
-            problems.append("host frame \(host) backs guest frame \(guestFrames[host]), but the EPT maps that to \(String(describing: hostFrame(of: guestFrames[host])))")
+        for host in 1..<guestFrameOfHost.count where hostFrame(of: guestFrameOfHost[host]) != UInt64(host) {
+            problems.append("host frame \(host) backs guest frame \(guestFrameOfHost[host]), but the EPT maps that to \(String(describing: hostFrame(of: guestFrameOfHost[host])))")
         }
-        if guestFrames.count - 1 != backedFrames {
-            problems.append("\(backedFrames) host frames allocated, \(guestFrames.count - 1) recorded")
+        if guestFrameOfHost.count - 1 != backedFrames {
+            problems.append("\(backedFrames) host frames allocated, \(guestFrameOfHost.count - 1) recorded")
         }
         return problems
     }
