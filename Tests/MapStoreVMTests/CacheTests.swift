@@ -69,6 +69,19 @@ import Testing
         #expect(caches.checkInvariants() == [])
     }
 
+    /// The checker finds what it promises: a line dropped from L2 behind the hierarchy's back
+    /// breaks inclusion, and the kernel's `checkInvariants()` reports it.
+    @Test func aBrokenInclusionIsReported() throws {
+        let kernel = Kernel()
+        let caches = kernel.mmu.caches
+        caches.access(pa: 0x1000, write: false, walk: false)
+        #expect(kernel.checkInvariants() == [])
+        let slot = caches.find(level: 1, line: 0x1000 >> 6)
+        #expect(slot >= 0)
+        caches.remove(level: 1, slot: slot)
+        #expect(kernel.checkInvariants() == ["L1 line 0x1000 is missing from L2"])
+    }
+
     /// CSAPP 9.6.4: the small cache is direct-mapped, 16 sets of 4-byte blocks, so PA 0x354 is
     /// CT 0x0d, CI 0x5, CO 0x0 and PA 0x394 (another tag, same set) evicts it.
     @Test func csappSmallCacheIsDirectMapped() {

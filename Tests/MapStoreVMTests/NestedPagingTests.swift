@@ -76,6 +76,14 @@ import Testing
         #expect(kernel.checkInvariants() == [])
     }
 
+    /// A host frame recorded as backing a guest frame the EPT maps elsewhere is reported.
+    @Test func aWrongHostToGuestRecordIsReported() throws {
+        let (kernel, _, _) = try Self.guest()
+        let ept = try #require(kernel.mmu.ept)
+        ept.guestFrameOfHost[5] = 2
+        #expect(kernel.checkInvariants().contains("host frame 5 backs guest frame 2, but the EPT maps that to nil"))
+    }
+
     @Test func recordsCarryTheGuestPhysicalAddress() throws {
         let trace = try TraceParser.parse("preset skylake\nnested on\nspawn A\nmmap A 0x10000 0x1000 rw private anon\nw A 0x10008 3\nr A 0x20000\n")
         #expect(trace.nested)
