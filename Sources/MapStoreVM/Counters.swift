@@ -54,6 +54,40 @@ public struct Counters: Equatable, Sendable {
     public var tlbFlushes: UInt64 = 0
     /// Single-entry invalidations (invlpg) after PTE changes.
     public var invlpgs: UInt64 = 0
+    /// L1 d-cache hits of data accesses (issue 20; page-walk reads are in the `walk...` counters).
+    public var l1dHits: UInt64 = 0
+    /// L1 d-cache misses of data accesses.
+    public var l1dMisses: UInt64 = 0
+    /// L2 hits of data accesses.
+    public var l2Hits: UInt64 = 0
+    /// L2 misses of data accesses.
+    public var l2Misses: UInt64 = 0
+    /// L3 hits of data accesses.
+    public var l3Hits: UInt64 = 0
+    /// L3 misses of data accesses (served by memory).
+    public var l3Misses: UInt64 = 0
+    /// L1 d-cache hits of page-walk reads (PTE reads, and EPT entry reads under nested paging).
+    public var walkL1dHits: UInt64 = 0
+    /// L1 d-cache misses of page-walk reads.
+    public var walkL1dMisses: UInt64 = 0
+    /// L2 hits of page-walk reads.
+    public var walkL2Hits: UInt64 = 0
+    /// L2 misses of page-walk reads.
+    public var walkL2Misses: UInt64 = 0
+    /// L3 hits of page-walk reads.
+    public var walkL3Hits: UInt64 = 0
+    /// L3 misses of page-walk reads.
+    public var walkL3Misses: UInt64 = 0
+    /// Dirty lines the last cache level wrote back to memory.
+    public var cacheWritebacks: UInt64 = 0
+    /// Cycles: over every data access and page-walk read, the latency of the level that served it.
+    public var cycles: UInt64 = 0
+    /// Nested paging: EPT walks (one per guest-physical address translated, issue 20).
+    public var eptWalks: UInt64 = 0
+    /// Nested paging: EPT entry reads from host memory during EPT walks.
+    public var eptWalkReads: UInt64 = 0
+    /// Nested paging: EPT violations, each a guest frame getting its host frame on first use.
+    public var eptFaults: UInt64 = 0
     /// Copy-on-write faults (counted in ``faultsCow``) that also had to read the file page
     /// in first: Linux reports those as major faults (getrusage `ru_majflt`). Kept out of
     /// ``fields`` so the trace summary is unchanged; the shadow uses it.
@@ -72,7 +106,12 @@ public struct Counters: Equatable, Sendable {
          ("evictions", evictions), ("swapIns", swapIns), ("swapOuts", swapOuts),
          ("writebacks", writebacks), ("ksmMerges", ksmMerges), ("framesInUse", framesInUse),
          ("framesPeak", framesPeak), ("pageTableFrames", pageTableFrames),
-         ("contextSwitches", contextSwitches), ("tlbFlushes", tlbFlushes), ("invlpgs", invlpgs)]
+         ("contextSwitches", contextSwitches), ("tlbFlushes", tlbFlushes), ("invlpgs", invlpgs),
+         ("l1dHits", l1dHits), ("l1dMisses", l1dMisses), ("l2Hits", l2Hits), ("l2Misses", l2Misses),
+         ("l3Hits", l3Hits), ("l3Misses", l3Misses), ("walkL1dHits", walkL1dHits), ("walkL1dMisses", walkL1dMisses),
+         ("walkL2Hits", walkL2Hits), ("walkL2Misses", walkL2Misses), ("walkL3Hits", walkL3Hits),
+         ("walkL3Misses", walkL3Misses), ("cacheWritebacks", cacheWritebacks), ("cycles", cycles),
+         ("eptWalks", eptWalks), ("eptWalkReads", eptWalkReads), ("eptFaults", eptFaults)]
     }
 
     /// Faults of every kind that the kernel resolved (zero + minor + major + cow).

@@ -9,7 +9,9 @@ extension Kernel {
     /// - swap PTEs name live slots, whose reference counts equal the PTEs naming them;
     /// - the page cache and the frames agree, and the frame limit holds;
     /// - every TLB entry matches the page table of its address space (same PPN, same
-    ///   R/W, U/S and XD; D cached only if the PTE has D).
+    ///   R/W, U/S and XD; D cached only if the PTE has D);
+    /// - the caches are inclusive and every line sits in the set its address indexes;
+    /// - under nested paging, every host frame is the one the EPT maps its guest frame to.
     public func checkInvariants() -> [String] {
         var problems: [String] = []
         let census = checkPageTables(&problems)
@@ -20,6 +22,8 @@ extension Kernel {
             problems.append("\(memory.dataFramesInUse) data frames in use, limit \(limit)")
         }
         checkTLBs(&problems)
+        problems += mmu.caches.checkInvariants()
+        problems += mmu.ept?.checkInvariants() ?? []
         return problems
     }
 
@@ -125,7 +129,9 @@ extension Kernel {
                 }
                 let pte = mmu.peek(vpn: entry.vpn, cr3: processes[pid].cr3) ?? .empty
                 let what = "TLB L\(levelIndex + 1) entry \(processes[pid].name) VPN 0x\(String(entry.vpn, radix: 16))"
-                if !pte.isPresent || pte.ppn != entry.ppn {
+                // Under nested paging the TLB caches guest-virtual to host-physical.
+                let ppn = mmu.ept.map { $0.hostFrame(of: pte.ppn) ?? UInt64.max } ?? pte.ppn
+                if !pte.isPresent || ppn != entry.ppn {
                     problems.append("\(what) -> PPN \(entry.ppn), page table says \(pte)")
                     continue
                 }

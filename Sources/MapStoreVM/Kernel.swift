@@ -37,7 +37,8 @@ public struct AccessResult: Equatable, Sendable {
     public var op: AccessKind
     /// The virtual address.
     public var va: UInt64
-    /// The physical address, or nil when the access was refused (protection, segv).
+    /// The physical address (host-physical under nested paging), or nil when the access was
+    /// refused (protection, segv).
     public var pa: UInt64?
     /// Whether the first translation attempt hit in a TLB.
     public var tlbHit: Bool
@@ -45,16 +46,24 @@ public struct AccessResult: Equatable, Sendable {
     public var fault: FaultKind
     /// The byte read or written (nil when refused).
     public var value: UInt8?
+    /// The level of the memory system that served the data (nil when refused or with the
+    /// caches off).
+    public var cache: MemoryLevel?
+    /// Under nested paging, the guest-physical address (nil when refused or not nested).
+    public var gpa: UInt64?
 
     /// A result with every field given.
     @inlinable
-    public init(op: AccessKind, va: UInt64, pa: UInt64?, tlbHit: Bool, fault: FaultKind, value: UInt8?) {
+    public init(op: AccessKind, va: UInt64, pa: UInt64?, tlbHit: Bool, fault: FaultKind, value: UInt8?,
+                cache: MemoryLevel? = nil, gpa: UInt64? = nil) {
         self.op = op
         self.va = va
         self.pa = pa
         self.tlbHit = tlbHit
         self.fault = fault
         self.value = value
+        self.cache = cache
+        self.gpa = gpa
     }
 
     /// The physical page number, or nil.
@@ -92,6 +101,11 @@ public final class Kernel {
     /// The MMU (TLBs and page walker).
     public let mmu: MMU
     @usableFromInline let countersStorage: UnsafeMutablePointer<Counters>
+    /// The MMU's caches and EPT, also held here for the access path.
+    @usableFromInline let caches: Caches
+    @usableFromInline let ept: ExtendedPageTables?
+    /// Whether this kernel is a guest under EPT (``ept`` is set).
+    @usableFromInline let nested: Bool
     @usableFromInline let pageShift: UInt64
     @usableFromInline let offsetMask: UInt64
     @usableFromInline let userLimit: UInt64
@@ -132,14 +146,21 @@ public final class Kernel {
     @exclusivity(unchecked) public var futureIndex = 0
 
     /// A kernel for `preset`. `pcid` defaults to on for the x86-64 presets, off for csapp-small.
+    /// With `nested` (issue 20) it is a guest under EPT: its physical memory is guest-physical,
+    /// 48 bits wide (what a 4-level EPT maps), and the MMU translates every guest-physical
+    /// address to a host frame; traps unless the preset has 4 KiB pages and 4 levels.
     public init(preset: Preset = .coreI7, frameLimit: Int? = nil, policy: ReplacementPolicy = .lru,
-                faultAround: Int = 16, pcid: Bool? = nil) {
+                faultAround: Int = 16, pcid: Bool? = nil, nested: Bool = false) {
+        precondition(!nested || preset.supportsNestedPaging, "nested paging needs 4 KiB pages and 4 levels")
         self.preset = preset
         memory = PhysicalMemory(pageSize: preset.pageSize, entriesPerTable: preset.entriesPerTable,
-                                physicalFrames: preset.physicalFrames)
+                                physicalFrames: nested ? min(preset.physicalFrames, ExtendedPageTables.guestFrames) : preset.physicalFrames)
         countersStorage = .allocate(capacity: 1)
         countersStorage.initialize(to: Counters())
-        mmu = MMU(preset: preset, memory: memory, counters: countersStorage)
+        mmu = MMU(preset: preset, memory: memory, counters: countersStorage, ept: nested ? ExtendedPageTables() : nil)
+        caches = mmu.caches
+        ept = mmu.ept
+        self.nested = nested
         pageShift = UInt64(preset.pageShift)
         offsetMask = UInt64(preset.pageSize - 1)
         userLimit = preset.levels > 1 ? 1 << UInt64(preset.virtualBits - 1) : 1 << UInt64(preset.virtualBits)
@@ -160,6 +181,7 @@ public final class Kernel {
         var snapshot = countersStorage.pointee
         snapshot.framesInUse = UInt64(memory.dataFramesInUse)
         snapshot.pageTableFrames = UInt64(memory.tableFramesInUse)
+        mmu.caches.report(into: &snapshot)
         return snapshot
     }
 
@@ -225,7 +247,7 @@ public final class Kernel {
             counters.pointee.faultsSegv &+= 1
             return AccessResult(op: op, va: va, pa: nil, tlbHit: false, fault: .segv, value: nil)
         }
-        var translation = mmu.translate(va: va, op: op, cr3: currentCR3, asid: currentASID)
+        var translation = translate(va: va, op: op)
         let tlbHit = translation.tlbHit
         var fault = FaultKind.none
         if translation.status != .ok {
@@ -233,12 +255,15 @@ public final class Kernel {
             if fault == .segv || fault == .protection {
                 return AccessResult(op: op, va: va, pa: nil, tlbHit: tlbHit, fault: fault, value: nil)
             }
-            translation = mmu.translate(va: va, op: op, cr3: currentCR3, asid: currentASID)
+            translation = translate(va: va, op: op)
             precondition(translation.status == .ok, "the access still faults after the kernel resolved it")
         }
-        let pfn = translation.pa >> pageShift
-        let offset = Int(translation.pa & offsetMask)
+        // The bytes live in this kernel's memory, guest-physical under nested paging.
+        let pa = nested ? ept.unsafelyUnwrapped.guestAddress(ofHost: translation.pa) : translation.pa
+        let pfn = pa >> pageShift
+        let offset = Int(pa & offsetMask)
         memory.touch(pfn, stamp: time)
+        let cache = mmu.cachesEnabled ? caches.access(pa: translation.pa, write: op == .write, walk: false) : nil
         let byte: UInt8
         if op == .write {
             memory.writeByte(pfn, offset: offset, value)
@@ -246,7 +271,24 @@ public final class Kernel {
         } else {
             byte = memory.readByte(pfn, offset: offset)
         }
-        return AccessResult(op: op, va: va, pa: translation.pa, tlbHit: tlbHit, fault: fault, value: byte)
+        return AccessResult(op: op, va: va, pa: translation.pa, tlbHit: tlbHit, fault: fault, value: byte, cache: cache,
+                            gpa: nested ? pa : nil)
+    }
+
+    /// One translation by the MMU; under nested paging the host backs every guest frame an
+    /// EPT violation names (counted in `eptFaults`) and the translation starts over, as the
+    /// guest's instruction does when the host resumes it.
+    @inline(__always)
+    func translate(va: UInt64, op: AccessKind) -> Translation {
+        var translation = mmu.translate(va: va, op: op, cr3: currentCR3, asid: currentASID)
+        let tlbHit = translation.tlbHit
+        while translation.status == .eptViolation, let ept {
+            ept.back(gpa: translation.pa)
+            countersStorage.pointee.eptFaults &+= 1
+            translation = mmu.translate(va: va, op: op, cr3: currentCR3, asid: currentASID)
+        }
+        translation.tlbHit = tlbHit
+        return translation
     }
 
     /// Loads CR3 with `pid`'s page table; without PCID the TLB is flushed.

@@ -9,10 +9,13 @@ public struct Translation: Sendable {
         case notPresent
         /// A page fault because the access violates R/W, U/S or XD.
         case protection
+        /// Nested paging: a guest-physical address (in `pa`) the EPT does not map yet.
+        case eptViolation
     }
     /// What happened.
     public var status: Status
-    /// The physical address (when `status == .ok`).
+    /// The physical address (when `status == .ok`; host-physical under nested paging), or the
+    /// guest-physical address of an EPT violation.
     public var pa: UInt64
     /// Whether the L1 or L2 TLB held the translation.
     public var tlbHit: Bool
@@ -26,7 +29,8 @@ public struct Translation: Sendable {
     }
 }
 
-/// The hardware: a TLB hierarchy and the page walker, reading PTEs from simulated memory.
+/// The hardware: a TLB hierarchy and the page walker, reading PTEs from simulated memory,
+/// and the caches that data accesses and walk reads go through.
 ///
 /// The MMU knows nothing of VMAs or files: it translates or it faults, and it sets the
 /// A bit on every walk that reaches a page and the D bit on a write (a write that hits a
@@ -38,6 +42,16 @@ public final class MMU {
     public let memory: PhysicalMemory
     /// The TLBs.
     public let tlb: TLB
+    /// The L1 d-cache, L2 and L3 (issue 20).
+    public let caches: Caches
+    /// Whether data accesses and walk reads go through ``caches`` (trace `caches on|off`; on by
+    /// default). Off, nothing is looked up or counted, and records name no level.
+    @exclusivity(unchecked) public var cachesEnabled = true
+    /// Under nested paging (trace `nested on`), the EPT that translates every guest-physical
+    /// address the walk and the access use; the TLB then caches guest-virtual to host-physical.
+    public let ept: ExtendedPageTables?
+    /// The guest-physical address of the last EPT violation.
+    @exclusivity(unchecked) @usableFromInline var pendingViolation: UInt64 = 0
     @usableFromInline let counters: UnsafeMutablePointer<Counters>
     @usableFromInline let pageShift: UInt64
     @usableFromInline let offsetMask: UInt64
@@ -48,10 +62,12 @@ public final class MMU {
     @usableFromInline let l2: TLBLevel?
 
     /// An MMU for `preset` over `memory`, counting into `counters`.
-    init(preset: Preset, memory: PhysicalMemory, counters: UnsafeMutablePointer<Counters>) {
+    init(preset: Preset, memory: PhysicalMemory, counters: UnsafeMutablePointer<Counters>, ept: ExtendedPageTables? = nil) {
         self.preset = preset
         self.memory = memory
         self.tlb = TLB(preset: preset)
+        self.caches = Caches(preset.caches)
+        self.ept = ept
         self.counters = counters
         pageShift = UInt64(preset.pageShift)
         offsetMask = UInt64(preset.pageSize - 1)
@@ -127,8 +143,7 @@ public final class MMU {
         while true {
             let shift = UInt64(levels - 1 - level) &* bitsPerLevel
             let index = Int((vpn >> shift) & indexMask)
-            var pte = memory.readPTE(table: table, index: index)
-            counters.pointee.walkReads &+= 1
+            guard var pte = walkRead(table: table, index: index) else { return eptViolation(tlbHit: tlbHit) }
             guard pte.isPresent else { return Translation(status: .notPresent, pa: 0, tlbHit: tlbHit) }
             if level == levels - 1 {
                 let flags = Self.tlbFlags(pte)
@@ -137,7 +152,8 @@ public final class MMU {
                 updated.raw |= PageTableEntry.accessedBit
                 if op == .write { updated.raw |= PageTableEntry.dirtyBit }
                 if updated != pte { memory.writePTE(table: table, index: index, updated) }
-                let ppn = updated.ppn
+                guard let host = hostAddress(updated.ppn << pageShift) else { return eptViolation(tlbHit: tlbHit) }
+                let ppn = host >> pageShift
                 let newFlags = Self.tlbFlags(updated)
                 l2?.fill(vpn: vpn, asid: asid, ppn: ppn, flags: newFlags)
                 l1.fill(vpn: vpn, asid: asid, ppn: ppn, flags: newFlags)
@@ -150,6 +166,23 @@ public final class MMU {
             table = pte.ppn
             level += 1
         }
+    }
+
+    /// One PTE read of the walk: counted, and looked up in the caches at the entry's physical
+    /// address (a read even when the walk then sets A or D in it). Under nested paging that
+    /// address is guest-physical and an EPT walk translates it first; nil on an EPT violation.
+    @inlinable
+    func walkRead(table: UInt64, index: Int) -> PageTableEntry? {
+        guard let address = hostAddress((table << pageShift) | UInt64(index &* 8)) else { return nil }
+        counters.pointee.walkReads &+= 1
+        if cachesEnabled { caches.access(pa: address, write: false, walk: true) }
+        return memory.readPTE(table: table, index: index)
+    }
+
+    /// The outcome of a walk that met an EPT violation.
+    @inlinable
+    func eptViolation(tlbHit: Bool) -> Translation {
+        Translation(status: .eptViolation, pa: pendingViolation, tlbHit: tlbHit)
     }
 
     /// Reads the leaf PTE of `vpn` without side effects (no counters, no A/D), or nil if a

@@ -36,10 +36,12 @@ public struct Preset: Equatable, Sendable {
     public var bitsPerLevel: Int
     /// The TLB levels, L1 first. Every preset has at least one.
     public var tlbs: [TLBGeometry]
+    /// The caches behind the TLB (issue 20), L1 first.
+    public var caches: CacheHierarchyGeometry
 
     /// A preset with the given geometry; traps if the widths do not add up.
     public init(name: String, virtualBits: Int, physicalBits: Int, pageShift: Int,
-                levels: Int, bitsPerLevel: Int, tlbs: [TLBGeometry]) {
+                levels: Int, bitsPerLevel: Int, tlbs: [TLBGeometry], caches: CacheHierarchyGeometry = .coreI7) {
         precondition(pageShift + levels * bitsPerLevel == virtualBits,
                      "VPO + VPN bits must equal the virtual address width")
         precondition(!tlbs.isEmpty, "a preset needs a TLB")
@@ -50,6 +52,7 @@ public struct Preset: Equatable, Sendable {
         self.levels = levels
         self.bitsPerLevel = bitsPerLevel
         self.tlbs = tlbs
+        self.caches = caches
     }
 
     /// Bytes per page.
@@ -71,10 +74,10 @@ public struct Preset: Equatable, Sendable {
         tlbs: [TLBGeometry(entries: 64, ways: 4), TLBGeometry(entries: 1536, ways: 12)])
 
     /// CSAPP's small memory system (9.6.4): 14-bit VA, 12-bit PA, 64-byte pages, one level,
-    /// a TLB of 16 entries 4-way.
+    /// a TLB of 16 entries 4-way, and the book's cache: 16 sets, direct-mapped, 4-byte blocks.
     public static let csappSmall = Preset(
         name: "csapp-small", virtualBits: 14, physicalBits: 12, pageShift: 6, levels: 1, bitsPerLevel: 8,
-        tlbs: [TLBGeometry(entries: 16, ways: 4)])
+        tlbs: [TLBGeometry(entries: 16, ways: 4)], caches: .csappSmall)
 
     /// Every preset, in the order the CLI lists them.
     public static let all: [Preset] = [.coreI7, .skylake, .csappSmall]
@@ -96,6 +99,23 @@ public struct Preset: Equatable, Sendable {
         let indexBits = UInt64(sets.trailingZeroBitCount)
         return AddressSplit(vpn: vpn, vpnFields: fields, vpo: va & UInt64(pageSize - 1),
                             tlbIndex: vpn & (sets - 1), tlbTag: vpn >> indexBits)
+    }
+}
+
+extension Preset {
+    /// Whether the L1 set of an address is known before translation: its index and offset bits
+    /// (CI + CO) fit in the page offset, which translation leaves alone (a VIPT L1).
+    public var l1SetFromOffset: Bool {
+        caches.levels[0].offsetBits + caches.levels[0].indexBits <= pageShift
+    }
+
+    /// Whether `nested on` can run on this preset: the EPT's 4 levels of 9 bits over 4 KiB
+    /// pages need a guest of the same shape.
+    public var supportsNestedPaging: Bool { pageShift == 12 && levels == 4 }
+
+    /// The split of physical address `pa` for every cache level, L1 first: tag, set, offset.
+    public func cacheSplit(_ pa: UInt64) -> [CacheAddressSplit] {
+        caches.levels.map { $0.split(pa) }
     }
 }
 

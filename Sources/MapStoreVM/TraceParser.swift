@@ -34,6 +34,8 @@ public enum TraceCommand: Equatable, Sendable {
     case faultAround(Int)
     /// `pcid on|off` (an extension: whether CR3 switches keep TLB entries).
     case pcid(Bool)
+    /// `caches on|off` (an extension: whether accesses and walk reads go through the caches).
+    case caches(Bool)
     /// `file NAME SIZE`.
     case file(name: String, size: UInt64)
     /// `spawn NAME`.
@@ -78,6 +80,8 @@ public struct Trace: Sendable {
     public var fileNames: [String] = []
     /// Whether the trace uses `policy opt` (the replayer then hands the kernel the future).
     public var usesOpt = false
+    /// `nested on`: the processes run as a guest under EPT (issue 20).
+    public var nested = false
 }
 
 /// A trace that does not parse: where, and why.
@@ -173,17 +177,19 @@ public struct TraceParser {
         }
     }
 
-    /// A command other than an access, by its keyword. Every command but `preset` ends the
-    /// trace's preamble, so `preset` must come first.
+    /// A command other than an access, by its keyword. Every command but `preset` and `nested`
+    /// ends the trace's preamble, so those two must come first.
     private mutating func parseCommand(_ line: TraceLine) throws(TraceParseError) {
         let keyword = line.text(0)
-        if keyword != "preset" { stateStarted = true }
+        if keyword != "preset" && keyword != "nested" { stateStarted = true }
         switch keyword {
         case "preset": try parsePreset(line)
+        case "nested": try parseNested(line)
         case "frames": try parseFrames(line)
         case "policy": try parsePolicy(line)
         case "fault-around": try parseFaultAround(line)
-        case "pcid": try parsePCID(line)
+        case "pcid": add(.pcid(try line.onOff(1, "pcid on|off")), line)
+        case "caches": add(.caches(try line.onOff(1, "caches on|off")), line)
         case "file": try parseFile(line)
         case "spawn":
             try line.expectCount(2...2, "spawn NAME")
@@ -217,7 +223,20 @@ public struct TraceParser {
         guard let preset = Preset.named(line.text(1)) else {
             throw line.fail(1, "unknown preset '\(line.text(1))'; expected core-i7, skylake or csapp-small")
         }
+        if trace.nested && !preset.supportsNestedPaging { throw Self.nestedUnsupported(line, 1) }
         trace.preset = preset
+    }
+
+    /// `nested on|off`, only before any command other than `preset`.
+    private mutating func parseNested(_ line: TraceLine) throws(TraceParseError) {
+        let on = try line.onOff(1, "nested on|off")
+        if stateStarted { throw line.fail(0, "nested must come before any command other than preset") }
+        if on && !trace.preset.supportsNestedPaging { throw Self.nestedUnsupported(line, 0) }
+        trace.nested = on
+    }
+
+    private static func nestedUnsupported(_ line: TraceLine, _ token: Int) -> TraceParseError {
+        line.fail(token, "nested paging needs a preset with 4 KiB pages and 4 levels (core-i7, skylake)")
     }
 
     /// `frames N|unlimited`.
@@ -245,16 +264,6 @@ public struct TraceParser {
         let pages = try line.number(1)
         if pages < 1 || pages > 1 << 20 { throw line.fail(1, "fault-around must be between 1 and 1048576 pages") }
         add(.faultAround(Int(pages)), line)
-    }
-
-    /// `pcid on|off`.
-    private mutating func parsePCID(_ line: TraceLine) throws(TraceParseError) {
-        try line.expectCount(2...2, "pcid on|off")
-        switch line.text(1) {
-        case "on": add(.pcid(true), line)
-        case "off": add(.pcid(false), line)
-        default: throw line.fail(1, "expected on or off")
-        }
     }
 
     /// `file NAME SIZE`: a new file name and at least one byte.
@@ -463,6 +472,16 @@ private struct TraceLine {
             throw fail(token, "expected a number (decimal or 0x-hex), found '\(text(token))'")
         }
         return value
+    }
+
+    /// The line `KEYWORD on|off`: whether token `token` says on.
+    func onOff(_ token: Int, _ usage: String) throws(TraceParseError) -> Bool {
+        try expectCount(token + 1...token + 1, usage)
+        switch text(token) {
+        case "on": return true
+        case "off": return false
+        default: throw fail(token, "expected on or off")
+        }
     }
 
     /// Token `token` as a protection.

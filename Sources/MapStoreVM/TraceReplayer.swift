@@ -24,7 +24,7 @@ public final class TraceReplayer {
     /// A replayer for `trace`, on a kernel with the trace's preset.
     public init(trace: Trace) {
         self.trace = trace
-        kernel = Kernel(preset: trace.preset)
+        kernel = Kernel(preset: trace.preset, nested: trace.nested)
         if trace.usesOpt { kernel.future = trace.accesses }
     }
 
@@ -76,6 +76,7 @@ public final class TraceReplayer {
         case .policy(let policy): kernel.policy = policy
         case .faultAround(let pages): kernel.faultAround = pages
         case .pcid(let on): kernel.pcid = on
+        case .caches(let on): kernel.mmu.cachesEnabled = on
         case .file(let name, let size): fileIDs.append(kernel.addFile(name: name, size: size))
         case .spawn(let name): try kernel.spawn(name: name)
         case let .mmap(pid, addr, length, protection, shared, file, offset):
@@ -95,23 +96,34 @@ public final class TraceReplayer {
 /// The replay output formats of docs/simulator.md: a line per access, then a summary.
 public enum TraceOutput {
     /// The header of the human-readable access table.
-    public static let tableHeader = pad("LINE", 6, right: true) + "  OP  " + pad("PID", 6) + pad("VA", 20)
-        + pad("PA", 16) + pad("TLB", 6) + pad("FAULT", 12) + "VALUE"
+    public static let tableHeader = tableHeader(nested: false)
 
-    /// One row of the human-readable access table.
-    public static func tableRow(_ access: TraceAccess, _ result: AccessResult, process: String) -> String {
-        pad(String(access.line), 6, right: true) + "  " + pad(access.op.traceName, 4) + pad(process, 6)
-            + pad(hex(result.va), 20) + pad(result.pa.map(hex) ?? "-", 16) + pad(result.tlbHit ? "hit" : "miss", 6)
-            + pad(result.fault.description, 12) + (result.value.map { String($0) } ?? "-")
+    /// The header of the access table; under nested paging with a `GPA` column after `PA`.
+    public static func tableHeader(nested: Bool) -> String {
+        pad("LINE", 6, right: true) + "  OP  " + pad("PID", 6) + pad("VA", 20) + pad("PA", 16)
+            + (nested ? pad("GPA", 16) : "") + pad("TLB", 6) + pad("FAULT", 12) + pad("VALUE", 7) + "CACHE"
     }
 
-    /// One JSON object: `line`, `op`, `pid`, `va`, `pa`, `tlb`, `fault`, `value`.
-    /// Addresses are `0x` hex strings; `pa` and `value` are null when the access was refused.
-    public static func jsonRow(_ access: TraceAccess, _ result: AccessResult, process: String) -> String {
+    /// One row of the human-readable access table (with `nested`, the guest-physical address
+    /// after the host-physical one).
+    public static func tableRow(_ access: TraceAccess, _ result: AccessResult, process: String, nested: Bool = false) -> String {
+        pad(String(access.line), 6, right: true) + "  " + pad(access.op.traceName, 4) + pad(process, 6)
+            + pad(hex(result.va), 20) + pad(result.pa.map(hex) ?? "-", 16)
+            + (nested ? pad(result.gpa.map(hex) ?? "-", 16) : "") + pad(result.tlbHit ? "hit" : "miss", 6)
+            + pad(result.fault.description, 12) + pad(result.value.map { String($0) } ?? "-", 7)
+            + (result.cache?.description ?? "-")
+    }
+
+    /// One JSON object: `line`, `op`, `pid`, `va`, `pa`, `tlb`, `fault`, `value`, `cache`.
+    /// Addresses are `0x` hex strings; `pa`, `value` and `cache` are null when the access was
+    /// refused (`cache` also with the caches off). With `nested`, `gpa` (guest-physical) follows `pa`.
+    public static func jsonRow(_ access: TraceAccess, _ result: AccessResult, process: String, nested: Bool = false) -> String {
         "{\"line\":\(access.line),\"op\":\"\(access.op.traceName)\",\"pid\":\(jsonString(process)),"
             + "\"va\":\"\(hex(result.va))\",\"pa\":\(result.pa.map { "\"\(hex($0))\"" } ?? "null"),"
+            + (nested ? "\"gpa\":\(result.gpa.map { "\"\(hex($0))\"" } ?? "null")," : "")
             + "\"tlb\":\"\(result.tlbHit ? "hit" : "miss")\",\"fault\":\"\(result.fault)\","
-            + "\"value\":\(result.value.map { String($0) } ?? "null")}"
+            + "\"value\":\(result.value.map { String($0) } ?? "null"),"
+            + "\"cache\":\(result.cache.map { "\"\($0)\"" } ?? "null")}"
     }
 
     /// The human-readable summary: one `name value` line per counter.

@@ -14,17 +14,20 @@ struct VMCommand: ParsableCommand {
         subcommands: [Translate.self, Replay.self, Compare.self, ShadowPeerCommand.self]
     )
 
-    /// `mapstore vm translate ADDR [--preset P] [--json]`.
+    /// `mapstore vm translate ADDR [--preset P] [--physical] [--json]`.
     struct Translate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Split a virtual address into VPN fields, VPO, and the L1 TLB index and tag."
+            abstract: "Split a virtual address into VPN fields, VPO, and the L1 TLB index and tag; or, with --physical, a physical address into each cache level's tag, set and offset."
         )
 
-        @Argument(help: "The virtual address, decimal or 0x-hex.")
+        @Argument(help: "The address, decimal or 0x-hex.")
         var address: String
 
         @Option(help: "core-i7 (default), skylake or csapp-small.")
         var preset: String = "core-i7"
+
+        @Flag(help: "The address is physical: split it for every cache level (CT, CI, CO).")
+        var physical = false
 
         @Flag(help: "Print one JSON object.")
         var json = false
@@ -33,17 +36,26 @@ struct VMCommand: ParsableCommand {
             guard let machine = Preset.named(preset) else {
                 throw CommandExit(status: 2, message: "mapstore vm translate: unknown preset '\(preset)' (core-i7, skylake, csapp-small)")
             }
-            guard let va = parseTraceNumber(Substring(address)) else {
+            guard let value = parseTraceNumber(Substring(address)) else {
                 throw CommandExit(status: 2, message: "mapstore vm translate: '\(address)' is not a number")
             }
-            guard machine.virtualBits == 64 || va >> UInt64(machine.virtualBits) == 0 else {
-                throw CommandExit(status: 2, message: "mapstore vm translate: \(address) does not fit in \(machine.virtualBits) bits")
+            let bits = physical ? machine.physicalBits : machine.virtualBits
+            guard bits == 64 || value >> UInt64(bits) == 0 else {
+                throw CommandExit(status: 2, message: "mapstore vm translate: \(address) does not fit in \(bits) bits")
             }
+            if physical { printPhysical(value, machine) } else { printVirtual(value, machine) }
+        }
+
+        private func printVirtual(_ va: UInt64, _ machine: Preset) {
             let split = machine.split(va)
             let hex = TraceOutput.hex
+            let l1 = machine.caches.levels[0]
+            let fromOffset = machine.l1SetFromOffset
+            let l1Set = l1.split(va).set  // only the VPO's bits when `fromOffset`
             if json {
                 print("{\"va\":\"\(hex(va))\",\"preset\":\"\(machine.name)\",\"vpn\":[\(split.vpnFields.map { String($0) }.joined(separator: ","))],"
-                      + "\"vpo\":\(split.vpo),\"tlbIndex\":\(split.tlbIndex),\"tlbTag\":\(split.tlbTag)}")
+                      + "\"vpo\":\(split.vpo),\"tlbIndex\":\(split.tlbIndex),\"tlbTag\":\(split.tlbTag),"
+                      + "\"l1SetFromOffset\":\(fromOffset)\(fromOffset ? ",\"l1Set\":\(l1Set)" : "")}")
                 return
             }
             print("address  \(hex(va))  (\(machine.name): \(machine.virtualBits)-bit VA, \(machine.pageSize)-byte pages, \(machine.levels) level\(machine.levels == 1 ? "" : "s") of \(machine.bitsPerLevel) bits)")
@@ -55,6 +67,27 @@ struct VMCommand: ParsableCommand {
             let tlb = machine.tlbs[0]
             print("TLBI     \(hex(split.tlbIndex))  (L1 TLB: \(tlb.sets) sets of \(tlb.ways) ways)")
             print("TLBT     \(hex(split.tlbTag))")
+            let width = l1.offsetBits + l1.indexBits
+            if fromOffset {
+                print("L1 CI    \(hex(l1Set))  (\(l1Set)): known before translation, CI + CO = \(width) bits fit in the \(machine.pageShift)-bit VPO")
+            } else {
+                print("L1 CI    unknown until translation: CI + CO = \(width) bits exceed the \(machine.pageShift)-bit VPO")
+            }
+        }
+
+        private func printPhysical(_ pa: UInt64, _ machine: Preset) {
+            let splits = machine.cacheSplit(pa)
+            let hex = TraceOutput.hex
+            if json {
+                let levels = splits.map { "{\"level\":\"\($0.level)\",\"tag\":\($0.tag),\"set\":\($0.set),\"offset\":\($0.offset)}" }
+                print("{\"pa\":\"\(hex(pa))\",\"preset\":\"\(machine.name)\",\"caches\":[\(levels.joined(separator: ","))]}")
+                return
+            }
+            print("address  \(hex(pa))  (\(machine.name): \(machine.physicalBits)-bit PA, \(machine.caches.levels[0].lineBytes)-byte lines)")
+            for (split, level) in zip(splits, machine.caches.levels) {
+                print("\(split.level)  CT \(hex(split.tag))  CI \(hex(split.set)) (\(split.set))  CO \(hex(split.offset)) (\(split.offset))"
+                      + "  (\(level.bytes >> 10 > 0 ? "\(level.bytes >> 10) KiB" : "\(level.bytes) B"), \(level.sets) sets of \(level.ways) way\(level.ways == 1 ? "" : "s"))")
+            }
         }
     }
 
@@ -88,12 +121,13 @@ struct VMCommand: ParsableCommand {
                 if statsOnly {
                     try replayer.run()
                 } else {
-                    if !json { out.line(TraceOutput.tableHeader) }
+                    let nested = parsed.nested
+                    if !json { out.line(TraceOutput.tableHeader(nested: nested)) }
                     let names = parsed.processNames
                     try replayer.run { access, result in
                         let name = names[Int(access.pid)]
-                        out.line(json ? TraceOutput.jsonRow(access, result, process: name)
-                                      : TraceOutput.tableRow(access, result, process: name))
+                        out.line(json ? TraceOutput.jsonRow(access, result, process: name, nested: nested)
+                                      : TraceOutput.tableRow(access, result, process: name, nested: nested))
                     }
                 }
             } catch {

@@ -33,6 +33,35 @@ import Testing
         }
     }
 
+    @Test func cachesExampleMatchesTheDocs() throws {
+        let docs = try fixture("../../../docs/simulator.md")
+        let trace = try TraceParser.parse(try fixture("caches.trace"))
+        let replayer = TraceReplayer(trace: trace)
+        var rows = [TraceOutput.tableHeader]
+        try replayer.run { access, result in rows.append(TraceOutput.tableRow(access, result, process: "A")) }
+        let summary = TraceOutput.summaryLines(replayer.kernel.counters)
+        let cacheLines = summary.drop { !$0.contains("l1dHits") }.prefix { !$0.contains("eptWalks") }
+        #expect(cacheLines.count == 14)
+        #expect(cacheLines.last == "  cycles            1444")
+        for row in rows + [summary.first { $0.contains("walkReads") } ?? "walkReads"] {
+            #expect(docs.contains(row + "\n"), "docs/simulator.md lacks: \(row)")
+        }
+        #expect(docs.contains(cacheLines.joined(separator: "\n") + "\n"), "docs/simulator.md lacks the cache counters")
+    }
+
+    @Test func nestedExampleMatchesTheDocs() throws {
+        let docs = try fixture("../../../docs/simulator.md")
+        let trace = try TraceParser.parse(try fixture("nested.trace"))
+        let replayer = TraceReplayer(trace: trace)
+        var rows = [TraceOutput.tableHeader(nested: true)]
+        try replayer.run { access, result in rows.append(TraceOutput.tableRow(access, result, process: "A", nested: true)) }
+        let ept = TraceOutput.summaryLines(replayer.kernel.counters).filter { $0.contains("  ept") }
+        #expect(ept == ["  eptWalks          35", "  eptWalkReads      134", "  eptFaults         6"])
+        for row in rows + ept {
+            #expect(docs.contains(row + "\n"), "docs/simulator.md lacks: \(row)")
+        }
+    }
+
     @Test func translateExampleMatchesTheDocs() throws {
         let docs = try fixture("../../../docs/simulator.md")
         #expect(docs.contains("VPN1     0xfe  (254)\nVPN2     0x1a8  (424)\nVPN3     0x145  (325)\nVPN4     0x12  (18)\nVPO      0x345  (837)"))

@@ -50,10 +50,10 @@ import Glibc
     }
 
     @discardableResult
-    static func run(seed: UInt64, steps: Int, policy: ReplacementPolicy) throws -> Counters {
+    static func run(seed: UInt64, steps: Int, policy: ReplacementPolicy, nested: Bool = false) throws -> Counters {
         var rng = SplitMix64(seed: seed)
         func pick(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
-        let kernel = Kernel(frameLimit: 6 + pick(6), policy: policy, faultAround: [1, 4, 16][pick(3)], pcid: pick(2) == 0)
+        let kernel = Kernel(frameLimit: 6 + pick(6), policy: policy, faultAround: [1, 4, 16][pick(3)], pcid: pick(2) == 0, nested: nested)
         let file = kernel.addFile(name: "f", size: 0x20000)
         var model = Model()
         func spawn() throws {
@@ -64,6 +64,7 @@ import Glibc
             for region in 0..<4 { try mapRegion(kernel, &model, pid: pid, region: region, file: file) }
         }
         try spawn()
+        var translated: UInt64 = 0
         for step in 0..<steps {
             let pid = pick(kernel.processes.count)
             let roll = pick(100)
@@ -75,6 +76,8 @@ import Glibc
                 let value = UInt8(pick(4))  // few values, so KSM finds identical pages
                 what = "\(op) P\(pid) 0x\(String(va, radix: 16))"
                 let result = kernel.access(pid: pid, va: va, op: op, value: value)
+                if result.pa != nil { translated += 1 }
+                #expect((result.pa != nil) == (result.cache != nil), "step \(step): \(what)")
                 let inside = va < regions[region].base + regions[region].pages * 0x1000
                 if !inside {
                     #expect(result.fault == .segv, "step \(step): \(what)")
@@ -136,7 +139,23 @@ import Glibc
             #expect(problems == [], "seed \(seed) step \(step) after \(what)")
             if !problems.isEmpty { break }
         }
+        checkCacheCounts(kernel.counters, dataLookups: translated, seed: seed)
         return kernel.counters
+    }
+
+    /// Each cache level's hits plus misses equal its lookups: L1 sees every translated access
+    /// (and, apart, every walk read), each level below sees the misses of the one above; and
+    /// the cycles are the latencies of the levels that served them.
+    static func checkCacheCounts(_ c: Counters, dataLookups: UInt64, seed: UInt64) {
+        #expect(c.l1dHits + c.l1dMisses == dataLookups, "seed \(seed)")
+        #expect(c.l2Hits + c.l2Misses == c.l1dMisses, "seed \(seed)")
+        #expect(c.l3Hits + c.l3Misses == c.l2Misses, "seed \(seed)")
+        #expect(c.walkL1dHits + c.walkL1dMisses == c.walkReads + c.eptWalkReads, "seed \(seed)")
+        #expect(c.walkL2Hits + c.walkL2Misses == c.walkL1dMisses, "seed \(seed)")
+        #expect(c.walkL3Hits + c.walkL3Misses == c.walkL2Misses, "seed \(seed)")
+        #expect(c.l1dHits > 0 && c.l3Misses > 0 && c.walkL1dHits > 0, "seed \(seed): the traces reach every outcome")
+        #expect(c.cycles == 4 * (c.l1dHits + c.walkL1dHits) + 10 * (c.l2Hits + c.walkL2Hits)
+                + 40 * (c.l3Hits + c.walkL3Hits) + 200 * (c.l3Misses + c.walkL3Misses), "seed \(seed)")
     }
 
     @Test(arguments: 0..<12)
@@ -144,6 +163,15 @@ import Glibc
         let policies: [ReplacementPolicy] = [.fifo, .lru, .clock, .random(seed: 9), .opt]
         let counters = try Self.run(seed: UInt64(seed), steps: 400, policy: policies[seed % policies.count])
         #expect(counters.evictions > 0, "the frame limit should force replacement")
+    }
+
+    /// The same traces run as a guest under EPT: the invariants (the EPT's among them) and the
+    /// bytes hold, every EPT walk reads 4 entries, and each guest frame is backed once.
+    @Test(arguments: 0..<4)
+    func randomNestedTracesKeepTheInvariants(seed: Int) throws {
+        let counters = try Self.run(seed: UInt64(200 + seed), steps: 300, policy: [.lru, .clock][seed % 2], nested: true)
+        #expect(counters.eptWalks > 0 && counters.eptWalkReads <= 4 * counters.eptWalks)
+        #expect(counters.eptFaults > 0)
     }
 
     /// The random traces do reach the interesting paths (otherwise the test above proves little).

@@ -59,6 +59,11 @@ import Testing
         ("spawn A\nr A", 2, 4, "missing argument"),
         ("spawn A\nr A 0x1000 7", 2, 12, "unexpected argument"),
         ("spawn A\nspawn A", 2, 7, "already exists"),
+        ("nested on\npreset csapp-small", 2, 8, "4 KiB pages and 4 levels"),
+        ("preset csapp-small\nnested on", 2, 1, "4 KiB pages and 4 levels"),
+        ("spawn A\nnested on", 2, 1, "before any command other than preset"),
+        ("nested maybe", 1, 8, "expected on or off"),
+        ("caches sometimes", 1, 8, "expected on or off"),
     ])
     func errorsNameLineAndColumn(text: String, line: Int, column: Int, message: String) {
         do {
@@ -74,8 +79,12 @@ import Testing
     @Test func outputFormats() throws {
         let access = TraceAccess(va: 0x7f00_0000_0010, pid: 0, line: 5, op: .write, value: 7)
         let result = AccessResult(op: .write, va: 0x7f00_0000_0010, pa: 0x1010, tlbHit: false, fault: .zero, value: 7)
+        var served = result
+        served.cache = .l2
+        #expect(TraceOutput.jsonRow(access, served, process: "A").hasSuffix(#""value":7,"cache":"L2"}"#))
+        #expect(TraceOutput.tableRow(access, served, process: "A").hasSuffix("7      L2"))
         #expect(TraceOutput.jsonRow(access, result, process: "A")
-                == #"{"line":5,"op":"w","pid":"A","va":"0x7f0000000010","pa":"0x1010","tlb":"miss","fault":"zero","value":7}"#)
+                == #"{"line":5,"op":"w","pid":"A","va":"0x7f0000000010","pa":"0x1010","tlb":"miss","fault":"zero","value":7,"cache":null}"#)
         let segv = AccessResult(op: .read, va: 0x10, pa: nil, tlbHit: false, fault: .segv, value: nil)
         #expect(TraceOutput.jsonRow(access, segv, process: "A").contains(#""pa":null,"tlb":"miss","fault":"segv","value":null"#))
         let summary = TraceOutput.jsonSummary(Counters())
