@@ -95,6 +95,9 @@ public final class Kernel {
     @usableFromInline let pageShift: UInt64
     @usableFromInline let offsetMask: UInt64
     @usableFromInline let userLimit: UInt64
+    /// The huge zero page's first PFN (UInt64.max without huge pages): an access at or above
+    /// it reads zeros without touching data-frame bookkeeping.
+    @usableFromInline let hugeZeroFirst: UInt64
 
     /// The processes, indexed by pid (the order `spawn`/`fork` created them).
     @exclusivity(unchecked) public internal(set) var processes: [SimulatedProcess] = []
@@ -136,7 +139,8 @@ public final class Kernel {
                 faultAround: Int = 16, pcid: Bool? = nil) {
         self.preset = preset
         memory = PhysicalMemory(pageSize: preset.pageSize, entriesPerTable: preset.entriesPerTable,
-                                physicalFrames: preset.physicalFrames)
+                                physicalFrames: preset.physicalFrames, hugePages: preset.hasHugePages)
+        hugeZeroFirst = memory.hugeZeroPFN ?? .max
         countersStorage = .allocate(capacity: 1)
         countersStorage.initialize(to: Counters())
         mmu = MMU(preset: preset, memory: memory, counters: countersStorage)
@@ -188,13 +192,22 @@ public final class Kernel {
 
     /// fork: a child whose private pages are shared copy-on-write with the parent.
     ///
-    /// Private writable PTEs become read-only in both. Shared mappings are not copied
+    /// Private writable PTEs become read-only in both; a 2 MiB page is copied as one entry,
+    /// write-protected too (Linux's copy_huge_pmd). Shared mappings are not copied
     /// (the child faults them in, as Linux does for VMAs without anonymous pages).
     @discardableResult
     public func fork(parent: Int, childName: String) throws(VMError) -> Int {
         let child = try spawn(name: childName)
         processes[child].vmas = processes[parent].vmas
         for vma in processes[parent].vmas where !vma.shared {
+            forEachHugePDE(pid: parent, from: vma.start >> pageShift, to: vma.end >> pageShift) { region, pde in
+                var copy = pde
+                if pde.isWritable {
+                    copy.set(PageTableEntry.writableBit, false)
+                    setHugePDE(pid: parent, region: region, copy)
+                }
+                setHugePDE(pid: child, region: region, copy)
+            }
             forEachLeaf(pid: parent, from: vma.start >> pageShift, to: vma.end >> pageShift) { vpn, pte in
                 var copy = pte
                 if pte.isPresent && pte.isWritable {
@@ -237,6 +250,9 @@ public final class Kernel {
             precondition(translation.status == .ok, "the access still faults after the kernel resolved it")
         }
         let pfn = translation.pa >> pageShift
+        if pfn >= hugeZeroFirst {  // the huge zero page, mapped read-only: reads see zeros
+            return AccessResult(op: op, va: va, pa: translation.pa, tlbHit: tlbHit, fault: fault, value: 0)
+        }
         let offset = Int(translation.pa & offsetMask)
         memory.touch(pfn, stamp: time)
         let byte: UInt8
@@ -282,6 +298,7 @@ public final class Kernel {
         guard let vma = processes[pid].vma(containing: va) else { return .segv }
         guard vma.allows(op) else { return .protection }
         let vpn = va >> pageShift
+        if let kind = hugeFault(pid: pid, vpn: vpn, vma: vma, op: op) { return kind }
         let pte = readPTE(pid: pid, vpn: vpn)
         if pte.isPresent {
             return presentFault(pid: pid, vpn: vpn, pte: pte, vma: vma, op: op)
