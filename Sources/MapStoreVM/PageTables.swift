@@ -100,22 +100,26 @@ extension Kernel {
     /// those). `body` may change the PTE it is given.
     func forEachLeaf(pid: Int, from: UInt64, to: UInt64, _ body: (UInt64, PageTableEntry) -> Void) {
         guard from < to else { return }
-        visit(table: processes[pid].cr3, level: 0, base: 0, from: from, to: to, body)
+        visit(table: processes[pid].cr3, level: 0, target: preset.levels - 1, base: 0, from: from, to: to) { start, pte in
+            if pte.raw != 0 && start >= from { body(start, pte) }
+        }
     }
 
-    private func visit(table: UInt64, level: Int, base: UInt64, from: UInt64, to: UInt64,
-                       _ body: (UInt64, PageTableEntry) -> Void) {
-        let levels = preset.levels
-        let span = UInt64(1) << (UInt64(levels - 1 - level) * UInt64(preset.bitsPerLevel))
+    /// Calls `body` with every entry at level `target` whose span overlaps [`from`, `to`)
+    /// VPNs (with the first VPN it maps), descending from `table` at `level` through present
+    /// tables only (not through a PS entry).
+    func visit(table: UInt64, level: Int, target: Int, base: UInt64, from: UInt64, to: UInt64,
+               _ body: (UInt64, PageTableEntry) -> Void) {
+        let span = UInt64(1) << (UInt64(preset.levels - 1 - level) * UInt64(preset.bitsPerLevel))
         let firstIndex = from > base ? Int((from - base) / span) : 0
         for index in firstIndex..<preset.entriesPerTable {
             let start = base + UInt64(index) * span
             if start >= to { break }
             let pte = memory.readPTE(table: table, index: index)
-            if level == levels - 1 {
-                if pte.raw != 0 && start >= from { body(start, pte) }
+            if level == target {
+                body(start, pte)
             } else if pte.isPresent && !pte.isPageSize {
-                visit(table: pte.ppn, level: level + 1, base: start, from: from, to: to, body)
+                visit(table: pte.ppn, level: level + 1, target: target, base: start, from: from, to: to, body)
             }
         }
     }

@@ -73,23 +73,8 @@ extension Kernel {
     /// overlaps [`from`, `to`) VPNs, in order. `body` may change or split the entry.
     func forEachHugePDE(pid: Int, from: UInt64, to: UInt64, _ body: (UInt64, PageTableEntry) -> Void) {
         guard mmu.hugeInUse, from < to else { return }
-        visitHuge(table: processes[pid].cr3, level: 0, base: 0, from: from, to: to, body)
-    }
-
-    private func visitHuge(table: UInt64, level: Int, base: UInt64, from: UInt64, to: UInt64,
-                           _ body: (UInt64, PageTableEntry) -> Void) {
-        let levels = preset.levels
-        let span = UInt64(1) << (UInt64(levels - 1 - level) * UInt64(preset.bitsPerLevel))
-        let firstIndex = from > base ? Int((from - base) / span) : 0
-        for index in firstIndex..<preset.entriesPerTable {
-            let start = base + UInt64(index) * span
-            if start >= to { break }
-            let pte = memory.readPTE(table: table, index: index)
-            if level == levels - 2 {
-                if pte.isPageSize { body(start, pte) }
-            } else if pte.isPresent {
-                visitHuge(table: pte.ppn, level: level + 1, base: start, from: from, to: to, body)
-            }
+        visit(table: processes[pid].cr3, level: 0, target: preset.levels - 2, base: 0, from: from, to: to) { start, pde in
+            if pde.isPageSize { body(start, pde) }
         }
     }
 
