@@ -143,7 +143,7 @@ public struct THPReport: Sendable {
         (present, anonymous, thp, zeroPage) = (counts[0], counts[1], counts[2], counts[3])
     }
 
-    /// 2 MiB regions the kernel mapped with one entry, from smaps (AnonHugePages / 2048 kB).
+    /// KiB the kernel maps with 2 MiB entries: smaps' AnonHugePages over the mapping's VMAs (nil when unreadable).
     public var observedAnonHugeKiB: Int? { smaps?.anonHugePages }
 
     /// Whether the run meets the goal: agreement >= 0.99, faults within 3 of the kernel's
