@@ -17,16 +17,23 @@ public struct ObservedPage: Sendable, Equatable {
     public var dirty: Bool?
     /// `/proc/kpageflags` bits 15/16: the page is part of a large (compound) folio; nil without root.
     public var largeFolio: Bool?
+    /// `/proc/kpageflags` bit 22 (THP) without bit 24: a page of a transparent huge page (or
+    /// of another large rmappable folio); nil without root.
+    public var thp: Bool?
+    /// `/proc/kpageflags` bit 24 (ZERO_PAGE): the zero page or the huge zero page; nil without root.
+    public var zeroPage: Bool?
 
     /// An observation with the given fields.
     public init(present: Bool = false, fileBacked: Bool = false, exclusive: Bool = false, pfn: UInt64 = 0,
-                dirty: Bool? = nil, largeFolio: Bool? = nil) {
+                dirty: Bool? = nil, largeFolio: Bool? = nil, thp: Bool? = nil, zeroPage: Bool? = nil) {
         self.present = present
         self.fileBacked = fileBacked
         self.exclusive = exclusive
         self.pfn = pfn
         self.dirty = dirty
         self.largeFolio = largeFolio
+        self.thp = thp
+        self.zeroPage = zeroPage
     }
 
     /// Present and not file-backed: an anonymous page.
@@ -49,6 +56,8 @@ public struct SmapsSummary: Sendable, Equatable {
     public var anonymous = 0
     /// Referenced.
     public var referenced = 0
+    /// AnonHugePages: anonymous memory mapped by 2 MiB entries (the huge zero page not counted).
+    public var anonHugePages = 0
 
     /// An empty summary.
     public init() {}
@@ -64,7 +73,8 @@ public struct SmapsSummary: Sendable, Equatable {
 public enum KernelProbe {
     /// `/proc/kpageflags` bits (include/uapi/linux/kernel-page-flags.h).
     static let kpfReferenced: UInt64 = 1 << 2, kpfDirty: UInt64 = 1 << 4, kpfAnon: UInt64 = 1 << 12,
-               kpfCompoundHead: UInt64 = 1 << 15, kpfCompoundTail: UInt64 = 1 << 16
+               kpfCompoundHead: UInt64 = 1 << 15, kpfCompoundTail: UInt64 = 1 << 16,
+               kpfTHP: UInt64 = 1 << 22, kpfZeroPage: UInt64 = 1 << 24
 
     /// Whether this process runs as root (effective uid 0).
     public static var isRoot: Bool { geteuid() == 0 }
@@ -140,6 +150,8 @@ public enum KernelProbe {
             let word = flags[index]
             pages[index].dirty = word & kpfDirty != 0
             pages[index].largeFolio = word & (kpfCompoundHead | kpfCompoundTail) != 0
+            pages[index].zeroPage = word & kpfZeroPage != 0
+            pages[index].thp = word & kpfTHP != 0 && word & kpfZeroPage == 0
         }
         return (pages, notes)
     }
@@ -221,6 +233,7 @@ public enum KernelProbe {
             case "Private_Dirty:": summary.privateDirty += value
             case "Anonymous:": summary.anonymous += value
             case "Referenced:": summary.referenced += value
+            case "AnonHugePages:": summary.anonHugePages += value
             default: break
             }
         }

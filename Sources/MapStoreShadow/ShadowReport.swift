@@ -249,7 +249,8 @@ func formatPercent(_ value: Double) -> String {
     return "\(tenths / 10).\(tenths % 10)%"
 }
 
-private func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+/// `text` padded with spaces to `width` characters, on the left when `right`.
+func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
     let fill = String(repeating: " ", count: max(0, width - text.count))
     return right ? fill + text : text + fill
 }

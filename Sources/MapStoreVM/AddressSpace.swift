@@ -51,6 +51,9 @@ public struct VMA: Equatable, Sendable {
     public var mergeable = false
     /// madvise(MADV_RANDOM) or (MADV_SEQUENTIAL) was applied, or nil.
     public var readAdvice: Advice? = nil
+    /// madvise(MADV_HUGEPAGE) was applied (Linux's VM_HUGEPAGE): in `madvise` THP mode, the
+    /// whole 2 MiB regions of private anonymous memory get huge pages.
+    public var hugepage = false
 
     /// Whether `va` lies inside.
     @inlinable public func contains(_ va: UInt64) -> Bool { va >= start && va < end }
@@ -119,7 +122,7 @@ public struct SimulatedProcess: Sendable {
     }
 
     /// Joins neighbouring VMAs that differ only in their bounds (Linux's vma_merge): same
-    /// protection, sharing, backing (file offsets continuing), KSM and read-hint flags.
+    /// protection, sharing, backing (file offsets continuing), KSM, read-hint and THP flags.
     mutating func mergeAdjacent(pageShift: Int) {
         var index = 0
         while index + 1 < vmas.count {
@@ -129,7 +132,7 @@ public struct SimulatedProcess: Sendable {
             let continues = left.fileID == nil || right.fileOffset == left.fileOffset &+ (left.end &- left.start)
             if left.end == right.start && left.protection == right.protection && left.shared == right.shared
                 && left.fileID == right.fileID && continues && left.mergeable == right.mergeable
-                && left.readAdvice == right.readAdvice {
+                && left.readAdvice == right.readAdvice && left.hugepage == right.hugepage {
                 vmas[index] = joined
                 vmas.remove(at: index + 1)
             } else {

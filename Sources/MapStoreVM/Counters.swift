@@ -93,6 +93,22 @@ public struct Counters: Equatable, Sendable {
     /// ``fields`` so the trace summary is unchanged; the shadow uses it.
     public var cowFileReads: UInt64 = 0
 
+    // MARK: Huge pages (TransparentHugePages.swift)
+
+    /// Faults that allocated a 2 MiB page (Linux's vmstat `thp_fault_alloc`): a first write
+    /// to a whole 2 MiB region of a `hugepage` VMA, or a write to the huge zero page.
+    public var thpFaults: UInt64 = 0
+    /// Read faults that mapped the huge zero page (use_zero_page = 1).
+    public var thpZeroFaults: UInt64 = 0
+    /// Faults that could have mapped a 2 MiB page but fell back to 4 KiB pages: no free
+    /// aligned run of 512 frames, or fewer than 512 left under `frames N` (`thp_fault_fallback`).
+    public var thpFallbacks: UInt64 = 0
+    /// 2 MiB entries split into 512 PTEs (`thp_split_pmd`).
+    public var thpSplits: UInt64 = 0
+    /// 2 MiB pages mapped by one page-directory entry now, over every process (the huge zero
+    /// page not counted): smaps' AnonHugePages / 2048 kB.
+    public var hugePages: UInt64 = 0
+
     /// An all-zero set of counters.
     public init() {}
 
@@ -112,6 +128,8 @@ public struct Counters: Equatable, Sendable {
          ("walkL2Hits", walkL2Hits), ("walkL2Misses", walkL2Misses), ("walkL3Hits", walkL3Hits),
          ("walkL3Misses", walkL3Misses), ("cacheWritebacks", cacheWritebacks), ("cycles", cycles),
          ("eptWalks", eptWalks), ("eptWalkReads", eptWalkReads), ("eptFaults", eptFaults)]
+            + [("thpFaults", thpFaults), ("thpZeroFaults", thpZeroFaults), ("thpFallbacks", thpFallbacks),
+               ("thpSplits", thpSplits), ("hugePages", hugePages)]
     }
 
     /// Faults of every kind that the kernel resolved (zero + minor + major + cow).

@@ -9,7 +9,11 @@ extension Kernel {
     /// - swap PTEs name live slots, whose reference counts equal the PTEs naming them;
     /// - the page cache and the frames agree, and the frame limit holds;
     /// - every TLB entry matches the page table of its address space (same PPN, same
-    ///   R/W, U/S and XD; D cached only if the PTE has D);
+    ///   R/W, U/S and XD; D cached only if the PTE has D), a 2 MiB entry a PS = 1 entry;
+    /// - every 2 MiB page lies whole inside one private anonymous VMA and maps the huge zero
+    ///   page or a huge folio: 512 allocated anonymous frames, contiguous and aligned on 512,
+    ///   each with the reverse mapping of its VPN; ``Counters/hugePages`` counts them; a huge
+    ///   folio has at least one frame mapped;
     /// - the caches are inclusive and every line sits in the set its address indexes;
     /// - under nested paging, every host frame is the one the EPT maps its guest frame to.
     public func checkInvariants() -> [String] {
@@ -39,15 +43,22 @@ extension Kernel {
     private func checkPageTables(_ problems: inout [String]) -> PTECensus {
         var census = PTECensus()
         var tableCount = 0
+        var hugePages = 0
         for pid in processes.indices {
             tableCount += 1
             checkTables(pid: pid, table: processes[pid].cr3, level: 0, problems: &problems, tables: &tableCount)
             forEachLeaf(pid: pid, from: 0, to: userLimit >> pageShift) { vpn, pte in
                 checkLeaf(pid: pid, vpn: vpn, pte: pte, census: &census, &problems)
             }
+            forEachHugePDE(pid: pid, from: 0, to: userLimit >> pageShift) { region, pde in
+                if checkHugePage(pid: pid, region: region, pde: pde, census: &census, &problems) { hugePages += 1 }
+            }
         }
         if tableCount != memory.tableFramesInUse {
             problems.append("\(memory.tableFramesInUse) page-table frames in use, \(tableCount) reachable")
+        }
+        if UInt64(hugePages) != countersStorage.pointee.hugePages {
+            problems.append("\(hugePages) 2 MiB pages mapped, hugePages counts \(countersStorage.pointee.hugePages)")
         }
         return census
     }
@@ -82,8 +93,45 @@ extension Kernel {
         }
     }
 
+    /// One 2 MiB page: inside one private anonymous VMA, on the huge zero page (read-only) or
+    /// on a huge folio whose frames each carry the reverse mapping of their VPN. Returns
+    /// whether it maps a huge folio (a page ``Counters/hugePages`` counts).
+    private func checkHugePage(pid: Int, region: UInt64, pde: PageTableEntry, census: inout PTECensus,
+                               _ problems: inout [String]) -> Bool {
+        let name = processes[pid].name
+        let va = region << pageShift
+        let where_ = "\(name): 2 MiB page at 0x\(String(va, radix: 16))"
+        guard let vma = processes[pid].vma(containing: va), vma.end >= (region + hugeSpan) << pageShift,
+              vma.isPrivateAnonymous else {
+            problems.append("\(where_) is not inside one private anonymous VMA")
+            return false
+        }
+        if memory.isHugeZero(pde.ppn) {
+            if pde.ppn != memory.hugeZeroPFN { problems.append("\(where_) maps the huge zero page at frame \(pde.ppn), not its start") }
+            if pde.isWritable { problems.append("\(where_) maps the huge zero page writable") }
+            return false
+        }
+        guard memory.hugeFolio(containing: pde.ppn) == pde.ppn else {
+            problems.append("\(where_) maps frames \(pde.ppn)... that are not one aligned huge folio")
+            return false
+        }
+        for page in 0..<hugeSpan {
+            let pfn = pde.ppn + page
+            guard pfn < UInt64(memory.frames.count), memory[pfn].kind == .anonymous else {
+                problems.append("\(where_): frame \(pfn) is not an allocated anonymous frame")
+                continue
+            }
+            census.mapCounts[pfn, default: 0] += 1
+            if !memory.mappings(of: pfn).contains(ReverseMapping(pid: Int32(pid), vpn: region + page)) {
+                problems.append("\(name): frame \(pfn) lacks the reverse mapping of VPN 0x\(String(region + page, radix: 16))")
+            }
+        }
+        return true
+    }
+
     /// Every allocated frame: its map count is the PTEs that map it; a file frame is in its
-    /// page cache; an unmapped anonymous frame is in the swap cache.
+    /// page cache; an unmapped anonymous frame is in the swap cache or in a huge folio that
+    /// is still mapped. Every huge folio's frames are allocated, anonymous and not swap cache.
     private func checkFrames(mapCounts: [UInt64: Int32], _ problems: inout [String]) {
         for pfn in memory.allocatedPFNs {
             let info = memory[pfn]
@@ -94,8 +142,20 @@ extension Kernel {
                 if files[Int(info.fileID)].cache[info.pageIndex] != pfn {
                     problems.append("frame \(pfn) is not in the page cache it claims")
                 }
+            } else if let head = memory.hugeFolio(containing: pfn) {
+                if info.kind != .anonymous || info.swapSlot != 0 {
+                    problems.append("frame \(pfn) of the huge folio at \(head) is \(info.kind) with swap slot \(info.swapSlot)")
+                }
             } else if info.mapCount == 0 && (info.swapSlot == 0 || swap.cachedFrame(info.swapSlot) != pfn) {
                 problems.append("anonymous frame \(pfn) is leaked: unmapped and not in the swap cache")
+            }
+        }
+        for head in memory.hugeFolios.sorted() {
+            let frames = head..<(head + hugeSpan)
+            if head % hugeSpan != 0 || frames.upperBound > UInt64(memory.frames.count) || frames.contains(where: { memory[$0].kind == .free }) {
+                problems.append("huge folio at \(head) is not 512 aligned allocated frames")
+            } else if frames.allSatisfy({ memory[$0].mapCount == 0 }) {
+                problems.append("huge folio at \(head) is leaked: none of its frames is mapped")
             }
         }
     }
@@ -121,14 +181,17 @@ extension Kernel {
     /// Every TLB entry agrees with its address space's page table: same PPN, same W, U and
     /// XD, and D only over a dirty PTE.
     private func checkTLBs(_ problems: inout [String]) {
-        for (levelIndex, level) in mmu.tlb.levels.enumerated() {
+        var levels = mmu.tlb.levels.enumerated().map { ("L\($0.offset + 1)", $0.element) }
+        if let huge = mmu.tlb.l1Huge { levels.append(("L1 2M", huge)) }
+        for (levelName, level) in levels {
             for entry in level.entries {
                 guard let pid = processes.firstIndex(where: { $0.asid == entry.asid }) else {
-                    problems.append("TLB L\(levelIndex + 1) holds an entry of unknown PCID \(entry.asid)")
+                    problems.append("TLB \(levelName) holds an entry of unknown PCID \(entry.asid)")
                     continue
                 }
-                let pte = mmu.peek(vpn: entry.vpn, cr3: processes[pid].cr3) ?? .empty
-                let what = "TLB L\(levelIndex + 1) entry \(processes[pid].name) VPN 0x\(String(entry.vpn, radix: 16))"
+                let cr3 = processes[pid].cr3
+                let pte = (entry.huge ? mmu.peekHuge(vpn: entry.vpn, cr3: cr3) : mmu.peek(vpn: entry.vpn, cr3: cr3)) ?? .empty
+                let what = "TLB \(levelName) \(entry.huge ? "2 MiB " : "")entry \(processes[pid].name) VPN 0x\(String(entry.vpn, radix: 16))"
                 // Under nested paging the TLB caches guest-virtual to host-physical.
                 let ppn = mmu.ept.map { $0.hostFrame(of: pte.ppn) ?? UInt64.max } ?? pte.ppn
                 if !pte.isPresent || ppn != entry.ppn {
@@ -152,6 +215,13 @@ extension Kernel {
         for index in 0..<preset.entriesPerTable {
             let pte = memory.readPTE(table: table, index: index)
             guard pte.isPresent else { continue }
+            if pte.isPageSize {
+                // A 2 MiB page (checked with the leaves) is legal only in a page-directory entry.
+                if level != preset.levels - 2 || !preset.hasHugePages {
+                    problems.append("\(processes[pid].name): level-\(level + 1) PTE \(index) has PS set")
+                }
+                continue
+            }
             if !memory.isTableFrame(pte.ppn) {
                 problems.append("\(processes[pid].name): level-\(level + 1) PTE \(index) points at \(pte.ppn), not a page table")
                 continue

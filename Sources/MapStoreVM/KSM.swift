@@ -3,7 +3,8 @@ extension Kernel {
     /// One full KSM pass. Pages are visited by process, then address; the first page with
     /// given contents becomes the stable copy, and every later identical page is remapped to
     /// it read-only (its own frame freed). A merged frame becomes a KSM frame: a write to it
-    /// always copies (COW). Returns the number of pages merged in this pass.
+    /// always copies (COW). Pages of a huge page are left alone (Linux's KSM would split the
+    /// huge page to merge them). Returns the number of pages merged in this pass.
     @discardableResult
     public func ksmScan() -> Int {
         var stable: [[UInt8]: UInt64] = [:]
@@ -13,7 +14,7 @@ extension Kernel {
                 forEachLeaf(pid: pid, from: vma.start >> pageShift, to: vma.end >> pageShift) { vpn, pte in
                     guard pte.isPresent, pte.ppn != 0 else { return }
                     let kind = memory[pte.ppn].kind
-                    guard kind == .anonymous || kind == .ksm else { return }
+                    guard kind == .anonymous || kind == .ksm, memory.hugeFolio(containing: pte.ppn) == nil else { return }
                     let bytes = memory.contents(pte.ppn)
                     guard let target = stable[bytes] else {
                         stable[bytes] = pte.ppn

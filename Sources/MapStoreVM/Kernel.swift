@@ -109,6 +109,9 @@ public final class Kernel {
     @usableFromInline let pageShift: UInt64
     @usableFromInline let offsetMask: UInt64
     @usableFromInline let userLimit: UInt64
+    /// The huge zero page's first PFN (UInt64.max without huge pages): an access at or above
+    /// it reads zeros without touching data-frame bookkeeping.
+    @usableFromInline let hugeZeroFirst: UInt64
 
     /// The processes, indexed by pid (the order `spawn`/`fork` created them).
     @exclusivity(unchecked) public internal(set) var processes: [SimulatedProcess] = []
@@ -148,13 +151,22 @@ public final class Kernel {
     /// A kernel for `preset`. `pcid` defaults to on for the x86-64 presets, off for csapp-small.
     /// With `nested` (issue 20) it is a guest under EPT: its physical memory is guest-physical,
     /// 48 bits wide (what a 4-level EPT maps), and the MMU translates every guest-physical
-    /// address to a host frame; traps unless the preset has 4 KiB pages and 4 levels.
+    /// address to a host frame; traps unless the preset has 4 KiB pages and 4 levels. A guest
+    /// gets no 2 MiB pages: this EPT maps 4 KiB host frames, so a guest huge page would not be
+    /// contiguous in host memory, and a TLB entry covers the smaller of the two page sizes.
     public init(preset: Preset = .coreI7, frameLimit: Int? = nil, policy: ReplacementPolicy = .lru,
                 faultAround: Int = 16, pcid: Bool? = nil, nested: Bool = false) {
         precondition(!nested || preset.supportsNestedPaging, "nested paging needs 4 KiB pages and 4 levels")
+        var preset = preset
+        if nested {
+            preset.hugeTLB = nil
+            preset.l2HoldsHugePages = false
+        }
         self.preset = preset
         memory = PhysicalMemory(pageSize: preset.pageSize, entriesPerTable: preset.entriesPerTable,
-                                physicalFrames: nested ? min(preset.physicalFrames, ExtendedPageTables.guestFrames) : preset.physicalFrames)
+                                physicalFrames: nested ? min(preset.physicalFrames, ExtendedPageTables.guestFrames) : preset.physicalFrames,
+                                hugePages: preset.hasHugePages)
+        hugeZeroFirst = memory.hugeZeroPFN ?? .max
         countersStorage = .allocate(capacity: 1)
         countersStorage.initialize(to: Counters())
         mmu = MMU(preset: preset, memory: memory, counters: countersStorage, ept: nested ? ExtendedPageTables() : nil)
@@ -210,13 +222,22 @@ public final class Kernel {
 
     /// fork: a child whose private pages are shared copy-on-write with the parent.
     ///
-    /// Private writable PTEs become read-only in both. Shared mappings are not copied
+    /// Private writable PTEs become read-only in both; a 2 MiB page is copied as one entry,
+    /// write-protected too (Linux's copy_huge_pmd). Shared mappings are not copied
     /// (the child faults them in, as Linux does for VMAs without anonymous pages).
     @discardableResult
     public func fork(parent: Int, childName: String) throws(VMError) -> Int {
         let child = try spawn(name: childName)
         processes[child].vmas = processes[parent].vmas
         for vma in processes[parent].vmas where !vma.shared {
+            forEachHugePDE(pid: parent, from: vma.start >> pageShift, to: vma.end >> pageShift) { region, pde in
+                var copy = pde
+                if pde.isWritable {
+                    copy.set(PageTableEntry.writableBit, false)
+                    setHugePDE(pid: parent, region: region, copy)
+                }
+                setHugePDE(pid: child, region: region, copy)
+            }
             forEachLeaf(pid: parent, from: vma.start >> pageShift, to: vma.end >> pageShift) { vpn, pte in
                 var copy = pte
                 if pte.isPresent && pte.isWritable {
@@ -261,9 +282,12 @@ public final class Kernel {
         // The bytes live in this kernel's memory, guest-physical under nested paging.
         let pa = nested ? ept.unsafelyUnwrapped.guestAddress(ofHost: translation.pa) : translation.pa
         let pfn = pa >> pageShift
+        let cache = mmu.cachesEnabled ? caches.access(pa: translation.pa, write: op == .write, walk: false) : nil
+        if pfn >= hugeZeroFirst {  // the huge zero page, mapped read-only: reads see zeros
+            return AccessResult(op: op, va: va, pa: translation.pa, tlbHit: tlbHit, fault: fault, value: 0, cache: cache)
+        }
         let offset = Int(pa & offsetMask)
         memory.touch(pfn, stamp: time)
-        let cache = mmu.cachesEnabled ? caches.access(pa: translation.pa, write: op == .write, walk: false) : nil
         let byte: UInt8
         if op == .write {
             memory.writeByte(pfn, offset: offset, value)
@@ -324,6 +348,7 @@ public final class Kernel {
         guard let vma = processes[pid].vma(containing: va) else { return .segv }
         guard vma.allows(op) else { return .protection }
         let vpn = va >> pageShift
+        if let kind = hugeFault(pid: pid, vpn: vpn, vma: vma, op: op) { return kind }
         let pte = readPTE(pid: pid, vpn: vpn)
         if pte.isPresent {
             return presentFault(pid: pid, vpn: vpn, pte: pte, vma: vma, op: op)

@@ -60,6 +60,12 @@ public final class MMU {
     @usableFromInline let indexMask: UInt64
     @usableFromInline let l1: TLBLevel
     @usableFromInline let l2: TLBLevel?
+    /// 2 MiB pages (HugePageTranslation.swift): the level whose PS bit ends a walk (-1 when
+    /// the preset has none), and whether any PS entry was ever written, so that 4 KiB-only
+    /// runs never look in the 2 MiB TLB arrays.
+    @usableFromInline let hugeLevel: Int
+    @usableFromInline let l1Huge: TLBLevel?
+    @exclusivity(unchecked) @usableFromInline var hugeInUse = false
 
     /// An MMU for `preset` over `memory`, counting into `counters`.
     init(preset: Preset, memory: PhysicalMemory, counters: UnsafeMutablePointer<Counters>, ept: ExtendedPageTables? = nil) {
@@ -76,6 +82,8 @@ public final class MMU {
         indexMask = UInt64(preset.entriesPerTable - 1)
         l1 = tlb.l1
         l2 = tlb.l2
+        hugeLevel = preset.hasHugePages ? preset.levels - 2 : -1
+        l1Huge = tlb.l1Huge
     }
 
     /// The flags a TLB entry caches for `pte`.
@@ -109,6 +117,7 @@ public final class MMU {
         if slot >= 0 {
             counters.pointee.tlbL1Hits &+= 1
         } else {
+            if hugeInUse, let huge = translateHuge(vpn: vpn, offset: offset, op: op, cr3: cr3, asid: asid) { return huge }
             counters.pointee.tlbL1Misses &+= 1
             if let l2 = l2 {
                 let slot2 = l2.lookup(vpn: vpn, asid: asid)
@@ -145,6 +154,9 @@ public final class MMU {
             let index = Int((vpn >> shift) & indexMask)
             guard var pte = walkRead(table: table, index: index) else { return eptViolation(tlbHit: tlbHit) }
             guard pte.isPresent else { return Translation(status: .notPresent, pa: 0, tlbHit: tlbHit) }
+            if level == hugeLevel && pte.raw & PageTableEntry.pageSizeBit != 0 {
+                return hugeLeaf(pte, table: table, index: index, vpn: vpn, offset: offset, op: op, asid: asid, tlbHit: tlbHit)
+            }
             if level == levels - 1 {
                 let flags = Self.tlbFlags(pte)
                 guard Self.allows(flags, op) else { return Translation(status: .protection, pa: 0, tlbHit: tlbHit) }
@@ -186,14 +198,14 @@ public final class MMU {
     }
 
     /// Reads the leaf PTE of `vpn` without side effects (no counters, no A/D), or nil if a
-    /// table on the way is missing.
+    /// table on the way is missing or a 2 MiB page maps `vpn` (see ``peekHuge(vpn:cr3:)``).
     public func peek(vpn: UInt64, cr3: UInt64) -> PageTableEntry? {
         var table = cr3
         for level in 0..<levels {
             let shift = UInt64(levels - 1 - level) * bitsPerLevel
             let pte = memory.readPTE(table: table, index: Int((vpn >> shift) & indexMask))
             if level == levels - 1 { return pte }
-            guard pte.isPresent else { return nil }
+            guard pte.isPresent, !(level == hugeLevel && pte.isPageSize) else { return nil }
             table = pte.ppn
         }
         return nil

@@ -13,6 +13,12 @@ public enum Advice: String, Sendable {
     case sequential
     /// MADV_NORMAL: clears ``random`` and ``sequential``; VMAs left alike merge again.
     case normal
+    /// MADV_HUGEPAGE: private anonymous memory in the range gets 2 MiB pages where a whole,
+    /// aligned 2 MiB region lies inside the VMA (THP `madvise` mode). A VMA flag: advising
+    /// part of a VMA splits it.
+    case hugepage
+    /// MADV_NOHUGEPAGE: clears ``hugepage``; 2 MiB pages already mapped stay.
+    case nohugepage
 }
 
 extension Kernel {
@@ -45,18 +51,23 @@ extension Kernel {
     /// munmap: removes the mappings in the range and empties their PTEs.
     public func munmap(pid: Int, addr: UInt64, length: UInt64) throws(VMError) {
         let (from, to) = try checkRange(addr, length, "munmap")
-        let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
+        let inside = splitVMAs(pid: pid, from: from, to: to)
         zap(pid: pid, from: from, to: to)
         processes[pid].vmas.removeSubrange(inside)
     }
 
     /// mprotect: changes the protection of the VMAs in the range and brings their PTEs in
     /// line (write permission removed, XD and U/S recomputed; write permission is never
-    /// added here: the next write faults and the kernel decides).
+    /// added here: the next write faults and the kernel decides). A 2 MiB page the range
+    /// covers in part is split first; one it covers whole keeps its single entry.
     public func mprotect(pid: Int, addr: UInt64, length: UInt64, protection: Protection) throws(VMError) {
         let (from, to) = try checkRange(addr, length, "mprotect")
-        let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
+        let inside = splitVMAs(pid: pid, from: from, to: to)
         for index in inside { processes[pid].vmas[index].protection = protection }
+        forEachHugePDE(pid: pid, from: from, to: to) { region, pde in
+            guard let vma = processes[pid].vma(containing: region << pageShift) else { return }
+            setHugePDE(pid: pid, region: region, makeHugePDE(pde.ppn, writable: pde.isWritable, vma: vma, from: pde))
+        }
         forEachLeaf(pid: pid, from: from, to: to) { vpn, pte in
             guard pte.isPresent, let vma = processes[pid].vma(containing: vpn << pageShift) else { return }
             setPTE(pid: pid, vpn: vpn, makePTE(pte.ppn, writable: pte.isWritable, vma: vma, from: pte))
@@ -80,8 +91,9 @@ extension Kernel {
         }
     }
 
-    /// madvise: DONTNEED zaps the range, WILLNEED reads file pages ahead, MERGEABLE marks
-    /// private VMAs for KSM.
+    /// madvise: DONTNEED zaps the range (a 2 MiB page it covers in part is split first),
+    /// WILLNEED reads file pages ahead, MERGEABLE marks private VMAs for KSM, HUGEPAGE and
+    /// NOHUGEPAGE set and clear the VMA's THP flag.
     public func madvise(pid: Int, addr: UInt64, length: UInt64, advice: Advice) throws(VMError) {
         let (from, to) = try checkRange(addr, length, "madvise")
         switch advice {
@@ -92,13 +104,17 @@ extension Kernel {
                 readAhead(vma: vma, from: max(from, vma.start >> pageShift), to: min(to, vma.end >> pageShift))
             }
         case .mergeable:
-            let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
+            let inside = splitVMAs(pid: pid, from: from, to: to)
             for index in inside where !processes[pid].vmas[index].shared {
                 processes[pid].vmas[index].mergeable = true
             }
         case .random, .sequential, .normal:
-            let inside = processes[pid].split(at: from << pageShift, to << pageShift, pageShift: preset.pageShift)
+            let inside = splitVMAs(pid: pid, from: from, to: to)
             for index in inside { processes[pid].vmas[index].readAdvice = advice == .normal ? nil : advice }
+            processes[pid].mergeAdjacent(pageShift: preset.pageShift)
+        case .hugepage, .nohugepage:
+            let inside = splitVMAs(pid: pid, from: from, to: to)
+            for index in inside { processes[pid].vmas[index].hugepage = advice == .hugepage }
             processes[pid].mergeAdjacent(pageShift: preset.pageShift)
         }
     }

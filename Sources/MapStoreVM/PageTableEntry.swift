@@ -1,10 +1,15 @@
 /// One page-table entry: a real 64-bit word with the Core i7 layout (CSAPP 9.7.1).
 ///
 /// ```
-/// 63  62..52  51..12                   11..9  8  7  6  5  4   3   2    1    0
-/// XD  unused  page physical base (PPN)  OS     G  -  D  A  CD  WT  U/S  R/W  P=1
-/// [            available to the OS: the swap location                   ]   P=0
+/// 63  62..52  51..12                   11..9  8  7   6  5  4   3   2    1    0
+/// XD  unused  page physical base (PPN)  OS     G  PS  D  A  CD  WT  U/S  R/W  P=1
+/// [            available to the OS: the swap location                    ]   P=0
 /// ```
+/// PS (bit 7) is meaningful only in a page-directory entry (the third level from the top
+/// on core-i7 and skylake): PS = 1 makes the entry the leaf of a 2 MiB page, whose 512
+/// frames start at the (512-aligned) PPN. Intel puts a 2 MiB page's base in bits 21...51
+/// and PAT in bit 12; the model keeps the PPN field at bits 12...51, whose low nine bits
+/// are then zero, so the word is the same.
 /// When `P = 0` and the word is not zero, bits 1...63 hold a swap slot (slot numbers
 /// start at 1), like Linux's swap entries. A zero word means "never mapped".
 @frozen
@@ -26,6 +31,9 @@ public struct PageTableEntry: Equatable, Hashable, Sendable, CustomStringConvert
     public static let accessedBit: UInt64 = 1 << 5
     /// D: dirty, set by the MMU on a write.
     public static let dirtyBit: UInt64 = 1 << 6
+    /// PS: page size. In a page-directory entry, this entry maps a 2 MiB page itself
+    /// instead of pointing at a page table.
+    public static let pageSizeBit: UInt64 = 1 << 7
     /// G: global (not flushed on a CR3 switch).
     public static let globalBit: UInt64 = 1 << 8
     /// XD: execute disable.
@@ -39,13 +47,14 @@ public struct PageTableEntry: Equatable, Hashable, Sendable, CustomStringConvert
     /// A present entry pointing at frame `ppn` with the given permissions.
     @inlinable
     public init(ppn: UInt64, writable: Bool, user: Bool = true, executeDisable: Bool,
-                accessed: Bool = false, dirty: Bool = false) {
+                accessed: Bool = false, dirty: Bool = false, pageSize: Bool = false) {
         var word = PageTableEntry.presentBit | ((ppn << 12) & PageTableEntry.addressMask)
         if writable { word |= PageTableEntry.writableBit }
         if user { word |= PageTableEntry.userBit }
         if executeDisable { word |= PageTableEntry.executeDisableBit }
         if accessed { word |= PageTableEntry.accessedBit }
         if dirty { word |= PageTableEntry.dirtyBit }
+        if pageSize { word |= PageTableEntry.pageSizeBit }
         raw = word
     }
 
@@ -69,6 +78,9 @@ public struct PageTableEntry: Equatable, Hashable, Sendable, CustomStringConvert
     @inlinable public var isAccessed: Bool { raw & Self.accessedBit != 0 }
     /// D.
     @inlinable public var isDirty: Bool { raw & Self.dirtyBit != 0 }
+    /// PS: a present page-directory entry that maps a 2 MiB page (see ``pageSizeBit``).
+    /// ``Kernel/readPTE(pid:vpn:)`` also sets it on the 4 KiB view of a page inside one.
+    @inlinable public var isPageSize: Bool { raw & Self.presentBit != 0 && raw & Self.pageSizeBit != 0 }
     /// G.
     @inlinable public var isGlobal: Bool { raw & Self.globalBit != 0 }
     /// WT.
@@ -107,6 +119,7 @@ public struct PageTableEntry: Equatable, Hashable, Sendable, CustomStringConvert
         if isCacheDisabled { parts.append("CD") }
         if isAccessed { parts.append("A") }
         if isDirty { parts.append("D") }
+        if isPageSize { parts.append("PS") }
         if isGlobal { parts.append("G") }
         if isExecuteDisabled { parts.append("XD") }
         parts.append("ppn=0x" + String(ppn, radix: 16))

@@ -44,6 +44,9 @@ public struct ReverseMapping: Equatable, Sendable {
 
 /// Simulated physical memory: data frames (PFN 1 upward, PFN 0 the zero page) and a
 /// separate pool of page-table frames (from the highest PFN downward), one address space.
+/// With huge pages, the top 512 frames hold the huge zero page (``hugeZeroPFN``) and the
+/// page tables grow down from below it; 2 MiB pages (huge folios) are 512 data frames
+/// allocated together, the lowest free 512-aligned run (``allocateHugeRun(kind:stamp:)``).
 ///
 /// Page-table frames hold `entriesPerTable` 64-bit PTE words; data frames hold bytes,
 /// kept as a pattern (zero, or a file's bytes) until the first write gives them a slab.
@@ -54,6 +57,16 @@ public final class PhysicalMemory {
     public let entriesPerTable: Int
     /// The highest PFN the physical address width allows.
     public let topPFN: UInt64
+    /// The highest PFN of the page-table pool: ``topPFN``, or just below the huge zero page.
+    public let tableTopPFN: UInt64
+    /// The first of the huge zero page's 512 frames (the highest 2 MiB-aligned run), or nil
+    /// without huge pages. It reads as zeros and is never written: it is mapped read-only.
+    public let hugeZeroPFN: UInt64?
+    /// Frames in a huge page (0 without huge pages).
+    public let hugeFrames: Int
+    /// The first PFN of every huge folio: 512 frames allocated as one 2 MiB page and kept
+    /// together (even when no longer mapped by one entry) until the kernel splits it.
+    public private(set) var hugeFolios: Set<UInt64> = []
 
     /// Frame bookkeeping, indexed by data PFN.
     @exclusivity(unchecked) public private(set) var frames: ContiguousArray<FrameInfo>
@@ -67,8 +80,15 @@ public final class PhysicalMemory {
     static let patternFlag: UInt64 = 1 << 62
     @exclusivity(unchecked) var slabs: ContiguousArray<UnsafeMutablePointer<UInt8>> = []
     var freeSlabs: [Int32] = []
+    /// Free data PFNs below ``nextPFN``. Entries may be stale (a run allocated by
+    /// ``allocateHugeRun(kind:stamp:)`` leaves its PFNs here): a popped PFN is used only if free.
     var freePFNs = MinHeap()
     var nextPFN: UInt64 = 1
+    /// Free frames below ``nextPFN`` in each block of one page table's reach (512 frames), so that
+    /// the lowest free aligned run is found by one pass over blocks, not over frames.
+    var freeInBlock: ContiguousArray<UInt16> = []
+    /// log2 of a block's frames: one page table's reach, the huge page size.
+    let blockShift: UInt64
     /// Data frames in use (PFN 0 not counted).
     public private(set) var dataFramesInUse = 0
 
@@ -81,11 +101,16 @@ public final class PhysicalMemory {
     var rmap: ContiguousArray<(entry: ReverseMapping, next: Int32)> = []
     var freeRmap: Int32 = -1
 
-    /// Empty memory for pages of `pageSize` bytes and tables of `entriesPerTable` entries.
-    public init(pageSize: Int, entriesPerTable: Int, physicalFrames: UInt64) {
+    /// Empty memory for pages of `pageSize` bytes and tables of `entriesPerTable` entries;
+    /// with `hugePages`, huge pages of `entriesPerTable` frames and a huge zero page.
+    public init(pageSize: Int, entriesPerTable: Int, physicalFrames: UInt64, hugePages: Bool = false) {
         self.pageSize = pageSize
         self.entriesPerTable = entriesPerTable
         self.topPFN = physicalFrames - 1
+        hugeFrames = hugePages ? entriesPerTable : 0
+        blockShift = UInt64(entriesPerTable.trailingZeroBitCount)
+        hugeZeroPFN = hugePages ? physicalFrames - UInt64(entriesPerTable) : nil
+        tableTopPFN = hugeZeroPFN.map { $0 - 1 } ?? physicalFrames - 1
         var zero = FrameInfo()
         zero.kind = .zero
         frames = [zero]
@@ -98,7 +123,7 @@ public final class PhysicalMemory {
     // MARK: Page-table frames
 
     /// The lowest PFN a page-table frame occupies (tables grow down from the top).
-    public var lowestTablePFN: UInt64 { topPFN + 1 - tablesAllocated }
+    public var lowestTablePFN: UInt64 { tableTopPFN + 1 - tablesAllocated }
 
     /// Allocates a zeroed page-table frame, or nil when it would collide with data frames.
     public func allocateTable() -> UInt64? {
@@ -106,7 +131,7 @@ public final class PhysicalMemory {
             tableFramesInUse += 1
             return pfn
         }
-        let pfn = topPFN - tablesAllocated
+        let pfn = tableTopPFN - tablesAllocated
         guard pfn >= nextPFN else { return nil }
         tablesAllocated += 1
         tableWords.append(contentsOf: repeatElement(0, count: entriesPerTable))
@@ -122,42 +147,65 @@ public final class PhysicalMemory {
 
     /// Whether `pfn` is an allocated page-table frame.
     public func isTableFrame(_ pfn: UInt64) -> Bool {
-        pfn <= topPFN && pfn >= lowestTablePFN && !freeTables.contains(pfn)
+        pfn <= tableTopPFN && pfn >= lowestTablePFN && !freeTables.contains(pfn)
     }
 
     /// Reads PTE `index` of page-table frame `table`: one memory read of the walk.
     @inlinable
     public func readPTE(table: UInt64, index: Int) -> PageTableEntry {
-        PageTableEntry(raw: tableWords[Int(topPFN - table) &* entriesPerTable &+ index])
+        PageTableEntry(raw: tableWords[Int(tableTopPFN - table) &* entriesPerTable &+ index])
     }
 
     /// Writes PTE `index` of page-table frame `table`.
     @inlinable
     public func writePTE(table: UInt64, index: Int, _ entry: PageTableEntry) {
-        tableWords[Int(topPFN - table) &* entriesPerTable &+ index] = entry.raw
+        tableWords[Int(tableTopPFN - table) &* entriesPerTable &+ index] = entry.raw
     }
 
     // MARK: Data frames
 
     /// The PFN a new data frame would get if one were free: the lowest free one.
     public func nextFreePFN() -> UInt64? {
+        dropStaleFreePFNs()
         if let low = freePFNs.min { return low }
         return nextPFN < lowestTablePFN ? nextPFN : nil
+    }
+
+    /// Pops heap entries whose frame a huge run has taken since it was freed.
+    private func dropStaleFreePFNs() {
+        while let low = freePFNs.min, frames[Int(low)].kind != .free { _ = freePFNs.popMin() }
     }
 
     /// Allocates the lowest free data frame with the given contents, or nil if none is free.
     public func allocateFrame(kind: FrameKind, stamp: UInt64) -> UInt64? {
         let pfn: UInt64
+        dropStaleFreePFNs()
         if let low = freePFNs.popMin() {
             pfn = low
+            freeInBlock[Int(pfn >> blockShift)] -= 1
         } else {
             guard nextPFN < lowestTablePFN else { return nil }
             pfn = nextPFN
-            nextPFN += 1
-            frames.append(FrameInfo())
-            content.append(0)
-            lastUse.append(0)
+            appendFrames(upTo: nextPFN + 1)
         }
+        take(pfn, kind: kind, stamp: stamp)
+        return pfn
+    }
+
+    /// Makes frames [``nextPFN``, `end`) exist, free (none is in the heap yet).
+    private func appendFrames(upTo end: UInt64) {
+        guard end > nextPFN else { return }
+        let count = Int(end - nextPFN)
+        frames.append(contentsOf: repeatElement(FrameInfo(), count: count))
+        content.append(contentsOf: repeatElement(0, count: count))
+        lastUse.append(contentsOf: repeatElement(0, count: count))
+        let blocks = Int((end + (1 << blockShift) - 1) >> blockShift)
+        if freeInBlock.count < blocks { freeInBlock.append(contentsOf: repeatElement(0, count: blocks - freeInBlock.count)) }
+        nextPFN = end
+    }
+
+    /// Gives free frame `pfn` to a new owner: zeroed contents, the kind, the time.
+    private func take(_ pfn: UInt64, kind: FrameKind, stamp: UInt64) {
         var info = FrameInfo()
         info.kind = kind
         info.allocatedAt = stamp
@@ -165,7 +213,56 @@ public final class PhysicalMemory {
         content[Int(pfn)] = 0
         lastUse[Int(pfn)] = stamp
         dataFramesInUse += 1
-        return pfn
+    }
+
+    /// Allocates a huge page: the lowest run of ``hugeFrames`` free data frames that starts on
+    /// a multiple of ``hugeFrames`` (so PFN 512...1023 first: PFN 0 is the zero page), all of
+    /// `kind`, recorded as one huge folio; nil without huge pages or when no such run is free
+    /// below the page tables. One pass over 512-frame blocks, not over frames.
+    public func allocateHugeRun(kind: FrameKind, stamp: UInt64) -> UInt64? {
+        guard hugeFrames > 0 else { return nil }
+        let size = UInt64(hugeFrames)
+        var start: UInt64?
+        for block in 1..<max(1, freeInBlock.count) {
+            let base = UInt64(block) * size
+            guard base < nextPFN else { break }
+            if UInt64(freeInBlock[block]) == min(size, nextPFN - base) { start = base; break }
+        }
+        let first = start ?? (nextPFN + size - 1) / size * size
+        guard first + size <= lowestTablePFN else { return nil }
+        if first + size > nextPFN {
+            // The frames between the old end and the run become ordinary free frames.
+            let oldEnd = nextPFN
+            appendFrames(upTo: first + size)
+            for pfn in oldEnd..<first {
+                freePFNs.insert(pfn)
+                freeInBlock[Int(pfn >> blockShift)] += 1
+            }
+        }
+        freeInBlock[Int(first >> blockShift)] = 0
+        for pfn in first..<(first + size) { take(pfn, kind: kind, stamp: stamp) }
+        hugeFolios.insert(first)
+        return first
+    }
+
+    /// The first PFN of the huge folio holding `pfn`, or nil.
+    @inlinable
+    public func hugeFolio(containing pfn: UInt64) -> UInt64? {
+        guard hugeFrames > 0, !hugeFolios.isEmpty else { return nil }
+        let head = pfn & ~UInt64(hugeFrames - 1)
+        return hugeFolios.contains(head) ? head : nil
+    }
+
+    /// Whether `pfn` is one of the huge zero page's frames.
+    @inlinable
+    public func isHugeZero(_ pfn: UInt64) -> Bool {
+        hugeZeroPFN.map { pfn >= $0 && pfn <= topPFN } ?? false
+    }
+
+    /// Forgets that the folio at `head` is one huge page: its frames become ordinary pages
+    /// (the kernel's split_huge_page). Frees nothing.
+    public func dissolveHugeFolio(_ head: UInt64) {
+        hugeFolios.remove(head)
     }
 
     /// Frees a data frame; it must have no mappings left.
@@ -177,6 +274,7 @@ public final class PhysicalMemory {
         content[Int(pfn)] = 0
         frames[Int(pfn)] = FrameInfo()
         freePFNs.insert(pfn)
+        freeInBlock[Int(pfn >> blockShift)] += 1
         dataFramesInUse -= 1
     }
 

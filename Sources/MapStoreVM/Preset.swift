@@ -38,13 +38,22 @@ public struct Preset: Equatable, Sendable {
     public var tlbs: [TLBGeometry]
     /// The caches behind the TLB (issue 20), L1 first.
     public var caches: CacheHierarchyGeometry
+    /// The L1 dTLB's separate array for 2 MiB pages, or nil when the preset has no huge
+    /// pages (csapp-small). A 2 MiB page is a page-directory entry with PS = 1.
+    public var hugeTLB: TLBGeometry?
+    /// Whether the L2 TLB (STLB) also holds 2 MiB entries, in the same sets as the 4 KiB
+    /// ones: Skylake's STLB does; Nehalem's (core-i7) L2 TLB holds 4 KiB entries only.
+    public var l2HoldsHugePages: Bool
 
     /// A preset with the given geometry; traps if the widths do not add up.
     public init(name: String, virtualBits: Int, physicalBits: Int, pageShift: Int,
-                levels: Int, bitsPerLevel: Int, tlbs: [TLBGeometry], caches: CacheHierarchyGeometry = .coreI7) {
+                levels: Int, bitsPerLevel: Int, tlbs: [TLBGeometry], caches: CacheHierarchyGeometry = .coreI7,
+                hugeTLB: TLBGeometry? = nil, l2HoldsHugePages: Bool = false) {
         precondition(pageShift + levels * bitsPerLevel == virtualBits,
                      "VPO + VPN bits must equal the virtual address width")
         precondition(!tlbs.isEmpty, "a preset needs a TLB")
+        precondition(hugeTLB == nil || levels >= 2, "2 MiB pages need a page-directory level")
+        precondition(!l2HoldsHugePages || (hugeTLB != nil && tlbs.count > 1), "an L2 holds 2 MiB entries only with huge pages and an L2")
         self.name = name
         self.virtualBits = virtualBits
         self.physicalBits = physicalBits
@@ -53,25 +62,35 @@ public struct Preset: Equatable, Sendable {
         self.bitsPerLevel = bitsPerLevel
         self.tlbs = tlbs
         self.caches = caches
+        self.hugeTLB = hugeTLB
+        self.l2HoldsHugePages = l2HoldsHugePages
     }
 
     /// Bytes per page.
     @inlinable public var pageSize: Int { 1 << pageShift }
     /// Entries in one page table (`2^bitsPerLevel`).
     @inlinable public var entriesPerTable: Int { 1 << bitsPerLevel }
+    /// Whether the preset has 2 MiB pages (a page-directory entry with PS = 1).
+    @inlinable public var hasHugePages: Bool { hugeTLB != nil }
+    /// Base pages in one huge page: one page table's reach (512 on core-i7 and skylake).
+    @inlinable public var pagesPerHugePage: Int { entriesPerTable }
     /// Physical frames the physical address width allows.
     @inlinable public var physicalFrames: UInt64 { 1 << UInt64(physicalBits - pageShift) }
 
     /// Core i7 (CSAPP 9.7): 48-bit VA, 52-bit PA, 4 KiB pages, 4 levels of 9 bits,
-    /// L1 dTLB 64 entries 4-way, L2 TLB 512 entries 4-way.
+    /// L1 dTLB 64 entries 4-way, L2 TLB 512 entries 4-way (4 KiB pages only, as on
+    /// Nehalem), and 32 entries 4-way in the L1 dTLB for 2 MiB pages.
     public static let coreI7 = Preset(
         name: "core-i7", virtualBits: 48, physicalBits: 52, pageShift: 12, levels: 4, bitsPerLevel: 9,
-        tlbs: [TLBGeometry(entries: 64, ways: 4), TLBGeometry(entries: 512, ways: 4)])
+        tlbs: [TLBGeometry(entries: 64, ways: 4), TLBGeometry(entries: 512, ways: 4)],
+        hugeTLB: TLBGeometry(entries: 32, ways: 4))
 
-    /// Skylake: as Core i7, with an L1 dTLB of 64 entries 4-way and an STLB of 1536 entries 12-way.
+    /// Skylake: as Core i7, with an L1 dTLB of 64 entries 4-way, 32 entries 4-way for 2 MiB
+    /// pages, and an STLB of 1536 entries 12-way shared by 4 KiB and 2 MiB pages.
     public static let skylake = Preset(
         name: "skylake", virtualBits: 48, physicalBits: 52, pageShift: 12, levels: 4, bitsPerLevel: 9,
-        tlbs: [TLBGeometry(entries: 64, ways: 4), TLBGeometry(entries: 1536, ways: 12)])
+        tlbs: [TLBGeometry(entries: 64, ways: 4), TLBGeometry(entries: 1536, ways: 12)],
+        hugeTLB: TLBGeometry(entries: 32, ways: 4), l2HoldsHugePages: true)
 
     /// CSAPP's small memory system (9.6.4): 14-bit VA, 12-bit PA, 64-byte pages, one level,
     /// a TLB of 16 entries 4-way, and the book's cache: 16 sets, direct-mapped, 4-byte blocks.

@@ -101,8 +101,15 @@ extension Kernel {
             var pte = readPTE(pid: Int(mapping.pid), vpn: mapping.vpn)
             if pte.isAccessed {
                 referenced = true
-                pte.set(PageTableEntry.accessedBit, false)
-                setPTE(pid: Int(mapping.pid), vpn: mapping.vpn, pte)
+                if pte.isPageSize, let pde = hugePDE(pid: Int(mapping.pid), vpn: mapping.vpn) {
+                    // The one A bit of a 2 MiB page: cleared without splitting it.
+                    var young = pde
+                    young.set(PageTableEntry.accessedBit, false)
+                    setHugePDE(pid: Int(mapping.pid), region: mapping.vpn & ~(hugeSpan - 1), young)
+                } else {
+                    pte.set(PageTableEntry.accessedBit, false)
+                    setPTE(pid: Int(mapping.pid), vpn: mapping.vpn, pte)
+                }
             }
         }
         return referenced
@@ -135,7 +142,7 @@ extension Kernel {
     }
 
     /// Takes `pfn` back: a clean file page is dropped, a dirty one written back first, an
-    /// anonymous page goes to swap.
+    /// anonymous page goes to swap (a frame of a huge page after splitting it).
     func evict(_ pfn: UInt64) {
         countersStorage.pointee.evictions += 1
         let info = memory[pfn]
@@ -149,6 +156,12 @@ extension Kernel {
             files[Int(info.fileID)].cache[info.pageIndex] = nil
             memory.freeFrame(pfn)
         case .anonymous, .ksm:
+            if let head = memory.hugeFolio(containing: pfn) {
+                // A huge page is split before any of it goes to swap; an unmapped frame of it
+                // is freed by the split, which is all its eviction needs.
+                splitHugeFolio(head)
+                if memory[pfn].kind == .free { return }
+            }
             swapOut(pfn)
         case .free, .zero:
             preconditionFailure("evicting PFN \(pfn), which holds no page")

@@ -304,12 +304,12 @@ public struct TraceParser {
         add(.mmap(pid: pid, addr: addr, length: length, protection: prot, shared: shared, file: file, offset: offset), line)
     }
 
-    /// `madvise P ADDR LEN dontneed|willneed|mergeable`.
+    /// `madvise P ADDR LEN dontneed|willneed|mergeable|random|sequential|normal|hugepage|nohugepage`.
     private mutating func parseMadvise(_ line: TraceLine) throws(TraceParseError) {
-        try line.expectCount(5...5, "madvise P ADDR LEN dontneed|willneed|mergeable")
+        try line.expectCount(5...5, "madvise P ADDR LEN dontneed|willneed|mergeable|random|sequential|normal|hugepage|nohugepage")
         let (pid, addr, length) = try alignedRange(line)
         guard let advice = Advice(rawValue: line.text(4)) else {
-            throw line.fail(4, "expected dontneed, willneed or mergeable, found '\(line.text(4))'")
+            throw line.fail(4, "expected dontneed, willneed, mergeable, random, sequential, normal, hugepage or nohugepage, found '\(line.text(4))'")
         }
         add(.madvise(pid: pid, addr: addr, length: length, advice: advice), line)
     }

@@ -9,17 +9,23 @@ import Glibc
 extension VMCommand {
     /// `mapstore vm compare DB --workload W [--json] [--plot FILE.svg] [--in-place]`: shadow mode.
     /// DB is never changed unless `--in-place`: a workload that writes runs on a copy beside it.
+    /// `mapstore vm compare --workload thp [--json]` needs no DB (``THPExperiment``).
     struct Compare: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a workload on DB in shadow mode and compare the VM model's prediction with the kernel, page by page.",
-            discussion: "Workloads: \(ShadowWorkload.allCases.map(\.rawValue).joined(separator: ", ")). Those that write (\(ShadowWorkload.allCases.filter(\.writes).map(\.rawValue).joined(separator: ", "))) run on a copy of DB in a new directory beside it, removed afterwards, so DB is never changed; --in-place runs them on DB itself. Dirty bits and large folios need root (/proc/kpageflags)."
+            discussion: "Workloads: \(Compare.workloadNames). thp needs no DB: it compares transparent huge pages on memory of its own (mapstore vm compare --workload thp). Those that write (\(ShadowWorkload.allCases.filter(\.writes).map(\.rawValue).joined(separator: ", "))) run on a copy of DB in a new directory beside it, removed afterwards, so DB is never changed; --in-place runs them on DB itself. Dirty bits and large folios need root (/proc/kpageflags)."
         )
 
-        @Argument(help: "The database file (it must exist and hold keys).", completion: .file())
-        var database: String
+        @Argument(help: "The database file (it must exist and hold keys); none for --workload thp.", completion: .file())
+        var database: String?
 
-        @Option(help: "readrandom, readseq, writemap-commit, cow-write, msync, dontneed or two-process.")
+        @Option(help: "readrandom, readseq, writemap-commit, cow-write, msync, dontneed, two-process or thp.")
         var workload: String
+
+        /// Every workload's name, for help and errors.
+        static var workloadNames: String {
+            (ShadowWorkload.allCases.map(\.rawValue) + [THPExperiment.workload]).joined(separator: ", ")
+        }
 
         @Option(help: "Lookups or puts (default: from the file's size).")
         var operations: Int?
@@ -40,8 +46,12 @@ extension VMCommand {
         var inPlace = false
 
         func run() throws {
+            if workload == THPExperiment.workload { return try runTHP() }
             guard let chosen = ShadowWorkload(rawValue: workload) else {
-                throw CommandExit(status: 2, message: "mapstore vm compare: unknown workload '\(workload)' (\(ShadowWorkload.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw CommandExit(status: 2, message: "mapstore vm compare: unknown workload '\(workload)' (\(Compare.workloadNames))")
+            }
+            guard let database else {
+                throw CommandExit(status: 2, message: "mapstore vm compare: --workload \(workload) needs a database: mapstore vm compare DB --workload \(workload) (only thp runs without one)")
             }
             if let operations, operations < 1 {
                 throw CommandExit(status: 2, message: "mapstore vm compare: --operations must be at least 1")
@@ -64,6 +74,24 @@ extension VMCommand {
                 } catch {
                     throw CommandExit(status: 3, message: "mapstore vm compare: cannot write \(plot): \(error)")
                 }
+            }
+            print(json ? report.json : report.text)
+        }
+
+        /// `--workload thp`: no database; the options about one do not apply.
+        private func runTHP() throws {
+            if let database {
+                throw CommandExit(status: 2, message: "mapstore vm compare: the thp workload runs on memory of its own and takes no database (got \(database))")
+            }
+            let unused = [("--operations", operations != nil), ("--cold", cold), ("--plot", plot != nil), ("--in-place", inPlace)]
+            if let (flag, _) = unused.first(where: { $0.1 }) {
+                throw CommandExit(status: 2, message: "mapstore vm compare: \(flag) does not apply to the thp workload")
+            }
+            let report: THPReport
+            do {
+                report = try THPExperiment().run()
+            } catch {
+                throw CommandExit(status: 3, message: "mapstore vm compare: \(error)")
             }
             print(json ? report.json : report.text)
         }

@@ -66,4 +66,21 @@ import Testing
         let docs = try fixture("../../../docs/simulator.md")
         #expect(docs.contains("VPN1     0xfe  (254)\nVPN2     0x1a8  (424)\nVPN3     0x145  (325)\nVPN4     0x12  (18)\nVPO      0x345  (837)"))
     }
+
+    @Test func hugePageExampleMatchesTheDocs() throws {
+        let docs = try fixture("../../../docs/simulator.md")
+        let trace = try fixture("thp.trace")
+        #expect(docs.contains(trace), "docs/simulator.md shows Tests/Fixtures/traces/thp.trace whole")
+        let rows = try Self.rows(trace).dropLast()
+        #expect(rows.count == 8)
+        for row in rows {
+            #expect(docs.contains(row + "\n"), "docs/simulator.md lacks: \(row)")
+        }
+        let (kernel, _) = try replay(trace)
+        let summary = TraceOutput.summaryLines(kernel.counters)
+        for name in ["tlbL1Misses", "walkReads", "framesInUse", "thpFaults", "thpZeroFaults", "thpSplits", "hugePages"] {
+            let line = try #require(summary.first { $0.hasPrefix("  \(name) ") })
+            #expect(docs.contains(line + "\n"), "docs/simulator.md lacks: \(line)")
+        }
+    }
 }
