@@ -94,4 +94,20 @@ import Testing
         #expect(rows[1].contains(#""pa":null,"gpa":null,"tlb":"miss","fault":"segv""#), "\(rows[1])")
         #expect(TraceOutput.tableHeader(nested: true).contains("PA              GPA             TLB"))
     }
+
+    /// A guest gets 4 KiB pages where a host would get a 2 MiB one: the EPT maps 4 KiB host
+    /// frames, so a guest huge page would not be contiguous in host memory.
+    @Test func aGuestGetsNoHugePages() throws {
+        for nested in [false, true] {
+            let kernel = Kernel(nested: nested)
+            let pid = try kernel.spawn(name: "A")
+            try kernel.mmap(pid: pid, addr: 0x4000_0000, length: 0x20_0000, protection: [.read, .write], shared: false, file: nil, offset: 0)
+            try kernel.madvise(pid: pid, addr: 0x4000_0000, length: 0x20_0000, advice: .hugepage)
+            let result = kernel.access(pid: pid, va: 0x4000_0000, op: .write, value: 7)
+            #expect(result.fault == .zero && result.value == 7)
+            #expect(kernel.counters.hugePages == (nested ? 0 : 1), "nested \(nested)")
+            #expect(kernel.counters.thpFaults == (nested ? 0 : 1), "nested \(nested)")
+            #expect(kernel.checkInvariants().isEmpty)
+        }
+    }
 }
