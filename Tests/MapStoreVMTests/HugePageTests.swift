@@ -74,19 +74,19 @@ import Testing
     @Test func firstWritesAllocateTheLowestFreeAlignedRuns() throws {
         let (kernel, a) = try Self.kernel()
         try kernel.mmap(pid: a, addr: 0x1000_0000, length: 0x40_0000, protection: [.read, .write], shared: false, file: nil, offset: 0)
-        #expect(kernel.access(pid: a, va: 0x1000_0000, op: .write).pa == 0x1000, "a 4 KiB page: PFN 1")
-        #expect(kernel.access(pid: a, va: Self.base, op: .write).pa == 512 << 12)
-        #expect(kernel.access(pid: a, va: 0x1000_1000, op: .write).pa == 2 << 12, "PFN 2...511 stayed free")
-        #expect(kernel.access(pid: a, va: Self.base + Self.huge + 0x5000, op: .write).pa == (1024 + 5) << 12)
+        #expect(Bool(kernel.access(pid: a, va: 0x1000_0000, op: .write).pa == 0x1000), "a 4 KiB page: PFN 1")
+        #expect(Bool(kernel.access(pid: a, va: Self.base, op: .write).pa == 512 << 12))
+        #expect(Bool(kernel.access(pid: a, va: 0x1000_1000, op: .write).pa == 2 << 12), "PFN 2...511 stayed free")
+        #expect(Bool(kernel.access(pid: a, va: Self.base + Self.huge + 0x5000, op: .write).pa == (1024 + 5) << 12))
         // Frames 512...1023 come back whole when the first huge page goes, and are reused.
         try kernel.munmap(pid: a, addr: Self.base, length: Self.huge)
         #expect(kernel.counters.framesInUse == 2 + 512 && kernel.counters.hugePages == 1)
         try kernel.mmap(pid: a, addr: Self.base, length: Self.huge, protection: [.read, .write], shared: false, file: nil, offset: 0)
         try kernel.madvise(pid: a, addr: Self.base, length: Self.huge, advice: .hugepage)
-        #expect(kernel.access(pid: a, va: Self.base + 0x7000, op: .write).pa == (512 + 7) << 12)
+        #expect(Bool(kernel.access(pid: a, va: Self.base + 0x7000, op: .write).pa == (512 + 7) << 12))
         // One used frame in a block (PFN 1600 of 1536...2047) keeps the run from starting there.
         for page in 3..<UInt64(1601 - 1024) { _ = kernel.access(pid: a, va: 0x1000_0000 + (page - 1) * 4096, op: .write) }
-        #expect(kernel.access(pid: a, va: Self.base + 2 * Self.huge, op: .write).pa == 2048 << 12)
+        #expect(Bool(kernel.access(pid: a, va: Self.base + 2 * Self.huge, op: .write).pa == 2048 << 12))
         Self.check(kernel)
     }
 
@@ -111,12 +111,12 @@ import Testing
     @Test func regionsNotWholeInsideTheVMAOrWithoutAdviceGet4KiBPages() throws {
         // 2 MiB + 64 KiB: the tail region is not whole inside the VMA.
         let (kernel, a) = try Self.kernel(length: Self.huge + 0x1_0000)
-        #expect(kernel.access(pid: a, va: Self.base + Self.huge, op: .write).pa == 0x1000)
-        #expect(kernel.access(pid: a, va: Self.base, op: .write).pa == 512 << 12)
+        #expect(Bool(kernel.access(pid: a, va: Self.base + Self.huge, op: .write).pa == 0x1000))
+        #expect(Bool(kernel.access(pid: a, va: Self.base, op: .write).pa == 512 << 12))
         // A VMA that starts 4 KiB past a 2 MiB boundary holds no whole region.
         try kernel.mmap(pid: a, addr: 0x8000_1000, length: Self.huge, protection: [.read, .write], shared: false, file: nil, offset: 0)
         try kernel.madvise(pid: a, addr: 0x8000_1000, length: Self.huge, advice: .hugepage)
-        #expect(kernel.access(pid: a, va: 0x8000_1000, op: .write).pa == 0x2000)
+        #expect(Bool(kernel.access(pid: a, va: 0x8000_1000, op: .write).pa == 0x2000))
         // Shared anonymous memory and csapp-small never get huge pages.
         try kernel.mmap(pid: a, addr: 0xC000_0000, length: Self.huge, protection: [.read, .write], shared: true, file: nil, offset: 0)
         try kernel.madvise(pid: a, addr: 0xC000_0000, length: Self.huge, advice: .hugepage)
@@ -133,7 +133,7 @@ import Testing
 
     @Test func aFrameLimitBelow512FramesFallsBackTo4KiBPages() throws {
         let (kernel, a) = try Self.kernel(frames: 600)
-        #expect(kernel.access(pid: a, va: Self.base, op: .write).pa == 512 << 12)
+        #expect(Bool(kernel.access(pid: a, va: Self.base, op: .write).pa == 512 << 12))
         let second = kernel.access(pid: a, va: Self.base + Self.huge, op: .write)
         #expect(second.fault == .zero && second.pa == 0x1000, "88 frames left: a 4 KiB page")
         #expect(kernel.counters.thpFallbacks == 1 && kernel.counters.thpFaults == 1)
