@@ -33,7 +33,7 @@ import Testing
         var values: [UInt8] = []
         for page in 0..<UInt64(512) {
             let result = kernel.access(pid: a, va: Self.base + page * 4096, op: .read)
-            #expect(result.pa == (512 + page) << 12)
+            #expect(Bool(result.pa == (512 + page) << 12))
             values.append(result.value!)
         }
         let after = kernel.counters
