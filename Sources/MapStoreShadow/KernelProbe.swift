@@ -79,6 +79,11 @@ public enum KernelProbe {
     /// Whether this process runs as root (effective uid 0).
     public static var isRoot: Bool { geteuid() == 0 }
 
+    /// Whether AddressSanitizer runs in this process. Its checks read shadow memory beside
+    /// every access, and the first read of a shadow page is a fault of its own, so fault
+    /// counts taken under it are higher than the program's.
+    public static var addressSanitizerIsLoaded: Bool { dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil }
+
     /// Minor and major page faults of the calling thread so far (`getrusage(RUSAGE_THREAD)`;
     /// the kernel charges a fault to the thread that took it).
     public static func faults() -> (minor: Int, major: Int) {

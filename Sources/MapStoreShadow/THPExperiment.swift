@@ -78,6 +78,9 @@ public struct THPExperiment {
         if madvise(memory, length, MADV_HUGEPAGE) != 0 {
             notes.append("madvise(MADV_HUGEPAGE) failed: \(String(cString: strerror(errno)))")
         }
+        if KernelProbe.addressSanitizerIsLoaded {
+            notes.append("AddressSanitizer is loaded: its shadow-memory reads add faults of their own")
+        }
 
         // Before the window: the steps are read (a static's first use allocates, which can
         // fault), and each kind of step runs once on scratch memory, so that the first

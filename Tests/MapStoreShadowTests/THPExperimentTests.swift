@@ -52,7 +52,12 @@ import Testing
         }
         if anonHuge == report.predictedAnonHugeKiB && report.hugePageDivergences == 0 {
             #expect(report.agreement >= 0.99, "\(report.text)")
-            #expect(abs(report.predictedFaults - report.observedFaults) <= 3, "\(report.text)")
+            if KernelProbe.addressSanitizerIsLoaded {
+                // The sanitizer's first read of each shadow page faults too: the count can only grow.
+                #expect(report.observedFaults >= report.predictedFaults - 3, "\(report.text)")
+            } else {
+                #expect(abs(report.predictedFaults - report.observedFaults) <= 3, "\(report.text)")
+            }
         }
     }
 
