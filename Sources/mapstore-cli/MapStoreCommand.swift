@@ -75,8 +75,18 @@ enum Entry {
             let code = MapStoreCommand.exitCode(for: error).rawValue
             let message = MapStoreCommand.fullMessage(for: error)
             if code == 0 {
-                if !message.isEmpty { print(message) }
-                status = ExitStatus.success
+                // Help and --version: written like any output, so a failed write exits 3.
+                var out = Output()
+                do {
+                    if !message.isEmpty { try out.write(message + "\n") }
+                    try out.flush()
+                    status = ExitStatus.success
+                } catch let exit as CommandExit {
+                    if let message = exit.message { printError(message) }
+                    status = exit.status
+                } catch {
+                    status = ExitStatus.failure
+                }
             } else {
                 // One line, as the contract asks: the parser's message without its usage block.
                 let line = MapStoreCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? ""

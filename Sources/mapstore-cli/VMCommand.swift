@@ -43,51 +43,59 @@ struct VMCommand: ParsableCommand {
             guard bits == 64 || value >> UInt64(bits) == 0 else {
                 throw CommandExit(status: 2, message: "mapstore vm translate: \(address) does not fit in \(bits) bits")
             }
-            if physical { printPhysical(value, machine) } else { printVirtual(value, machine) }
+            var out = Output()
+            for line in physical ? physicalLines(value, machine) : virtualLines(value, machine) { try out.write(line + "\n") }
+            try out.flush()
         }
 
-        private func printVirtual(_ va: UInt64, _ machine: Preset) {
+        /// What `vm translate` prints for a virtual address, line by line.
+        private func virtualLines(_ va: UInt64, _ machine: Preset) -> [String] {
+            var lines: [String] = []
             let split = machine.split(va)
             let hex = TraceOutput.hex
             let l1 = machine.caches.levels[0]
             let fromOffset = machine.l1SetFromOffset
             let l1Set = l1.split(va).set  // only the VPO's bits when `fromOffset`
             if json {
-                print("{\"va\":\"\(hex(va))\",\"preset\":\"\(machine.name)\",\"vpn\":[\(split.vpnFields.map { String($0) }.joined(separator: ","))],"
+                lines.append("{\"va\":\"\(hex(va))\",\"preset\":\"\(machine.name)\",\"vpn\":[\(split.vpnFields.map { String($0) }.joined(separator: ","))],"
                       + "\"vpo\":\(split.vpo),\"tlbIndex\":\(split.tlbIndex),\"tlbTag\":\(split.tlbTag),"
                       + "\"l1SetFromOffset\":\(fromOffset)\(fromOffset ? ",\"l1Set\":\(l1Set)" : "")}")
-                return
+                return lines
             }
-            print("address  \(hex(va))  (\(machine.name): \(machine.virtualBits)-bit VA, \(machine.pageSize)-byte pages, \(machine.levels) level\(machine.levels == 1 ? "" : "s") of \(machine.bitsPerLevel) bits)")
-            print("VPN      \(hex(split.vpn))")
+            lines.append("address  \(hex(va))  (\(machine.name): \(machine.virtualBits)-bit VA, \(machine.pageSize)-byte pages, \(machine.levels) level\(machine.levels == 1 ? "" : "s") of \(machine.bitsPerLevel) bits)")
+            lines.append("VPN      \(hex(split.vpn))")
             for (level, field) in split.vpnFields.enumerated() {
-                print("VPN\(level + 1)     \(hex(field))  (\(field))")
+                lines.append("VPN\(level + 1)     \(hex(field))  (\(field))")
             }
-            print("VPO      \(hex(split.vpo))  (\(split.vpo))")
+            lines.append("VPO      \(hex(split.vpo))  (\(split.vpo))")
             let tlb = machine.tlbs[0]
-            print("TLBI     \(hex(split.tlbIndex))  (L1 TLB: \(tlb.sets) sets of \(tlb.ways) ways)")
-            print("TLBT     \(hex(split.tlbTag))")
+            lines.append("TLBI     \(hex(split.tlbIndex))  (L1 TLB: \(tlb.sets) sets of \(tlb.ways) ways)")
+            lines.append("TLBT     \(hex(split.tlbTag))")
             let width = l1.offsetBits + l1.indexBits
             if fromOffset {
-                print("L1 CI    \(hex(l1Set))  (\(l1Set)): known before translation, CI + CO = \(width) bits fit in the \(machine.pageShift)-bit VPO")
+                lines.append("L1 CI    \(hex(l1Set))  (\(l1Set)): known before translation, CI + CO = \(width) bits fit in the \(machine.pageShift)-bit VPO")
             } else {
-                print("L1 CI    unknown until translation: CI + CO = \(width) bits exceed the \(machine.pageShift)-bit VPO")
+                lines.append("L1 CI    unknown until translation: CI + CO = \(width) bits exceed the \(machine.pageShift)-bit VPO")
             }
+            return lines
         }
 
-        private func printPhysical(_ pa: UInt64, _ machine: Preset) {
+        /// What `vm translate --physical` prints, line by line.
+        private func physicalLines(_ pa: UInt64, _ machine: Preset) -> [String] {
+            var lines: [String] = []
             let splits = machine.cacheSplit(pa)
             let hex = TraceOutput.hex
             if json {
                 let levels = splits.map { "{\"level\":\"\($0.level)\",\"tag\":\($0.tag),\"set\":\($0.set),\"offset\":\($0.offset)}" }
-                print("{\"pa\":\"\(hex(pa))\",\"preset\":\"\(machine.name)\",\"caches\":[\(levels.joined(separator: ","))]}")
-                return
+                lines.append("{\"pa\":\"\(hex(pa))\",\"preset\":\"\(machine.name)\",\"caches\":[\(levels.joined(separator: ","))]}")
+                return lines
             }
-            print("address  \(hex(pa))  (\(machine.name): \(machine.physicalBits)-bit PA, \(machine.caches.levels[0].lineBytes)-byte lines)")
+            lines.append("address  \(hex(pa))  (\(machine.name): \(machine.physicalBits)-bit PA, \(machine.caches.levels[0].lineBytes)-byte lines)")
             for (split, level) in zip(splits, machine.caches.levels) {
-                print("\(split.level)  CT \(hex(split.tag))  CI \(hex(split.set)) (\(split.set))  CO \(hex(split.offset)) (\(split.offset))"
+                lines.append("\(split.level)  CT \(hex(split.tag))  CI \(hex(split.set)) (\(split.set))  CO \(hex(split.offset)) (\(split.offset))"
                       + "  (\(level.bytes >> 10 > 0 ? "\(level.bytes >> 10) KiB" : "\(level.bytes) B"), \(level.sets) sets of \(level.ways) way\(level.ways == 1 ? "" : "s"))")
             }
+            return lines
         }
     }
 
@@ -131,7 +139,7 @@ struct VMCommand: ParsableCommand {
                     }
                 }
             } catch {
-                out.flush()
+                try? out.flush()
                 throw CommandExit(status: 2, message: "mapstore vm replay: \(trace): \(error)")
             }
             let elapsed = monotonicSeconds() - start
@@ -141,7 +149,7 @@ struct VMCommand: ParsableCommand {
             } else {
                 for line in TraceOutput.summaryLines(counters) { out.line(line) }
             }
-            out.flush()
+            try out.flush()
             if statsOnly {
                 let rate = elapsed > 0 ? Double(counters.accesses) / elapsed : 0
                 let message = "replayed \(counters.accesses) accesses in \(String(format3(elapsed))) s: \(Int(rate)) accesses/s\n"
@@ -172,24 +180,26 @@ private func readInput(_ path: String) throws -> [UInt8] {
     return bytes
 }
 
-/// Collects output lines and writes them to stdout in large blocks.
+/// Collects output lines for stdout, written in large blocks through ``Output``. The
+/// replayer's callback cannot throw, so the first failed write is kept (and the lines after
+/// it dropped) until ``flush()`` throws it: a replay into a full disk or a closed pipe exits 3.
 private struct OutputBuffer {
-    private var bytes: [UInt8] = []
+    private var output = Output()
+    private var failure: (any Error)?
 
     mutating func line(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
-        bytes.append(0x0A)
-        if bytes.count >= 1 << 16 { flush() }
+        guard failure == nil else { return }
+        do {
+            try output.write(text)
+            try output.write(CollectionOfOne(0x0A))
+        } catch {
+            failure = error
+        }
     }
 
-    mutating func flush() {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 { if errno == EINTR { continue }; break }
-            offset += written
-        }
-        bytes.removeAll(keepingCapacity: true)
+    mutating func flush() throws {
+        if let failure { throw failure }
+        try output.flush()
     }
 }
 

@@ -75,7 +75,9 @@ extension VMCommand {
                     throw CommandExit(status: 3, message: "mapstore vm compare: cannot write \(plot): \(error)")
                 }
             }
-            print(json ? report.json : report.text)
+            var out = Output()
+            try out.write((json ? report.json : report.text) + "\n")
+            try out.flush()
         }
 
         /// `--workload thp`: no database; the options about one do not apply.
@@ -93,7 +95,9 @@ extension VMCommand {
             } catch {
                 throw CommandExit(status: 3, message: "mapstore vm compare: \(error)")
             }
-            print(json ? report.json : report.text)
+            var out = Output()
+            try out.write((json ? report.json : report.text) + "\n")
+            try out.flush()
         }
     }
 

@@ -119,6 +119,35 @@ import Testing
         #expect(Self.bytes(target) == Self.bytes(received))
     }
 
+    /// Every command that prints, with stdout on a full disk: exit 3 and a line naming stdout,
+    /// never a silent 0 (print's buffered writes dropped their errors).
+    @Test func everyCommandThatPrintsFailsOnAFullStdout() throws {
+        let dir = TemporaryDirectory()
+        let db = dir.file("shop.mapstore")
+        try Self.makeDatabase(db)
+        #expect(try CLI.run(["snapshot", "create", db, "s1"]).status == 0)
+        #expect(try CLI.run(["put", "--table", "orders", db, "o1", "x"]).status == 0)
+        let trace = dir.file("t.trace")
+        #expect(FileManager.default.createFile(atPath: trace, contents: Data("spawn A\nmmap A 0x7f0000000000 0x10000 rw private anon\nw A 0x7f0000000010 7\n".utf8)))
+        let commands: [[String]] = [
+            ["get", db, "key1"], ["scan", db], ["stat", db], ["check", db], ["snapshot", "list", db], ["table", "list", db],
+            ["vm", "translate", "0x7f0000001234"], ["vm", "translate", "--json", "0x1234"], ["vm", "translate", "--physical", "0x1234"],
+            ["vm", "replay", trace], ["vm", "replay", "--json", trace], ["vm", "replay", "--stats-only", trace],
+            ["--version"], ["help"],
+        ]
+        for arguments in commands {
+            let quoted = arguments.map { "'\($0)'" }.joined(separator: " ")
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+            shell.arguments = ["-c", "exec '\(CLI.executable)' \(quoted) > /dev/full 2> '\(dir.file("err"))'"]
+            try shell.run()
+            shell.waitUntilExit()
+            let err = String(decoding: Self.bytes(dir.file("err")) ?? [], as: UTF8.self)
+            #expect(shell.terminationStatus == 3, "\(arguments): exit \(shell.terminationStatus), \(err)")
+            #expect(err.contains("stdout"), "\(arguments): \(err)")
+        }
+    }
+
     /// Finding 7: `backup DB -` writes the backup to stdout (its summary to stderr) and
     /// `restore - DB` reads one from stdin, plain and gzip.
     @Test(arguments: [false, true])
