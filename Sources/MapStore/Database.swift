@@ -65,11 +65,20 @@ public final class Database: Sendable {
     /// nested `write` on the same thread throws instead of deadlocking.
     public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
         let environment = self.environment
+        try refuseWritesUnlessWritable()
+        return try environment.withWriter(timeout: options.writerTimeout) { writer in
+            try writer.run(for: writeHandle, body)
+        }
+    }
+
+    /// Throws when this handle must not write: it was opened read-only, or the database is a
+    /// read replica (``MapStoreError/readReplica(source:)``) and this is not its follower.
+    func refuseWritesUnlessWritable() throws(MapStoreError) {
         guard !options.readOnly else {
             throw MapStoreError.readOnly(reason: "\(environment.path) was opened read-only")
         }
-        return try environment.withWriter(timeout: options.writerTimeout) { writer in
-            try writer.run(for: writeHandle, body)
+        if let source = environment.replicaSource, !options.appliesReplicaCommits {
+            throw MapStoreError.readReplica(source: source)
         }
     }
 }

@@ -56,9 +56,7 @@ extension Database {
 extension Database {
     /// ``write(_:)`` under group commit: the body runs in the next group (GroupCommit.swift).
     private func groupedWrite<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R) async throws -> R {
-        guard !options.readOnly else {
-            throw MapStoreError.readOnly(reason: "\(environment.path) was opened read-only")
-        }
+        try refuseWritesUnlessWritable()
         let cancelled = CancellationFlag()
         let result = ResultBox<R>()
         return try await withTaskCancellationHandler {

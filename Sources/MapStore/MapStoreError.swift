@@ -35,6 +35,9 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// type changed, other code wrote the table, or the bytes are damaged); the reason names
     /// the type, the key and the place in the bytes.
     case decodingFailed(reason: String)
+    /// The database is a read replica (it has a replica marker, `DB-replica`): it applies the
+    /// commits of `source` (`s3://BUCKET/PREFIX`) and refuses local write transactions.
+    case readReplica(source: String)
 
     /// A short, stable name for the kind of error (`"corrupted"`, `"io"`, ...).
     public var code: String {
@@ -51,6 +54,7 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidArgument: "invalidArgument"
         case .poisoned: "poisoned"
         case .decodingFailed: "decodingFailed"
+        case .readReplica: "readReplica"
         }
     }
 
@@ -70,6 +74,7 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidArgument(reason): "invalid argument: \(reason)"
         case let .poisoned(reason): "handle poisoned by an earlier commit failure (\(reason)); reopen the database"
         case let .decodingFailed(reason): "cannot decode \(reason)"
+        case let .readReplica(source): "read replica of \(source): it applies that replica's commits and refuses local writes"
         }
     }
 }

@@ -60,6 +60,11 @@ public struct Options: Sendable {
     /// branch per page touch. Package-level: MapStoreShadow sets it (`Options.shadowRecorder`).
     package var shadow: (any AccessTracer)? = nil
 
+    /// Whether this handle may write a read replica (a database with a ``ReplicaMarker``):
+    /// set only by the follower that applies the replica's commits; every other handle's
+    /// write transactions throw ``MapStoreError/readReplica(source:)``.
+    package var appliesReplicaCommits = false
+
     /// Where MapStore logs what an operator should know: opening, recovery from a damaged
     /// meta page, reclaimed stale readers, a poisoned handle, a full disk. nil: no logging.
     /// The first handle to open a file in a process sets its logger.

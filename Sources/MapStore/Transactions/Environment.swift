@@ -36,6 +36,10 @@ final class Environment: @unchecked Sendable {
     private let localCommits: LocalCommitWord?
     /// The thread that waits for commits for this file's observers (DatabaseObservation.swift).
     let commitWatch: CommitWatch
+    /// Where this database is a read replica of, from its marker (``ReplicaMarker``) as found
+    /// at open; nil for an ordinary database. Write transactions are then refused, except on
+    /// the follower's handle.
+    let replicaSource: String?
 
     /// What readers and the writer share, behind one lock.
     struct Shared {
@@ -129,6 +133,12 @@ final class Environment: @unchecked Sendable {
             let local = table == nil || mode == .privateCopyOnWrite ? LocalCommitWord(transaction: meta.txnID) : nil
             self.localCommits = local
             self.commitWatch = CommitWatch(signal: local?.signal ?? table!.commitSignal, owner: local ?? table!, path: path)
+            do throws(MapStoreError) {
+                self.replicaSource = try ReplicaMarker.read(databasePath: path)?.source
+            } catch {
+                // A marker that cannot be read still says the file is a replica.
+                self.replicaSource = "an unknown source (\(ReplicaMarker.path(for: path)): \(error))"
+            }
             self.writer = Writer(environment: self, fileSize: mode == .privateCopyOnWrite ? (size + pageSize - 1) / pageSize * pageSize : size,
                                  syncWitness: witness)
             if let logger = options.logger {
