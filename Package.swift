@@ -97,7 +97,8 @@ let package = Package(
             name: "MapStoreReplicationTests",
             // Against a real SeaweedFS the tests start on free loopback ports (SeaweedFS.swift);
             // the CLI tests run the built `mapstore` (replicate, restore s3://).
-            dependencies: ["MapStore", "MapStoreReplication", "MapStoreTestSupport", "mapstore-cli"]
+            // The follower tests run `mapstore-testhelper`'s bank reader on the replica.
+            dependencies: ["MapStore", "MapStoreReplication", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper"]
         ),
         .testTarget(
             name: "MapStoreVMTests",

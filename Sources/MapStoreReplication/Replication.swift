@@ -371,6 +371,13 @@ final class ImageFile {
         try write(bytes[...], at: 0)
     }
 
+    /// Opens an image assembled before (a follower's mirror) to apply more commits to it.
+    init(existing path: String) throws {
+        self.path = path
+        fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw ReplicationError.damagedObject(key: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+    }
+
     deinit { close(fd) }
 
     func apply(_ object: CommitObject, key: String) throws {

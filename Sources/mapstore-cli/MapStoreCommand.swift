@@ -28,6 +28,7 @@ struct MapStoreCommand: ParsableCommand {
             BackupCommand.self,
             RestoreCommand.self,
             ReplicateCommand.self,
+            FollowCommand.self,
             DumpCommand.self,
             LoadCommand.self,
             ReadersCommand.self,

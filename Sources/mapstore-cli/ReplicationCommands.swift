@@ -105,7 +105,7 @@ enum ReplicaRestoreCommand {
 }
 
 /// A usage problem with a replication argument (an `s3://` URL, missing credentials): exit 2.
-private func replicationArguments<T>(_ body: () throws(S3Error) -> T) throws(CommandExit) -> T {
+func replicationArguments<T>(_ body: () throws(S3Error) -> T) throws(CommandExit) -> T {
     do {
         return try body()
     } catch {
@@ -114,7 +114,7 @@ private func replicationArguments<T>(_ body: () throws(S3Error) -> T) throws(Com
 }
 
 /// Runs `body` on the concurrency pool and waits on this (the main) thread for its result.
-private func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
     let box = ResultBox<T>()
     let done = DispatchSemaphore(value: 0)
     Task {
