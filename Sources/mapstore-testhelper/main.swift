@@ -3,8 +3,10 @@
 //
 //   bank-init DB ACCOUNTS BALANCE      accounts "acct-0000"... each holding BALANCE
 //   bank-writer DB ACCOUNTS TRANSFERS SEED   random transfers; prints "transfers N"
-//   bank-reader DB ACCOUNTS SCANS TOTAL      sums every balance in one read transaction per scan;
-//                                            prints "violations V scans S"
+//   bank-reader DB ACCOUNTS SCANS TOTAL [UNTIL]  sums every balance in one read transaction per
+//                                            scan, SCANS scans and then on until file UNTIL exists;
+//                                            prints "violations V scans S", then "snapshots N"
+//                                            (how many different commits the scans read)
 //   hold-read DB                       opens a read transaction, prints "ready TXN", waits for ever
 //   hold-write DB KEY                  opens a write transaction, puts KEY, prints "ready", waits for ever
 //   commit-loop DB START               commits key "n-<i>" for i = START... and prints "ack i" after each
@@ -84,8 +86,13 @@ do {
     case "bank-reader":
         let accounts = number(3), scans = number(4), total = number(5)
         var violations = 0
-        for _ in 0..<scans {
+        var snapshots = Set<UInt64>()
+        let until = arguments.count > 6 ? arguments[6] : nil
+        var scanned = 0
+        while scanned < scans || until.map({ access($0, F_OK) != 0 }) == true {
+            scanned += 1
             let sum = try db.read { txn in
+                snapshots.insert(txn.transactionID)
                 var sum = 0
                 var scan = txn.scan()
                 while let (_, value) = try scan.next() { sum += balance(value) }
@@ -96,7 +103,8 @@ do {
             }
             if sum != total { violations += 1 }
         }
-        say("violations \(violations) scans \(scans)")
+        say("violations \(violations) scans \(scanned)")
+        say("snapshots \(snapshots.count)")
     case "hold-read":
         try db.read { txn in
             say("ready \(txn.transactionID)")
