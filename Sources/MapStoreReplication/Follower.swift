@@ -117,8 +117,10 @@ public struct Follower: Sendable {
         guard marker.source == location.description else {
             throw FollowError.replicaOfAnotherSource(path: path, source: marker.source, location: location.description)
         }
-        let replica = try openReplica()
-        let local = try await replica.read { $0.transactionID }
+        // Handles of the replica live only inside one step, never across a suspension: a
+        // handle still open when the caller goes on would keep the file open in this process
+        // with the follower's options.
+        let local = try replicaTransaction()
         // nil: a local commit the marker does not know of; the replica is then compared whole.
         var since = marker.primaryTransaction(atLocal: local)
         var mirrorAt = access(mirrorPath, F_OK) == 0 ? marker.mirror : nil
@@ -158,7 +160,7 @@ public struct Follower: Sendable {
             since = nil
         }
         guard let target = mirrorAt, target != since else { return report }
-        let (difference, localAfter) = try await apply(mirrorAt: target, since: since ?? 0, to: replica, marker: &marker)
+        let (difference, localAfter) = try await apply(mirrorAt: target, since: since ?? 0, marker: &marker)
         report.primaryTransaction = target
         report.localTransaction = localAfter
         report.puts = difference.puts
@@ -172,7 +174,7 @@ public struct Follower: Sendable {
 
     /// The commit objects after `at`, downloaded and checked, each applying to the one before;
     /// nil when the bucket's objects do not link to `at` (the follower must re-sync).
-    private func chain(after at: UInt64, commits: [(txn: UInt64, key: String)], newestBase: UInt64) async throws -> [(key: String, object: CommitObject)]? {
+    private func chain(after at: UInt64, commits: [ReplicaObject], newestBase: UInt64) async throws -> [(key: String, object: CommitObject)]? {
         let newer = commits.filter { $0.txn > at }
         guard !newer.isEmpty else {
             // Nothing new, unless a newer base stands where no commit links to it, or the
@@ -195,11 +197,13 @@ public struct Follower: Sendable {
 
     /// Makes the replica equal to the mirror's commit `mirrorAt` in one local commit, taking
     /// the replica to hold commit `since` of the primary (0: nothing assumed), and records it.
-    private func apply(mirrorAt: UInt64, since: UInt64, to replica: Database, marker: inout ReplicaMarker) async throws -> (ReplicaDifferenceReport, UInt64) {
+    private func apply(mirrorAt: UInt64, since: UInt64, marker: inout ReplicaMarker) async throws -> (ReplicaDifferenceReport, UInt64) {
         let before = marker
+        let follower = self
         let path = self.path
         let mirrorPath = self.mirrorPath
         let (difference, local, after) = try await offThePool { () throws -> (ReplicaDifferenceReport, UInt64, ReplicaMarker) in
+            let replica = try follower.openReplica()
             var options = Options()
             options.readOnly = true
             options.create = false
@@ -266,6 +270,11 @@ public struct Follower: Sendable {
         }
     }
 
+    /// The replica's newest local commit, through a handle closed before this returns.
+    private func replicaTransaction() throws -> UInt64 {
+        try openReplica().read { $0.transactionID }
+    }
+
     /// The replica, opened as its follower: the one handle that may write it.
     private func openReplica() throws -> Database {
         var options = Options()
@@ -278,7 +287,8 @@ public struct Follower: Sendable {
 }
 
 /// Runs blocking work (file I/O, a write transaction) on a dispatch thread, not on a thread of
-/// Swift's cooperative pool.
+/// Swift's cooperative pool. What `body` captures is released only after the caller has
+/// resumed, so a database handle must be opened inside `body`, never captured.
 private func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {

@@ -50,19 +50,61 @@ public struct ReplicaLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// The objects of this replica found in a listing: base copies and commits, each in
     /// transaction order. Keys that are not this replica's are ignored.
-    func catalog(_ objects: [S3Object]) -> (bases: [(txn: UInt64, key: String)], commits: [(txn: UInt64, key: String)]) {
+    package func catalog(_ objects: [S3Object]) -> (bases: [ReplicaObject], commits: [ReplicaObject]) {
         let start = prefix.isEmpty ? "" : prefix + "/"
-        var bases: [(UInt64, String)] = []
-        var commits: [(UInt64, String)] = []
+        var bases: [ReplicaObject] = []
+        var commits: [ReplicaObject] = []
         for object in objects where object.key.hasPrefix(start) {
             let name = object.key.dropFirst(start.count)
             if name.hasPrefix("base/"), name.hasSuffix(".mapstore.gz"), let txn = UInt64(name.dropFirst(5).dropLast(12)) {
-                bases.append((txn, object.key))
+                bases.append(ReplicaObject(txn: txn, key: object.key, size: object.size, lastModified: object.lastModified))
             } else if name.hasPrefix("commits/"), name.hasSuffix(".gz"), let txn = UInt64(name.dropFirst(8).dropLast(3)) {
-                commits.append((txn, object.key))
+                commits.append(ReplicaObject(txn: txn, key: object.key, size: object.size, lastModified: object.lastModified))
             }
         }
-        return (bases.sorted { $0.0 < $1.0 }, commits.sorted { $0.0 < $1.0 })
+        return (bases.sorted { $0.txn < $1.txn }, commits.sorted { $0.txn < $1.txn })
+    }
+
+    /// The keys that retention deletes: every object that no restore point at or after
+    /// `cutoff` (seconds since 1970) needs. The state at `cutoff` is the newest object stored
+    /// at or before it; restoring it, or anything newer, needs the newest base at or before
+    /// that object's transaction and the commits after that base. So everything older than
+    /// that base goes, and nothing else: never the newest base, nor a commit after it. An
+    /// object with no known time counts as new.
+    static func expired(bases: [ReplicaObject], commits: [ReplicaObject], cutoff: Int) -> [String] {
+        let points = (bases + commits).filter { ($0.lastModified ?? Int.max) <= cutoff }
+        guard let state = points.map(\.txn).max(), let keep = bases.last(where: { $0.txn <= state }) else { return [] }
+        return bases.filter { $0.txn < keep.txn }.map(\.key) + commits.filter { $0.txn <= keep.txn }.map(\.key)
+    }
+}
+
+/// One base copy or commit object of a replica, as a listing shows it.
+package struct ReplicaObject: Equatable, Sendable {
+    /// The transaction it holds (a base) or brings the replica to (a commit).
+    package var txn: UInt64
+    package var key: String
+    /// Bytes stored (compressed).
+    package var size: Int
+    /// When it was stored (seconds since 1970), if the listing said.
+    package var lastModified: Int?
+}
+
+/// When a ``Replicator`` ships a new base copy and what it deletes.
+public struct ReplicationPolicy: Sendable, Equatable {
+    /// A new base copy is shipped, of the same commit as that round's commit object, once the
+    /// commit objects after the newest base add up to more than `baseRatio` times its size
+    /// (both compressed): a restore then downloads at most about (1 + `baseRatio`) times a
+    /// base. 0 ships a base every round.
+    public var baseRatio: Double
+    /// How far back in time a point-in-time restore must stay possible: objects that no
+    /// restore point within the window needs are deleted after each round (the newest base,
+    /// and the commits after it, never are). nil keeps every object.
+    public var retain: Duration?
+
+    /// The defaults: a new base when the chain outgrows the base, and 24 hours kept.
+    public init(baseRatio: Double = 1, retain: Duration? = .seconds(24 * 3600)) {
+        self.baseRatio = baseRatio
+        self.retain = retain
     }
 }
 
@@ -105,6 +147,8 @@ public struct ShipReport: Sendable, Equatable {
     public var pages: Int
     /// Bytes uploaded (compressed).
     public var bytes: Int
+    /// Objects deleted this round because the retention window no longer needs them.
+    public var deleted: Int = 0
 }
 
 /// Ships a database's commits to object storage: a base copy (a plain backup, gzip), then,
@@ -124,50 +168,83 @@ public struct Replicator: Sendable {
     public let location: ReplicaLocation
     /// The object store.
     public let client: S3Client
+    /// When it ships new base copies and what it deletes.
+    public let policy: ReplicationPolicy
     private let logger: Logger?
 
     /// A replicator of `database` to `location` through `client`.
-    public init(database: Database, location: ReplicaLocation, client: S3Client, logger: Logger? = nil) {
+    public init(database: Database, location: ReplicaLocation, client: S3Client, policy: ReplicationPolicy = ReplicationPolicy(),
+                logger: Logger? = nil) {
         self.database = database
         self.location = location
         self.client = client
+        self.policy = policy
         self.logger = logger
     }
 
     /// One round: a base copy if the replica has none, then one commit object if the
-    /// database has moved past the replica. A bucket that does not exist is created.
+    /// database has moved past the replica, and with it a new base copy of the same commit
+    /// when the chain has outgrown the policy's ratio; then the objects the retention window
+    /// no longer needs are deleted. A bucket that does not exist is created.
     public func shipOnce() async throws -> ShipReport {
-        let (bases, commits) = location.catalog(try await listingCreatingBucket())
+        let location = self.location, database = self.database
+        var (bases, commits) = location.catalog(try await listingCreatingBucket())
         var report = ShipReport(base: nil, commit: nil, replicaAt: 0, pages: 0, bytes: 0)
         var at: UInt64
         if let newestBase = bases.last {
             at = max(newestBase.txn, commits.last?.txn ?? 0)
         } else {
-            let (txn, bytes) = try makeBase()
+            let (txn, bytes) = try await database.read { txn in (txn.transactionID, try Self.baseCopy(of: txn, in: database)) }
             try await client.put(bucket: location.bucket, key: location.baseKey(txn), bytes: bytes)
             logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(txn)", "bytes": "\(bytes.count)"])
             report.base = txn
             report.bytes += bytes.count
+            bases.append(ReplicaObject(txn: txn, key: location.baseKey(txn), size: bytes.count, lastModified: Int(time(nil))))
             at = txn
         }
-        let location = self.location
         let since = at
-        let object: (txn: UInt64, pages: Int, bytes: [UInt8])? = try await database.read { txn in
+        // The commit object, and a new base of the very commit it brings the replica to, so
+        // the chain stays unbroken for followers: both from one snapshot.
+        let newestBase = bases.last!
+        let chainBytes = commits.filter { $0.txn > newestBase.txn }.reduce(0) { $0 + $1.size }
+        let ratio = policy.baseRatio
+        let shipped: (object: (txn: UInt64, pages: Int, bytes: [UInt8]), base: [UInt8]?)? = try await database.read { txn in
             guard txn.transactionID != since else { return nil }
             guard txn.transactionID > since else {
                 throw ReplicationError.databaseIsBehindReplica(database: txn.transactionID, replica: since, location: location.description)
             }
-            return try CommitObject.make(from: txn, since: since)
+            let object = try CommitObject.make(from: txn, since: since)
+            let outgrown = Double(chainBytes + object.bytes.count) > ratio * Double(newestBase.size)
+            return (object, outgrown ? try Self.baseCopy(of: txn, in: database) : nil)
         }
-        if let object {
+        if let (object, base) = shipped {
             try await client.put(bucket: location.bucket, key: location.commitKey(object.txn), bytes: object.bytes)
             logger?.info("replica commit shipped", metadata: ["location": "\(location)", "txn": "\(object.txn)", "pages": "\(object.pages)", "bytes": "\(object.bytes.count)"])
             report.commit = object.txn
             report.pages = object.pages
             report.bytes += object.bytes.count
+            commits.append(ReplicaObject(txn: object.txn, key: location.commitKey(object.txn), size: object.bytes.count, lastModified: Int(time(nil))))
             at = object.txn
+            if let base {
+                try await client.put(bucket: location.bucket, key: location.baseKey(object.txn), bytes: base)
+                logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(object.txn)", "bytes": "\(base.count)",
+                                                               "reason": "chain past \(ratio) of the base"])
+                report.base = object.txn
+                report.bytes += base.count
+                bases.append(ReplicaObject(txn: object.txn, key: location.baseKey(object.txn), size: base.count, lastModified: Int(time(nil))))
+            }
         }
         report.replicaAt = at
+        if let retain = policy.retain {
+            let cutoff = Int(time(nil)) - Int(retain.components.seconds)
+            for key in ReplicaLocation.expired(bases: bases, commits: commits, cutoff: cutoff) {
+                try await client.delete(bucket: location.bucket, key: key)
+                report.deleted += 1
+            }
+            if report.deleted > 0 {
+                logger?.info("replica objects past the retention window deleted", metadata: ["location": "\(location)", "objects": "\(report.deleted)"])
+            }
+        }
         return report
     }
 
@@ -186,14 +263,14 @@ public struct Replicator: Sendable {
         return []
     }
 
-    /// A plain gzip backup of the newest commit (checked by the backup itself), read back.
-    private func makeBase() throws -> (UInt64, [UInt8]) {
-        let directory = Self.temporaryDirectory()
+    /// A plain gzip backup of the commit `txn` reads (checked by the backup itself), read back.
+    private static func baseCopy(of txn: ReadTransaction, in database: Database) throws -> [UInt8] {
+        let directory = temporaryDirectory()
         defer { _ = rmdir(directory) }
         let path = directory + "/base.mapstore.gz"
         defer { _ = unlink(path) }
-        let report = try database.backup(to: path, compression: .gzip)
-        return (report.transactionID, try FileBytes.read(path))
+        try database.backup(of: txn, to: try OutputFile(path: path), compression: .gzip)
+        return try FileBytes.read(path)
     }
 
     static func temporaryDirectory() -> String {

@@ -100,6 +100,46 @@ public struct S3Object: Sendable, Equatable {
     public var key: String
     /// Its size in bytes.
     public var size: Int
+    /// When it was stored, in seconds since 1970 (UTC), from the listing's `LastModified`;
+    /// nil when the store gave none that parses.
+    public var lastModified: Int?
+
+    /// An object as a listing names it.
+    public init(key: String, size: Int, lastModified: Int? = nil) {
+        self.key = key
+        self.size = size
+        self.lastModified = lastModified
+    }
+
+    /// Seconds since 1970 for an ISO 8601 UTC time as S3 writes it (`2026-12-03T04:21:54.000Z`,
+    /// fractions optional), nil for anything else.
+    static func seconds(iso8601 text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int32? {
+            var value: Int32 = 0
+            for index in range {
+                guard bytes[index] >= 48, bytes[index] <= 57 else { return nil }
+                value = value * 10 + Int32(bytes[index] - 48)
+            }
+            return value
+        }
+        let separators: [(Int, Character)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")]
+        guard separators.allSatisfy({ bytes[$0.0] == $0.1.asciiValue! }),
+              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        guard bytes.count == 20 || (bytes[19] == UInt8(ascii: ".") && number(20..<(bytes.count - 1)) != nil) else { return nil }
+        var time = tm()
+        time.tm_year = year - 1900
+        time.tm_mon = month - 1
+        time.tm_mday = day
+        time.tm_hour = hour
+        time.tm_min = minute
+        time.tm_sec = second
+        return Int(timegm(&time))
+    }
 }
 
 /// A small S3 client: the five calls replication needs (put, get, head, list, delete, and
@@ -281,7 +321,8 @@ struct ListingParser {
             guard let end = after.firstRange(of: "</Contents>") else { break }
             let entry = String(after[..<end.lowerBound])
             if let key = Self.element("Key", in: entry) {
-                objects.append(S3Object(key: key, size: Int(Self.element("Size", in: entry) ?? "") ?? 0))
+                objects.append(S3Object(key: key, size: Int(Self.element("Size", in: entry) ?? "") ?? 0,
+                                        lastModified: Self.element("LastModified", in: entry).flatMap(S3Object.seconds(iso8601:))))
             }
             rest = after[end.upperBound...]
         }

@@ -26,7 +26,7 @@ struct FollowCommand: ParsableCommand {
     @Argument(help: "The replica's data file.", completion: .file())
     var db: String
 
-    @Option(help: "Seconds between two looks for new commits (default 1).")
+    @Option(parsing: .unconditional, help: "Seconds between two looks for new commits (default 1).")
     var interval: Double = 1
 
     @Option(help: "The object store's URL (http://HOST:PORT), for S3-compatible stores; default AWS_ENDPOINT_URL, else AWS S3.")

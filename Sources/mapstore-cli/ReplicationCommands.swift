@@ -7,7 +7,8 @@ import MapStoreReplication
 import Glibc
 #endif
 
-/// `mapstore replicate DB --to s3://BUCKET/PREFIX [--once] [--interval S] [--endpoint URL]`.
+/// `mapstore replicate DB --to s3://BUCKET/PREFIX [--once] [--interval S] [--retain DURATION]
+/// [--base-ratio R] [--endpoint URL]`.
 struct ReplicateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replicate",
@@ -16,7 +17,9 @@ struct ReplicateCommand: ParsableCommand {
             Runs until SIGTERM or SIGINT (then ships what is pending and exits 0), or once with --once. \
             Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN; the region \
             from AWS_REGION (default us-east-1); a custom endpoint from AWS_ENDPOINT_URL or --endpoint. \
-            Refused keys exit 3 with one line.
+            Refused keys exit 3 with one line. A new base copy is shipped once the commit objects since the \
+            newest base outgrow --base-ratio times its size; after each round the objects that no restore point \
+            within --retain needs are deleted (never the newest base or the commits after it).
             """
     )
 
@@ -29,14 +32,35 @@ struct ReplicateCommand: ParsableCommand {
     @Flag(help: "Ship once (a base copy if there is none, then what is new) and exit.")
     var once = false
 
-    @Option(help: "Seconds between two looks for new commits (default 1).")
+    @Option(parsing: .unconditional, help: "Seconds between two looks for new commits (default 1).")
     var interval: Double = 1
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("How far back a point-in-time restore stays possible: N followed by s, m, h or d (72h), or 'forever' (default 24h).", valueName: "duration"))
+    var retain: String = "24h"
+
+    @Option(name: .customLong("base-ratio"), parsing: .unconditional,
+            help: "Ship a new base copy once the commit objects since the newest base are this many times its size (default 1; 0: every round).")
+    var baseRatio: Double = 1
 
     @Option(help: "The object store's URL (http://HOST:PORT), for S3-compatible stores; default AWS_ENDPOINT_URL, else AWS S3.")
     var endpoint: String?
 
     func validate() throws {
         guard interval > 0, interval <= 86_400 else { throw ValidationError("--interval must be a number of seconds between 0 and 86400") }
+        guard baseRatio >= 0, baseRatio <= 1_000_000 else { throw ValidationError("--base-ratio must be a number from 0 to 1000000") }
+        _ = try retention()
+    }
+
+    /// `--retain` as a duration, nil for `forever`.
+    func retention() throws(ValidationError) -> Duration? {
+        if retain == "forever" { return nil }
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        guard let unit = retain.last.flatMap({ units[$0] }), let count = Int64(retain.dropLast()), count >= 0,
+              count <= 100 * 365 * 86_400 / unit
+        else {
+            throw ValidationError("--retain must be a number followed by s, m, h or d (for example 72h), or 'forever'; got '\(retain)'")
+        }
+        return .seconds(count * unit)
     }
 
     /// Ships, round after round, until told to stop.
@@ -44,14 +68,20 @@ struct ReplicateCommand: ParsableCommand {
         let location = try replicationArguments { () throws(S3Error) in try ReplicaLocation(url: to) }
         let client = S3Client(configuration: try replicationArguments { () throws(S3Error) in try S3Configuration.fromEnvironment(endpoint: endpoint) })
         let database = try naming(db: db) { try DatabaseOpener.forReading(db) }
-        let replicator = Replicator(database: database, location: location, client: client)
+        let policy = ReplicationPolicy(baseRatio: baseRatio, retain: try retention())
+        let replicator = Replicator(database: database, location: location, client: client, policy: policy)
         if !once { StopSignal.install() }
         var output = Output()
         while true {
             let stopping = once || StopSignal.received
             let report = try shipping(location) { try await replicator.shipOnce() }
-            if let base = report.base { try output.write("\(location): base copy at txn \(base)\n") }
+            // A first base comes before the commit shipped on it; a new base of the round's
+            // commit (the chain outgrew --base-ratio) after it.
+            let newBase = report.base != nil && report.base == report.commit
+            if let base = report.base, !newBase { try output.write("\(location): base copy at txn \(base)\n") }
             if let commit = report.commit { try output.write("\(location): txn \(commit), \(report.pages) pages, \(report.bytes) bytes\n") }
+            if let base = report.base, newBase { try output.write("\(location): base copy at txn \(base)\n") }
+            if report.deleted > 0 { try output.write("\(location): \(report.deleted) objects past the retention window deleted\n") }
             if once, report.base == nil, report.commit == nil { try output.write("\(location): up to date at txn \(report.replicaAt)\n") }
             try output.flush()
             if stopping { return }

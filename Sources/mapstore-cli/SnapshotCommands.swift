@@ -248,7 +248,7 @@ struct RestoreCommand: ParsableCommand {
     @Flag(help: "Replace DB when it exists.")
     var force = false
 
-    @Option(help: "From a replica: the newest commit at or before this transaction id.")
+    @Option(parsing: .unconditional, help: "From a replica: the newest commit at or before this transaction id.")
     var txn: UInt64?
 
     @Option(help: "From a replica: the object store's URL (http://HOST:PORT); default AWS_ENDPOINT_URL, else AWS S3.")

@@ -75,6 +75,9 @@ struct FollowTests {
         }
     }
 
+    /// No new base copies past the first: the tests below count the bases they make.
+    static let oneBase = ReplicationPolicy(baseRatio: .infinity)
+
     /// The bucket's chain no longer links to where the follower is (everything deleted, then a
     /// new base): it re-syncs from the newest base.
     @Test func aBrokenChainMakesTheFollowerResync() async throws {
@@ -84,25 +87,25 @@ struct FollowTests {
         let replica = dir.file("replica.mapstore")
         let follower = Follower(location: location, client: client, path: replica)
         try Self.change(db, round: 0)
-        _ = try await Replicator(database: db, location: location, client: client).shipOnce()
+        _ = try await Replicator(database: db, location: location, client: client, policy: Self.oneBase).shipOnce()
         _ = try await follower.followOnce()
         try Self.change(db, round: 1)
-        _ = try await Replicator(database: db, location: location, client: client).shipOnce()
+        _ = try await Replicator(database: db, location: location, client: client, policy: Self.oneBase).shipOnce()
         _ = try await follower.followOnce()
         for object in try await client.list(bucket: location.bucket, prefix: location.prefix + "/") {
             try await client.delete(bucket: location.bucket, key: object.key)
         }
         try Self.change(db, round: 2)
-        let base = try await Replicator(database: db, location: location, client: client).shipOnce()
+        let base = try await Replicator(database: db, location: location, client: client, policy: Self.oneBase).shipOnce()
         #expect(base.base != nil)
         try Self.change(db, round: 3)
-        let shipped = try await Replicator(database: db, location: location, client: client).shipOnce()
+        let shipped = try await Replicator(database: db, location: location, client: client, policy: Self.oneBase).shipOnce()
         let report = try await follower.followOnce()
         #expect(report.resyncedFromBase == base.base && report.primaryTransaction == shipped.replicaAt)
         #expect(try Self.contents(replica) == ReplicationTests.contents(db))
         // And it follows on from there.
         try Self.change(db, round: 4)
-        _ = try await Replicator(database: db, location: location, client: client).shipOnce()
+        _ = try await Replicator(database: db, location: location, client: client, policy: Self.oneBase).shipOnce()
         let next = try await follower.followOnce()
         #expect(next.resyncedFromBase == nil && next.commitObjects == 1)
         #expect(try Self.contents(replica) == ReplicationTests.contents(db))

@@ -27,14 +27,14 @@ struct ReplicationCLITests {
         let url = "s3://\(SeaweedFS.bucketName())/shop"  // a bucket nobody made: replicate makes it
         let endpoint = server.endpoint
         for key in 0..<3 { try #require(CLI.run(["put", "shop.mapstore", "k\(key)", "v\(key)"], in: dir.path).status == 0) }
-        let first = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--once"], endpoint: endpoint, in: dir.path)
+        let first = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--once", "--base-ratio", "1000"], endpoint: endpoint, in: dir.path)
         #expect(first.status == 0, "\(first.err)")
         #expect(first.lines == ["\(url): base copy at txn 3"])
         try #require(CLI.run(["put", "shop.mapstore", "k3", "v3"], in: dir.path).status == 0)
         try #require(CLI.run(["del", "shop.mapstore", "k0"], in: dir.path).status == 0)
-        let second = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--once"], endpoint: endpoint, in: dir.path)
+        let second = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--once", "--base-ratio", "1000"], endpoint: endpoint, in: dir.path)
         #expect(second.status == 0 && second.lines.count == 1 && second.lines[0].hasPrefix("\(url): txn 5, "), "\(second.out)\(second.err)")
-        let idle = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--once"], endpoint: endpoint, in: dir.path)
+        let idle = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--once", "--base-ratio", "1000"], endpoint: endpoint, in: dir.path)
         #expect(idle.lines == ["\(url): up to date at txn 5"])
 
         let restored = try Self.mapstore(["restore", url, "copy.mapstore"], endpoint: endpoint, in: dir.path)
@@ -56,6 +56,29 @@ struct ReplicationCLITests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("denied.mapstore")))
         let usage = try CLI.run(["restore", "backup.gz", "x.mapstore", "--txn", "3"], in: dir.path)
         #expect(usage.status == 2)
+    }
+
+    /// `--base-ratio 0` ships a new base with each commit, after it; `--retain 0s` then deletes
+    /// everything the newest base makes unneeded, and says how many objects went.
+    @Test func replicateShipsNewBasesAndDeletesPastTheWindow() async throws {
+        let server = try await SeaweedFS.shared()
+        let dir = TemporaryDirectory()
+        let url = "s3://\(SeaweedFS.bucketName())/shop"
+        try #require(CLI.run(["put", "shop.mapstore", "a", "1"], in: dir.path).status == 0)
+        let first = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--once"], endpoint: server.endpoint, in: dir.path)
+        #expect(first.lines == ["\(url): base copy at txn 1"], "\(first.err)")
+        try #require(CLI.run(["put", "shop.mapstore", "b", "2"], in: dir.path).status == 0)
+        let second = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--once", "--base-ratio", "0", "--retain", "0s"],
+                                       endpoint: server.endpoint, in: dir.path)
+        #expect(second.status == 0, "\(second.err)")
+        #expect(second.lines.count == 3 && second.lines[0].hasPrefix("\(url): txn 2, "), "\(second.out)")
+        #expect(second.lines.dropFirst() == ["\(url): base copy at txn 2", "\(url): 2 objects past the retention window deleted"])
+        let restored = try Self.mapstore(["restore", url, "copy.mapstore"], endpoint: server.endpoint, in: dir.path)
+        #expect(restored.lines == ["copy.mapstore: txn 2 from \(url) (base 2, 0 commits)"], "\(restored.err)")
+        let gone = try Self.mapstore(["restore", url, "old.mapstore", "--txn", "1"], endpoint: server.endpoint, in: dir.path)
+        #expect(gone.status == 1)
+        let bad = try Self.mapstore(["replicate", "shop.mapstore", "--to", url, "--retain", "3 days"], endpoint: server.endpoint, in: dir.path)
+        #expect(bad.status == 2 && bad.err.contains("--retain must be"))
     }
 
     /// Without `--once`, replicate ships each new commit until SIGTERM, then what is pending, and exits 0.

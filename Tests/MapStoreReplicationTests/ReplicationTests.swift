@@ -43,7 +43,8 @@ struct ReplicationTests {
         let dir = TemporaryDirectory()
         let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
         let (location, client) = try await Self.replica()
-        let replicator = Replicator(database: db, location: location, client: client)
+        // One base only: this test follows one chain (new bases: newBasesKeepOneUnbrokenChain).
+        let replicator = Replicator(database: db, location: location, client: client, policy: ReplicationPolicy(baseRatio: .infinity))
         try Self.change(db, round: 0)
         let first = try await replicator.shipOnce()
         #expect(first.base != nil && first.commit == nil, "the first round ships a base copy")
@@ -93,7 +94,7 @@ struct ReplicationTests {
         let dir = TemporaryDirectory()
         let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
         let (location, client) = try await Self.replica()
-        let replicator = Replicator(database: db, location: location, client: client)
+        let replicator = Replicator(database: db, location: location, client: client, policy: ReplicationPolicy(baseRatio: .infinity))
         try Self.change(db, round: 0)
         _ = try await replicator.shipOnce()
         try Self.change(db, round: 1)
@@ -111,6 +112,74 @@ struct ReplicationTests {
             #expect(named == key)
         }
         #expect(!FileManager.default.fileExists(atPath: target))
+    }
+
+    /// With a base ratio of 0 every round ships a new base copy of the round's commit, after
+    /// its commit object, so the chain never breaks: a follower moves on without re-syncing,
+    /// and a restore at each point starts from the newest base at or before it.
+    @Test func newBasesKeepOneUnbrokenChain() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await Self.replica()
+        let replicator = Replicator(database: db, location: location, client: client, policy: ReplicationPolicy(baseRatio: 0, retain: nil))
+        let follower = Follower(location: location, client: client, path: dir.file("replica.mapstore"))
+        try Self.change(db, round: 0)
+        _ = try await replicator.shipOnce()
+        _ = try await follower.followOnce()
+        var points: [(txn: UInt64, contents: [String: [[UInt8]]])] = []
+        for round in 1...3 {
+            try Self.change(db, round: round)
+            let report = try await replicator.shipOnce()
+            #expect(report.commit != nil && report.base == report.commit, "round \(round): a new base of the commit shipped")
+            let followed = try await follower.followOnce()
+            #expect(followed.resyncedFromBase == nil && followed.commitObjects == 1 && followed.primaryTransaction == report.replicaAt)
+            points.append((report.replicaAt, try Self.contents(db)))
+        }
+        let listing = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix + "/"))
+        #expect(listing.bases.count == 4 && listing.commits.count == 3)
+        for point in points {
+            let path = dir.file("at-\(point.txn).mapstore")
+            let restored = try await ReplicaRestore.restore(from: location, client: client, to: path, transactionID: point.txn)
+            #expect(restored.base == point.txn && restored.commits == 0)
+            #expect(try Self.contents(Database(path: path, options: .testing())) == point.contents)
+        }
+        #expect(try FollowTests.contents(dir.file("replica.mapstore")) == Self.contents(db))
+    }
+
+    /// A retention window of 0 keeps only the newest base and what follows it: older bases and
+    /// the commits before it are deleted, the latest commit still restores, an older point is
+    /// gone (no commit at or before it).
+    @Test func retentionDeletesWhatNoRestorePointInTheWindowNeeds() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await Self.replica()
+        let keepAll = Replicator(database: db, location: location, client: client, policy: ReplicationPolicy(baseRatio: .infinity, retain: nil))
+        try Self.change(db, round: 0)
+        let first = try await keepAll.shipOnce()
+        for round in 1...2 {
+            try Self.change(db, round: round)
+            let kept = try await keepAll.shipOnce()
+            #expect(kept.deleted == 0)
+        }
+        // A new base, then a commit on it; a window of 0 then needs only those two.
+        try Self.change(db, round: 3)
+        let rebased = try await Replicator(database: db, location: location, client: client, policy: ReplicationPolicy(baseRatio: 0, retain: nil)).shipOnce()
+        let newBase = try #require(rebased.base)
+        try Self.change(db, round: 4)
+        let pruning = Replicator(database: db, location: location, client: client, policy: ReplicationPolicy(baseRatio: .infinity, retain: .zero))
+        let pruned = try await pruning.shipOnce()
+        let listing = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix + "/"))
+        #expect(listing.bases.map(\.txn) == [newBase], "only the newest base is left")
+        #expect(listing.commits.map(\.txn) == [pruned.replicaAt], "and the commit after it")
+        #expect(pruned.deleted == 1 + 3, "the first base, and the three commits up to the new base's")
+        let latest = try await ReplicaRestore.restore(from: location, client: client, to: dir.file("latest.mapstore"))
+        #expect(latest.transactionID == pruned.replicaAt && latest.base == newBase)
+        #expect(try Self.contents(Database(path: dir.file("latest.mapstore"), options: .testing())) == Self.contents(db))
+        await #expect(throws: ReplicationError.noCommit(location: location.description, atOrBefore: first.replicaAt)) {
+            try await ReplicaRestore.restore(from: location, client: client, to: dir.file("old.mapstore"), transactionID: first.replicaAt)
+        }
+        let again = try await pruning.shipOnce()
+        #expect(again.deleted == 0, "nothing more to delete: the newest base and its commits stay")
     }
 
     /// A database replaced by an older one (a restored backup) is not shipped onto the replica

@@ -63,8 +63,22 @@ extension Database {
     @discardableResult
     public func backup(to output: OutputFile, compact: Bool = false, compression: BackupCompression = .none,
                        progress: ((Int, Int) -> Void)? = nil) throws -> BackupReport {
+        try read { txn in try backup(of: txn, to: output, compact: compact, compression: compression, progress: progress) }
+    }
+
+    /// The backup of ``backup(to:compact:compression:progress:)-(OutputFile,_,_,_)`` taken of
+    /// the commit `txn` reads (a read transaction of this database), so a caller can copy the
+    /// same commit it also reads otherwise (replication ships a base copy and a commit object
+    /// of one snapshot).
+    @discardableResult
+    package func backup(of txn: ReadTransaction, to output: OutputFile, compact: Bool = false, compression: BackupCompression = .none,
+                        progress: ((Int, Int) -> Void)? = nil) throws -> BackupReport {
         let environment = self.environment
-        return try read { txn in
+        try txn.checkActive()
+        guard txn.environment === environment else {
+            throw MapStoreError.invalidArgument(reason: "a backup of \(path) was given a read transaction of \(txn.environment.path)")
+        }
+        do {
             let base = txn.base
             let pageSize = environment.pageSize
             let bytes = Int(base.pageCount) * pageSize
