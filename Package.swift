@@ -51,6 +51,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // The VM model: a Core i7 MMU and a Linux-style kernel, and the trace language.
@@ -98,7 +99,8 @@ let package = Package(
             // Against a real SeaweedFS the tests start on free loopback ports (SeaweedFS.swift);
             // the CLI tests run the built `mapstore` (replicate, restore s3://).
             // The follower tests run `mapstore-testhelper`'s bank reader on the replica.
-            dependencies: ["MapStore", "MapStoreReplication", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper"]
+            dependencies: ["MapStore", "MapStoreReplication", "MapStoreTestSupport", "mapstore-cli", "mapstore-testhelper",
+                           .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(
             name: "MapStoreVMTests",

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Logging
 import MapStore
@@ -73,13 +74,18 @@ public struct Follower: Sendable {
     /// The replica's data file.
     public let path: String
     private let logger: Logger?
+    private let metrics: ReplicationMetrics
 
-    /// A follower keeping `path` a replica of `location`.
-    public init(location: ReplicaLocation, client: S3Client, path: String, logger: Logger? = nil) {
+    /// A follower keeping `path` a replica of `location`. Events go to `logger`; metrics
+    /// (objects applied, lag in commits: docs/observability.md) to `metricsFactory`, or to the
+    /// factory the process bootstrapped when nil.
+    public init(location: ReplicaLocation, client: S3Client, path: String, logger: Logger? = nil,
+                metricsFactory: (any MetricsFactory)? = nil) {
         self.location = location
         self.client = client
         self.path = path
         self.logger = logger
+        self.metrics = ReplicationMetrics(location: location, factory: metricsFactory)
     }
 
     /// The follower's page image of the primary.
@@ -159,7 +165,12 @@ public struct Follower: Sendable {
             report.resyncedFromBase = restored.base
             since = nil
         }
-        guard let target = mirrorAt, target != since else { return report }
+        let newestShipped = max(newestBase.txn, commits.last?.txn ?? 0)
+        metrics.followObjects.increment(by: report.commitObjects)
+        guard let target = mirrorAt, target != since else {
+            metrics.followLagCommits.record(Double(newestShipped > report.primaryTransaction ? newestShipped - report.primaryTransaction : 0))
+            return report
+        }
         let (difference, localAfter) = try await apply(mirrorAt: target, since: since ?? 0, marker: &marker)
         report.primaryTransaction = target
         report.localTransaction = localAfter
@@ -169,6 +180,7 @@ public struct Follower: Sendable {
             "location": "\(location)", "path": "\(path)", "txn": "\(target)", "local": "\(localAfter)",
             "objects": "\(report.commitObjects)", "puts": "\(difference.puts)", "deletes": "\(difference.deletes)",
         ])
+        metrics.followLagCommits.record(Double(newestShipped > target ? newestShipped - target : 0))
         return report
     }
 

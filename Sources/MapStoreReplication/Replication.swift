@@ -1,4 +1,5 @@
 import Crypto
+import CoreMetrics
 import Logging
 import MapStore
 
@@ -171,15 +172,19 @@ public struct Replicator: Sendable {
     /// When it ships new base copies and what it deletes.
     public let policy: ReplicationPolicy
     private let logger: Logger?
+    private let metrics: ReplicationMetrics
 
-    /// A replicator of `database` to `location` through `client`.
+    /// A replicator of `database` to `location` through `client`. Events go to `logger`;
+    /// metrics (objects and bytes shipped, lag in commits and seconds: docs/observability.md)
+    /// to `metricsFactory`, or to the factory the process bootstrapped when nil.
     public init(database: Database, location: ReplicaLocation, client: S3Client, policy: ReplicationPolicy = ReplicationPolicy(),
-                logger: Logger? = nil) {
+                logger: Logger? = nil, metricsFactory: (any MetricsFactory)? = nil) {
         self.database = database
         self.location = location
         self.client = client
         self.policy = policy
         self.logger = logger
+        self.metrics = ReplicationMetrics(location: location, factory: metricsFactory)
     }
 
     /// One round: a base copy if the replica has none, then one commit object if the
@@ -196,6 +201,8 @@ public struct Replicator: Sendable {
         } else {
             let (txn, bytes) = try await database.read { txn in (txn.transactionID, try Self.baseCopy(of: txn, in: database)) }
             try await client.put(bucket: location.bucket, key: location.baseKey(txn), bytes: bytes)
+            metrics.baseObjects.increment()
+            metrics.bytes.increment(by: bytes.count)
             logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(txn)", "bytes": "\(bytes.count)"])
             report.base = txn
             report.bytes += bytes.count
@@ -208,6 +215,7 @@ public struct Replicator: Sendable {
         let newestBase = bases.last!
         let chainBytes = commits.filter { $0.txn > newestBase.txn }.reduce(0) { $0 + $1.size }
         let ratio = policy.baseRatio
+        let readAt = ContinuousClock.now
         let shipped: (object: (txn: UInt64, pages: Int, bytes: [UInt8]), base: [UInt8]?)? = try await database.read { txn in
             guard txn.transactionID != since else { return nil }
             guard txn.transactionID > since else {
@@ -219,6 +227,10 @@ public struct Replicator: Sendable {
         }
         if let (object, base) = shipped {
             try await client.put(bucket: location.bucket, key: location.commitKey(object.txn), bytes: object.bytes)
+            let delay = ContinuousClock.now - readAt
+            metrics.commitObjects.increment()
+            metrics.bytes.increment(by: object.bytes.count)
+            metrics.lagSeconds.record(Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
             logger?.info("replica commit shipped", metadata: ["location": "\(location)", "txn": "\(object.txn)", "pages": "\(object.pages)", "bytes": "\(object.bytes.count)"])
             report.commit = object.txn
             report.pages = object.pages
@@ -227,6 +239,8 @@ public struct Replicator: Sendable {
             at = object.txn
             if let base {
                 try await client.put(bucket: location.bucket, key: location.baseKey(object.txn), bytes: base)
+                metrics.baseObjects.increment()
+                metrics.bytes.increment(by: base.count)
                 logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(object.txn)", "bytes": "\(base.count)",
                                                                "reason": "chain past \(ratio) of the base"])
                 report.base = object.txn
@@ -235,6 +249,8 @@ public struct Replicator: Sendable {
             }
         }
         report.replicaAt = at
+        let newest = try await database.read { $0.transactionID }
+        metrics.lagCommits.record(Double(newest >= at ? newest - at : 0))
         if let retain = policy.retain {
             let cutoff = Int(time(nil)) - Int(retain.components.seconds)
             for key in ReplicaLocation.expired(bases: bases, commits: commits, cutoff: cutoff) {

@@ -2,6 +2,7 @@ import Foundation
 import MapStore
 import MapStoreReplication
 import MapStoreTestSupport
+import MetricsTestKit
 import Testing
 
 /// Shipping a database's commits to a real SeaweedFS and restoring them (``Replicator``,
@@ -180,6 +181,41 @@ struct ReplicationTests {
         }
         let again = try await pruning.shipOnce()
         #expect(again.deleted == 0, "nothing more to delete: the newest base and its commits stay")
+    }
+
+    /// The replicator's and the follower's swift-metrics: objects and bytes shipped, objects
+    /// applied, and a lag of 0 commits after rounds that caught up (a positive lag needs a commit
+    /// between a round's read and its upload, which a test cannot place without timing).
+    @Test func shippingAndFollowingAreMeasured() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await Self.replica()
+        let metrics = TestMetrics()
+        let replicator = Replicator(database: db, location: location, client: client, policy: ReplicationPolicy(baseRatio: .infinity),
+                                    metricsFactory: metrics)
+        let follower = Follower(location: location, client: client, path: dir.file("replica.mapstore"), metricsFactory: metrics)
+        let at = [("location", location.description)]
+        try Self.change(db, round: 0)
+        let first = try await replicator.shipOnce()
+        _ = try await follower.followOnce()
+        try Self.change(db, round: 1)
+        let second = try await replicator.shipOnce()
+        #expect(try metrics.expectCounter("mapstore_replication_objects_total", at + [("kind", "base")]).totalValue == 1)
+        #expect(try metrics.expectCounter("mapstore_replication_objects_total", at + [("kind", "commit")]).totalValue == 1)
+        #expect(try metrics.expectCounter("mapstore_replication_bytes_total", at).totalValue == Int64(first.bytes + second.bytes))
+        #expect(try metrics.expectGauge("mapstore_replication_lag_commits", at).lastValue == 0)
+        #expect(try metrics.expectGauge("mapstore_replication_lag_seconds", at).lastValue ?? -1 >= 0)
+        _ = try await follower.followOnce()
+        #expect(try metrics.expectCounter("mapstore_follow_objects_total", at).totalValue == 1)
+        #expect(try metrics.expectGauge("mapstore_follow_lag_commits", at).lastValue == 0)
+        try Self.change(db, round: 2)
+        _ = try await follower.followOnce()
+        #expect(try metrics.expectGauge("mapstore_follow_lag_commits", at).lastValue == 0, "nothing shipped: nothing to lag behind")
+        _ = try await replicator.shipOnce()
+        #expect(try metrics.expectGauge("mapstore_replication_lag_commits", at).lastValue == 0)
+        try await db.write { try $0.put("after", "the round") }
+        _ = try await replicator.shipOnce()
+        #expect(try metrics.expectCounter("mapstore_replication_objects_total", at + [("kind", "commit")]).totalValue == 3)
     }
 
     /// A database replaced by an older one (a restored backup) is not shipped onto the replica
