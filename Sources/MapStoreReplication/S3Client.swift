@@ -72,6 +72,17 @@ public enum S3Error: Error, Sendable, Equatable, CustomStringConvertible {
         return code
     }
 
+    /// Whether the failure may pass by itself (no answer, or a 5xx after the retries: the store
+    /// is down, restarting or overloaded), so a long-running caller tries again later; a 4xx
+    /// (refused keys, a missing bucket) or a bad argument will not.
+    public var isTransient: Bool {
+        switch self {
+        case .connection: true
+        case let .status(_, _, _, status, _, _): status >= 500
+        case .missingCredentials, .badLocation: false
+        }
+    }
+
     /// Whether the store refused the keys: a wrong secret, an unknown access key, no permission.
     public var isAccessDenied: Bool {
         guard case let .status(_, _, _, status, code, _) = self else { return false }
@@ -154,12 +165,24 @@ public struct S3Client: Sendable {
     private let http: HTTPClient
     private let logger: Logger?
 
-    /// A client for `configuration` over `http` (the process-wide shared client by default).
-    public init(configuration: S3Configuration, http: HTTPClient = .shared, logger: Logger? = nil) {
+    /// A client for `configuration` over `http`, by default one HTTP client for the process
+    /// whose pool fails a request at once when it cannot connect (``defaultHTTP``).
+    public init(configuration: S3Configuration, http: HTTPClient? = nil, logger: Logger? = nil) {
         self.configuration = configuration
-        self.http = http
+        self.http = http ?? Self.defaultHTTP
         self.logger = logger
     }
+
+    /// The process's HTTP client for S3 requests: async-http-client's shared configuration,
+    /// except that a connection that cannot be made (the store is down or restarting) fails its
+    /// request at once, so ``S3Configuration/attempts`` and the backoff here decide how long to
+    /// keep trying. (Left to the pool, the request would wait out its whole timeout, 30 s, per
+    /// attempt.) Never shut down: it lives as long as the process.
+    static let defaultHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     /// Stores `bytes` as `key`.
     public func put(bucket: String, key: String, bytes: [UInt8]) async throws(S3Error) {

@@ -45,7 +45,15 @@ struct FollowCommand: ParsableCommand {
         StopSignal.install()
         var output = Output()
         while true {
-            let report = try following(location) { try await follower.followOnce() }
+            let report: FollowReport
+            do {
+                report = try following(location, retrying: !StopSignal.received) { try await follower.followOnce() }
+            } catch let later as TryAgainLater {
+                later.warn(interval: interval)
+                StopSignal.sleep(seconds: interval)
+                if StopSignal.received { return }
+                continue
+            }
             if report.restored {
                 try output.write("\(db): replica of \(location) at txn \(report.primaryTransaction)\n")
             } else if let base = report.resyncedFromBase {
@@ -54,22 +62,20 @@ struct FollowCommand: ParsableCommand {
                 try output.write("\(db): txn \(report.primaryTransaction) (\(report.commitObjects) objects, \(report.puts) puts, \(report.deletes) deletes)\n")
             }
             try output.flush()
-            var slept = 0.0
-            while slept < interval, !StopSignal.received {
-                let step = min(0.05, interval - slept)
-                usleep(useconds_t(step * 1_000_000))
-                slept += step
-            }
+            StopSignal.sleep(seconds: interval)
             if StopSignal.received { return }
         }
     }
 
-    private func following<T: Sendable>(_ location: ReplicaLocation, _ body: @escaping @Sendable () async throws -> T) throws -> T {
+    /// Runs one round; a transient object store failure is thrown as ``TryAgainLater`` when
+    /// `retrying` (the replica is as the last whole round left it).
+    private func following<T: Sendable>(_ location: ReplicaLocation, retrying: Bool, _ body: @escaping @Sendable () async throws -> T) throws -> T {
         do {
             return try blockingAwait(body)
         } catch let error as FollowError {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: follow: \(error)")
         } catch let error as S3Error {
+            if retrying, error.isTransient { throw TryAgainLater(message: "mapstore: follow \(location) -> \(db): \(error)") }
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: follow \(location) -> \(db): \(error)")
         } catch let error as ReplicationError {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: follow \(location) -> \(db): \(error)")

@@ -74,7 +74,14 @@ struct ReplicateCommand: ParsableCommand {
         var output = Output()
         while true {
             let stopping = once || StopSignal.received
-            let report = try shipping(location) { try await replicator.shipOnce() }
+            let report: ShipReport
+            do {
+                report = try shipping(location, retrying: !stopping) { try await replicator.shipOnce() }
+            } catch let later as TryAgainLater {
+                later.warn(interval: interval)
+                StopSignal.sleep(seconds: interval)
+                continue
+            }
             // A first base comes before the commit shipped on it; a new base of the round's
             // commit (the chain outgrew --base-ratio) after it.
             let newBase = report.base != nil && report.base == report.commit
@@ -85,19 +92,18 @@ struct ReplicateCommand: ParsableCommand {
             if once, report.base == nil, report.commit == nil { try output.write("\(location): up to date at txn \(report.replicaAt)\n") }
             try output.flush()
             if stopping { return }
-            var slept = 0.0
-            while slept < interval, !StopSignal.received {
-                let step = min(0.05, interval - slept)
-                usleep(useconds_t(step * 1_000_000))
-                slept += step
-            }
+            StopSignal.sleep(seconds: interval)
         }
     }
 
-    private func shipping<T: Sendable>(_ location: ReplicaLocation, _ body: @escaping @Sendable () async throws -> T) throws -> T {
+    /// Runs one round; a transient object store failure (no answer, a 5xx) is thrown as
+    /// ``TryAgainLater`` when `retrying`, so a continuous replicate rides out a store that is
+    /// down or restarting.
+    private func shipping<T: Sendable>(_ location: ReplicaLocation, retrying: Bool, _ body: @escaping @Sendable () async throws -> T) throws -> T {
         do {
             return try blockingAwait(body)
         } catch let error as S3Error {
+            if retrying, error.isTransient { throw TryAgainLater(message: "mapstore: replicate \(db): \(error)") }
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: replicate \(db): \(error)")
         } catch let error as ReplicationError {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: replicate \(db): \(error)")
@@ -161,6 +167,18 @@ private final class ResultBox<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
 }
 
+/// A round that failed for a reason that may pass (``S3Error/isTransient``): a continuous
+/// replicate or follow says so on stderr and tries again after its interval.
+struct TryAgainLater: Error {
+    let message: String
+
+    func warn(interval: Double) {
+        var errors = Output(fd: STDERR_FILENO, name: "stderr")
+        try? errors.write("\(message); trying again in \(interval) s\n")
+        try? errors.flush()
+    }
+}
+
 /// SIGTERM and SIGINT, noted for the replicate loop (which then ships once more and exits 0).
 enum StopSignal {
     nonisolated(unsafe) private static var flag: sig_atomic_t = 0
@@ -177,5 +195,15 @@ enum StopSignal {
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// Sleeps `seconds`, waking early when a stop signal arrives.
+    static func sleep(seconds: Double) {
+        var slept = 0.0
+        while slept < seconds, !received {
+            let step = min(0.05, seconds - slept)
+            usleep(useconds_t(step * 1_000_000))
+            slept += step
+        }
     }
 }

@@ -112,7 +112,8 @@ struct FollowTests {
     }
 
     /// A process of the built CLI or test helper, with the object store's variables set.
-    static func start(_ executable: String, _ arguments: [String], endpoint: String, in directory: String, output: String? = nil) throws -> Process {
+    static func start(_ executable: String, _ arguments: [String], endpoint: String, in directory: String, output: String? = nil,
+                      errors: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -129,7 +130,12 @@ struct FollowTests {
         } else {
             process.standardOutput = FileHandle.nullDevice
         }
-        process.standardError = FileHandle.nullDevice
+        if let errors {
+            _ = FileManager.default.createFile(atPath: errors, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         return process
     }

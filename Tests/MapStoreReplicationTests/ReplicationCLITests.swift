@@ -81,6 +81,104 @@ struct ReplicationCLITests {
         #expect(bad.status == 2 && bad.err.contains("--retain must be"))
     }
 
+    /// Waits (a hang guard, not a timing assertion) until `holds` is true.
+    static func eventually(_ what: String, _ holds: () async throws -> Bool) async throws {
+        for _ in 0..<1_200 {
+            if try await holds() { return }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        Issue.record("never: \(what)")
+    }
+
+    /// The transaction of the newest commit object (or base) in the bucket, 0 when none.
+    static func shippedTransaction(_ client: S3Client, _ location: ReplicaLocation) async -> UInt64 {
+        guard let listing = try? await client.list(bucket: location.bucket, prefix: location.prefix + "/") else { return 0 }
+        let (bases, commits) = location.catalog(listing)
+        return max(bases.last?.txn ?? 0, commits.last?.txn ?? 0)
+    }
+
+    static func transaction(_ path: String) throws -> UInt64 {
+        var options = Options.testing()
+        options.readOnly = true
+        options.create = false
+        return try Database(path: path, options: options).read { $0.transactionID }
+    }
+
+    /// The object store crashes (SIGKILL) under a continuous replicate and comes back on the
+    /// same ports: replicate says it will try again instead of exiting, ships what was
+    /// committed meanwhile once the store answers, and stops with exit 0 on SIGTERM.
+    @Test func replicateRidesOutAnObjectStoreRestart() async throws {
+        let server = try await SeaweedFS.dedicated()
+        defer { server.stop() }
+        let dir = TemporaryDirectory()
+        let location = ReplicaLocation(bucket: SeaweedFS.bucketName(), prefix: "shop")
+        let client = server.client()
+        try #require(CLI.run(["put", "shop.mapstore", "k", "0"], in: dir.path).status == 0)
+        let replicate = try FollowTests.start(CLI.executable, ["replicate", "shop.mapstore", "--to", location.description, "--interval", "0.05"],
+                                              endpoint: server.endpoint, in: dir.path, errors: dir.file("replicate.err"))
+        defer { if replicate.isRunning { kill(replicate.processIdentifier, SIGKILL) } }
+        try await Self.eventually("the base copy is shipped") { await Self.shippedTransaction(client, location) == 1 }
+
+        server.stop()
+        try #require(CLI.run(program: FollowTests.helper, ["commit-n", "shop.mapstore", "30", "k"], in: dir.path).status == 0)
+        try await Self.eventually("replicate says it will try again") {
+            (try? String(contentsOfFile: dir.file("replicate.err"), encoding: .utf8))?.contains("trying again") == true
+        }
+        #expect(replicate.isRunning, "a store that does not answer does not end a continuous replicate")
+        try await server.restart()
+        let primary = try Self.transaction(dir.file("shop.mapstore"))
+        try await Self.eventually("the commits made while the store was down are shipped") { await Self.shippedTransaction(client, location) == primary }
+
+        kill(replicate.processIdentifier, SIGTERM)
+        replicate.waitUntilExit()
+        #expect(replicate.terminationReason == .exit && replicate.terminationStatus == 0)
+        let restored = try Self.mapstore(["restore", location.description, "copy.mapstore"], endpoint: server.endpoint, in: dir.path)
+        #expect(restored.status == 0, "\(restored.err)")
+        #expect(try CLI.run(["get", "copy.mapstore", "k"], in: dir.path).out == "30\n")
+        let said = (try? String(contentsOfFile: dir.file("replicate.err"), encoding: .utf8)) ?? ""
+        #expect(said.split(separator: "\n").allSatisfy { $0.contains("no answer from the object store") && $0.hasSuffix("trying again in 0.05 s") }, "\(said)")
+    }
+
+    /// replicate killed with SIGKILL again and again while a writer commits without pause, so
+    /// the kills land in listings, reads and uploads; each restart goes on from what the bucket
+    /// holds. In the end one unbroken chain (each object applies to the one before: the restore
+    /// checks it) restores exactly the primary: nothing lost, nothing shipped twice.
+    @Test func aReplicateKilledMidUploadLosesNothingAndShipsNothingTwice() async throws {
+        let server = try await SeaweedFS.shared()
+        let dir = TemporaryDirectory()
+        let location = ReplicaLocation(bucket: SeaweedFS.bucketName(), prefix: "shop")
+        let client = server.client()
+        try #require(CLI.run(["put", "shop.mapstore", "first", "1"], in: dir.path).status == 0)
+        let writer = try FollowTests.start(FollowTests.helper, ["commit-loop", "shop.mapstore", "0"], endpoint: server.endpoint, in: dir.path)
+        defer { if writer.isRunning { kill(writer.processIdentifier, SIGKILL) } }
+        var shipped: UInt64 = 0
+        for _ in 0..<5 {
+            let replicate = try FollowTests.start(CLI.executable, ["replicate", "shop.mapstore", "--to", location.description, "--interval", "0.01",
+                                                                   "--base-ratio", "1000000"],
+                                                  endpoint: server.endpoint, in: dir.path)
+            let before = shipped
+            try await Self.eventually("replicate ships past \(before)") {
+                shipped = await Self.shippedTransaction(client, location)
+                return shipped > before
+            }
+            kill(replicate.processIdentifier, SIGKILL)
+            replicate.waitUntilExit()
+        }
+        kill(writer.processIdentifier, SIGKILL)
+        writer.waitUntilExit()
+        let last = try Self.mapstore(["replicate", "shop.mapstore", "--to", location.description, "--once", "--base-ratio", "1000000"],
+                                     endpoint: server.endpoint, in: dir.path)
+        #expect(last.status == 0, "\(last.err)")
+        let primary = try Self.transaction(dir.file("shop.mapstore"))
+        let (bases, commits) = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix + "/"))
+        #expect(bases.count == 1, "one base: every restart found it and went on")
+        #expect(commits.last?.txn == primary)
+        let restored = try Self.mapstore(["restore", location.description, "copy.mapstore"], endpoint: server.endpoint, in: dir.path)
+        #expect(restored.status == 0, "\(restored.err)")
+        #expect(restored.lines == ["copy.mapstore: txn \(primary) from \(location) (base \(bases[0].txn), \(commits.count) commits)"])
+        #expect(try CLI.run(["scan", "copy.mapstore"], in: dir.path).out == CLI.run(["scan", "shop.mapstore"], in: dir.path).out)
+    }
+
     /// Without `--once`, replicate ships each new commit until SIGTERM, then what is pending, and exits 0.
     @Test func replicateRunsUntilSIGTERMAndShipsWhatIsPending() async throws {
         let server = try await SeaweedFS.shared()

