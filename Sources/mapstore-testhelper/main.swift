@@ -9,7 +9,8 @@
 //                                            (how many different commits the scans read)
 //   hold-read DB                       opens a read transaction, prints "ready TXN", waits for ever
 //   hold-write DB KEY                  opens a write transaction, puts KEY, prints "ready", waits for ever
-//   commit-loop DB START               commits key "n-<i>" for i = START... and prints "ack i" after each
+//   commit-loop DB START [random]      commits key "n-<i>" for i = START... and prints "ack i" after each;
+//                                      with "random", a key of 16 random hex digits instead (fillrandom)
 //   put DB KEY VALUE                   one commit (with the helper's .noMetaSync: its meta is left unsynced)
 //   commit-n DB N KEY                  N commits, the i-th (from 1) putting KEY = "i"; prints "done TXN" (the last id)
 //   watch-commits DB TXN               observes commits (db.commits()), prints "ready TXN" (the newest commit) once
@@ -118,8 +119,11 @@ do {
         }
     case "commit-loop":
         var i = number(3)
+        let random = arguments.count > 4 && arguments[4] == "random"
+        var rng = SplitMix64(seed: UInt64(i) + 1)
         while true {
-            try db.write { txn in try txn.put("n-\(i)", String(repeating: "v", count: 50 + i % 300)) }
+            let key = random ? String(UInt64.random(in: 0...UInt64.max, using: &rng), radix: 16) : "n-\(i)"
+            try db.write { txn in try txn.put(key, String(repeating: "v", count: 50 + i % 300)) }
             say("ack \(i)")
             i += 1
         }

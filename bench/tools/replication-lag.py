@@ -14,7 +14,7 @@ ships what is pending and is stopped with SIGTERM, and the script prints:
 - that a restore of the bucket gives the primary's last transaction and the same entries.
 
   bench/tools/replication-lag.py --mapstore .build/release/mapstore \\
-      --helper .build/release/mapstore-testhelper --weed .build-venv/bin/weed [--seconds 20] [--interval 0.1]
+      --helper .build/release/mapstore-testhelper --weed .build-venv/bin/weed [--seconds 20] [--interval 0.1] [--random]
 """
 import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
@@ -43,6 +43,7 @@ def main():
     parser.add_argument("--weed", required=True)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--interval", type=float, default=0.1)
+    parser.add_argument("--random", action="store_true", help="random keys (fillrandom) instead of sequential ones")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="replication-lag-")
@@ -89,7 +90,8 @@ def main():
                     shipped.append((time.monotonic(), int(line.split(": txn ")[1].split(",")[0])))
         reader = threading.Thread(target=read_replicate, daemon=True)
         reader.start()
-        writer = subprocess.Popen([args.helper, "commit-loop", db, "0"], env=env, stdout=subprocess.PIPE, text=True)
+        writer = subprocess.Popen([args.helper, "commit-loop", db, "0"] + (["random"] if args.random else []),
+                                  env=env, stdout=subprocess.PIPE, text=True)
         processes.append(writer)
         started = time.monotonic()
 
