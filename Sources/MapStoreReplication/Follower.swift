@@ -104,10 +104,19 @@ public struct Follower: Sendable {
 
     /// Rounds of ``followOnce()`` every `interval` until the task is cancelled (then it
     /// returns). A round under way when the task is cancelled is finished (or, if cancelled
-    /// inside an object store request, abandoned: every step is one a restart resumes from).
+    /// inside an object store request, abandoned: every step is one a restart resumes from). A
+    /// round that fails for a reason that may pass (``S3Error/isTransient``) is logged and tried
+    /// again after the interval; any other failure is thrown.
     public func run(interval: Duration = .seconds(1), onRound: @Sendable (FollowReport) -> Void = { _ in }) async throws {
         while !Task.isCancelled {
-            onRound(try await followOnce())
+            do {
+                onRound(try await followOnce())
+            } catch let error as S3Error where error.isTransient || Task.isCancelled {
+                if Task.isCancelled { return }
+                logger?.warning("replica round failed; trying again", metadata: ["location": "\(location)", "path": "\(path)", "error": "\(error)"])
+            } catch where Task.isCancelled {
+                return
+            }
             do { try await Task.sleep(for: interval) } catch { return }
         }
     }

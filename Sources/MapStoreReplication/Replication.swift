@@ -187,6 +187,35 @@ public struct Replicator: Sendable {
         self.metrics = ReplicationMetrics(location: location, factory: metricsFactory)
     }
 
+    /// Rounds of ``shipOnce()`` every `interval` until the task is cancelled; then one last
+    /// round ships what is pending (in a task of its own, so that the cancellation does not
+    /// abort its requests) and it returns. A round that fails for a reason that may pass
+    /// (``S3Error/isTransient``: the store is down or restarting) is logged and tried again
+    /// after the interval; any other failure is thrown. `onRound` sees each round's report.
+    ///
+    /// ```swift
+    /// let shipping = Task { try await replicator.run(interval: .seconds(1)) }
+    /// // ... at shutdown:
+    /// shipping.cancel()
+    /// try await shipping.value   // the last commit is in the bucket
+    /// ```
+    public func run(interval: Duration = .seconds(1), onRound: @escaping @Sendable (ShipReport) -> Void = { _ in }) async throws {
+        while !Task.isCancelled {
+            do {
+                onRound(try await shipOnce())
+            } catch let error as S3Error where error.isTransient || Task.isCancelled {
+                if !Task.isCancelled {
+                    logger?.warning("replica round failed; trying again", metadata: ["location": "\(location)", "error": "\(error)"])
+                }
+            } catch where Task.isCancelled {
+                // Cancelled mid-round: the last round below ships it.
+            }
+            do { try await Task.sleep(for: interval) } catch { break }
+        }
+        let replicator = self
+        onRound(try await Task { try await replicator.shipOnce() }.value)
+    }
+
     /// One round: a base copy if the replica has none, then one commit object if the
     /// database has moved past the replica, and with it a new base copy of the same commit
     /// when the chain has outgrown the policy's ratio; then the objects the retention window

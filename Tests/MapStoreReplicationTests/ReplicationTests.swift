@@ -183,6 +183,37 @@ struct ReplicationTests {
         #expect(again.deleted == 0, "nothing more to delete: the newest base and its commits stay")
     }
 
+    /// `run` ships round after round until its task is cancelled, then once more: after it
+    /// returns the bucket holds the database's newest commit, and a follower's `run` beside it
+    /// reaches that commit and stops when cancelled.
+    @Test func runShipsUntilCancelledAndThenWhatIsPending() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await Self.replica()
+        let replicator = Replicator(database: db, location: location, client: client)
+        try Self.change(db, round: 0)
+        let rounds = Rounds()
+        let shipping = Task { try await replicator.run(interval: .milliseconds(20)) { _ in rounds.add() } }
+        // A follower starts from a base copy (without one it fails: noCommit): after round 1.
+        try await ReplicationCLITests.eventually("the first round") { rounds.count >= 1 }
+        let follower = Follower(location: location, client: client, path: dir.file("replica.mapstore"))
+        let following = Task { try await follower.run(interval: .milliseconds(20)) }
+        for round in 1...3 {
+            try await ReplicationCLITests.eventually("round \(round * 2)") { rounds.count >= round * 2 }
+            try Self.change(db, round: round)
+        }
+        shipping.cancel()
+        try await shipping.value
+        let newest = try await db.read { $0.transactionID }
+        #expect(await ReplicationCLITests.shippedTransaction(client, location) == newest)
+        try await ReplicationCLITests.eventually("the follower reaches \(newest)") {
+            (try? Follower.replicatedTransaction(at: dir.file("replica.mapstore"))) == newest
+        }
+        following.cancel()
+        try await following.value
+        #expect(try FollowTests.contents(dir.file("replica.mapstore")) == Self.contents(db))
+    }
+
     /// The replicator's and the follower's swift-metrics: objects and bytes shipped, objects
     /// applied, and a lag of 0 commits after rounds that caught up (a positive lag needs a commit
     /// between a round's read and its upload, which a test cannot place without timing).
@@ -237,4 +268,12 @@ struct ReplicationTests {
         try await fresh.write { try $0.put("only", "one") }
         await #expect(throws: ReplicationError.self) { try await Replicator(database: fresh, location: location, client: client).shipOnce() }
     }
+}
+
+/// Counts rounds reported from another task.
+final class Rounds: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    var count: Int { lock.withLock { value } }
+    func add() { lock.withLock { value += 1 } }
 }
