@@ -203,9 +203,12 @@ public struct Follower: Sendable {
             let newest = max(newestBase, commits.last?.txn ?? 0)
             return newestBase > at || newest < at ? nil : []
         }
+        let path = ReplicaLocation.chain(from: at, through: nil, commits: commits)
+        // Newer objects, none of which links to the mirror: the chain moved on without it.
+        guard !path.isEmpty else { return nil }
         var objects: [(key: String, object: CommitObject)] = []
         var chainAt = at
-        for commit in newer {
+        for commit in path {
             // Gone between the listing and now: deleted by retention, so the chain moved on.
             guard let bytes = try await client.get(bucket: location.bucket, key: commit.key) else { return nil }
             let object = try CommitObject(decoding: bytes, key: commit.key)

@@ -38,8 +38,11 @@ public struct ReplicaLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// The key of the base copy of transaction `txn`.
     func baseKey(_ txn: UInt64) -> String { key("base/\(Self.padded(txn)).mapstore.gz") }
-    /// The key of the commit object that brings a replica to transaction `txn`.
-    func commitKey(_ txn: UInt64) -> String { key("commits/\(Self.padded(txn)).gz") }
+    /// The key of the commit object that brings a replica at transaction `since` to `txn`.
+    /// Both are in the name, so the chain can be followed from a listing alone: a replicator
+    /// killed mid-upload can have its PUT land after its successor listed the bucket, leaving
+    /// an object that nothing builds on (see ``chain(from:through:commits:)``).
+    func commitKey(_ txn: UInt64, since: UInt64) -> String { key("commits/\(Self.padded(txn))-\(Self.padded(since)).gz") }
 
     private func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix)/\(name)" }
 
@@ -59,11 +62,38 @@ public struct ReplicaLocation: Sendable, Equatable, CustomStringConvertible {
             let name = object.key.dropFirst(start.count)
             if name.hasPrefix("base/"), name.hasSuffix(".mapstore.gz"), let txn = UInt64(name.dropFirst(5).dropLast(12)) {
                 bases.append(ReplicaObject(txn: txn, key: object.key, size: object.size, lastModified: object.lastModified))
-            } else if name.hasPrefix("commits/"), name.hasSuffix(".gz"), let txn = UInt64(name.dropFirst(8).dropLast(3)) {
-                commits.append(ReplicaObject(txn: txn, key: object.key, size: object.size, lastModified: object.lastModified))
+            } else if name.hasPrefix("commits/"), name.hasSuffix(".gz") {
+                // TXN-SINCE, or TXN alone (objects shipped before the name carried `since`).
+                let fields = name.dropFirst(8).dropLast(3).split(separator: "-", omittingEmptySubsequences: false)
+                guard (1...2).contains(fields.count), let txn = UInt64(fields[0]) else { continue }
+                let since = fields.count == 2 ? UInt64(fields[1]) : nil
+                guard fields.count == 1 || since != nil else { continue }
+                commits.append(ReplicaObject(txn: txn, key: object.key, size: object.size, lastModified: object.lastModified, since: since))
             }
         }
         return (bases.sorted { $0.txn < $1.txn }, commits.sorted { $0.txn < $1.txn })
+    }
+
+    /// The commit objects that take a replica at `start` as far as it goes without passing
+    /// `limit` (nil: no limit), each applying to the one before, from the names alone. Where
+    /// two objects apply to the same transaction, the newer is taken: the other is one that a
+    /// killed replicator's PUT left after its successor had listed the bucket and shipped past
+    /// it, and nothing builds on it. An object whose name has no `since` (shipped before names
+    /// carried it) applies to the object before it.
+    static func chain(from start: UInt64, through limit: UInt64?, commits: [ReplicaObject]) -> [ReplicaObject] {
+        var bySince: [UInt64: [ReplicaObject]] = [:]
+        var previous = start
+        for commit in commits where commit.txn > start && commit.txn <= (limit ?? .max) {
+            bySince[commit.since ?? previous, default: []].append(commit)
+            previous = commit.txn
+        }
+        var path: [ReplicaObject] = []
+        var at = start
+        while let next = bySince[at]?.filter({ $0.txn > at }).max(by: { $0.txn < $1.txn }) {
+            path.append(next)
+            at = next.txn
+        }
+        return path
     }
 
     /// The keys that retention deletes: every object that no restore point at or after
@@ -88,6 +118,9 @@ package struct ReplicaObject: Equatable, Sendable {
     package var size: Int
     /// When it was stored (seconds since 1970), if the listing said.
     package var lastModified: Int?
+    /// For a commit object, the transaction it applies to, from its name (nil in names of
+    /// objects shipped before the name carried it).
+    package var since: UInt64? = nil
 }
 
 /// When a ``Replicator`` ships a new base copy and what it deletes.
@@ -255,7 +288,7 @@ public struct Replicator: Sendable {
             return (object, outgrown ? try Self.baseCopy(of: txn, in: database) : nil)
         }
         if let (object, base) = shipped {
-            try await client.put(bucket: location.bucket, key: location.commitKey(object.txn), bytes: object.bytes)
+            try await client.put(bucket: location.bucket, key: location.commitKey(object.txn, since: since), bytes: object.bytes)
             let delay = ContinuousClock.now - readAt
             metrics.commitObjects.increment()
             metrics.bytes.increment(by: object.bytes.count)
@@ -264,7 +297,8 @@ public struct Replicator: Sendable {
             report.commit = object.txn
             report.pages = object.pages
             report.bytes += object.bytes.count
-            commits.append(ReplicaObject(txn: object.txn, key: location.commitKey(object.txn), size: object.bytes.count, lastModified: Int(time(nil))))
+            commits.append(ReplicaObject(txn: object.txn, key: location.commitKey(object.txn, since: since), size: object.bytes.count,
+                                         lastModified: Int(time(nil)), since: since))
             at = object.txn
             if let base {
                 try await client.put(bucket: location.bucket, key: location.baseKey(object.txn), bytes: base)
@@ -364,7 +398,12 @@ public enum ReplicaRestore {
         let file = try ImageFile(path: imagePath, bytes: image)
         var at = base.txn
         var applied = 0
-        for commit in commits where commit.txn > base.txn && commit.txn <= target {
+        let links = ReplicaLocation.chain(from: base.txn, through: target, commits: commits)
+        if (links.last?.txn ?? base.txn) != target, let unreachable = commits.first(where: { $0.txn == target }) {
+            // The newest point asked for is not reachable from its base: a gap in the chain.
+            throw ReplicationError.brokenChain(key: unreachable.key, expected: links.last?.txn ?? base.txn, found: unreachable.since ?? 0)
+        }
+        for commit in links {
             guard let compressed = try await client.get(bucket: location.bucket, key: commit.key) else {
                 throw ReplicationError.damagedObject(key: commit.key, reason: "it was listed but is gone")
             }

@@ -83,7 +83,7 @@ struct ReplicationCLITests {
 
     /// Waits (a hang guard, not a timing assertion) until `holds` is true.
     static func eventually(_ what: String, _ holds: () async throws -> Bool) async throws {
-        for _ in 0..<1_200 {
+        for _ in 0..<3_600 {
             if try await holds() { return }
             try await Task.sleep(nanoseconds: 50_000_000)
         }

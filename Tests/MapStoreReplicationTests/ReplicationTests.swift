@@ -100,7 +100,8 @@ struct ReplicationTests {
         _ = try await replicator.shipOnce()
         try Self.change(db, round: 1)
         let shipped = try await replicator.shipOnce()
-        let key = "dbs/orders/commits/" + String(repeating: "0", count: 20 - String(shipped.commit!).count) + String(shipped.commit!) + ".gz"
+        let listing = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix + "/"))
+        let key = try #require(listing.commits.first { $0.txn == shipped.commit }).key
         var bytes = try #require(try await client.get(bucket: location.bucket, key: key))
         bytes[bytes.count / 2] ^= 0x40
         try await client.put(bucket: location.bucket, key: key, bytes: bytes)

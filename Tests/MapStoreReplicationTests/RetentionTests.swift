@@ -39,3 +39,35 @@ struct RetentionTests {
         }
     }
 }
+
+/// How restore and follow find the chain of commit objects from the listing's names
+/// (``ReplicaLocation/chain(from:through:commits:)``).
+struct CommitChainTests {
+    static func commit(_ txn: UInt64, since: UInt64?) -> ReplicaObject {
+        ReplicaObject(txn: txn, key: "c\(txn)", size: 1, lastModified: nil, since: since)
+    }
+
+    @Test func namesParseWithAndWithoutSince() {
+        let location = ReplicaLocation(bucket: "b", prefix: "p")
+        let listing = [S3Object(key: location.commitKey(9, since: 4), size: 1), S3Object(key: "p/commits/00000000000000000003.gz", size: 1),
+                       S3Object(key: "p/commits/12-x.gz", size: 1), S3Object(key: "p/commits/1-2-3.gz", size: 1)]
+        let commits = location.catalog(listing).commits
+        #expect(commits.map(\.txn) == [3, 9] && commits.map(\.since) == [nil, 4])
+    }
+
+    /// A killed replicator's PUT of 5 (on 1) landed after its successor had shipped 7 on 1:
+    /// the chain goes 1, 7, 9 and leaves 5 out, unless the limit stops before 7.
+    @Test func anObjectNothingBuildsOnIsLeftOut() {
+        let commits = [Self.commit(5, since: 1), Self.commit(7, since: 1), Self.commit(9, since: 7)]
+        #expect(ReplicaLocation.chain(from: 1, through: nil, commits: commits).map(\.txn) == [7, 9])
+        #expect(ReplicaLocation.chain(from: 1, through: 6, commits: commits).map(\.txn) == [5])
+        #expect(ReplicaLocation.chain(from: 7, through: nil, commits: commits).map(\.txn) == [9])
+    }
+
+    @Test func aGapEndsTheChainAndOldNamesLinkInOrder() {
+        let gap = [Self.commit(3, since: 1), Self.commit(8, since: 6)]
+        #expect(ReplicaLocation.chain(from: 1, through: nil, commits: gap).map(\.txn) == [3])
+        let old = [Self.commit(3, since: nil), Self.commit(4, since: nil), Self.commit(6, since: 4)]
+        #expect(ReplicaLocation.chain(from: 1, through: nil, commits: old).map(\.txn) == [3, 4, 6])
+    }
+}

@@ -147,7 +147,9 @@ final class SeaweedFS: @unchecked Sendable {
 
     /// Polls until the S3 gateway creates a bucket (the master, volume and filer come up first).
     private func waitUntilReady() async throws(SeaweedFSError) {
-        let deadline = Date().addingTimeInterval(60)
+        // Generous: under a full parallel test run on two cores, a second server (the restart
+        // test's) has taken more than a minute to come up.
+        let deadline = Date().addingTimeInterval(240)
         let probe = client(attempts: 1)
         while Date() < deadline {
             guard process.isRunning else {
@@ -156,7 +158,7 @@ final class SeaweedFS: @unchecked Sendable {
             if (try? await probe.createBucket("ready-probe")) != nil { return }
             try? await Task.sleep(nanoseconds: 200_000_000)
         }
-        throw SeaweedFSError(reason: "weed's S3 gateway did not answer within 60 s: \(tail())")
+        throw SeaweedFSError(reason: "weed's S3 gateway did not answer within 240 s: \(tail())")
     }
 
     private func tail() -> String {
