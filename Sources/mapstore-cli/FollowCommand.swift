@@ -67,20 +67,12 @@ struct FollowCommand: ParsableCommand {
         }
     }
 
-    /// Runs one round; a transient object store failure is thrown as ``TryAgainLater`` when
-    /// `retrying` (the replica is as the last whole round left it).
+    /// One round; a FollowError (a DB that is not this location's replica) exits 3 as it is.
     private func following<T: Sendable>(_ location: ReplicaLocation, retrying: Bool, _ body: @escaping @Sendable () async throws -> T) throws -> T {
         do {
-            return try blockingAwait(body)
+            return try replicationRound("mapstore: follow \(location) -> \(db)", retrying: retrying, body)
         } catch let error as FollowError {
             throw CommandExit(status: ExitStatus.failure, message: "mapstore: follow: \(error)")
-        } catch let error as S3Error {
-            if retrying, error.isTransient { throw TryAgainLater(message: "mapstore: follow \(location) -> \(db): \(error)") }
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: follow \(location) -> \(db): \(error)")
-        } catch let error as ReplicationError {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: follow \(location) -> \(db): \(error)")
-        } catch let error as MapStoreError {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: follow \(location) -> \(db): \(error)")
         }
     }
 }

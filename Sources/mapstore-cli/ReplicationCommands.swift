@@ -76,7 +76,7 @@ struct ReplicateCommand: ParsableCommand {
             let stopping = once || StopSignal.received
             let report: ShipReport
             do {
-                report = try shipping(location, retrying: !stopping) { try await replicator.shipOnce() }
+                report = try replicationRound("mapstore: replicate \(db)", retrying: !stopping) { try await replicator.shipOnce() }
             } catch let later as TryAgainLater {
                 later.warn(interval: interval)
                 StopSignal.sleep(seconds: interval)
@@ -95,21 +95,22 @@ struct ReplicateCommand: ParsableCommand {
             StopSignal.sleep(seconds: interval)
         }
     }
+}
 
-    /// Runs one round; a transient object store failure (no answer, a 5xx) is thrown as
-    /// ``TryAgainLater`` when `retrying`, so a continuous replicate rides out a store that is
-    /// down or restarting.
-    private func shipping<T: Sendable>(_ location: ReplicaLocation, retrying: Bool, _ body: @escaping @Sendable () async throws -> T) throws -> T {
-        do {
-            return try blockingAwait(body)
-        } catch let error as S3Error {
-            if retrying, error.isTransient { throw TryAgainLater(message: "mapstore: replicate \(db): \(error)") }
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: replicate \(db): \(error)")
-        } catch let error as ReplicationError {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: replicate \(db): \(error)")
-        } catch let error as MapStoreError {
-            throw CommandExit(status: ExitStatus.failure, message: "mapstore: replicate \(db): \(error)")
-        }
+/// Runs one round of replicate or follow on the concurrency pool. Its errors become one line
+/// after `prefix` with exit 3; a transient object store failure (no answer, a 5xx) is thrown as
+/// ``TryAgainLater`` instead when `retrying`, so a continuous command rides out a store that is
+/// down or restarting.
+func replicationRound<T: Sendable>(_ prefix: String, retrying: Bool, _ body: @escaping @Sendable () async throws -> T) throws -> T {
+    do {
+        return try blockingAwait(body)
+    } catch let error as S3Error {
+        if retrying, error.isTransient { throw TryAgainLater(message: "\(prefix): \(error)") }
+        throw CommandExit(status: ExitStatus.failure, message: "\(prefix): \(error)")
+    } catch let error as ReplicationError {
+        throw CommandExit(status: ExitStatus.failure, message: "\(prefix): \(error)")
+    } catch let error as MapStoreError {
+        throw CommandExit(status: ExitStatus.failure, message: "\(prefix): \(error)")
     }
 }
 
