@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// What the kernel says about one page of a mapping.
@@ -71,6 +72,17 @@ public struct SmapsSummary: Sendable, Equatable {
 /// still work; dirty is then not compared, and the report says so. Nothing here traps: a
 /// file that cannot be read gives an empty answer and a note.
 public enum KernelProbe {
+    /// Where ``keep(_:)`` puts what it is given.
+    private static let sink = Atomic<UInt>(0)
+
+    /// Keeps the loads that made `value` from being removed as dead code: an experiment's
+    /// reads are page touches the kernel must see, and an optimized build drops a load whose
+    /// result nobody uses (`withExtendedLifetime` of a plain integer does not count as a use).
+    /// A relaxed atomic add is a use no optimizer removes.
+    static func keep<Value: FixedWidthInteger>(_ value: Value) {
+        sink.add(UInt(truncatingIfNeeded: value), ordering: .relaxed)
+    }
+
     /// `/proc/kpageflags` bits (include/uapi/linux/kernel-page-flags.h).
     static let kpfReferenced: UInt64 = 1 << 2, kpfDirty: UInt64 = 1 << 4, kpfAnon: UInt64 = 1 << 12,
                kpfCompoundHead: UInt64 = 1 << 15, kpfCompoundTail: UInt64 = 1 << 16,
@@ -195,7 +207,7 @@ public enum KernelProbe {
         for page in 0..<min(pages, cached.count) where cached[page] {
             sink &+= map.load(fromByteOffset: page * pageSize, as: UInt8.self)
         }
-        withExtendedLifetime(sink) {}
+        keep(sink)
         let (words, _) = pagemap(base: UInt(bitPattern: map), count: pages, pageSize: pageSize)
         guard let words else { return nil }
         let pfns = words.map { $0 >> 63 & 1 == 1 ? $0 & ((1 << 55) - 1) : 0 }

@@ -254,7 +254,7 @@ public struct ShadowExperiment {
             sink &+= dropAndReread(recorder: recorder, base: base, pages: pages, pageSize: pageSize)
         }
         let after = KernelProbe.faults()
-        withExtendedLifetime(sink) {}
+        KernelProbe.keep(sink)
         return (after.minor - before.minor, after.major - before.major)
     }
 

@@ -40,7 +40,7 @@ public enum ShadowPeer {
         for page in pages where page >= 0 && page * pageSize < length {
             sink &+= map.load(fromByteOffset: page * pageSize, as: UInt8.self)
         }
-        withExtendedLifetime(sink) {}
+        KernelProbe.keep(sink)
         let ready = Array("ready \(String(UInt(bitPattern: map), radix: 16))\n".utf8)
         _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
         while read(0, &byte, 1) > 0 {}

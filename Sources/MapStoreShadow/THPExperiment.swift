@@ -93,13 +93,13 @@ public struct THPExperiment {
                 warm &+= Self.perform(step, on: scratch, pageSize: pageSize)
             }
             munmap(scratch, 4 * pageSize)
-            withExtendedLifetime(warm) {}
+            KernelProbe.keep(warm)
         }
         var sink: UInt8 = 0
         let before = KernelProbe.faults()
         for step in steps { sink &+= Self.perform(step, on: memory, pageSize: pageSize) }
         let after = KernelProbe.faults()
-        withExtendedLifetime(sink) {}
+        KernelProbe.keep(sink)
 
         let (observed, probeNotes) = KernelProbe.observe(base: base, count: Self.pages, pageSize: pageSize)
         let smaps = KernelProbe.smaps(base: base, length: length)
