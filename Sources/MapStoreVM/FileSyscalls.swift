@@ -13,7 +13,7 @@ extension Kernel {
     /// `fdatasync`: writes back every dirty page-cache page of `file` and cleans it (shared
     /// mappings of it are write-protected again, so the next write is write-notified).
     public func fdatasync(file: Int) {
-        for (_, pfn) in files[file].cache.sorted(by: { $0.key < $1.key }) where memory[pfn].kind == .file && isDirty(pfn) {
+        for (_, pfn) in files[file].cache where memory[pfn].kind == .file && isDirty(pfn) {
             writeBack(pfn)
         }
     }

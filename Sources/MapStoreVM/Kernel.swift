@@ -81,7 +81,7 @@ public struct SimulatedFile: Sendable {
     /// Pages written back by msync or eviction, by page index.
     public var writtenPages: [UInt64: [UInt8]] = [:]
     /// The page cache: page index -> PFN.
-    public var cache: [UInt64: UInt64] = [:]
+    public var cache = PageCacheIndex()
     /// Pages held in large folios (several pages managed as one: mapped together by
     /// fault-around, dirtied and cleaned together): page index -> the folio's pages.
     /// Pages not listed are single-page folios.
@@ -116,7 +116,7 @@ public final class Kernel {
     /// The processes, indexed by pid (the order `spawn`/`fork` created them).
     @exclusivity(unchecked) public internal(set) var processes: [SimulatedProcess] = []
     /// The files, indexed by file id.
-    public internal(set) var files: [SimulatedFile] = []
+    @exclusivity(unchecked) public internal(set) var files: [SimulatedFile] = []
     /// The data-frame limit (`frames N`), or nil for unlimited. Lowering it below the frames
     /// in use evicts at once (as lowering a cgroup's memory.max reclaims).
     public var frameLimit: Int? {
@@ -130,21 +130,21 @@ public final class Kernel {
         didSet { if case .random(let seed) = policy { random = SplitMix64(seed: seed) } }
     }
     /// Fault-around window in pages (1 turns it off); rounded down to a power of two.
-    public var faultAround: Int
+    @exclusivity(unchecked) public var faultAround: Int
     /// Whether TLB entries keep their PCID across CR3 switches (otherwise a switch flushes).
-    public var pcid: Bool
+    @exclusivity(unchecked) public var pcid: Bool
 
     @exclusivity(unchecked) @usableFromInline var current = -1
     @exclusivity(unchecked) @usableFromInline var currentCR3: UInt64 = 0
     @exclusivity(unchecked) @usableFromInline var currentASID: UInt16 = 0
     /// Logical time: one tick per access; stamps FIFO and LRU.
     @exclusivity(unchecked) @usableFromInline var time: UInt64 = 0
-    var pinned: [UInt64] = []
-    var clockHand: UInt64 = 0
-    var random = SplitMix64(seed: 0)
-    var swap = SwapArea()
+    @exclusivity(unchecked) var pinned: [UInt64] = []
+    @exclusivity(unchecked) var clockHand: UInt64 = 0
+    @exclusivity(unchecked) var random = SplitMix64(seed: 0)
+    @exclusivity(unchecked) var swap = SwapArea()
     /// The whole trace's accesses, for OPT; `futureIndex` is the access being served.
-    public var future: ContiguousArray<TraceAccess> = []
+    @exclusivity(unchecked) public var future: ContiguousArray<TraceAccess> = []
     /// Index in ``future`` of the access being served.
     @exclusivity(unchecked) public var futureIndex = 0
 

@@ -50,6 +50,10 @@ public struct ReverseMapping: Equatable, Sendable {
 ///
 /// Page-table frames hold `entriesPerTable` 64-bit PTE words; data frames hold bytes,
 /// kept as a pattern (zero, or a file's bytes) until the first write gives them a slab.
+///
+/// One thread drives a memory and the kernel over it (neither is `Sendable`), so their
+/// stored state skips the runtime's exclusivity checks (`@exclusivity(unchecked)`): with
+/// the checks, a replayed fault spent about a fifth of its instructions in them.
 public final class PhysicalMemory {
     /// Bytes per page.
     public let pageSize: Int
@@ -66,7 +70,7 @@ public final class PhysicalMemory {
     public let hugeFrames: Int
     /// The first PFN of every huge folio: 512 frames allocated as one 2 MiB page and kept
     /// together (even when no longer mapped by one entry) until the kernel splits it.
-    public private(set) var hugeFolios: Set<UInt64> = []
+    @exclusivity(unchecked) public private(set) var hugeFolios: Set<UInt64> = []
 
     /// Frame bookkeeping, indexed by data PFN.
     @exclusivity(unchecked) public private(set) var frames: ContiguousArray<FrameInfo>
@@ -79,27 +83,27 @@ public final class PhysicalMemory {
     static let slabFlag: UInt64 = 1 << 63
     static let patternFlag: UInt64 = 1 << 62
     @exclusivity(unchecked) var slabs: ContiguousArray<UnsafeMutablePointer<UInt8>> = []
-    var freeSlabs: [Int32] = []
+    @exclusivity(unchecked) var freeSlabs: [Int32] = []
     /// Free data PFNs below ``nextPFN``. Entries may be stale (a run allocated by
     /// ``allocateHugeRun(kind:stamp:)`` leaves its PFNs here): a popped PFN is used only if free.
-    var freePFNs = MinHeap()
-    var nextPFN: UInt64 = 1
+    @exclusivity(unchecked) var freePFNs = MinHeap()
+    @exclusivity(unchecked) var nextPFN: UInt64 = 1
     /// Free frames below ``nextPFN`` in each block of one page table's reach (512 frames), so that
     /// the lowest free aligned run is found by one pass over blocks, not over frames.
-    var freeInBlock: ContiguousArray<UInt16> = []
+    @exclusivity(unchecked) var freeInBlock: ContiguousArray<UInt16> = []
     /// log2 of a block's frames: one page table's reach, the huge page size.
     let blockShift: UInt64
     /// Data frames in use (PFN 0 not counted).
-    public private(set) var dataFramesInUse = 0
+    @exclusivity(unchecked) public private(set) var dataFramesInUse = 0
 
     @exclusivity(unchecked) @usableFromInline var tableWords: ContiguousArray<UInt64> = []
-    var freeTables: [UInt64] = []
+    @exclusivity(unchecked) var freeTables: [UInt64] = []
     /// Page-table frames in use.
-    public private(set) var tableFramesInUse = 0
-    var tablesAllocated: UInt64 = 0
+    @exclusivity(unchecked) public private(set) var tableFramesInUse = 0
+    @exclusivity(unchecked) var tablesAllocated: UInt64 = 0
 
-    var rmap: ContiguousArray<(entry: ReverseMapping, next: Int32)> = []
-    var freeRmap: Int32 = -1
+    @exclusivity(unchecked) var rmap: ContiguousArray<(entry: ReverseMapping, next: Int32)> = []
+    @exclusivity(unchecked) var freeRmap: Int32 = -1
 
     /// Empty memory for pages of `pageSize` bytes and tables of `entriesPerTable` entries;
     /// with `hugePages`, huge pages of `entriesPerTable` frames and a huge zero page.
