@@ -14,17 +14,21 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 port=18080
 printf "%-27s %-12s %12s %10s %10s %10s %10s\n" backend mix "requests/s" p50 p90 p99 errors
-# MapStore with .full (two fdatasyncs per commit) and .noMetaSync (one; nearer the
-# durability class of SQLite in WAL mode with GRDB's synchronous=NORMAL, which syncs at
-# checkpoints), each without and with group commit: PUTs that arrive together share the
-# syncs, each answered only once durable.
-for run in mapstore:full mapstore:full+group mapstore:noMetaSync mapstore:noMetaSync+group sqlite:default; do
+# MapStore with .full and .noMetaSync (one fdatasync per commit each; .noMetaSync may lose
+# the last commit at a power cut), each without and with group commit: PUTs that arrive
+# together share the sync, each answered only once durable. SQLite in WAL mode with GRDB's
+# default synchronous=NORMAL (no sync per commit: the WAL is synced at checkpoints), and
+# with synchronous=FULL (one sync per commit: the durability of MapStore's .full).
+for run in mapstore:full mapstore:full+group mapstore:noMetaSync mapstore:noMetaSync+group sqlite:default sqlite:full; do
   backend=${run%%:*}; durability=${run##*:}
   port=$((port + 1))
   group=off
   if [ "${durability%+group}" != "$durability" ]; then durability=${durability%+group}; group=on; fi
-  if [ "$backend" = mapstore ]; then extra=(--durability "$durability" --group-commit "$group"); else extra=(); fi
+  if [ "$backend" = mapstore ]; then extra=(--durability "$durability" --group-commit "$group")
+  elif [ "$durability" = full ]; then extra=(--synchronous full)
+  else extra=(); fi
   label="$backend ($durability)"; [ "$group" = off ] || label="$backend ($durability+group)"
+  [ "$run" != sqlite:full ] || label="sqlite (synchronous=FULL)"
   "$bin" --backend "$backend" "${extra[@]}" --path "$work/kv.$port.$backend" --port "$port" >/dev/null 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/stats" && break; sleep 0.1; done

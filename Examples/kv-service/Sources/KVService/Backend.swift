@@ -67,16 +67,36 @@ public struct MapStoreBackend: KVBackend {
 }
 
 /// The same service on SQLite through GRDB: a `kv(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID`
-/// table in a WAL database pool with GRDB's defaults, which set `synchronous = NORMAL`: a
-/// commit does not wait for the disk (the WAL is synced at checkpoints), so a power cut may
-/// lose the last commits, never consistency. MapStore's `.noMetaSync` is the same class.
+/// table in a WAL database pool. GRDB's defaults set `synchronous = NORMAL`: a commit does
+/// not wait for the disk (the WAL is synced at checkpoints), so a power cut may lose the
+/// commits since the last checkpoint, never consistency. MapStore has no mode that syncs
+/// nothing per commit and stays consistent; its `.noMetaSync` loses at most the last commit
+/// and syncs once per commit. `synchronous = FULL` syncs the WAL at every commit: the
+/// durability of MapStore's `.full`.
 public struct SQLiteBackend: KVBackend {
+    /// SQLite's `synchronous` setting for the pool's connections.
+    public enum Synchronous: String, Sendable {
+        /// Sync the WAL at checkpoints only (GRDB's default in WAL mode).
+        case normal = "NORMAL"
+        /// Sync the WAL at every commit.
+        case full = "FULL"
+    }
+
     public let pool: DatabasePool
     public var name: String { "sqlite" }
 
-    /// Opens (or creates) the SQLite database at `path`.
-    public init(path: String) throws {
-        pool = try DatabasePool(path: path)
+    /// Opens (or creates) the SQLite database at `path`, its connections set to `synchronous`.
+    public init(path: String, synchronous: Synchronous = .normal) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        // The pool sets its writer to NORMAL when it turns WAL mode on, after
+        // prepareDatabase ran: set the one writer connection again.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+        }
         try pool.write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID")
         }

@@ -1,13 +1,13 @@
-// kv-service [--backend mapstore|sqlite] [--durability full|noMetaSync|none] [--group-commit on|off] [--path FILE] [--host H] [--port N]
+// kv-service [--backend mapstore|sqlite] [--durability full|noMetaSync|none] [--group-commit on|off] [--synchronous normal|full] [--path FILE] [--host H] [--port N]
 import Foundation
 import KVService
 import MapStore
 
 var arguments = CommandLine.arguments.dropFirst()
-var settings = ["--backend": "mapstore", "--durability": "full", "--group-commit": "off", "--path": "", "--host": "127.0.0.1", "--port": "8080"]
+var settings = ["--backend": "mapstore", "--durability": "full", "--group-commit": "off", "--synchronous": "normal", "--path": "", "--host": "127.0.0.1", "--port": "8080"]
 while let flag = arguments.popFirst() {
     guard settings[flag] != nil, let value = arguments.popFirst() else {
-        FileHandle.standardError.write(Data("usage: kv-service [--backend mapstore|sqlite] [--durability full|noMetaSync|none] [--group-commit on|off] [--path FILE] [--host H] [--port N]\n".utf8))
+        FileHandle.standardError.write(Data("usage: kv-service [--backend mapstore|sqlite] [--durability full|noMetaSync|none] [--group-commit on|off] [--synchronous normal|full] [--path FILE] [--host H] [--port N]\n".utf8))
         exit(2)
     }
     settings[flag] = value
@@ -15,7 +15,8 @@ while let flag = arguments.popFirst() {
 let backendName = settings["--backend"]!
 let path = settings["--path"]!.isEmpty ? (backendName == "sqlite" ? "kv.sqlite" : "kv.mapstore") : settings["--path"]!
 guard let port = Int(settings["--port"]!), let durability = Durability(rawValue: settings["--durability"]!),
-      ["on", "off"].contains(settings["--group-commit"]!) else { exit(2) }
+      ["on", "off"].contains(settings["--group-commit"]!),
+      let synchronous = SQLiteBackend.Synchronous(rawValue: settings["--synchronous"]!.uppercased()) else { exit(2) }
 let groupCommit = settings["--group-commit"] == "on"
 
 do {
@@ -23,7 +24,7 @@ do {
     case "mapstore":
         try await buildApplication(backend: MapStoreBackend(path: path, durability: durability, groupCommit: groupCommit), host: settings["--host"]!, port: port).runService()
     case "sqlite":
-        try await buildApplication(backend: SQLiteBackend(path: path), host: settings["--host"]!, port: port).runService()
+        try await buildApplication(backend: SQLiteBackend(path: path, synchronous: synchronous), host: settings["--host"]!, port: port).runService()
     default:
         FileHandle.standardError.write(Data("kv-service: unknown backend \(backendName)\n".utf8))
         exit(2)

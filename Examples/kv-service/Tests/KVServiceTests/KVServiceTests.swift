@@ -57,4 +57,14 @@ import Testing
     @Test func sqliteBackend() async throws {
         try await Self.exercise(SQLiteBackend(path: Self.scratch("kv.sqlite")))
     }
+
+    /// `--synchronous full`: every connection of the pool syncs at each commit (PRAGMA
+    /// synchronous reads 2 = FULL; GRDB's default in WAL mode is 1 = NORMAL).
+    @Test(arguments: [(SQLiteBackend.Synchronous.normal, 1), (.full, 2)])
+    func sqliteSynchronousSetting(_ setting: SQLiteBackend.Synchronous, expected: Int) async throws {
+        let backend = try SQLiteBackend(path: Self.scratch("kv-\(setting.rawValue).sqlite"), synchronous: setting)
+        try await Self.exercise(backend)
+        #expect(try await backend.pool.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == expected)
+        #expect(try await backend.pool.write { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == expected)
+    }
 }
