@@ -5,7 +5,7 @@
 /// fault's instructions (callgrind, docs/simulator.md). Here it is one bounds check and one
 /// load. The array holds PFN + 1 (0 for a page not cached) and grows to the highest page
 /// cached, 8 bytes per page of the file: 2 MiB for a 1 GiB file.
-public struct PageCacheIndex: Sequence, Sendable, Equatable {
+public struct PageCacheIndex: Sequence, Sendable {
     /// PFN + 1 by page index; 0 where the page is not cached.
     private var slots: ContiguousArray<UInt64> = []
     /// Pages cached.
