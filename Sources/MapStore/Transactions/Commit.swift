@@ -99,31 +99,16 @@ extension WriteTransaction {
         let tracer = pages.tracer
         // (Page, buffer) pairs sorted by page, and one iovec per owned run, in scratch
         // memory: a small commit (the usual) builds no array, and no page is looked up twice.
-        try withUnsafeTemporaryAllocation(of: (page: UInt64, buffer: UnsafeMutableRawPointer).self, capacity: count) { (buffer) throws(MapStoreError) in
-            var owned = buffer
+        // The pairs' buffer is twice as long as they need: its second half is the sort's scratch.
+        try withUnsafeTemporaryAllocation(of: (page: UInt64, buffer: UnsafeMutableRawPointer).self, capacity: 2 * count) { (buffer) throws(MapStoreError) in
+            let owned = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
             var filled = 0
             pages.dirty.forEach { page, pageBuffer in
                 owned[filled] = (page, pageBuffer)
                 filled += 1
             }
             if erasing > 0 { filled = pages.listErasedPages(into: owned, at: filled) }
-            if filled <= 16 {
-                // A few pages (the usual commit): an insertion sort in place, where the
-                // standard sort's general path cost a hundred instructions for four pages.
-                var next = 1
-                while next < filled {
-                    let item = owned[next]
-                    var index = next
-                    while index > 0, owned[index - 1].page > item.page {
-                        owned[index] = owned[index - 1]
-                        index -= 1
-                    }
-                    owned[index] = item
-                    next += 1
-                }
-            } else {
-                owned.sort { $0.page < $1.page }
-            }
+            PageOrder.sort(UnsafeMutableBufferPointer(rebasing: owned[0..<filled]), scratch: UnsafeMutableBufferPointer(rebasing: buffer[count...]), key: { $0.page })
             try withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { (iovecs) throws(MapStoreError) in
                 var index = 0
                 while index < count {
