@@ -71,6 +71,16 @@ public final class Database: Sendable {
         }
     }
 
+    /// Makes every commit so far durable with one fdatasync of the data file, whatever
+    /// durability wrote it: the way to end a burst of ``Durability/lazy`` (or `.noMetaSync`,
+    /// `.none`) commits at a point of your choosing, like LMDB's `mdb_env_sync`. It waits
+    /// for the writer lock (``Options/writerTimeout``). A failed sync poisons the handle, as a
+    /// failed commit does. Nothing to do for a `.privateCopyOnWrite` handle.
+    public func sync() throws {
+        try refuseWritesUnlessWritable()
+        try environment.withWriter(timeout: options.writerTimeout) { writer in try writer.syncFile() }
+    }
+
     /// Throws when this handle must not write: it was opened read-only, or the database is a
     /// read replica (``MapStoreError/readReplica(source:)``) and this is not its follower.
     func refuseWritesUnlessWritable() throws(MapStoreError) {

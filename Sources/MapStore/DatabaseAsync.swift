@@ -8,7 +8,11 @@ import Dispatch
 ///   disk, as with any memory access.)
 /// - `await db.write { }` runs on the database's own writer thread (a serial dispatch queue,
 ///   one per file), so waiting for the writer lock of another process and the commit's
-///   fdatasync block that thread, never one of the cooperative pool's.
+///   fdatasync block that thread, never one of the cooperative pool's. Without group commit
+///   and with ``Durability/lazy`` or ``Durability/none``, whose commits do not wait for the
+///   disk, a write runs on the calling task instead when the writer lock is free and the
+///   commit will not sync (no hop to the writer thread and back, which costs more than such
+///   a commit).
 extension Database {
     /// Runs `body` in a read transaction at the newest commit, on the calling task.
     public func read<R>(_ body: (ReadTransaction) throws -> R) async throws -> R {
@@ -28,6 +32,9 @@ extension Database {
     /// transaction is durable (as ``Options/durability`` defines it).
     public func write<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R) async throws -> R {
         if options.groupCommit { return try await groupedWrite(body) }
+        if options.durability == .lazy || options.durability == .none, let result = try writeHereIfNothingWaits(body) {
+            return result.value
+        }
         let cancelled = CancellationFlag()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<R, any Error>) in
@@ -54,6 +61,18 @@ extension Database {
 }
 
 extension Database {
+    /// ``write(_:)`` on the calling task, when the writer lock is free (taken without waiting)
+    /// and the commit will neither sync nor wait (``Writer/commitsWithoutWaiting(for:)``);
+    /// nil when it cannot, and nothing was done.
+    private func writeHereIfNothingWaits<R>(_ body: (WriteTransaction) throws -> R) throws -> (value: R, Void)? {
+        if Task.isCancelled { throw CancellationError() }
+        try refuseWritesUnlessWritable()
+        return try environment.withWriterIfFree { writer in
+            guard writer.commitsWithoutWaiting(for: writeHandle) else { return nil }
+            return (try writer.run(for: writeHandle, body), ())
+        } ?? nil
+    }
+
     /// ``write(_:)`` under group commit: the body runs in the next group (GroupCommit.swift).
     private func groupedWrite<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R) async throws -> R {
         try refuseWritesUnlessWritable()

@@ -63,6 +63,10 @@ func number(_ index: Int) -> Int {
 
 var options = Options(mappingMode: .readOnly, durability: .noMetaSync)
 if ProcessInfo.processInfo.environment["MAPSTORE_TEST_WRITEMAP"] == "1" { options.mappingMode = .writeMap }
+if let name = ProcessInfo.processInfo.environment["MAPSTORE_TEST_DURABILITY"] {
+    guard let durability = Durability(rawValue: name) else { fail("MAPSTORE_TEST_DURABILITY: no durability \(name)") }
+    options.durability = durability
+}
 
 do {
     let db = try Database(path: path, options: options)

@@ -41,6 +41,9 @@ import Testing
         Scenario(mode: .readOnly, durability: .full, secureDelete: true),
         Scenario(mode: .writeMap, durability: .noMetaSync, secureDelete: true),
         Scenario(mode: .readOnly, durability: .full, grouped: true, secureDelete: true),
+        Scenario(mode: .readOnly, durability: .lazy),
+        Scenario(mode: .writeMap, durability: .lazy),
+        Scenario(mode: .readOnly, durability: .lazy, grouped: true),
     ]
 
     typealias Model = [[UInt8]: [UInt8]]
@@ -104,6 +107,10 @@ import Testing
         var options = Options.testing(scenario.mode, durability: scenario.durability)
         options.storageIO = recorder
         options.secureDelete = scenario.secureDelete
+        // Lazy commits sync by the bytes they wrote (every few commits here), never by time:
+        // the same recording every run.
+        options.lazySyncBytes = 40 << 10
+        options.lazySyncInterval = .seconds(3600)
         return (before, recorder, options)
     }
 
@@ -383,7 +390,7 @@ import Testing
         let mode: MappingMode
         let firstDurability: Durability
         var killed: Bool { firstDurability == .full }
-        var testDescription: String { "\(mode.rawValue), " + (killed ? "writer killed before its meta sync" : ".noMetaSync writer") }
+        var testDescription: String { "\(mode.rawValue), " + (killed ? "writer killed before its meta sync" : ".\(firstDurability.rawValue) writer") }
     }
 
     /// The workload with every commit in an environment of its own (as if each were another
@@ -441,6 +448,7 @@ import Testing
     @Test(arguments: [
         Handover(mode: .readOnly, firstDurability: .full), Handover(mode: .writeMap, firstDurability: .full),
         Handover(mode: .readOnly, firstDurability: .noMetaSync), Handover(mode: .writeMap, firstDurability: .noMetaSync),
+        Handover(mode: .readOnly, firstDurability: .lazy), Handover(mode: .writeMap, firstDurability: .lazy),
     ])
     func aKilledWritersMetaCannotLetTheNextWriterDamageTheLastDurableCommit(handover: Handover) throws {
         let dir = TemporaryDirectory()

@@ -5,18 +5,20 @@ import Testing
 
 /// kill -9 at random moments: a child commits numbered transactions and reports each
 /// acknowledgement on a pipe; after the kill, every acknowledged commit must be there.
+/// The child's commits are `.noMetaSync`, or `.lazy` (which survives a process crash too:
+/// its unsynced commits are in the page cache).
 @Suite(.serialized) struct CrashTrialTests {
-    @Test(arguments: [false, true])
-    func acknowledgedCommitsSurviveSIGKILL(writeMap: Bool) throws {
+    @Test(arguments: [(false, Durability.noMetaSync), (true, .noMetaSync), (false, .lazy), (true, .lazy)])
+    func acknowledgedCommitsSurviveSIGKILL(writeMap: Bool, durability: Durability) throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
         let trials = longMode ? 5000 : 50
-        var rng = SeededGenerator(seed: writeMap ? 2 : 1)
+        var rng = SeededGenerator(seed: (writeMap ? 2 : 1) + (durability == .lazy ? 2 : 0))
         var next = 0
         var lost = 0
         var acknowledged = 0
         for trial in 0..<trials {
-            let child = try TestHelper.start(["commit-loop", path, "\(next)"], writeMap: writeMap)
+            let child = try TestHelper.start(["commit-loop", path, "\(next)"], writeMap: writeMap, durability: durability)
             // Let it run for a random number of acknowledgements (0 kills it while it opens).
             let wanted = Int.random(in: 0...12, using: &rng)
             var last = next - 1

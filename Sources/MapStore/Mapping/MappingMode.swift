@@ -35,6 +35,19 @@ public enum Durability: String, Sendable, CaseIterable {
     /// earlier one, and never damages the commit it opens at, since no writer reuses a page
     /// freed by a commit whose meta is not known to be on disk.
     case noMetaSync
+    /// Commits are written and published without waiting for the disk; a commit syncs only
+    /// when ``Options/lazySyncInterval`` has passed since the file's last sync by this
+    /// writer, when ``Options/lazySyncBytes`` have been written since then, or when the pages
+    /// written since then no longer fit one meta page's list (about 250 runs of 4 KiB
+    /// pages). That sync is one fdatasync, as for `.full`, and makes every commit before it
+    /// durable; ``Database/sync()`` and closing the database's last handle make one too.
+    /// Like libmdbx's `MDBX_SAFE_NOSYNC` or SQLite's `synchronous = NORMAL` in WAL mode:
+    /// survives a process crash; after a power cut the database opens consistent at a
+    /// commit no older than the last sync, losing at most the commits made since. No
+    /// lazy commit is written into the meta slot of the last synced commit, and no page
+    /// freed after that commit is reused before the next sync, so the commit a power cut
+    /// falls back to is always whole.
+    case lazy
     /// No syncs: survives a process crash, not a power cut. After a power cut a file that a
     /// `.none` writer wrote may be damaged, commits other handles made durable before
     /// included: such a writer reuses pages without waiting for any sync (LMDB's MDB_NOSYNC).

@@ -43,10 +43,17 @@ struct PageList {
     /// Drops the runs that start at a page of `freed` or `alsoFreed`: under group commit, pages a later
     /// commit of the group freed. The group's meta does not reach them, and the next commit
     /// may reuse them, so they must not be checked as part of it.
+    ///
+    /// A commit usually frees a few pages (lazy commits call this every commit, on a list that
+    /// grows to a few hundred runs): those are searched in place; a set is built only for many.
     mutating func remove(freed: [UInt64], _ alsoFreed: [UInt64]) {
         guard !runs.isEmpty, !freed.isEmpty || !alsoFreed.isEmpty else { return }
-        let freed = Set(freed).union(alsoFreed)
-        runs.removeAll { freed.contains($0.page) }
+        if freed.count + alsoFreed.count <= 16 {
+            runs.removeAll { run in freed.contains(run.page) || alsoFreed.contains(run.page) }
+        } else {
+            let freed = Set(freed).union(alsoFreed)
+            runs.removeAll { freed.contains($0.page) }
+        }
     }
 
     /// Forgets every run (the buffer stays).

@@ -43,7 +43,15 @@ extension WriteTransaction {
         swap(&chain, &oldChain)
         // The page list of a group: what this commit frees (its tree's pages and the old
         // free-list chain, which the commit before wrote) is no part of the group's last commit.
-        if written.count == 0 { writer.pageList.removeAll() } else { writer.pageList.remove(freed: pages.freedNow, chain) }
+        // A commit that starts from the newest lazy commit (Durability.lazy) continues the page
+        // list of the lazy commits before it, since none of them is durable yet.
+        if written.count == 0, writer.lazyCommits?.newest != base.txnID {
+            writer.lazyCommits = nil
+            writer.pageList.removeAll()
+            writer.pageListStart = base.txnID
+        } else {
+            writer.pageList.remove(freed: pages.freedNow, chain)
+        }
         let freeListRoot = try FreeListChain.save(pages, chain: &chain, freezing: catalog.tree.isEmpty)
         let meta = nextMeta(freeListRoot: freeListRoot)
         pages.seal()
@@ -61,7 +69,9 @@ extension WriteTransaction {
             inPlace = owned.isEmpty ? range : min(owned.lowerBound, range.lowerBound)..<max(owned.upperBound, range.upperBound)
         }
         // A durable commit lists what it wrote, so one sync can cover its pages and its meta.
-        if durability == .full, writer.mode != .privateCopyOnWrite, pages.pageChecksum == .crc32c { pages.list(into: &writer.pageList) }
+        if durability == .full || durability == .lazy, writer.mode != .privateCopyOnWrite, pages.pageChecksum == .crc32c {
+            pages.list(into: &writer.pageList)
+        }
         writer.freeListCache = (meta.txnID, pages.freeList, chain)
         writer.unsyncedMeta = meta
         written.add(meta, started: started, bytes: (pages.dirtyPageCount + (pages.secureDelete ? pages.erasing.count : 0) + 1) * pages.pageSize,
@@ -130,6 +140,15 @@ extension WriteTransaction {
     }
 }
 
+extension Range<UInt64> {
+    /// The smallest range that holds both (nil when both are).
+    static func covering(_ a: Range<UInt64>?, _ b: Range<UInt64>?) -> Range<UInt64>? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return Swift.min(a.lowerBound, b.lowerBound)..<Swift.max(a.upperBound, b.upperBound)
+    }
+}
+
 /// Commits whose pages are written (steps 1-3) and that wait for the syncs and the meta
 /// that make them durable (steps 4-7): one for a plain commit, several under group commit.
 struct WrittenCommits {
@@ -153,9 +172,7 @@ struct WrittenCommits {
         self.meta = meta
         self.bytes += bytes
         self.tracer = tracer
-        if let pages {
-            inPlace = inPlace.map { min($0.lowerBound, pages.lowerBound)..<max($0.upperBound, pages.upperBound) } ?? pages
-        }
+        inPlace = Range.covering(inPlace, pages)
     }
 }
 
@@ -183,41 +200,64 @@ extension Writer {
         guard var meta = written.meta else { return }
         let environment = self.environment
         unsyncedMeta = nil
-        let (durable, isPoisoned) = environment.shared.withLock { ($0.meta.txnID, $0.poisoned != nil) }
+        let (published, isPoisoned) = environment.shared.withLock { ($0.meta.txnID, $0.poisoned != nil) }
         if isPoisoned { throw MapStoreError.poisoned(reason: environment.poisonReason) }
-        if meta.txnID % 2 == durable % 2 {
-            // An even number of grouped commits would put the meta in the slot of the last
-            // durable commit, whose meta must survive a torn write of this one. End the group
-            // with an empty commit instead: the same pages and free list, the next id.
+        // A listed meta (one sync, or a lazy commit's none) is checked at open against the pages
+        // written since the list's start, and a crash that did not keep them all falls back to
+        // that commit: its meta must be on disk, and this one must not overwrite it.
+        let listStart = pageListStart ?? published
+        let listed = mode != .privateCopyOnWrite && pageList.isUsable && isKnownDurable(listStart)
+        let defers = durability == .lazy && listed && !lazySyncDue(adding: written)
+        let oneSync = !defers && (durability == .full || durability == .lazy) && listed
+        // Otherwise the pages are synced first (which makes every meta before them durable)
+        // or never: the meta only has to keep out of the slot of the commit before, unless
+        // that is a lazy commit: then both slots hold commits whose pages no commit since
+        // reused, and either may be overwritten.
+        let keepOut: UInt64? = defers || oneSync ? listStart : lazyCommits == nil ? published : nil
+        if let keepOut, meta.txnID % 2 == keepOut % 2 {
+            // An even number of grouped commits (or a lazy commit after a lazy one) would put
+            // the meta in the slot of the commit a crash falls back to, whose meta must survive
+            // a torn write of this one. End with an empty commit instead: the same pages and
+            // free list, the next id.
             meta.txnID += 1
             freeListCache?.txn = meta.txnID
         }
-        let oneSync = durability == .full && mode != .privateCopyOnWrite && pageList.isUsable && isKnownDurable(durable)
         do throws(MapStoreError) {
-            if oneSync {
+            if defers {
                 meta.listedRuns = pageList.count
-                try writeListedMetaAndSync(meta, written)
+                try writeListedMeta(meta, written, sync: false)
+            } else if oneSync {
+                meta.listedRuns = pageList.count
+                try writeListedMeta(meta, written, sync: true)
             } else {
                 if durability != .none {
-                    try environment.syncPages(written)
-                    noteSynced(durable)  // the sync covered every meta written before it
+                    try environment.syncPages(written, alsoInPlace: lazyCommits?.inPlace)
+                    noteSynced(published)  // the sync covered every meta written before it
                 }
                 do throws(MapStoreError) {
                     try environment.writeMeta(meta, tracer: written.tracer)
-                    if durability == .full { try environment.syncMeta(tracer: written.tracer) }
+                    if durability == .full || durability == .lazy { try environment.syncMeta(tracer: written.tracer) }
                 } catch {
                     // As after a failed one-sync commit: no later open may adopt this meta.
                     try? environment.eraseMeta(slot: Int(meta.txnID % 2))
                     throw error
                 }
-                if durability == .full { noteSynced(meta.txnID) }
+                if durability == .full || durability == .lazy { noteSynced(meta.txnID) }
             }
         } catch {
             pageList.removeAll()
+            lazyCommits = nil
             environment.poison(error)
             throw error
         }
-        pageList.removeAll()
+        if defers {
+            // The list runs on: the next commit adds to it (writeCommit(into:)).
+            lazyCommits = LazyCommits(newest: meta.txnID, bytes: (lazyCommits?.bytes ?? 0) + written.bytes,
+                                      inPlace: Range.covering(lazyCommits?.inPlace, written.inPlace))
+        } else {
+            pageList.removeAll()
+            lazyCommits = nil
+        }
         environment.publish(meta)
         if oneSync { writeConfirmation(of: meta, tracer: written.tracer) }
         let observer = environment.observer
@@ -229,13 +269,22 @@ extension Writer {
         for started in written.laterStarts { observer.committed(nanoseconds: now - started, bytes: 0, pages: meta.pageCount, liveReaders: nil) }
     }
 
+    /// Whether a lazy commit that writes `written` must sync (``Options/lazySyncInterval``,
+    /// ``Options/lazySyncBytes``).
+    private func lazySyncDue(adding written: WrittenCommits) -> Bool {
+        if (lazyCommits?.bytes ?? 0) + written.bytes >= lazyLimits.bytes { return true }
+        return monotonicNanoseconds() - lastSync >= lazyLimits.nanoseconds
+    }
+
     /// The one-sync commit: the meta with its page list into slot `txnID % 2`, then one sync:
     /// fdatasync, or in a write map one msync(MS_SYNC) from the meta pages to the end of the
     /// pages the commits dirtied in the map (on Linux it syncs that range of the file, the
     /// pwritten meta and the file's size included, as fdatasync does). On failure the slot is
     /// erased before the error is thrown: the meta may sit in the page cache with all its
     /// pages, and a later open must not adopt a commit whose caller was told it failed.
-    private func writeListedMetaAndSync(_ meta: Meta, _ written: WrittenCommits) throws(MapStoreError) {
+    ///
+    /// Without `sync` (a lazy commit), only the meta is written.
+    private func writeListedMeta(_ meta: Meta, _ written: WrittenCommits, sync: Bool) throws(MapStoreError) {
         let environment = self.environment
         let tracer = written.tracer
         let slot = Int(meta.txnID % 2)
@@ -244,8 +293,9 @@ extension Writer {
             try environment.writeMetaRecord(slot: slot, bytes: Meta.listOffset + list.count * Meta.listEntrySize, tracer: tracer) {
                 meta.encode(into: $0, listing: list)
             }
+            guard sync else { return }
             if mode == .writeMap {
-                let end = Int(max(written.inPlace?.upperBound ?? 0, PageLayout.firstDataPage))
+                let end = Int(max(written.inPlace?.upperBound ?? 0, lazyCommits?.inPlace?.upperBound ?? 0, PageLayout.firstDataPage))
                 try environment.mapping.sync(firstPage: 0, count: end, pageSize: pageSize, io: environment.io, path: environment.path)
                 tracer?.mapSynced(0, count: end)
             } else {
@@ -277,14 +327,16 @@ extension Writer {
 /// The file I/O of steps 4-6, on the environment's file and map.
 extension Environment {
     /// Step 4: the data pages reach the disk before any meta can point at them.
-    fileprivate func syncPages(_ written: WrittenCommits) throws(MapStoreError) {
+    /// In a write map it msyncs the pages of `written` and `alsoInPlace` (those of lazy commits
+    /// before it), then fdatasyncs.
+    fileprivate func syncPages(_ written: WrittenCommits, alsoInPlace: Range<UInt64>?) throws(MapStoreError) {
         switch mode {
         case .readOnly:
             try Syscalls.fdatasync(io, file, path)
             observer.synced()
             written.tracer?.fileSynced()
         case .writeMap:
-            if let range = written.inPlace, !range.isEmpty {
+            if let range = Range.covering(written.inPlace, alsoInPlace), !range.isEmpty {
                 try mapping.sync(firstPage: Int(range.lowerBound), count: range.count, pageSize: pageSize, io: io, path: path)
                 observer.synced()
                 written.tracer?.mapSynced(range.lowerBound, count: range.count)

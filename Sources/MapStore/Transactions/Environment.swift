@@ -163,6 +163,9 @@ final class Environment: @unchecked Sendable {
     }
 
     deinit {
+        // Lazy commits since the last sync reach the disk before the file is closed. (No sync
+        // record: that is written only under the writer lock, which another process may hold.)
+        if let writer, writer.lazyCommits != nil { try? writer.syncFile(recording: false) }
         if let pinnedSlot { readerTable?.release(pinnedSlot) }
         try? file.close()
         try? lockFile?.close()
@@ -494,6 +497,14 @@ final class Environment: @unchecked Sendable {
     @inline(__always)
     func withWriter<R>(timeout: Duration?, _ body: (Writer) throws -> R) throws -> R {
         try gate.lock(timeout: timeout)
+        defer { gate.unlock() }
+        return try body(writer)
+    }
+
+    /// ``withWriter(timeout:_:)`` when the writer lock is free now; nil (without waiting and
+    /// without calling `body`) when someone holds it.
+    func withWriterIfFree<R>(_ body: (Writer) throws -> R) throws -> R? {
+        guard try gate.tryLock() else { return nil }
         defer { gate.unlock() }
         return try body(writer)
     }

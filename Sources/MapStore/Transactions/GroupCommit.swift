@@ -100,8 +100,9 @@ extension Durability {
         func rank(_ durability: Durability) -> Int {
             switch durability {
             case .none: 0
-            case .noMetaSync: 1
-            case .full: 2
+            case .lazy: 1
+            case .noMetaSync: 2
+            case .full: 3
             }
         }
         return rank(other) > rank(self) ? other : self

@@ -54,6 +54,19 @@ final class Writer: @unchecked Sendable {
     /// The runs of pages written since the last durable commit, for its meta's page list
     /// (one commit's, or a group's): what lets one sync make them durable (Commit.swift).
     @exclusivity(unchecked) var pageList: PageList
+    /// The commit the page list starts after: the list holds the runs every later commit up
+    /// to the one in hand wrote (nil: it covers none). One sync can make that commit durable
+    /// only when this one is known to be on disk (Commit.swift).
+    @exclusivity(unchecked) var pageListStart: UInt64?
+    /// The ``Durability/lazy`` commits written since this writer's last sync and not yet
+    /// durable (nil: none): the page list runs on from them.
+    @exclusivity(unchecked) var lazyCommits: LazyCommits?
+    /// What decides when a lazy commit syncs: the handle's ``Options/lazySyncInterval`` (in
+    /// nanoseconds) and ``Options/lazySyncBytes``, set by ``begin(for:)`` for a lazy handle.
+    @exclusivity(unchecked) var lazyLimits = (nanoseconds: Int64(1_000_000_000), bytes: 2 << 20)
+    /// When this writer last synced the data file (``monotonicNanoseconds()``).
+    /// (The open counts as one: a lazy commit's interval runs from it.)
+    @exclusivity(unchecked) var lastSync = monotonicNanoseconds()
     /// Pages the named snapshots reach, per catalog version (``SnapshotPins``).
     @exclusivity(unchecked) var snapshotPins: SnapshotPins?
     /// Names this boot and this data file in the lock file's sync record, which says which
@@ -92,6 +105,10 @@ final class Writer: @unchecked Sendable {
         let verifyChecksums = handle.options.verifyChecksums
         let secureDelete = handle.options.secureDelete
         let tracer = handle.options.shadow
+        if durability == .lazy {
+            let interval = handle.options.lazySyncInterval.components
+            lazyLimits = (interval.seconds &* 1_000_000_000 &+ interval.attoseconds / 1_000_000_000, handle.options.lazySyncBytes)
+        }
         // Only whether the handle is poisoned is read here (its reason, a string, cost a
         // retain and release every transaction); a poisoned handle stays poisoned.
         let published = environment.publishedLimit
@@ -108,6 +125,9 @@ final class Writer: @unchecked Sendable {
             durable = meta
         }
         let meta = unsyncedMeta ?? durable
+        // After a lazy commit the next id would put this commit's meta into the slot of the
+        // last synced commit, which the lazy commits' list falls back to: it takes the one after.
+        let txnID = meta.txnID + (lazyCommits?.newest == meta.txnID ? 2 : 1)
         let oldestReader = environment.oldestReader(newest: try reuseHorizon(published: durable.txnID, durability: durability))
         let (freeList, chain) = try freeList(at: meta, releasingUpTo: oldestReader, secureDelete: secureDelete, tracer: tracer)
         if let transaction = handle.spare {
@@ -115,7 +135,7 @@ final class Writer: @unchecked Sendable {
             // transaction and its page view are set up again, not reallocated.
             handle.spare = nil
             transaction.pages.restart(pageCount: meta.pageCount, verifyChecksums: verifyChecksums, secureDelete: secureDelete,
-                                      txnID: meta.txnID + 1, freeList: freeList, tracer: tracer, writer: self)
+                                      txnID: txnID, freeList: freeList, tracer: tracer, writer: self)
             transaction.restart(base: meta, oldChain: chain, durability: durability)
             return transaction
         }
@@ -124,12 +144,12 @@ final class Writer: @unchecked Sendable {
             // The last write transaction's view, parked by its end(): reused, not reallocated.
             spareView = nil
             view.restart(pageCount: meta.pageCount, verifyChecksums: verifyChecksums, secureDelete: secureDelete,
-                         txnID: meta.txnID + 1, freeList: freeList, tracer: tracer, writer: self)
+                         txnID: txnID, freeList: freeList, tracer: tracer, writer: self)
             pages = view
         } else {
             pages = TransactionPages(
                 base: environment.mapping.base, pageSize: environment.pageSize, pageChecksum: environment.pageChecksum, pageCount: meta.pageCount,
-                verifyChecksums: verifyChecksums, secureDelete: secureDelete, txnID: meta.txnID + 1,
+                verifyChecksums: verifyChecksums, secureDelete: secureDelete, txnID: txnID,
                 inPlace: environment.mode != .readOnly, maxPages: UInt64(environment.options.maxSize / environment.pageSize),
                 freeList: freeList, bufferPool: environment.mode == .readOnly ? bufferPool : nil, tracer: tracer, writer: self)
         }
@@ -241,7 +261,7 @@ final class Writer: @unchecked Sendable {
         }
         environment.observer.synced()
         environment.options.shadow?.fileSynced()
-        table.recordSynced(published, witness: syncWitness)
+        noteSynced(published)
         return published
     }
 
@@ -257,7 +277,62 @@ final class Writer: @unchecked Sendable {
     /// to `txnID` (written by this process or any other: the page cache is shared).
     func noteSynced(_ txnID: UInt64) {
         guard mode != .privateCopyOnWrite else { return }
+        lastSync = monotonicNanoseconds()
         readerTable?.recordSynced(txnID, witness: syncWitness)
+    }
+
+    /// Makes every commit in the file durable: one fdatasync or, in a write map where lazy
+    /// commits dirtied pages, one msync(MS_SYNC) from page 0 to the last of them (which on
+    /// Linux syncs that range of the file, the pwritten metas and the file's size included, as
+    /// fdatasync does). Recorded in the lock file when `recording` (only the holder of the
+    /// writer lock may). A failed sync poisons the handle: the kernel may have dropped pages
+    /// of commits readers already see.
+    func syncFile(recording: Bool = true) throws(MapStoreError) {
+        guard mode != .privateCopyOnWrite else { return }
+        let environment = self.environment
+        let newest = environment.shared.withLock { $0.meta.txnID }
+        do throws(MapStoreError) {
+            if mode == .writeMap, let range = lazyCommits?.inPlace, !range.isEmpty {
+                let end = max(range.upperBound, PageLayout.firstDataPage)
+                try environment.mapping.sync(firstPage: 0, count: Int(end), pageSize: pageSize, io: environment.io, path: environment.path)
+                environment.options.shadow?.mapSynced(0, count: Int(end))
+            } else {
+                try Syscalls.fdatasync(environment.io, environment.file, environment.path)
+                environment.options.shadow?.fileSynced()
+            }
+        } catch {
+            environment.poison(error)
+            throw error
+        }
+        environment.observer.synced()
+        if recording { noteSynced(newest) }
+        lazyCommits = nil
+        pageList.removeAll()
+        pageListStart = nil
+    }
+
+    /// Whether a write transaction of `handle` (``Durability/lazy`` or `.none`) would commit
+    /// without waiting for the disk: no sync due (with room to spare in the bytes and the page
+    /// list, since the transaction's own size is not known yet), no sync owed to an open whose
+    /// lock file cannot vouch for the newest meta, and no group of commits in hand.
+    func commitsWithoutWaiting(for handle: WriteHandle) -> Bool {
+        guard unsyncedMeta == nil else { return false }
+        let options = handle.options
+        switch options.durability {
+        case .none:
+            return true
+        case .lazy:
+            guard mode == .privateCopyOnWrite || readerTable?.syncedTransaction(witness: syncWitness) != nil else { return false }
+            // (A sixteenth of the limit to spare for this commit's own pages: one that writes
+            // more syncs where it runs, which is rare and only costs that one sync's wait.)
+            let bytes = lazyCommits?.bytes ?? 0
+            guard bytes + options.lazySyncBytes / 16 < options.lazySyncBytes, pageList.count < pageList.capacity / 2 else { return false }
+            let interval = options.lazySyncInterval.components
+            let nanoseconds = interval.seconds &* 1_000_000_000 &+ interval.attoseconds / 1_000_000_000
+            return monotonicNanoseconds() - lastSync < nanoseconds
+        case .full, .noMetaSync:
+            return false
+        }
     }
 
     // MARK: Growth
@@ -330,4 +405,15 @@ final class WriteHandle: @unchecked Sendable {
     init(options: Options) {
         self.options = options
     }
+}
+
+/// The ``Durability/lazy`` commits a writer wrote since its last sync (Commit.swift): their
+/// metas are in the file, their pages are in the page list, and none is durable yet.
+struct LazyCommits {
+    /// The newest of them: the next commit continues their page list when it starts from it.
+    var newest: UInt64
+    /// Bytes they wrote, metas included.
+    var bytes: Int
+    /// The pages they dirtied in a write map, which the sync that ends them must cover.
+    var inPlace: Range<UInt64>?
 }

@@ -70,6 +70,22 @@ final class WriterGate: @unchecked Sendable {
         }
     }
 
+    /// Takes the writer lock if no one holds it; false (without waiting) if someone does.
+    func tryLock() throws(MapStoreError) -> Bool {
+        let result = pthread_mutex_trylock(mutex)
+        switch result {
+        case 0:
+            return true
+        case EBUSY:
+            return false
+        case EOWNERDEAD:
+            pthread_mutex_consistent(mutex)
+            return true
+        default:
+            throw MapStoreError.io(errno: result, operation: "pthread_mutex_trylock (writer lock)", path: path)
+        }
+    }
+
     /// Releases the writer lock.
     func unlock() {
         pthread_mutex_unlock(mutex)

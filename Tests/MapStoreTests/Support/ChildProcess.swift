@@ -1,4 +1,5 @@
 import Foundation
+import MapStore
 import MapStoreTestSupport
 
 /// A running child process whose stdout the test reads line by line.
@@ -61,7 +62,10 @@ enum TestHelper {
         return cli.deletingLastPathComponent().appendingPathComponent("mapstore-testhelper").path
     }()
 
-    static func start(_ arguments: [String], writeMap: Bool = false) throws -> ChildProcess {
-        try ChildProcess(executable, arguments, environment: writeMap ? ["MAPSTORE_TEST_WRITEMAP": "1"] : [:])
+    /// Starts the helper; `durability` overrides its default `.noMetaSync`.
+    static func start(_ arguments: [String], writeMap: Bool = false, durability: Durability? = nil) throws -> ChildProcess {
+        var environment: [String: String] = writeMap ? ["MAPSTORE_TEST_WRITEMAP": "1"] : [:]
+        if let durability { environment["MAPSTORE_TEST_DURABILITY"] = durability.rawValue }
+        return try ChildProcess(executable, arguments, environment: environment)
     }
 }
