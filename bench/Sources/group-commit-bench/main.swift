@@ -1,12 +1,14 @@
 import Foundation
 import MapStore
 
-// Durable (.full) single-put async writes per second, group commit off and on, with 1, 8
-// and 64 tasks writing at once; each writer task loops for the given seconds.
+// Single-put async writes per second (durability .full unless --durability says otherwise),
+// group commit off and on, with 1, 8 and 64 tasks writing at once; each writer task loops
+// for the given seconds.
 
 let usage = """
-usage: group-commit-bench [--seconds S] [--writers 1,8,64] [--repeat K] [--dir DIR]
+usage: group-commit-bench [--seconds S] [--writers 1,8,64] [--repeat K] [--durability D] [--dir DIR]
   --seconds S    how long each configuration writes (default 3)
+  --durability D full, noMetaSync, lazy or none (default full)
   --writers      comma-separated writer-task counts (default 1,8,64)
   --repeat K     runs per configuration, the median is reported (default 3)
   --dir DIR      where the databases go (default: a new directory under the temp dir)
@@ -21,6 +23,7 @@ var seconds = 3.0
 var writerCounts = [1, 8, 64]
 var repeats = 3
 var baseDirectory: String?
+var durability = Durability.full
 var arguments = CommandLine.arguments.dropFirst()
 func value(_ flag: String) -> String {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value") }
@@ -38,6 +41,9 @@ while let argument = arguments.popFirst() {
     case "--repeat":
         guard let k = Int(value(argument)), k > 0 else { fail("--repeat: not a positive number") }
         repeats = k
+    case "--durability":
+        guard let d = Durability(rawValue: value(argument)) else { fail("--durability: not one of full, noMetaSync, lazy, none") }
+        durability = d
     case "--dir": baseDirectory = value(argument)
     case "-h", "--help": print(usage); exit(0)
     default: fail("unknown argument \(argument)")
@@ -48,10 +54,10 @@ let root = baseDirectory ?? (NSTemporaryDirectory() + "/group-commit-bench-\(get
 try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
 
 /// Writes for `seconds` with `writers` tasks; returns committed writes per second.
-func run(writers: Int, groupCommit: Bool, round: Int, seconds: Double) async throws -> Double {
+func run(writers: Int, groupCommit: Bool, round: Int, seconds: Double, durability: Durability) async throws -> Double {
     let path = root + "/w\(writers)-\(groupCommit ? "group" : "alone")-\(round).mapstore"
     var options = Options()
-    options.durability = .full
+    options.durability = durability
     options.groupCommit = groupCommit
     let db = try Database(path: path, options: options)
     defer {
@@ -86,11 +92,11 @@ for writers in writerCounts {
     for round in 0..<repeats {
         // Alternate which goes first, so neither always meets a warmer disk.
         if round % 2 == 0 {
-            alone.append(try await run(writers: writers, groupCommit: false, round: round, seconds: seconds))
-            grouped.append(try await run(writers: writers, groupCommit: true, round: round, seconds: seconds))
+            alone.append(try await run(writers: writers, groupCommit: false, round: round, seconds: seconds, durability: durability))
+            grouped.append(try await run(writers: writers, groupCommit: true, round: round, seconds: seconds, durability: durability))
         } else {
-            grouped.append(try await run(writers: writers, groupCommit: true, round: round, seconds: seconds))
-            alone.append(try await run(writers: writers, groupCommit: false, round: round, seconds: seconds))
+            grouped.append(try await run(writers: writers, groupCommit: true, round: round, seconds: seconds, durability: durability))
+            alone.append(try await run(writers: writers, groupCommit: false, round: round, seconds: seconds, durability: durability))
         }
     }
     let a = alone.sorted()[alone.count / 2], g = grouped.sorted()[grouped.count / 2]

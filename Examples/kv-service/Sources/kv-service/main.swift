@@ -1,4 +1,4 @@
-// kv-service [--backend mapstore|sqlite] [--durability full|noMetaSync|none] [--group-commit on|off] [--synchronous normal|full] [--path FILE] [--host H] [--port N]
+// kv-service [--backend mapstore|sqlite] [--durability full|noMetaSync|lazy|none] [--group-commit on|off] [--synchronous normal|full] [--path FILE] [--host H] [--port N]
 import Foundation
 import KVService
 import MapStore
@@ -7,7 +7,7 @@ var arguments = CommandLine.arguments.dropFirst()
 var settings = ["--backend": "mapstore", "--durability": "full", "--group-commit": "off", "--synchronous": "normal", "--path": "", "--host": "127.0.0.1", "--port": "8080"]
 while let flag = arguments.popFirst() {
     guard settings[flag] != nil, let value = arguments.popFirst() else {
-        FileHandle.standardError.write(Data("usage: kv-service [--backend mapstore|sqlite] [--durability full|noMetaSync|none] [--group-commit on|off] [--synchronous normal|full] [--path FILE] [--host H] [--port N]\n".utf8))
+        FileHandle.standardError.write(Data("usage: kv-service [--backend mapstore|sqlite] [--durability full|noMetaSync|lazy|none] [--group-commit on|off] [--synchronous normal|full] [--path FILE] [--host H] [--port N]\n".utf8))
         exit(2)
     }
     settings[flag] = value
