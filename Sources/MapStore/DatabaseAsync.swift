@@ -63,14 +63,15 @@ extension Database {
 extension Database {
     /// ``write(_:)`` on the calling task, when the writer lock is free (taken without waiting)
     /// and the commit will neither sync nor wait (``Writer/commitsWithoutWaiting(for:)``);
-    /// nil when it cannot, and nothing was done.
+    /// nil when it cannot, and nothing was done. (The result is wrapped so that a body
+    /// returning nil, when `R` is optional, is not taken for "could not".)
     private func writeHereIfNothingWaits<R>(_ body: (WriteTransaction) throws -> R) throws -> (value: R, Void)? {
         if Task.isCancelled { throw CancellationError() }
         try refuseWritesUnlessWritable()
         return try environment.withWriterIfFree { writer in
             guard writer.commitsWithoutWaiting(for: writeHandle) else { return nil }
             return (try writer.run(for: writeHandle, body), ())
-        } ?? nil
+        }
     }
 
     /// ``write(_:)`` under group commit: the body runs in the next group (GroupCommit.swift).

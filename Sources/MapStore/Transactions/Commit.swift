@@ -207,7 +207,7 @@ extension Writer {
         // that commit: its meta must be on disk, and this one must not overwrite it.
         let listStart = pageListStart ?? published
         let listed = mode != .privateCopyOnWrite && pageList.isUsable && isKnownDurable(listStart)
-        let defers = durability == .lazy && listed && !lazySyncDue(adding: written)
+        let defers = durability == .lazy && listed && !isLazySyncDue(adding: written.bytes, limits: lazyLimits)
         let oneSync = !defers && (durability == .full || durability == .lazy) && listed
         // Otherwise the pages are synced first (which makes every meta before them durable)
         // or never: the meta only has to keep out of the slot of the commit before, unless
@@ -267,13 +267,6 @@ extension Writer {
             nanoseconds: now - written.firstStarted, bytes: written.bytes, pages: meta.pageCount,
             liveReaders: environment.sharesReaders ? environment.readerTable?.readingCount() : nil)
         for started in written.laterStarts { observer.committed(nanoseconds: now - started, bytes: 0, pages: meta.pageCount, liveReaders: nil) }
-    }
-
-    /// Whether a lazy commit that writes `written` must sync (``Options/lazySyncInterval``,
-    /// ``Options/lazySyncBytes``).
-    private func lazySyncDue(adding written: WrittenCommits) -> Bool {
-        if (lazyCommits?.bytes ?? 0) + written.bytes >= lazyLimits.bytes { return true }
-        return monotonicNanoseconds() - lastSync >= lazyLimits.nanoseconds
     }
 
     /// The one-sync commit: the meta with its page list into slot `txnID % 2`, then one sync:

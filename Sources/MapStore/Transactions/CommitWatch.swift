@@ -29,7 +29,7 @@ package final class CommitWatch: Sendable {
     /// check that a commit's wake is what ends the sleep set it to an hour.)
     package static var idleWake: Duration {
         get { .nanoseconds(idleWakeNanoseconds.load(ordering: .relaxed)) }
-        set { idleWakeNanoseconds.store(newValue.components.seconds * 1_000_000_000 + newValue.components.attoseconds / 1_000_000_000, ordering: .relaxed) }
+        set { idleWakeNanoseconds.store(newValue.nanoseconds, ordering: .relaxed) }
     }
     private static let idleWakeNanoseconds = ManagedAtomic<Int64>(1_000_000_000)
 

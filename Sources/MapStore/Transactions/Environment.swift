@@ -502,8 +502,8 @@ final class Environment: @unchecked Sendable {
     }
 
     /// ``withWriter(timeout:_:)`` when the writer lock is free now; nil (without waiting and
-    /// without calling `body`) when someone holds it.
-    func withWriterIfFree<R>(_ body: (Writer) throws -> R) throws -> R? {
+    /// without calling `body`) when someone holds it, or when `body` returns nil.
+    func withWriterIfFree<R>(_ body: (Writer) throws -> R?) throws -> R? {
         guard try gate.tryLock() else { return nil }
         defer { gate.unlock() }
         return try body(writer)

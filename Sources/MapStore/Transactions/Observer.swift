@@ -78,6 +78,11 @@ final class Observer: Sendable {
     }
 }
 
+extension Duration {
+    /// The duration in whole nanoseconds (what the clocks and atomics here count in).
+    var nanoseconds: Int64 { components.seconds &* 1_000_000_000 &+ components.attoseconds / 1_000_000_000 }
+}
+
 /// Nanoseconds on the monotonic clock, for timing commits.
 func monotonicNanoseconds() -> Int64 {
     var now = timespec()

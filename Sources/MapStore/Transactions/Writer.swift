@@ -61,9 +61,9 @@ final class Writer: @unchecked Sendable {
     /// The ``Durability/lazy`` commits written since this writer's last sync and not yet
     /// durable (nil: none): the page list runs on from them.
     @exclusivity(unchecked) var lazyCommits: LazyCommits?
-    /// What decides when a lazy commit syncs: the handle's ``Options/lazySyncInterval`` (in
-    /// nanoseconds) and ``Options/lazySyncBytes``, set by ``begin(for:)`` for a lazy handle.
-    @exclusivity(unchecked) var lazyLimits = (nanoseconds: Int64(1_000_000_000), bytes: 2 << 20)
+    /// When a lazy commit syncs: the limits of the handle ``begin(for:)`` last began a lazy
+    /// transaction for.
+    @exclusivity(unchecked) var lazyLimits = LazySyncLimits(Options())
     /// When this writer last synced the data file (``monotonicNanoseconds()``).
     /// (The open counts as one: a lazy commit's interval runs from it.)
     @exclusivity(unchecked) var lastSync = monotonicNanoseconds()
@@ -105,10 +105,7 @@ final class Writer: @unchecked Sendable {
         let verifyChecksums = handle.options.verifyChecksums
         let secureDelete = handle.options.secureDelete
         let tracer = handle.options.shadow
-        if durability == .lazy {
-            let interval = handle.options.lazySyncInterval.components
-            lazyLimits = (interval.seconds &* 1_000_000_000 &+ interval.attoseconds / 1_000_000_000, handle.options.lazySyncBytes)
-        }
+        if durability == .lazy { lazyLimits = LazySyncLimits(handle.options) }
         // Only whether the handle is poisoned is read here (its reason, a string, cost a
         // retain and release every transaction); a poisoned handle stays poisoned.
         let published = environment.publishedLimit
@@ -323,16 +320,19 @@ final class Writer: @unchecked Sendable {
             return true
         case .lazy:
             guard mode == .privateCopyOnWrite || readerTable?.syncedTransaction(witness: syncWitness) != nil else { return false }
-            // (A sixteenth of the limit to spare for this commit's own pages: one that writes
+            // (A sixteenth of the bytes to spare for this commit's own pages: one that writes
             // more syncs where it runs, which is rare and only costs that one sync's wait.)
-            let bytes = lazyCommits?.bytes ?? 0
-            guard bytes + options.lazySyncBytes / 16 < options.lazySyncBytes, pageList.count < pageList.capacity / 2 else { return false }
-            let interval = options.lazySyncInterval.components
-            let nanoseconds = interval.seconds &* 1_000_000_000 &+ interval.attoseconds / 1_000_000_000
-            return monotonicNanoseconds() - lastSync < nanoseconds
+            let limits = LazySyncLimits(options)
+            return pageList.count < pageList.capacity / 2 && !isLazySyncDue(adding: limits.bytes / 16, limits: limits)
         case .full, .noMetaSync:
             return false
         }
+    }
+
+    /// Whether a lazy commit that adds `bytes` to those written since this writer's last sync
+    /// must sync, under `limits`.
+    func isLazySyncDue(adding bytes: Int, limits: LazySyncLimits) -> Bool {
+        (lazyCommits?.bytes ?? 0) + bytes >= limits.bytes || monotonicNanoseconds() - lastSync >= limits.nanoseconds
     }
 
     // MARK: Growth
@@ -404,6 +404,18 @@ final class WriteHandle: @unchecked Sendable {
 
     init(options: Options) {
         self.options = options
+    }
+}
+
+/// When a ``Durability/lazy`` commit syncs: ``Options/lazySyncInterval`` (in nanoseconds)
+/// and ``Options/lazySyncBytes``.
+struct LazySyncLimits {
+    let nanoseconds: Int64
+    let bytes: Int
+
+    init(_ options: Options) {
+        nanoseconds = options.lazySyncInterval.nanoseconds
+        bytes = options.lazySyncBytes
     }
 }
 

@@ -99,8 +99,7 @@ struct Deadline {
     init(after duration: Duration) {
         var now = Glibc.timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let (seconds, attoseconds) = duration.components
-        nanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) + seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        nanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) + duration.nanoseconds
     }
 
     var timespec: Glibc.timespec {
