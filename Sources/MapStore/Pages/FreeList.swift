@@ -102,6 +102,28 @@ struct FreeList: Sendable {
         }
     }
 
+    /// Moves the pages of `young` (``PageList/young``: pages no commit a crash may fall back
+    /// to reaches) freed by transactions at or before `oldestReader` from their records in
+    /// `pending` to `reusable`, noting them in `released` unless it is nil; removes those
+    /// entries from `young`. An entry whose record is pending no more (released already, or
+    /// frozen into a chain page) is dropped: its pages wait for the usual horizon.
+    mutating func releaseYoung(_ young: inout [(txn: UInt64, pages: [UInt64])], upTo oldestReader: UInt64, noting released: inout [UInt64]?) {
+        var entries = 0
+        while entries < young.count, young[entries].txn <= oldestReader {
+            let (txn, pages) = young[entries]
+            entries += 1
+            guard let record = pending.firstIndex(where: { $0.txn == txn }) else { continue }
+            for page in pages {
+                guard let index = pending[record].pages.firstIndex(of: page) else { continue }
+                pending[record].pages.remove(at: index)
+                insertReusable(page)
+                released?.append(page)
+            }
+            if pending[record].pages.isEmpty { pending.remove(at: record) }
+        }
+        if entries == young.count { young.removeAll(keepingCapacity: true) } else { young.removeFirst(entries) }
+    }
+
     /// Adds `released` (any order; reordered in place) to `reusable`.
     mutating func addReleased(_ released: inout [UInt64]) {
         guard !released.isEmpty else { return }

@@ -18,6 +18,12 @@ struct PageList {
     private(set) var runs: [ListedRun] = []
     /// Set when the runs outgrew `capacity`: the list is then not written.
     private(set) var overflowed = false
+    /// Pages of listed runs that a later commit of the list freed, by the transaction that
+    /// freed them (ascending). No commit a crash may fall back to reaches them: the list's
+    /// start cannot, since they were written after it, and a later commit whose listed pages
+    /// are not all intact is passed over at open. So they wait only for readers, not for the
+    /// next sync like the other pages freed since the start (``FreeList/releaseYoung(_:upTo:noting:)``).
+    var young: [(txn: UInt64, pages: [UInt64])] = []
     let capacity: Int
 
     init(pageSize: Int) {
@@ -40,20 +46,33 @@ struct PageList {
         runs.append(ListedRun(page: page, pages: pages, checksum: UInt32(truncatingIfNeeded: storedChecksum)))
     }
 
-    /// Drops the runs that start at a page of `freed` or `alsoFreed`: under group commit, pages a later
-    /// commit of the group freed. The group's meta does not reach them, and the next commit
-    /// may reuse them, so they must not be checked as part of it.
+    /// Drops the runs that start at a page of `freed` or `alsoFreed`, which transaction
+    /// `txn` freed: under group commit, pages a later commit of the group freed; after a lazy
+    /// commit, pages a later lazy commit freed. No later commit of the list reaches them, and
+    /// the next commit may reuse them, so they must not be checked as part of it. Their pages
+    /// are noted in ``young``.
     ///
     /// A commit usually frees a few pages (lazy commits call this every commit, on a list that
     /// grows to a few hundred runs): those are searched in place; a set is built only for many.
-    mutating func remove(freed: [UInt64], _ alsoFreed: [UInt64]) {
+    mutating func remove(freed: [UInt64], _ alsoFreed: [UInt64], by txn: UInt64) {
         guard !runs.isEmpty, !freed.isEmpty || !alsoFreed.isEmpty else { return }
+        var removed: [UInt64] = []
         if freed.count + alsoFreed.count <= 16 {
-            runs.removeAll { run in freed.contains(run.page) || alsoFreed.contains(run.page) }
+            let isFreed = { (page: UInt64) in freed.contains(page) || alsoFreed.contains(page) }
+            runs.removeAll { run in
+                guard isFreed(run.page) else { return false }
+                for page in run.page..<(run.page + UInt64(run.pages)) where isFreed(page) { removed.append(page) }
+                return true
+            }
         } else {
             let freed = Set(freed).union(alsoFreed)
-            runs.removeAll { freed.contains($0.page) }
+            runs.removeAll { run in
+                guard freed.contains(run.page) else { return false }
+                for page in run.page..<(run.page + UInt64(run.pages)) where freed.contains(page) { removed.append(page) }
+                return true
+            }
         }
+        if !removed.isEmpty { young.append((txn, removed)) }
     }
 
     /// Forgets every run (the buffer stays).
@@ -61,6 +80,7 @@ struct PageList {
         // (Emptying an empty array still cost a hundred instructions: the usual
         // non-durable commit lists nothing.)
         if !runs.isEmpty { runs.removeAll(keepingCapacity: true) }
+        if !young.isEmpty { young.removeAll() }
         overflowed = false
     }
 

@@ -50,7 +50,7 @@ extension WriteTransaction {
             writer.pageList.removeAll()
             writer.pageListStart = base.txnID
         } else {
-            writer.pageList.remove(freed: pages.freedNow, chain)
+            writer.pageList.remove(freed: pages.freedNow, chain, by: pages.txnID)
         }
         let freeListRoot = try FreeListChain.save(pages, chain: &chain, freezing: catalog.tree.isEmpty)
         let meta = nextMeta(freeListRoot: freeListRoot)

@@ -126,7 +126,14 @@ final class Writer: @unchecked Sendable {
         // last synced commit, which the lazy commits' list falls back to: it takes the one after.
         let txnID = meta.txnID + (lazyCommits?.newest == meta.txnID ? 2 : 1)
         let oldestReader = environment.oldestReader(newest: try reuseHorizon(published: durable.txnID, durability: durability))
-        let (freeList, chain) = try freeList(at: meta, releasingUpTo: oldestReader, secureDelete: secureDelete, tracer: tracer)
+        var (freeList, chain) = try freeList(at: meta, releasingUpTo: oldestReader, secureDelete: secureDelete, tracer: tracer)
+        if !pageList.young.isEmpty, lazyCommits?.newest == meta.txnID, meta.catalog.entries == 0 {
+            // Pages the lazy commits since the last sync wrote and freed again: the last synced
+            // commit never reached them, so only readers hold them back (PageList.young). They
+            // are reused before the next sync, and the pages the next sync writes are fewer.
+            // (Named snapshots may pin them: with any, they wait for the sync like the rest.)
+            freeList.releaseYoung(&pageList.young, upTo: environment.oldestReader(newest: durable.txnID), noting: &releasedPages)
+        }
         if let transaction = handle.spare {
             // This handle's last write transaction, which nothing else held at its end: the
             // transaction and its page view are set up again, not reallocated.
