@@ -67,7 +67,9 @@ public struct Options: Sendable {
     /// (`group-commit-bench --seconds 3 --writers 1,8 --repeat 3`, `.full`: one writer 7,143
     /// writes/s alone and 7,270 grouped, then 7,178 and 6,928 in a second run of 5; eight
     /// writers 6,683 and 20,227). Turn it off to have each async write commit and sync alone.
-    /// Synchronous ``Database/write(_:)`` calls always commit alone.
+    /// Synchronous ``Database/write(_:)`` calls always commit alone, and so does an async one
+    /// with ``Durability/lazy`` or ``Durability/none`` whose commit will not sync, when it
+    /// finds the writer lock free: it has no sync to share.
     public var groupCommit: Bool = true
     /// Shadow mode: every page this handle touches in its map, and every msync, madvise and
     /// growth, is reported to this tracer (see ``AccessTracer``). Nil (the default) costs one

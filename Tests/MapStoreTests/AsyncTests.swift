@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import MapStoreTestSupport
 import Testing
 @testable import MapStore
@@ -42,10 +43,17 @@ import Testing
         #expect(try db.check() == [])
     }
 
-    /// A task cancelled while its transaction runs gets CancellationError and changes nothing.
-    @Test func cancellationAbortsTheTransaction() async throws {
+    /// A task cancelled while its transaction runs gets CancellationError and changes nothing:
+    /// on the writer thread, in a group, or on its own task (a commit that will not sync).
+    /// (The body blocks its thread until it is cancelled; on its own task that is a thread of
+    /// the cooperative pool, one per core, so a thread of the test's own cancels it: neither a
+    /// task nor a dispatch worker, which the writer queues need.)
+    @Test(arguments: [Durability.none, .lazy, .full], [false, true])
+    func cancellationAbortsTheTransaction(durability: Durability, groupCommit: Bool) async throws {
         let dir = TemporaryDirectory()
-        let db = try Database(path: dir.file(), options: .testing())
+        var options = Options.testing(durability: durability)
+        options.groupCommit = groupCommit
+        let db = try Database(path: dir.file(), options: options)
         let started = DispatchSemaphore(value: 0)
         let proceed = DispatchSemaphore(value: 0)
         let task = Task {
@@ -55,11 +63,11 @@ import Testing
                 proceed.wait()
             }
         }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async { started.wait(); done.resume() }
-        }
-        task.cancel()
-        proceed.signal()
+        Thread {
+            started.wait()
+            task.cancel()
+            proceed.signal()
+        }.start()
         await #expect(throws: CancellationError.self) { try await task.value }
         #expect(try await db.read { try $0.get("half") } == nil)
         // The writer thread is free again.

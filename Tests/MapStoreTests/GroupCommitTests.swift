@@ -11,16 +11,19 @@ import Testing
 @Suite struct GroupCommitTests {
     static let sharedModes: [MappingMode] = [.readOnly, .writeMap]
 
-    /// Keeps the database's writer thread busy until ``letGo()``, so that async writers all
-    /// queue up and the writer thread then takes them as one group.
+    /// Keeps the database's writer thread busy, holding the writer lock, until ``letGo()``, so
+    /// that async writers all queue up and the writer thread then takes them as one group.
+    /// (The lock too: a lazy or `.none` write that finds it free commits on its own task.)
     final class WriterThreadHolder: @unchecked Sendable {
         let held = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
 
         init(_ db: Database) {
             db.environment.writerQueue.async { [self] in
-                held.signal()
-                release.wait()
+                try? db.environment.withWriter(timeout: nil) { _ in
+                    held.signal()
+                    release.wait()
+                }
             }
             held.wait()
         }

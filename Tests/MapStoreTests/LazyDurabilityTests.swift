@@ -198,13 +198,13 @@ import Testing
     /// Set on the writer queue: read in a transaction, it tells whether that runs there.
     static let onWriterQueue = DispatchSpecificKey<Bool>()
 
-    /// Without group commit, an async lazy (or `.none`) write whose commit will not sync runs
-    /// on the calling task: the writer thread is for waiting on the disk.
-    @Test(arguments: [Durability.lazy, .none])
-    func anAsyncWriteThatWillNotSyncRunsOnTheCallingTask(durability: Durability) async throws {
+    /// An async lazy (or `.none`) write whose commit will not sync runs on the calling task,
+    /// with group commit or without: the writer thread is for waiting on the disk.
+    @Test(arguments: [Durability.lazy, .none], [false, true])
+    func anAsyncWriteThatWillNotSyncRunsOnTheCallingTask(durability: Durability, groupCommit: Bool) async throws {
         let dir = TemporaryDirectory()
         var options = Options.testing(durability: durability)
-        options.groupCommit = false
+        options.groupCommit = groupCommit
         options.lazySyncInterval = .seconds(3600)
         let db = try Database(path: dir.file(), options: options)
         try await db.write { try $0.put("first", "commit") }
