@@ -24,6 +24,9 @@ struct PageList {
     /// are not all intact is passed over at open. So they wait only for readers, not for the
     /// next sync like the other pages freed since the start (``FreeList/releaseYoung(_:upTo:noting:)``).
     var young: [(txn: UInt64, pages: [UInt64])] = []
+    /// Whether ``young`` may hold entries (a flag: the usual commit that lists nothing then
+    /// clears the list without touching the array).
+    private var hasYoung = false
     let capacity: Int
 
     init(pageSize: Int) {
@@ -72,16 +75,28 @@ struct PageList {
                 return true
             }
         }
-        if !removed.isEmpty { young.append((txn, removed)) }
+        if !removed.isEmpty {
+            young.append((txn, removed))
+            hasYoung = true
+        }
     }
 
     /// Forgets every run (the buffer stays).
+    @inline(__always)
     mutating func removeAll() {
         // (Emptying an empty array still cost a hundred instructions: the usual
         // non-durable commit lists nothing.)
         if !runs.isEmpty { runs.removeAll(keepingCapacity: true) }
-        if !young.isEmpty { young.removeAll() }
+        if hasYoung { forgetYoung() }
         overflowed = false
+    }
+
+    /// Empties ``young`` (out of line: ``removeAll()`` is inlined into every commit, and the
+    /// usual one has none).
+    @inline(never)
+    private mutating func forgetYoung() {
+        young.removeAll()
+        hasYoung = false
     }
 
     /// Writes the runs at ``Meta/listOffset`` of `page`, a meta page's buffer of at least

@@ -126,14 +126,7 @@ final class Writer: @unchecked Sendable {
         // last synced commit, which the lazy commits' list falls back to: it takes the one after.
         let txnID = meta.txnID + (lazyCommits?.newest == meta.txnID ? 2 : 1)
         let oldestReader = environment.oldestReader(newest: try reuseHorizon(published: durable.txnID, durability: durability))
-        var (freeList, chain) = try freeList(at: meta, releasingUpTo: oldestReader, secureDelete: secureDelete, tracer: tracer)
-        if !pageList.young.isEmpty, lazyCommits?.newest == meta.txnID, meta.catalog.entries == 0 {
-            // Pages the lazy commits since the last sync wrote and freed again: the last synced
-            // commit never reached them, so only readers hold them back (PageList.young). They
-            // are reused before the next sync, and the pages the next sync writes are fewer.
-            // (Named snapshots may pin them: with any, they wait for the sync like the rest.)
-            freeList.releaseYoung(&pageList.young, upTo: environment.oldestReader(newest: durable.txnID), noting: &releasedPages)
-        }
+        let (freeList, chain) = try freeList(at: meta, releasingUpTo: oldestReader, published: durable.txnID, secureDelete: secureDelete, tracer: tracer)
         if let transaction = handle.spare {
             // This handle's last write transaction, which nothing else held at its end: the
             // transaction and its page view are set up again, not reallocated.
@@ -161,11 +154,13 @@ final class Writer: @unchecked Sendable {
     }
 
     /// The free list of commit `meta` and its chain pages, with every page freed by a commit
-    /// at or before `oldestReader` released into reuse (less what named snapshots pin).
+    /// at or before `oldestReader` released into reuse (less what named snapshots pin), and
+    /// the pages lazy commits wrote and freed again since the last sync (``PageList/young``)
+    /// once no reader of commit `published` or older holds them.
     /// (Inlined into ``begin(for:)``: returning the list from a call of its own cost 35
     /// instructions per transaction.)
     @inline(__always)
-    private func freeList(at meta: Meta, releasingUpTo oldestReader: UInt64, secureDelete: Bool,
+    private func freeList(at meta: Meta, releasingUpTo oldestReader: UInt64, published: UInt64, secureDelete: Bool,
                           tracer: (any AccessTracer)?) throws(MapStoreError) -> (FreeList, [UInt64]) {
         let environment = self.environment
         // Move the list out of the cache rather than share it: the transaction changes it,
@@ -201,6 +196,12 @@ final class Writer: @unchecked Sendable {
             SnapshotPins.release(&freeList, upTo: oldestReader, meta: meta, source: reader, cache: &snapshotPins, noting: &releasedPages)
         } else {
             freeList.release(upTo: oldestReader, spare: &spareFreedPages, noting: &releasedPages)
+            if lazyCommits?.newest == meta.txnID, !pageList.young.isEmpty {
+                // The last synced commit never reached these, so only readers hold them back:
+                // they are reused before the next sync, which then writes fewer pages back.
+                // (With named snapshots, which may pin them, they wait for the sync like the rest.)
+                freeList.releaseYoung(&pageList.young, upTo: environment.oldestReader(newest: published), noting: &releasedPages)
+            }
         }
         freeList.horizon = oldestReader
         // secureDelete: records of frozen free-list pages are released now, not when pages run
