@@ -24,9 +24,6 @@ struct PageList {
     /// are not all intact is passed over at open. So they wait only for readers, not for the
     /// next sync like the other pages freed since the start (``FreeList/releaseYoung(_:upTo:noting:)``).
     var young: [(txn: UInt64, pages: [UInt64])] = []
-    /// Whether ``young`` may hold entries (a flag: the usual commit that lists nothing then
-    /// clears the list without touching the array).
-    private var hasYoung = false
     let capacity: Int
 
     init(pageSize: Int) {
@@ -59,26 +56,15 @@ struct PageList {
     /// grows to a few hundred runs): those are searched in place; a set is built only for many.
     mutating func remove(freed: [UInt64], _ alsoFreed: [UInt64], by txn: UInt64) {
         guard !runs.isEmpty, !freed.isEmpty || !alsoFreed.isEmpty else { return }
+        let many = freed.count + alsoFreed.count > 16 ? Set(freed).union(alsoFreed) : nil
+        func isFreed(_ page: UInt64) -> Bool { many?.contains(page) ?? (freed.contains(page) || alsoFreed.contains(page)) }
         var removed: [UInt64] = []
-        if freed.count + alsoFreed.count <= 16 {
-            let isFreed = { (page: UInt64) in freed.contains(page) || alsoFreed.contains(page) }
-            runs.removeAll { run in
-                guard isFreed(run.page) else { return false }
-                for page in run.page..<(run.page + UInt64(run.pages)) where isFreed(page) { removed.append(page) }
-                return true
-            }
-        } else {
-            let freed = Set(freed).union(alsoFreed)
-            runs.removeAll { run in
-                guard freed.contains(run.page) else { return false }
-                for page in run.page..<(run.page + UInt64(run.pages)) where freed.contains(page) { removed.append(page) }
-                return true
-            }
+        runs.removeAll { run in
+            guard isFreed(run.page) else { return false }
+            for page in run.page..<(run.page + UInt64(run.pages)) where isFreed(page) { removed.append(page) }
+            return true
         }
-        if !removed.isEmpty {
-            young.append((txn, removed))
-            hasYoung = true
-        }
+        if !removed.isEmpty { young.append((txn, removed)) }
     }
 
     /// Forgets every run (the buffer stays).
@@ -87,7 +73,7 @@ struct PageList {
         // (Emptying an empty array still cost a hundred instructions: the usual
         // non-durable commit lists nothing.)
         if !runs.isEmpty { runs.removeAll(keepingCapacity: true) }
-        if hasYoung { forgetYoung() }
+        if !young.isEmpty { forgetYoung() }
         overflowed = false
     }
 
@@ -96,7 +82,6 @@ struct PageList {
     @inline(never)
     private mutating func forgetYoung() {
         young.removeAll()
-        hasYoung = false
     }
 
     /// Writes the runs at ``Meta/listOffset`` of `page`, a meta page's buffer of at least
