@@ -53,14 +53,34 @@ extension Database {
         }
     }
 
+    /// Runs `body` in a read transaction that has read its commit's inline free list first
+    /// (``ReadTransaction/freeListWords()``), starting again on a new transaction in the rare
+    /// case that two commits overwrote that meta page before it was read.
+    func readWithFreeList<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+        var attempts = 0
+        while true {
+            attempts += 1
+            var result: R?
+            try read { txn in
+                do {
+                    _ = try txn.freeListWords()
+                } catch where attempts < 100 {
+                    return
+                }
+                result = try body(txn)
+            }
+            if let result { return result }
+        }
+    }
+
     /// Figures about the newest commit.
     public func stat() throws -> Statistics {
         let environment = self.environment
-        return try read { txn in
+        return try readWithFreeList { txn in
             var entries = try txn.count()
             let names = try txn.tableNames()
             for name in names { entries += try txn.table(name).count() }
-            let (list, _) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: txn.base.pageCount)
+            let (list, _) = try FreeListChain.load(of: txn.base, inline: try txn.freeListWords(), source: txn.pages)
             let fileSize = try Syscalls.fileSize(environment.file, environment.path)
             // Every live read transaction of every process, less this one.
             let readers = environment.sharesReaders
@@ -90,7 +110,7 @@ extension Database {
     /// far, pages in all) as the walk claims them, and (pages in all, pages in all) at the end.
     public func check(progress: ((_ done: Int, _ total: Int) -> Void)?) throws -> [CheckProblem] {
         let environment = self.environment
-        return try read { txn in
+        return try readWithFreeList { txn in
             let pageCount = txn.base.pageCount
             environment.mapping.advise(.sequential, bytes: Int(pageCount) * environment.pageSize)
             defer { environment.mapping.advise(environment.options.accessPattern, bytes: Int(pageCount) * environment.pageSize) }
@@ -113,7 +133,7 @@ extension Database {
         checker.check(tree: txn.base.catalog, name: "snapshot catalog", referrer: txn.base.txnID % 2, isMain: false)
         let freeList: FreeList
         do throws(MapStoreError) {
-            let (list, chain) = try FreeListChain.load(from: txn.base.freeListRoot, source: txn.pages, pageCount: pageCount)
+            let (list, chain) = try FreeListChain.load(of: txn.base, inline: try txn.freeListWords(), source: txn.pages)
             for page in chain { _ = checker.claim(page, count: 1, as: .freeListChain, from: txn.base.txnID % 2) }
             for page in list.reusable { _ = checker.claim(page, count: 1, as: .freeList, from: txn.base.freeListRoot) }
             for record in list.pending {

@@ -25,7 +25,8 @@ public enum MapStoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case io(errno: Int32, operation: String, path: String)
     /// The file was written by an incompatible format version or with another page size.
     case versionMismatch(reason: String)
-    /// The writer lock is held elsewhere and the wait gave up.
+    /// The writer lock is held elsewhere and the wait gave up; or, rarely, a commit's meta page
+    /// moved on under a reader that needed it (its free list): read again.
     case locked(reason: String)
     /// An argument is out of range or malformed.
     case invalidArgument(reason: String)

@@ -99,6 +99,11 @@ public struct Options: Sendable {
     /// own). Internal: only tests choose XXH64, to make version-1 files as older builds did.
     var newFilePageChecksum: PageChecksum = .current
 
+    /// Whether commits put the free list's working part inline in the meta page when it fits
+    /// (format version 4). Internal: only tests turn it off, to make the version-2 and
+    /// version-3 files of older builds, whose working part is in chain pages.
+    var inlineFreeList = true
+
     /// Default options: a read-only map with pwrite commits, full durability, 1 TiB reservation.
     public init() {}
 

@@ -280,6 +280,9 @@ public struct Replicator: Sendable {
         let readAt = ContinuousClock.now
         let shipped: (object: (txn: UInt64, pages: Int, bytes: [UInt8]), base: [UInt8]?)? = try await database.read { txn in
             guard txn.transactionID != since else { return nil }
+            // The commit's meta page, with its inline free list, is overwritten two commits on:
+            // read it before walking the pages.
+            _ = try txn.freeListWords()
             guard txn.transactionID > since else {
                 throw ReplicationError.databaseIsBehindReplica(database: txn.transactionID, replica: since, location: location.description)
             }
@@ -460,7 +463,7 @@ struct CommitObject {
         append(pageCount, to: &out)
         append(UInt32(runs.count), to: &out)
         append(UInt32(0), to: &out)
-        out += txn.metaPageBytes()
+        out += try txn.metaPageBytes()
         var pages = 0
         for run in runs {
             append(run.first, to: &out)

@@ -94,8 +94,9 @@ import Testing
                 for slot in 0..<2 {
                     let page = Page(buffer.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
                     guard case var .valid(meta) = Meta.decode(page, slot: UInt64(slot)) else { continue }
+                    let words = Meta.freeListWords(in: page, of: meta)
                     meta.pageSize = 8192
-                    meta.encode(into: page)
+                    meta.encode(into: page, words: words)
                 }
             }
         }

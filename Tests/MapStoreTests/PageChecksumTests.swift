@@ -131,7 +131,7 @@ import Testing
         }
     }
 
-    @Test func aNewFileIsVersion3WithCRC32CPages() throws {
+    @Test func aNewFileIsVersion4WithCRC32CPages() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
         do {
@@ -139,17 +139,25 @@ import Testing
             try Self.fill(db, from: 0)
             #expect(try db.check().isEmpty)
         }
-        #expect(try Self.formatVersion(path) == 3)
+        #expect(try Self.formatVersion(path) == 4)
         try Self.expectRootChecksum(path, .crc32c)
     }
 
+    /// Options that write the free list's working part in chain pages, as builds before
+    /// version 4 did.
+    static var olderLayout: Options {
+        var options = Options.testing()
+        options.inlineFreeList = false
+        return options
+    }
+
     /// A version-2 file (CRC-32C pages, metas without page lists, as builds before the
-    /// one-sync commit wrote) opens and reads as it is; its first commit writes a version-3
-    /// meta, after which both slots read as version 3 files do.
+    /// one-sync commit wrote) opens and reads as it is; its first commit writes a version-4
+    /// meta, after which both slots read as version 4 files do.
     @Test func aVersion2FileOpensAndIsUpgradedByItsFirstCommit() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
-        do { try Self.fill(try Database(path: path, options: .testing()), from: 0) }
+        do { try Self.fill(try Database(path: path, options: Self.olderLayout), from: 0) }
         try Self.rewriteMetas(path) { page in
             // What a version-2 build wrote: no list, no confirmation flag.
             page.setU32(16, 2)
@@ -164,8 +172,43 @@ import Testing
         #expect(try db.check().isEmpty)
         let after = [UInt8](try #require(FileManager.default.contents(atPath: path)))
         let versions = (0..<2).map { slot in after.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: slot * Self.pageSize + 16, as: UInt32.self).littleEndian } }
-        #expect(versions.contains(3), "the commit wrote a version-3 meta: \(versions)")
+        #expect(versions.contains(4), "the commit wrote a version-4 meta: \(versions)")
         #expect(try Database(path: path, options: .testing()).read { txn in try txn.get([1, 2, 3]) } == [4])
+    }
+
+    /// A version-3 file (a page list, the free list's working part in a chain page) opens and
+    /// reads as it is; its first commit takes the working part inline into a version-4 meta
+    /// and frees the old working page, and every page is still accounted for: at once, after
+    /// a reopen, and after more commits.
+    @Test func aVersion3FileOpensAndIsUpgradedByItsFirstCommit() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        do { try Self.fill(try Database(path: path, options: Self.olderLayout), from: 0) }
+        try Self.rewriteMetas(path) { page in
+            #expect(page.u32(100) == 0)
+            page.setU32(16, 3)
+        }
+        #expect(try Self.formatVersion(path) == 3)
+        let rootBefore = try Database(path: path, options: .testing()).read { $0.base.freeListRoot }
+        #expect(rootBefore != 0, "the older layout keeps its working part in a chain page")
+        do {
+            let db = try Database(path: path, options: .testing())
+            #expect(try db.check().isEmpty)
+            try db.write { try $0.put([1, 2, 3], [4]) }
+            let words = try db.read { try $0.freeListWords() }
+            #expect(!words.isEmpty, "the first commit took the working part inline")
+            #expect(try db.check().isEmpty)
+        }
+        let db = try Database(path: path, options: .testing())
+        #expect(try db.check().isEmpty)
+        for i in 0..<50 { try db.write { try $0.put("after\(i)", "\(i)") } }
+        for i in stride(from: 0, to: 2000, by: 7) { try db.write { _ = try $0.delete("key\(i)") } }
+        #expect(try db.check().isEmpty)
+        let versions = try (0..<2).map { slot in
+            try [UInt8](#require(FileManager.default.contents(atPath: path))).withUnsafeBytes { $0.loadUnaligned(fromByteOffset: slot * Self.pageSize + 16, as: UInt32.self).littleEndian }
+        }
+        #expect(versions == [4, 4])
+        #expect(try db.read { txn in try txn.get([1, 2, 3]) } == [4])
     }
 
     @Test(arguments: [MappingMode.readOnly, .writeMap])
@@ -253,11 +296,11 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.file()
         do { try Self.fill(try Database(path: path, options: .testing()), from: 0) }
-        // Version 4 with a valid meta checksum: a newer format, not damage.
-        try Self.rewriteMetas(path) { $0.setU32(16, 4) }
+        // Version 5 with a valid meta checksum: a newer format, not damage.
+        try Self.rewriteMetas(path) { $0.setU32(16, 5) }
         var caught: MapStoreError?
         do { _ = try Database(path: path, options: .testing()) } catch { caught = error }
         #expect(caught?.code == "versionMismatch", "\(String(describing: caught))")
-        #expect(caught?.description.contains("format version 4") == true, "\(String(describing: caught))")
+        #expect(caught?.description.contains("format version 5") == true, "\(String(describing: caught))")
     }
 }

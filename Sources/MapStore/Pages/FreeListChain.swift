@@ -1,29 +1,42 @@
-/// Reading and writing the free list's chain of pages.
+/// Reading and writing the free list: its working part, inline in the meta page (format
+/// version 4, ``Meta/freeListWordCount``) or in chain pages, and the chain of pages after it.
 @usableFromInline
 enum FreeListChain {
-    /// Reads the chain from `root`: the list and the chain's own pages. Checks every page.
-    static func load<Source: PageReading>(from root: UInt64, source: Source, pageCount: UInt64) throws(MapStoreError) -> (list: FreeList, chain: [UInt64]) {
-        let (words, pages) = try read(from: root, source: source, pageCount: pageCount)
-        guard root != 0 else { return (FreeList(), []) }
-        return (try FreeList.decode(words: words, pageCount: pageCount, chainStart: root), pages.map(\.number))
+    /// Reads the list of commit `meta`: its inline words (`inline`, ``Environment/freeListWords(of:)``),
+    /// then the chain from its root. Returns the list and the chain's own pages. Checks every page.
+    static func load<Source: PageReading>(of meta: Meta, inline: [UInt64], source: Source) throws(MapStoreError) -> (list: FreeList, chain: [UInt64]) {
+        let root = meta.freeListRoot
+        let (words, pages) = try read(from: root, source: source, pageCount: meta.pageCount)
+        guard root != 0 || !inline.isEmpty else { return (FreeList(), []) }
+        return (try FreeList.decode(words: inline + words, pageCount: meta.pageCount, chainStart: root), pages.map(\.number))
+    }
+
+    /// The chain pages of commit `meta` (what a copy of the file must keep besides the trees).
+    static func chainPages<Source: PageReading>(of meta: Meta, source: Source) throws(MapStoreError) -> [UInt64] {
+        try read(from: meta.freeListRoot, source: source, pageCount: meta.pageCount).pages.map(\.number)
     }
 
     /// Reads the chain from `root` for a write transaction: when every chain page holds whole
     /// records (as this writer lays them out), the pages stay as they are, frozen, and the
     /// next commit links to them instead of rewriting them; else (a chain an older writer laid
     /// out across page boundaries) the whole list is the working part, rewritten once.
-    static func loadForWriting<Source: PageReading>(from root: UInt64, source: Source, pageCount: UInt64) throws(MapStoreError) -> (list: FreeList, chain: [UInt64]) {
+    ///
+    /// The inline words (`inline`) are the working part; the chain after them holds only
+    /// frozen pages.
+    static func loadForWriting<Source: PageReading>(of meta: Meta, inline: [UInt64], source: Source) throws(MapStoreError) -> (list: FreeList, chain: [UInt64]) {
+        let root = meta.freeListRoot
+        let pageCount = meta.pageCount
         let (words, pages) = try read(from: root, source: source, pageCount: pageCount)
-        guard root != 0 else { return (FreeList(), []) }
+        guard root != 0 || !inline.isEmpty else { return (FreeList(), []) }
         var frozen: [FreeList.FrozenPage] = []
         frozen.reserveCapacity(pages.count)
         for page in pages.reversed() {
             guard let records = FreeList.parsePage(words[page.words], pageCount: pageCount) else {
-                return (try FreeList.decode(words: words, pageCount: pageCount, chainStart: root), pages.map(\.number))
+                return (try FreeList.decode(words: inline + words, pageCount: pageCount, chainStart: root), pages.map(\.number))
             }
             frozen.append(FreeList.FrozenPage(number: page.number, records: records))
         }
-        var list = FreeList()
+        var list = inline.isEmpty ? FreeList() : try FreeList.decode(words: inline, pageCount: pageCount, chainStart: root)
         list.frozen = frozen
         return (list, [])
     }
@@ -66,9 +79,21 @@ enum FreeListChain {
     /// With `freezing` on, when the working part fills more than one page its full pages are
     /// frozen (the design wants a commit's cost not to grow with the list): only the last,
     /// partly filled page stays in the working part, first in the chain.
-    static func save<Pages: FreeListPages>(_ pages: Pages, chain: inout [UInt64], freezing: Bool) throws(MapStoreError) -> UInt64 {
+    ///
+    /// When the working part takes at most `inlineCapacity` words it goes into none of those
+    /// pages but into `words`, for the meta page (``Meta/freeListWordCount``), and the root is
+    /// the first frozen page: a commit then writes no free-list page at all. Otherwise `words`
+    /// is left empty. (Its buffer is kept.)
+    static func save<Pages: FreeListPages>(_ pages: Pages, chain: inout [UInt64], freezing: Bool, inlineCapacity: Int,
+                                           words: inout [UInt64]) throws(MapStoreError) -> UInt64 {
         for number in chain { pages.free(number, count: 1) }
         chain.empty()
+        words.removeAll(keepingCapacity: true)
+        if inlineCapacity > 0, inlineWords(pages, capacity: inlineCapacity, into: &words) {
+            if !pages.freedNow.isEmpty { pages.freeList.pending.append((pages.txnID, pages.freedNow)) }
+            pages.freedNow = []
+            return pages.freeList.frozen.last?.number ?? 0
+        }
         // While freezing, chain pages hold at most `frozenPageWords` words: the working page,
         // rewritten and checksummed by every commit, then stays small (a thawed page's pages
         // are what it mostly holds), for a few more chain pages in all.
@@ -127,6 +152,29 @@ enum FreeListChain {
         let root = chain.first ?? tail
         chain.removeLast(chain.count - working)
         return root
+    }
+
+    /// Writes the working part with `freedNow` into the empty `words`, in the chain's record
+    /// format; false (and nothing written) when it takes more than `capacity` words.
+    private static func inlineWords<Pages: FreeListPages>(_ pages: Pages, capacity: Int, into words: inout [UInt64]) -> Bool {
+        let reusable = pages.freeList.reusable
+        let freedNow = pages.freedNow
+        var count = (reusable.isEmpty ? 0 : 2 + reusable.count) + (freedNow.isEmpty ? 0 : 2 + freedNow.count)
+        for record in pages.freeList.pending where !record.pages.isEmpty { count += 2 + record.pages.count }
+        guard count <= capacity else { return false }
+        words.reserveCapacity(count)
+        addRecord(0, reusable, to: &words)
+        for record in pages.freeList.pending { addRecord(record.txn, record.pages, to: &words) }
+        addRecord(pages.txnID, freedNow, to: &words)
+        return true
+    }
+
+    @inline(__always)
+    private static func addRecord(_ tag: UInt64, _ numbers: [UInt64], to words: inout [UInt64]) {
+        guard !numbers.isEmpty else { return }
+        words.append(tag)
+        words.append(UInt64(numbers.count))
+        words.append(contentsOf: numbers)
     }
 
     /// The records of a chain page this commit wrote (whole records, as laid out).

@@ -20,7 +20,7 @@ struct TreeRoot: Equatable, Sendable {
 /// 0..<8     checksum      XXH64 of bytes 8..<128 (in every version)
 /// 8..<16    magic         "MAPSTORE"
 /// 16..<20   version       format version: 1 = XXH64 page checksums, 2 = CRC-32C,
-///                         3 = CRC-32C and a page list
+///                         3 = CRC-32C and a page list, 4 = also the free list's working part
 /// 20..<24   pageSize      bytes per page
 /// 24..<32   txnID         the commit this meta records
 /// 32..<40   main root     root page of the main tree (0 = empty)
@@ -33,14 +33,19 @@ struct TreeRoot: Equatable, Sendable {
 /// 80..<88   maxSize       the address space reserved by the writer that created the file
 /// 88..<96   commitTime    nanoseconds since 1970 (CLOCK_REALTIME) of the commit
 /// 96..<100  catalog depth depth of the snapshot catalog tree (0 = none)
-/// 100..<104 reserved      zero
+/// 100..<104 inline words  version 4: words of the free list's working part after the list (else zero)
 /// 104..<112 catalog entries  named snapshots in the catalog
 /// 112..<120 oldest snapshot  the smallest transaction id a snapshot pins (meaningful when entries > 0)
-/// 120..<124 listed runs   version 3: entries in the page list (0 = none)
-/// 124..<128 list checksum version 3: CRC-32C of the list's bytes
-/// 128...    page list     version 3: 16 bytes per run of pages the commit wrote:
+/// 120..<124 listed runs   versions 3, 4: entries in the page list (0 = none)
+/// 124..<128 list checksum versions 3, 4: CRC-32C of the list's bytes, then the inline words'
+/// 128...    page list     versions 3, 4: 16 bytes per run of pages the commit wrote:
 ///                         first page u64, pages u32, low 32 bits of its stored checksum u32
+/// then      inline words  version 4: the free list's working part, 8 bytes per word
 /// ```
+///
+/// The working part of the free list (``FreeListChain``) goes inline when it fits
+/// ``Meta/inlineCapacity(pageSize:)``: a commit then writes no free-list page of its own, and
+/// the words share the record's fate (a torn meta fails the list checksum, which covers them).
 ///
 /// A commit whose meta has a page list was made durable by one sync of its pages and its
 /// meta together (``Writer/makeDurable(_:durability:)``): at open the list is checked
@@ -54,9 +59,11 @@ struct Meta: Equatable, Sendable {
     /// checksum (``PageChecksum``).
     static let xxh64Version: UInt32 = 1
     static let crc32cVersion: UInt32 = 2
-    /// CRC-32C page checksums and a page list; version-2 files are written as version 3 from
-    /// their first commit on.
+    /// CRC-32C page checksums and a page list.
     static let pageListVersion: UInt32 = 3
+    /// Version 3 with the free list's working part inline; version-2 and version-3 files are
+    /// written as version 4 from their first commit on.
+    static let inlineFreeListVersion: UInt32 = 4
     /// Where the page list starts, and the bytes of one entry.
     static let listOffset = 128
     static let listEntrySize = 16
@@ -84,6 +91,13 @@ struct Meta: Equatable, Sendable {
     /// were synced before its meta was written). ``encode(into:listing:confirmation:)`` lists
     /// only the runs it is given.
     @usableFromInline var listedRuns: Int = 0
+    /// Words of the free list's working part inline in the meta page (version 4), after the
+    /// page list: records in the chain's word format, `tag n page_1 ... page_n`, ahead of the
+    /// chain at ``freeListRoot`` (which then holds only frozen pages); 0 when the working part
+    /// is in chain pages. Only the count is kept here, so a meta stays plain data that copies
+    /// for free: the writer hands the words to ``encode(into:listing:words:confirmation:)``,
+    /// and a reader copies them from the meta page (``Environment/freeListWords(of:)``).
+    @usableFromInline var freeListWordCount: Int = 0
 
     /// The meta of a new, empty database whose pages carry `pageChecksum`.
     static func empty(pageSize: Int, maxSize: Int, pageChecksum: PageChecksum = .current) -> Meta {
@@ -92,32 +106,58 @@ struct Meta: Equatable, Sendable {
     }
 
     /// The format version that records `pageChecksum`.
-    var version: UInt32 { pageChecksum == .xxh64 ? Meta.xxh64Version : Meta.pageListVersion }
+    var version: UInt32 { pageChecksum == .xxh64 ? Meta.xxh64Version : Meta.inlineFreeListVersion }
 
-    /// How many page-list entries fit in a meta page of `pageSize` bytes.
-    static func listCapacity(pageSize: Int) -> Int { (pageSize - listOffset) / listEntrySize }
+    /// Whether this meta's version carries a page list and inline free-list words.
+    var hasPageList: Bool { version >= Meta.pageListVersion }
 
-    /// Writes this meta's record into the first ``length`` bytes of `page` (the caller writes
-    /// only those: the rest of a meta page is zero from the file's creation).
+    /// The most free-list words a meta page of `pageSize` bytes takes inline: a quarter of
+    /// the page after the record, at most a chain page's working words (124 words with 4 KiB
+    /// pages), so the page list keeps room beside them.
+    static func inlineCapacity(pageSize: Int) -> Int { min(FreeList.frozenPageWords, (pageSize - listOffset) / 8 / 4) }
+
+    /// How many page-list entries a commit lists in a meta page of `pageSize` bytes: what the
+    /// page holds beside the record and the largest inline free list (186 with 4 KiB pages).
+    static func listCapacity(pageSize: Int) -> Int { (pageSize - listOffset - 8 * inlineCapacity(pageSize: pageSize)) / listEntrySize }
+
+    /// Bytes of the meta page this meta occupies when it lists `runs` runs: the record, the
+    /// list and the inline free-list words (what the writer writes).
+    func encodedLength(listing runs: Int) -> Int { Meta.listOffset + runs * Meta.listEntrySize + 8 * freeListWordCount }
+
+    /// Writes this meta's record into the first ``length`` bytes of `page`, then its list and
+    /// inline free-list words (the caller writes only ``encodedLength(listing:)`` bytes: the
+    /// rest of a meta page is never read).
     ///
     /// Every byte of the record is stored, the reserved fields as zeros, so nothing is zeroed
     /// first (zeroing the whole record was a fifth of this function's cost per commit).
     ///
-    /// With `list`, a version-3 meta lists those runs: they are written at ``Meta/listOffset``
-    /// (`page` must hold them) and their checksum goes into the record. Without, the record
-    /// lists nothing, whatever ``listedRuns`` a meta it was derived from had. `confirmation`
-    /// marks the record as a copy of the other slot's commit (``Meta/Decoded/confirmation(_:)``).
-    func encode(into page: Page, listing list: PageList? = nil, confirmation: Bool = false) {
+    /// With `list`, a meta lists those runs: they are written at ``Meta/listOffset`` (`page`
+    /// must hold them) and their checksum goes into the record. Without, the record lists
+    /// nothing, whatever ``listedRuns`` a meta it was derived from had. The inline free-list
+    /// words (``freeListWordCount`` of them) follow the list, or the record, under the same
+    /// checksum. `confirmation` marks the record as a copy of the other slot's commit
+    /// (``Meta/Decoded/confirmation(_:)``).
+    func encode(into page: Page, listing list: PageList? = nil, words freeListWords: [UInt64] = [], confirmation: Bool = false) {
         precondition(page.size >= Meta.length, "meta page shorter than its record")
         page.setU32(44, confirmation ? Meta.confirmationFlag : 0)
-        page.setU32(100, 0)
-        if let list, version == Meta.pageListVersion, list.count > 0 {
-            precondition(page.size >= Meta.listOffset + list.count * Meta.listEntrySize, "meta page shorter than its list")
-            list.write(into: page)
-            page.setU32(120, UInt32(list.count))
-            page.setU32(124, page.crc32c(Meta.listOffset, list.count * Meta.listEntrySize))
+        let runs = hasPageList ? list?.count ?? 0 : 0
+        let words = freeListWords.count
+        precondition(words == freeListWordCount, "the meta counts \(freeListWordCount) free-list words, \(words) given")
+        precondition(words == 0 || hasPageList, "a version-\(version) meta holds no free-list words")
+        page.setU32(100, UInt32(words))
+        page.setU32(120, UInt32(runs))
+        if runs + words > 0 {
+            precondition(page.size >= encodedLength(listing: runs), "meta page shorter than its list and words")
+            if runs > 0 { list!.write(into: page) }
+            let wordsOffset = Meta.listOffset + runs * Meta.listEntrySize
+            #if _endian(little)
+            freeListWords.withUnsafeBytes { page.write($0, at: wordsOffset) }
+            #else
+            for (index, word) in freeListWords.enumerated() { page.setU64(wordsOffset + 8 * index, word) }
+            #endif
+            page.setU32(124, page.crc32c(Meta.listOffset, runs * Meta.listEntrySize + 8 * words))
         } else {
-            page.setU64(120, 0)
+            page.setU32(124, 0)
         }
         page.setU64(8, Meta.magic)
         page.setU32(16, version)
@@ -152,6 +192,13 @@ struct Meta: Equatable, Sendable {
         case incompatible(String)
     }
 
+    /// The inline free-list words of `meta`, which ``decode(_:slot:)`` found in `page` (it has
+    /// checked that they fit and match the list checksum).
+    static func freeListWords(in page: Page, of meta: Meta) -> [UInt64] {
+        let offset = listOffset + meta.listedRuns * listEntrySize
+        return (0..<meta.freeListWordCount).map { page.u64(offset + 8 * $0) }
+    }
+
     /// Decodes the meta in `page` (slot `slot`, 0 or 1), checking every field.
     static func decode(_ page: Page, slot: UInt64) -> Decoded {
         guard page.size >= Meta.length else { return .damaged("meta page shorter than \(Meta.length) bytes") }
@@ -162,17 +209,23 @@ struct Meta: Equatable, Sendable {
         let pageChecksum: PageChecksum
         switch version {
         case Meta.xxh64Version: pageChecksum = .xxh64
-        case Meta.crc32cVersion, Meta.pageListVersion: pageChecksum = .crc32c
+        case Meta.crc32cVersion, Meta.pageListVersion, Meta.inlineFreeListVersion: pageChecksum = .crc32c
         default:
-            return .incompatible("format version \(version), this build reads versions \(Meta.xxh64Version) to \(Meta.pageListVersion)")
+            return .incompatible("format version \(version), this build reads versions \(Meta.xxh64Version) to \(Meta.inlineFreeListVersion)")
         }
         var listedRuns = 0
-        if version == Meta.pageListVersion {
+        var words = 0
+        if version >= Meta.pageListVersion {
             listedRuns = Int(page.u32(120))
-            guard listedRuns <= Meta.listCapacity(pageSize: page.size) else {
-                return .damaged("page list of \(listedRuns) entries does not fit a meta page")
+            words = Int(page.u32(100))
+            if version == Meta.pageListVersion, words != 0 {
+                return .damaged("reserved bytes 100..<104 are not zero in a version-\(version) meta")
             }
-            if listedRuns > 0, page.crc32c(Meta.listOffset, listedRuns * Meta.listEntrySize) != page.u32(124) {
+            // Counted in 64-bit arithmetic: damaged counts must not overflow the bound.
+            guard Meta.listOffset + listedRuns * Meta.listEntrySize + 8 * words <= page.size else {
+                return .damaged("page list of \(listedRuns) entries and \(words) free-list words do not fit a meta page")
+            }
+            if listedRuns + words > 0, page.crc32c(Meta.listOffset, listedRuns * Meta.listEntrySize + 8 * words) != page.u32(124) {
                 return .damaged("page list checksum mismatch (torn or damaged write)")
             }
         } else if page.u64(120) != 0 {
@@ -187,7 +240,8 @@ struct Meta: Equatable, Sendable {
             main: TreeRoot(root: page.u64(32), depth: depth, entries: page.u64(48)),
             catalog: TreeRoot(root: page.u64(56), depth: Int(page.u32(96)), entries: page.u64(104)),
             oldestSnapshot: page.u64(112), freeListRoot: page.u64(64), pageCount: page.u64(72),
-            maxSize: page.u64(80), commitTime: page.u64(88), pageChecksum: pageChecksum, listedRuns: listedRuns)
+            maxSize: page.u64(80), commitTime: page.u64(88), pageChecksum: pageChecksum, listedRuns: listedRuns,
+            freeListWordCount: words)
         if meta.pageCount < PageLayout.firstDataPage { return .damaged("page count \(meta.pageCount) is below 2") }
         if meta.main.root != 0, meta.main.root < PageLayout.firstDataPage || meta.main.root >= meta.pageCount {
             return .damaged("main root \(meta.main.root) outside pages 2..<\(meta.pageCount)")

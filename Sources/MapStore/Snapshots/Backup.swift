@@ -63,7 +63,7 @@ extension Database {
     @discardableResult
     public func backup(to output: OutputFile, compact: Bool = false, compression: BackupCompression = .none,
                        progress: ((Int, Int) -> Void)? = nil) throws -> BackupReport {
-        try read { txn in try backup(of: txn, to: output, compact: compact, compression: compression, progress: progress) }
+        try readWithFreeList { txn in try backup(of: txn, to: output, compact: compact, compression: compression, progress: progress) }
     }
 
     /// The backup of ``backup(to:compact:compression:progress:)-(OutputFile,_,_,_)`` taken of
@@ -80,6 +80,7 @@ extension Database {
         }
         do {
             let base = txn.base
+            let inline = try txn.freeListWords()
             let pageSize = environment.pageSize
             let bytes = Int(base.pageCount) * pageSize
             environment.mapping.advise(.sequential, bytes: bytes)
@@ -100,6 +101,7 @@ extension Database {
                 meta.catalog = TreeRoot()
                 meta.oldestSnapshot = 0
                 meta.freeListRoot = 0
+                meta.freeListWordCount = 0
                 meta.pageCount = plan.pageCount
             }
             let sink = try BackupSink(output: output, compression: compression)
@@ -107,8 +109,9 @@ extension Database {
             try withUnsafeTemporaryAllocation(byteCount: 2 * pageSize, alignment: pageSize) { (metas) throws(MapStoreError) in
                 metas.initializeMemory(as: UInt8.self, repeating: 0)
                 let slot = Int(meta.txnID % 2)
-                meta.encode(into: Page(metas.baseAddress! + slot * pageSize, size: pageSize))
-                if meta.txnID == 0 { meta.encode(into: Page(metas.baseAddress! + pageSize, size: pageSize)) }
+                let words = plan == nil ? inline : []
+                meta.encode(into: Page(metas.baseAddress! + slot * pageSize, size: pageSize), words: words)
+                if meta.txnID == 0 { meta.encode(into: Page(metas.baseAddress! + pageSize, size: pageSize), words: words) }
                 try sink.write(UnsafeRawBufferPointer(metas))
             }
             progress?(2, total)

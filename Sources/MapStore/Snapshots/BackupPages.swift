@@ -40,7 +40,7 @@ struct BackupPages {
                 try mark(ReachablePages.collect(record.main, source: source, withTables: true), source: source)
             }
         }
-        for page in try FreeListChain.load(from: base.freeListRoot, source: source, pageCount: base.pageCount).chain {
+        for page in try FreeListChain.chainPages(of: base, source: source) {
             roles[Int(page)] = .chain
         }
     }

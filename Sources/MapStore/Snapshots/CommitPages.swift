@@ -82,14 +82,16 @@ extension ReadTransaction {
     }
 
     /// This commit's meta page as a plain copy of it carries it (no page list, no
-    /// confirmation flag): written into slot `transactionID % 2` of a file holding its pages,
-    /// it makes that file open at this commit.
-    package func metaPageBytes() -> [UInt8] {
+    /// confirmation flag, its inline free list): written into slot `transactionID % 2` of a
+    /// file holding its pages, it makes that file open at this commit. Throws as
+    /// ``freeListWords()`` does.
+    package func metaPageBytes() throws(MapStoreError) -> [UInt8] {
         let pageSize = pages.pageSize
+        let words = try freeListWords()
         return [UInt8](unsafeUninitializedCapacity: pageSize) { buffer, count in
             let raw = UnsafeMutableRawPointer(buffer.baseAddress!)
             raw.initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
-            base.encode(into: Page(raw, size: pageSize))
+            base.encode(into: Page(raw, size: pageSize), words: words)
             count = pageSize
         }
     }

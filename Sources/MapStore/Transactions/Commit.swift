@@ -52,8 +52,12 @@ extension WriteTransaction {
         } else {
             writer.pageList.remove(freed: pages.freedNow, chain, by: pages.txnID)
         }
-        let freeListRoot = try FreeListChain.save(pages, chain: &chain, freezing: catalog.tree.isEmpty)
-        let meta = nextMeta(freeListRoot: freeListRoot)
+        // A version-1 file (XXH64 pages) stays version 1: no words inline in its meta.
+        let inline = base.pageChecksum != .xxh64 && environment.options.inlineFreeList
+        let inlineCapacity = inline ? Meta.inlineCapacity(pageSize: pages.pageSize) : 0
+        let freeListRoot = try FreeListChain.save(pages, chain: &chain, freezing: catalog.tree.isEmpty, inlineCapacity: inlineCapacity,
+                                                  words: &writer.nextFreeListWords)
+        let meta = nextMeta(freeListRoot: freeListRoot, freeListWords: writer.nextFreeListWords.count)
         pages.seal()
         // Growing the file writes nothing: a full disk here aborts the transaction and leaves
         // the handle usable (delete something and try again), like LMDB's MDB_MAP_FULL.
@@ -76,15 +80,17 @@ extension WriteTransaction {
         writer.unsyncedMeta = meta
         written.add(meta, started: started, bytes: (pages.dirtyPageCount + (pages.secureDelete ? pages.erasing.count : 0) + 1) * pages.pageSize,
                     inPlace: inPlace, tracer: pages.tracer)
+        swap(&writer.freeListWords, &writer.nextFreeListWords)
         return true
     }
 
-    private func nextMeta(freeListRoot: UInt64) -> Meta {
+    private func nextMeta(freeListRoot: UInt64, freeListWords: Int) -> Meta {
         var meta = base
         meta.txnID = pages.txnID
         meta.listedRuns = 0  // the base's list is the base's (makeDurable sets this one's)
         meta.main = main
         meta.freeListRoot = freeListRoot
+        meta.freeListWordCount = freeListWords
         catalog.apply(to: &meta)
         meta.pageCount = pages.pageCount
         var now = timespec()
@@ -235,7 +241,7 @@ extension Writer {
                     noteSynced(published)  // the sync covered every meta written before it
                 }
                 do throws(MapStoreError) {
-                    try environment.writeMeta(meta, tracer: written.tracer)
+                    try environment.writeMeta(meta, words: freeListWords, tracer: written.tracer)
                     if durability == .full || durability == .lazy { try environment.syncMeta(tracer: written.tracer) }
                 } catch {
                     // As after a failed one-sync commit: no later open may adopt this meta.
@@ -259,7 +265,7 @@ extension Writer {
             lazyCommits = nil
         }
         environment.publish(meta)
-        if oneSync { writeConfirmation(of: meta, tracer: written.tracer) }
+        if oneSync { writeConfirmation(of: meta, words: freeListWords, tracer: written.tracer) }
         let observer = environment.observer
         guard observer.isRecording else { return }
         let now = monotonicNanoseconds()
@@ -283,8 +289,8 @@ extension Writer {
         let slot = Int(meta.txnID % 2)
         do throws(MapStoreError) {
             let list = pageList
-            try environment.writeMetaRecord(slot: slot, bytes: Meta.listOffset + list.count * Meta.listEntrySize, tracer: tracer) {
-                meta.encode(into: $0, listing: list)
+            try environment.writeMetaRecord(slot: slot, bytes: meta.encodedLength(listing: list.count), tracer: tracer) {
+                meta.encode(into: $0, listing: list, words: freeListWords)
             }
             guard sync else { return }
             if mode == .writeMap {
@@ -306,11 +312,11 @@ extension Writer {
     /// After a one-sync commit: its meta's record, marked as a confirmation, into the other
     /// slot (the one the next commit writes). No sync: on disk or not, it only ever tells the
     /// truth. The commit is durable whatever happens here; a failed write poisons the handle.
-    private func writeConfirmation(of meta: Meta, tracer: (any AccessTracer)?) {
+    private func writeConfirmation(of meta: Meta, words: [UInt64], tracer: (any AccessTracer)?) {
         let slot = 1 - Int(meta.txnID % 2)
         let environment = self.environment
         do throws(MapStoreError) {
-            try environment.writeMetaRecord(slot: slot, bytes: Meta.length, tracer: tracer) { meta.encode(into: $0, confirmation: true) }
+            try environment.writeMetaRecord(slot: slot, bytes: meta.encodedLength(listing: 0), tracer: tracer) { meta.encode(into: $0, words: words, confirmation: true) }
         } catch {
             environment.poison(error)
         }
@@ -345,17 +351,17 @@ extension Environment {
 
     /// Step 5: the meta goes to slot `txnID % 2`, the one the last durable commit did not use.
     ///
-    /// Only its 128-byte record is written: the rest of a meta page is zero from the file's
-    /// creation and never changes, and zeroing and writing a whole page was a tenth of the
-    /// cost of a small commit.
-    fileprivate func writeMeta(_ meta: Meta, tracer: (any AccessTracer)?) throws(MapStoreError) {
+    /// Only its 128-byte record and its inline free-list words are written: the rest of a meta
+    /// page is never read, and zeroing and writing a whole page was a tenth of the cost of a
+    /// small commit.
+    fileprivate func writeMeta(_ meta: Meta, words: [UInt64], tracer: (any AccessTracer)?) throws(MapStoreError) {
         let slot = Int(meta.txnID % 2)
         if mode == .privateCopyOnWrite {
             tracer?.pagesWritten(UInt64(slot), count: 1)
-            meta.encode(into: Page(mapping.base + slot * pageSize, size: Meta.length))
+            meta.encode(into: Page(mapping.base + slot * pageSize, size: meta.encodedLength(listing: 0)), words: words)
             return
         }
-        try writeMetaRecord(slot: slot, bytes: Meta.length, tracer: tracer) { meta.encode(into: $0) }
+        try writeMetaRecord(slot: slot, bytes: meta.encodedLength(listing: 0), tracer: tracer) { meta.encode(into: $0, words: words) }
     }
 
     /// Step 6.

@@ -341,6 +341,33 @@ final class Environment: @unchecked Sendable {
         return (best.meta, best.slot, confirmed, previous)
     }
 
+    /// The inline free-list words of commit `meta` (format version 4, ``Meta/freeListWordCount``),
+    /// copied from its meta page in the map: from its own slot, or, for a meta an open took
+    /// from a confirmation copy, the other one. Nil when neither slot holds that commit any
+    /// more: two commits were made since (a reader asks early, ``ReadTransaction/freeListWords()``).
+    ///
+    /// The page is copied before it is decoded, so a writer overwriting it meanwhile leaves a
+    /// copy that fails its checksums, never words of another commit.
+    func freeListWords(of meta: Meta) -> [UInt64]? {
+        guard meta.freeListWordCount > 0 else { return [] }
+        options.shadow?.pagesRead(0, count: 2)
+        return withUnsafeTemporaryAllocation(byteCount: pageSize, alignment: 8) { buffer -> [UInt64]? in
+            let copy = Page(buffer.baseAddress!, size: pageSize)
+            for slot in [meta.txnID % 2, 1 - meta.txnID % 2] {
+                buffer.baseAddress!.copyMemory(from: mapping.base + Int(slot) * pageSize, byteCount: pageSize)
+                switch Meta.decode(copy, slot: slot) {
+                case let .valid(found), let .confirmation(found):
+                    if found.txnID == meta.txnID, found.freeListWordCount == meta.freeListWordCount, found.freeListRoot == meta.freeListRoot {
+                        return Meta.freeListWords(in: copy, of: found)
+                    }
+                default:
+                    continue
+                }
+            }
+            return nil
+        }
+    }
+
     /// The newest commit in the map at or below `limit` (another process may have committed
     /// since `known`). A meta being written right now fails its checksum and the older one is
     /// used: a reader never sees a half-written commit. Readers that share the reader table pass

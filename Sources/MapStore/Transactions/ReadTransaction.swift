@@ -24,6 +24,9 @@ public class ReadTransaction {
     @usableFromInline @exclusivity(unchecked) var isActive = true
     /// Bumped by every change, so a scan in a write transaction knows to re-seek.
     @usableFromInline @exclusivity(unchecked) var generation: UInt64 = 0
+    /// ``freeListWords()`` once read (nil until then, and again when a write transaction is
+    /// set up on a new base).
+    @exclusivity(unchecked) var inlineFreeList: [UInt64]?
 
     init(environment: Environment, base: Meta, pages: TransactionPages) {
         self.environment = environment
@@ -37,6 +40,21 @@ public class ReadTransaction {
 
     /// The largest key this database accepts, in bytes (998 with 4 KiB pages).
     public final var maxKeySize: Int { environment.limits.maxKeySize }
+
+    /// The free list's words inline in this commit's meta page (format version 4; empty for
+    /// older versions and when the working part is in chain pages), read from the map the
+    /// first time and kept. Whatever needs this commit's free list asks at the start: its meta
+    /// page is overwritten two commits later, and after that this throws
+    /// ``MapStoreError/locked(reason:)`` (``Database/check()``, ``Database/stat()`` and backups
+    /// then start again on a new transaction).
+    package final func freeListWords() throws(MapStoreError) -> [UInt64] {
+        if let inlineFreeList { return inlineFreeList }
+        guard let words = environment.freeListWords(of: base) else {
+            throw MapStoreError.locked(reason: "commit \(base.txnID) was overwritten in its meta page, which holds its free list, before the list was read; read again")
+        }
+        inlineFreeList = words
+        return words
+    }
 
     // MARK: Checks
 

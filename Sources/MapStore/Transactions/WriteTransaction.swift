@@ -45,6 +45,7 @@ public final class WriteTransaction: ReadTransaction {
         swap(&treeWriter.path, &writer.sparePath)
         self.base = base
         main = base.main
+        if inlineFreeList != nil { inlineFreeList = nil }
         if !tables.isEmpty { tables.removeAll() }
         if !changedTables.isEmpty { changedTables.removeAll() }
         self.oldChain = oldChain

@@ -46,6 +46,12 @@ final class Writer: @unchecked Sendable {
     /// its commit zeroes those it did not reuse (``TransactionPages/erasing``). Nil when it
     /// is off; its buffer is kept.
     @exclusivity(unchecked) var releasedPages: [UInt64]?
+    /// The inline free-list words of the newest commit written (the one the next meta written
+    /// is: ``Meta/freeListWordCount``), and the buffer the next commit fills: it takes this
+    /// one's place once its pages are written, so a commit that fails before leaves them.
+    /// Swapped, never copied: no allocation per commit.
+    @exclusivity(unchecked) var freeListWords: [UInt64] = []
+    @exclusivity(unchecked) var nextFreeListWords: [UInt64] = []
     /// The free list as of `txn`, and the pages of its chain, kept between commits.
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
     /// The newest commit whose pages are written but which is not durable yet (between the
@@ -178,7 +184,7 @@ final class Writer: @unchecked Sendable {
         if let cached {
             (freeList, chain) = (cached.list, cached.chain)
         } else {
-            (freeList, chain) = try FreeListChain.loadForWriting(from: meta.freeListRoot, source: reader!, pageCount: meta.pageCount)
+            (freeList, chain) = try FreeListChain.loadForWriting(of: meta, inline: try inlineFreeList(of: meta), source: reader!)
         }
         // secureDelete: note every page released from here on, for the commit to zero those it
         // does not reuse. Released means free under the horizon: no reader sees it and no
@@ -208,6 +214,17 @@ final class Writer: @unchecked Sendable {
         // out, so their pages are zeroed by this commit (their chain pages go with the old chain).
         if releasedPages != nil, !freeList.frozen.isEmpty { chain += freeList.thawForErasing(noting: &releasedPages) }
         return (freeList, chain)
+    }
+
+    /// The inline free-list words of `meta`, the newest commit. One whose meta is not written
+    /// yet (a group's, ``unsyncedMeta``) has them here; otherwise they are in its meta page,
+    /// which under the writer lock no commit can overwrite, unless it was damaged since.
+    private func inlineFreeList(of meta: Meta) throws(MapStoreError) -> [UInt64] {
+        if let unsyncedMeta, unsyncedMeta.txnID == meta.txnID { return freeListWords }
+        guard let words = environment.freeListWords(of: meta) else {
+            throw MapStoreError.corrupted(page: meta.txnID % 2, reason: "the meta page of commit \(meta.txnID) no longer holds its free list")
+        }
+        return words
     }
 
     /// Ends `transaction` (``WriteTransaction/end()``) and keeps it in `handle`, for the
