@@ -31,11 +31,26 @@ import Testing
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
+    /// A database made with `durability` whose newest commit's inline words were then damaged
+    /// in its own meta slot; returns that commit's id and word count.
+    static func damagedNewest(_ path: String, durability: Durability) throws -> (txn: UInt64, words: Int) {
+        try makeDatabase(path, durability: durability)
+        let (txn, words) = try newest(path)
+        #expect(words > 0)
+        try damageWords(path, slot: Int(txn % 2))
+        return (txn, words)
+    }
+
+    /// ``makeDatabase(_:durability:)`` with `.none` in `dir`, opened.
+    static func openedDatabase(in dir: TemporaryDirectory) throws -> Database {
+        let path = dir.file()
+        try makeDatabase(path, durability: .none)
+        return try Database(path: path, options: .testing())
+    }
+
     @Test func smallCommitsWriteTheirFreeListInline() throws {
         let dir = TemporaryDirectory()
-        let path = dir.file()
-        try Self.makeDatabase(path, durability: .none)
-        let db = try Database(path: path, options: .testing())
+        let db = try Self.openedDatabase(in: dir)
         try db.read { txn in
             #expect(txn.base.freeListWordCount > 0)
             let words = try txn.freeListWords()
@@ -50,10 +65,7 @@ import Testing
     @Test func tornInlineWordsFailTheirMetaAndOpenFallsBack() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
-        try Self.makeDatabase(path, durability: .none)
-        let (txn, words) = try Self.newest(path)
-        #expect(words > 0)
-        try Self.damageWords(path, slot: Int(txn % 2))
+        let (txn, _) = try Self.damagedNewest(path, durability: .none)
         let db = try Database(path: path, options: .testing())
         #expect(try db.read { $0.transactionID } == txn - 1, "the damaged meta is passed over")
         #expect(try db.read { try $0.get("key234") } == Array("changed 18".utf8))
@@ -68,10 +80,7 @@ import Testing
     @Test func aConfirmationCopyCarriesTheInlineFreeList() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
-        try Self.makeDatabase(path, durability: .full)
-        let (txn, words) = try Self.newest(path)
-        #expect(words > 0)
-        try Self.damageWords(path, slot: Int(txn % 2))
+        let (txn, words) = try Self.damagedNewest(path, durability: .full)
         let db = try Database(path: path, options: .testing(durability: .full))
         #expect(try db.read { $0.transactionID } == txn, "the confirmation copy stands for the commit")
         #expect(try db.read { try $0.freeListWords().count } == words)
@@ -85,9 +94,7 @@ import Testing
     /// told so, while `check` and `stat` start again by themselves.
     @Test func aReaderReadsTheWordsBeforeTheirMetaPageIsOverwritten() throws {
         let dir = TemporaryDirectory()
-        let path = dir.file()
-        try Self.makeDatabase(path, durability: .none)
-        let db = try Database(path: path, options: .testing())
+        let db = try Self.openedDatabase(in: dir)
         try db.read { early in
             let words = try early.freeListWords()
             try db.read { late in
