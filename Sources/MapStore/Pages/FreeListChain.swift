@@ -85,11 +85,11 @@ enum FreeListChain {
     /// the first frozen page: a commit then writes no free-list page at all. Otherwise `words`
     /// is left empty. (Its buffer is kept.)
     static func save<Pages: FreeListPages>(_ pages: Pages, chain: inout [UInt64], freezing: Bool, inlineCapacity: Int,
-                                           words: inout [UInt64]) throws(MapStoreError) -> UInt64 {
+                                           words: inout InlineWords) throws(MapStoreError) -> UInt64 {
         for number in chain { pages.free(number, count: 1) }
         chain.empty()
-        words.removeAll(keepingCapacity: true)
-        if inlineCapacity > 0, inlineWords(pages, capacity: inlineCapacity, into: &words) {
+        words.removeAll()
+        if inlineCapacity > 0, inlineWords(pages, capacity: min(inlineCapacity, words.capacity), into: &words) {
             if !pages.freedNow.isEmpty { pages.freeList.pending.append((pages.txnID, pages.freedNow)) }
             pages.freedNow = []
             return pages.freeList.frozen.last?.number ?? 0
@@ -156,25 +156,16 @@ enum FreeListChain {
 
     /// Writes the working part with `freedNow` into the empty `words`, in the chain's record
     /// format; false (and nothing written) when it takes more than `capacity` words.
-    private static func inlineWords<Pages: FreeListPages>(_ pages: Pages, capacity: Int, into words: inout [UInt64]) -> Bool {
+    private static func inlineWords<Pages: FreeListPages>(_ pages: Pages, capacity: Int, into words: inout InlineWords) -> Bool {
         let reusable = pages.freeList.reusable
         let freedNow = pages.freedNow
         var count = (reusable.isEmpty ? 0 : 2 + reusable.count) + (freedNow.isEmpty ? 0 : 2 + freedNow.count)
         for record in pages.freeList.pending where !record.pages.isEmpty { count += 2 + record.pages.count }
         guard count <= capacity else { return false }
-        words.reserveCapacity(count)
-        addRecord(0, reusable, to: &words)
-        for record in pages.freeList.pending { addRecord(record.txn, record.pages, to: &words) }
-        addRecord(pages.txnID, freedNow, to: &words)
+        words.appendRecord(0, reusable)
+        for record in pages.freeList.pending { words.appendRecord(record.txn, record.pages) }
+        words.appendRecord(pages.txnID, freedNow)
         return true
-    }
-
-    @inline(__always)
-    private static func addRecord(_ tag: UInt64, _ numbers: [UInt64], to words: inout [UInt64]) {
-        guard !numbers.isEmpty else { return }
-        words.append(tag)
-        words.append(UInt64(numbers.count))
-        words.append(contentsOf: numbers)
     }
 
     /// The records of a chain page this commit wrote (whole records, as laid out).
@@ -254,6 +245,39 @@ enum FreeListChain {
             guard laid >= 0 else { return }
             pages.ownedPage(chain[place(laid)]).setU16(PageLayout.countOffset, (offset - PageLayout.headerSize) / 8)
         }
+    }
+}
+
+/// A commit's inline free-list words (``Meta/freeListWordCount``) in memory of their own,
+/// allocated once for a writer's life: no array to retain, clear or grow per commit. Plain
+/// data: whoever made one frees it (``deallocate()``).
+struct InlineWords {
+    let base: UnsafeMutablePointer<UInt64>
+    let capacity: Int
+    private(set) var count = 0
+
+    /// Room for the most words a meta page of any size takes (``Meta/inlineCapacity(pageSize:)``).
+    static func allocate() -> InlineWords {
+        let capacity = FreeList.frozenPageWords
+        return InlineWords(base: .allocate(capacity: capacity), capacity: capacity)
+    }
+
+    func deallocate() { base.deallocate() }
+
+    var words: UnsafeBufferPointer<UInt64> { UnsafeBufferPointer(start: base, count: count) }
+
+    mutating func removeAll() { count = 0 }
+
+    /// Appends the record `tag n numbers...` (nothing for no numbers); the caller has counted
+    /// that it fits.
+    @inline(__always)
+    mutating func appendRecord(_ tag: UInt64, _ numbers: [UInt64]) {
+        guard !numbers.isEmpty else { return }
+        precondition(count + 2 + numbers.count <= capacity, "inline free-list words overflow")
+        base[count] = tag
+        base[count + 1] = UInt64(numbers.count)
+        numbers.withUnsafeBufferPointer { (base + count + 2).update(from: $0.baseAddress!, count: $0.count) }
+        count += 2 + numbers.count
     }
 }
 

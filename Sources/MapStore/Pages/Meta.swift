@@ -137,7 +137,14 @@ struct Meta: Equatable, Sendable {
     /// words (``freeListWordCount`` of them) follow the list, or the record, under the same
     /// checksum. `confirmation` marks the record as a copy of the other slot's commit
     /// (``Meta/Decoded/confirmation(_:)``).
-    func encode(into page: Page, listing list: PageList? = nil, words freeListWords: [UInt64] = [], confirmation: Bool = false) {
+    func encode(into page: Page, listing list: PageList? = nil, words freeListWords: [UInt64], confirmation: Bool = false) {
+        freeListWords.withUnsafeBufferPointer { encode(into: page, listing: list, words: $0, confirmation: confirmation) }
+    }
+
+    /// ``encode(into:listing:words:confirmation:)`` with the words in a buffer (the writer's,
+    /// ``InlineWords``), or none.
+    func encode(into page: Page, listing list: PageList? = nil, words freeListWords: UnsafeBufferPointer<UInt64> = UnsafeBufferPointer(start: nil, count: 0),
+                confirmation: Bool = false) {
         precondition(page.size >= Meta.length, "meta page shorter than its record")
         page.setU32(44, confirmation ? Meta.confirmationFlag : 0)
         let runs = hasPageList ? list?.count ?? 0 : 0
@@ -151,7 +158,7 @@ struct Meta: Equatable, Sendable {
             if runs > 0 { list!.write(into: page) }
             let wordsOffset = Meta.listOffset + runs * Meta.listEntrySize
             #if _endian(little)
-            freeListWords.withUnsafeBytes { page.write($0, at: wordsOffset) }
+            page.write(UnsafeRawBufferPointer(freeListWords), at: wordsOffset)
             #else
             for (index, word) in freeListWords.enumerated() { page.setU64(wordsOffset + 8 * index, word) }
             #endif

@@ -49,9 +49,9 @@ final class Writer: @unchecked Sendable {
     /// The inline free-list words of the newest commit written (the one the next meta written
     /// is: ``Meta/freeListWordCount``), and the buffer the next commit fills: it takes this
     /// one's place once its pages are written, so a commit that fails before leaves them.
-    /// Swapped, never copied: no allocation per commit.
-    @exclusivity(unchecked) var freeListWords: [UInt64] = []
-    @exclusivity(unchecked) var nextFreeListWords: [UInt64] = []
+    /// Swapped, never copied: no allocation per commit. (Freed by `deinit`.)
+    @exclusivity(unchecked) var freeListWords = InlineWords.allocate()
+    @exclusivity(unchecked) var nextFreeListWords = InlineWords.allocate()
     /// The free list as of `txn`, and the pages of its chain, kept between commits.
     @exclusivity(unchecked) var freeListCache: (txn: UInt64, list: FreeList, chain: [UInt64])?
     /// The newest commit whose pages are written but which is not durable yet (between the
@@ -93,6 +93,8 @@ final class Writer: @unchecked Sendable {
 
     deinit {
         scratch.deallocate()
+        freeListWords.deallocate()
+        nextFreeListWords.deallocate()
     }
 
     // MARK: Beginning and ending transactions
@@ -220,7 +222,7 @@ final class Writer: @unchecked Sendable {
     /// yet (a group's, ``unsyncedMeta``) has them here; otherwise they are in its meta page,
     /// which under the writer lock no commit can overwrite, unless it was damaged since.
     private func inlineFreeList(of meta: Meta) throws(MapStoreError) -> [UInt64] {
-        if let unsyncedMeta, unsyncedMeta.txnID == meta.txnID { return freeListWords }
+        if let unsyncedMeta, unsyncedMeta.txnID == meta.txnID { return Array(freeListWords.words) }
         guard let words = environment.freeListWords(of: meta) else {
             throw MapStoreError.corrupted(page: meta.txnID % 2, reason: "the meta page of commit \(meta.txnID) no longer holds its free list")
         }
