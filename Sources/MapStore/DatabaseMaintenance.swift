@@ -55,8 +55,11 @@ extension Database {
 
     /// Runs `body` in a read transaction that has read its commit's inline free list first
     /// (``ReadTransaction/freeListWords()``), starting again on a new transaction in the rare
-    /// case that two commits overwrote that meta page before it was read.
-    func readWithFreeList<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
+    /// case that two commits overwrote that meta page before it was read. Whatever needs a
+    /// commit's free list reads through this (`check`, `stat`, backups, replication): a writer
+    /// in another process that commits without pause can overwrite a meta page within the
+    /// time it takes to create a file, so asking any later than at once fails again and again.
+    package func readWithFreeList<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
         var attempts = 0
         while true {
             attempts += 1

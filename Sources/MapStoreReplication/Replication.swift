@@ -261,7 +261,7 @@ public struct Replicator: Sendable {
         if let newestBase = bases.last {
             at = max(newestBase.txn, commits.last?.txn ?? 0)
         } else {
-            let (txn, bytes) = try await database.read { txn in (txn.transactionID, try Self.baseCopy(of: txn, in: database)) }
+            let (txn, bytes) = try database.readWithFreeList { txn in (txn.transactionID, try Self.baseCopy(of: txn, in: database)) }
             try await client.put(bucket: location.bucket, key: location.baseKey(txn), bytes: bytes)
             metrics.baseObjects.increment()
             metrics.bytes.increment(by: bytes.count)
@@ -278,11 +278,10 @@ public struct Replicator: Sendable {
         let chainBytes = commits.filter { $0.txn > newestBase.txn }.reduce(0) { $0 + $1.size }
         let ratio = policy.baseRatio
         let readAt = ContinuousClock.now
-        let shipped: (object: (txn: UInt64, pages: Int, bytes: [UInt8]), base: [UInt8]?)? = try await database.read { txn in
+        // Through readWithFreeList: the commit's meta page, with its inline free list, is
+        // overwritten two commits on, so it is read before anything else.
+        let shipped: (object: (txn: UInt64, pages: Int, bytes: [UInt8]), base: [UInt8]?)? = try database.readWithFreeList { txn in
             guard txn.transactionID != since else { return nil }
-            // The commit's meta page, with its inline free list, is overwritten two commits on:
-            // read it before walking the pages.
-            _ = try txn.freeListWords()
             guard txn.transactionID > since else {
                 throw ReplicationError.databaseIsBehindReplica(database: txn.transactionID, replica: since, location: location.description)
             }
