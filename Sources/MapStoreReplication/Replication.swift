@@ -2,6 +2,7 @@ import Crypto
 import CoreMetrics
 import Logging
 import MapStore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -37,12 +38,12 @@ public struct ReplicaLocation: Sendable, Equatable, CustomStringConvertible {
     public var description: String { prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)" }
 
     /// The key of the base copy of transaction `txn`.
-    func baseKey(_ txn: UInt64) -> String { key("base/\(Self.padded(txn)).mapstore.gz") }
+    package func baseKey(_ txn: UInt64) -> String { key("base/\(Self.padded(txn)).mapstore.gz") }
     /// The key of the commit object that brings a replica at transaction `since` to `txn`.
     /// Both are in the name, so the chain can be followed from a listing alone: a replicator
     /// killed mid-upload can have its PUT land after its successor listed the bucket, leaving
     /// an object that nothing builds on (see ``chain(from:through:commits:)``).
-    func commitKey(_ txn: UInt64, since: UInt64) -> String { key("commits/\(Self.padded(txn))-\(Self.padded(since)).gz") }
+    package func commitKey(_ txn: UInt64, since: UInt64) -> String { key("commits/\(Self.padded(txn))-\(Self.padded(since)).gz") }
 
     private func key(_ name: String) -> String { prefix.isEmpty ? name : "\(prefix)/\(name)" }
 
@@ -154,6 +155,12 @@ public enum ReplicationError: Error, Sendable, Equatable, CustomStringConvertibl
     /// backup, a new file). Ship to a new prefix.
     case databaseIsBehindReplica(database: UInt64, replica: UInt64, location: String)
 
+    /// Why an object is damaged (``damagedObject(key:reason:)``), or the whole description.
+    var reason: String {
+        if case let .damagedObject(_, reason) = self { return reason }
+        return description
+    }
+
     /// One line naming the object or the location.
     public var description: String {
         switch self {
@@ -183,6 +190,24 @@ public struct ShipReport: Sendable, Equatable {
     public var bytes: Int
     /// Objects deleted this round because the retention window no longer needs them.
     public var deleted: Int = 0
+    /// Damaged objects found where the round was to build on them (what an upload killed
+    /// mid-way can leave), each deleted before the round shipped from the object before it:
+    /// their keys and why.
+    public var damaged: [DamagedObject] = []
+}
+
+/// An object of a replica that does not decode, as a round found it.
+public struct DamagedObject: Sendable, Equatable {
+    /// Its key.
+    public var key: String
+    /// What is wrong with it ("not a whole gzip stream", ...).
+    public var reason: String
+
+    /// One object and why it is damaged.
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
 }
 
 /// Ships a database's commits to object storage: a base copy (a plain backup, gzip), then,
@@ -206,6 +231,9 @@ public struct Replicator: Sendable {
     public let policy: ReplicationPolicy
     private let logger: Logger?
     private let metrics: ReplicationMetrics
+    /// The objects this replicator shipped or checked, so a round downloads its newest object
+    /// only when someone else stored it (see `removeDamagedNewest(bases:commits:)`).
+    private let known = KnownObjects()
 
     /// A replicator of `database` to `location` through `client`. Events go to `logger`;
     /// metrics (objects and bytes shipped, lag in commits and seconds: docs/observability.md)
@@ -257,12 +285,14 @@ public struct Replicator: Sendable {
         let location = self.location, database = self.database
         var (bases, commits) = location.catalog(try await listingCreatingBucket())
         var report = ShipReport(base: nil, commit: nil, replicaAt: 0, pages: 0, bytes: 0)
+        report.damaged = try await removeDamagedNewest(bases: &bases, commits: &commits)
         var at: UInt64
         if let newestBase = bases.last {
             at = max(newestBase.txn, commits.last?.txn ?? 0)
         } else {
             let (txn, bytes) = try database.readWithFreeList { txn in (txn.transactionID, try Self.baseCopy(of: txn, in: database)) }
             try await client.put(bucket: location.bucket, key: location.baseKey(txn), bytes: bytes)
+            known.remember(location.baseKey(txn), size: bytes.count)
             metrics.baseObjects.increment()
             metrics.bytes.increment(by: bytes.count)
             logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(txn)", "bytes": "\(bytes.count)"])
@@ -291,6 +321,7 @@ public struct Replicator: Sendable {
         }
         if let (object, base) = shipped {
             try await client.put(bucket: location.bucket, key: location.commitKey(object.txn, since: since), bytes: object.bytes)
+            known.remember(location.commitKey(object.txn, since: since), size: object.bytes.count)
             let delay = ContinuousClock.now - readAt
             metrics.commitObjects.increment()
             metrics.bytes.increment(by: object.bytes.count)
@@ -304,6 +335,7 @@ public struct Replicator: Sendable {
             at = object.txn
             if let base {
                 try await client.put(bucket: location.bucket, key: location.baseKey(object.txn), bytes: base)
+                known.remember(location.baseKey(object.txn), size: base.count)
                 metrics.baseObjects.increment()
                 metrics.bytes.increment(by: base.count)
                 logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(object.txn)", "bytes": "\(base.count)",
@@ -327,6 +359,46 @@ public struct Replicator: Sendable {
             }
         }
         return report
+    }
+
+    /// Makes sure the object a round builds on is whole. A replicator killed in the middle of
+    /// an upload can leave a short object behind (some stores keep what part of a body
+    /// arrived), and a round that went on from it would chain every later commit to an object
+    /// no restore can read. So the newest object (a base copy is uploaded after the commit
+    /// object of its transaction, so the newest base when no commit is newer) is downloaded
+    /// and decoded, unless this replicator stored it or checked it before with the size the
+    /// listing shows. A damaged one holds nothing a restore could use: it is deleted, with a
+    /// warning, and the object before it is checked in its place. The round then goes on
+    /// from the last whole object, and its commit object (named after the transaction it
+    /// applies to) takes the damaged one's place in the chain. Returns what it deleted.
+    private func removeDamagedNewest(bases: inout [ReplicaObject], commits: inout [ReplicaObject]) async throws -> [DamagedObject] {
+        var removed: [DamagedObject] = []
+        while let newestBase = bases.last {
+            let isBase = newestBase.txn >= (commits.last?.txn ?? 0)
+            let newest = isBase ? newestBase : commits.last!
+            if known.contains(newest) { break }
+            let bytes = try await client.get(bucket: location.bucket, key: newest.key)
+            let reason: String?
+            if let bytes {
+                if isBase {
+                    reason = Gzip.decompress(bytes) == nil ? "not a whole gzip stream" : nil
+                } else {
+                    do { _ = try CommitObject(decoding: bytes, key: newest.key); reason = nil } catch { reason = error.reason }
+                }
+            } else {
+                reason = "it was listed but is gone"
+            }
+            guard let reason else {
+                known.remember(newest.key, size: newest.size)
+                break
+            }
+            logger?.warning("replica object damaged; deleted, and shipped again from the object before it",
+                            metadata: ["location": "\(location)", "key": "\(newest.key)", "reason": "\(reason)"])
+            if bytes != nil { try await client.delete(bucket: location.bucket, key: newest.key) }
+            if isBase { bases.removeLast() } else { commits.removeLast() }
+            removed.append(DamagedObject(key: newest.key, reason: reason))
+        }
+        return removed
     }
 
     /// The replica's objects; a bucket that does not exist yet is created (a first replica
@@ -358,6 +430,21 @@ public struct Replicator: Sendable {
         var template = Array("/tmp/mapstore-replica-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { return "/tmp" }
         return String(cString: made)
+    }
+}
+
+/// Objects a ``Replicator`` uploaded or downloaded whole, by key, with the size each had.
+final class KnownObjects: Sendable {
+    private let sizes = Mutex<[String: Int]>([:])
+
+    func remember(_ key: String, size: Int) {
+        sizes.withLock { $0[key] = size }
+    }
+
+    /// Whether `object` is one of them with the same size: an upload killed mid-way that
+    /// landed on the same key afterwards shows a different size.
+    func contains(_ object: ReplicaObject) -> Bool {
+        sizes.withLock { $0[object.key] == object.size }
     }
 }
 

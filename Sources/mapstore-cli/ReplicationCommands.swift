@@ -82,6 +82,11 @@ struct ReplicateCommand: ParsableCommand {
                 StopSignal.sleep(seconds: interval)
                 continue
             }
+            for damaged in report.damaged {
+                var errors = Output(fd: STDERR_FILENO, name: "stderr")
+                try? errors.write("mapstore: replicate \(db): \(damaged.key) is damaged: \(damaged.reason); deleted, shipping again from the object before it\n")
+                try? errors.flush()
+            }
             // A first base comes before the commit shipped on it; a new base of the round's
             // commit (the chain outgrew --base-ratio) after it.
             let newBase = report.base != nil && report.base == report.commit

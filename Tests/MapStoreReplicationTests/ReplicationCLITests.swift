@@ -104,6 +104,32 @@ struct ReplicationCLITests {
         return try Database(path: path, options: options).read { $0.transactionID }
     }
 
+    /// A short commit object where a killed upload left it: the next `replicate --once` names
+    /// it on stderr, deletes it, ships from the object before it and exits 0.
+    @Test func replicateNamesAndReplacesAShortObject() async throws {
+        let server = try await SeaweedFS.shared()
+        let dir = TemporaryDirectory()
+        let location = ReplicaLocation(bucket: SeaweedFS.bucketName(), prefix: "shop")
+        let client = server.client()
+        let replicate = ["replicate", "shop.mapstore", "--to", location.description, "--once", "--base-ratio", "1000000"]
+        try #require(CLI.run(["put", "shop.mapstore", "a", "1"], in: dir.path).status == 0)
+        try #require(try Self.mapstore(replicate, endpoint: server.endpoint, in: dir.path).status == 0)
+        try #require(CLI.run(["put", "shop.mapstore", "b", "2"], in: dir.path).status == 0)
+        try #require(try Self.mapstore(replicate, endpoint: server.endpoint, in: dir.path).status == 0)
+        let key = location.commitKey(2, since: 1)
+        let whole = try #require(try await client.get(bucket: location.bucket, key: key))
+        try await client.put(bucket: location.bucket, key: key, bytes: Array(whole.prefix(40)))
+        try #require(CLI.run(["put", "shop.mapstore", "c", "3"], in: dir.path).status == 0)
+
+        let again = try Self.mapstore(replicate, endpoint: server.endpoint, in: dir.path)
+        #expect(again.status == 0, "\(again.err)")
+        #expect(again.err == "mapstore: replicate shop.mapstore: \(key) is damaged: not a whole gzip stream; deleted, shipping again from the object before it\n")
+        #expect(again.lines.last?.hasPrefix("\(location): txn 3, ") == true, "\(again.lines)")
+        let restored = try Self.mapstore(["restore", location.description, "copy.mapstore"], endpoint: server.endpoint, in: dir.path)
+        #expect(restored.lines == ["copy.mapstore: txn 3 from \(location) (base 1, 1 commits)"], "\(restored.err)")
+        #expect(try CLI.run(["scan", "copy.mapstore"], in: dir.path).out == CLI.run(["scan", "shop.mapstore"], in: dir.path).out)
+    }
+
     /// The object store crashes (SIGKILL) under a continuous replicate and comes back on the
     /// same ports: replicate says it will try again instead of exiting, ships what was
     /// committed meanwhile once the store answers, and stops with exit 0 on SIGTERM.

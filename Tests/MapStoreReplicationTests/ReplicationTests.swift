@@ -116,6 +116,63 @@ struct ReplicationTests {
         #expect(!FileManager.default.fileExists(atPath: target))
     }
 
+    /// What a replicate killed in the middle of a PUT can leave: the first part of the object
+    /// under its key. A new replicator (a restarted process) finds it is the newest object,
+    /// deletes it and ships from the object before it, so the chain stays readable.
+    @Test func aShortCommitObjectLeftByAKilledUploadIsShippedAgain() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await Self.replica()
+        let policy = ReplicationPolicy(baseRatio: .infinity)
+        let killed = Replicator(database: db, location: location, client: client, policy: policy)
+        try Self.change(db, round: 0)
+        let base = try #require(try await killed.shipOnce().base)
+        try Self.change(db, round: 1)
+        let shipped = try #require(try await killed.shipOnce().commit)
+        let key = location.commitKey(shipped, since: base)
+        let whole = try #require(try await client.get(bucket: location.bucket, key: key))
+        try await client.put(bucket: location.bucket, key: key, bytes: Array(whole.prefix(whole.count / 2)))
+        try Self.change(db, round: 2)
+
+        let restarted = Replicator(database: db, location: location, client: client, policy: policy)
+        let report = try await restarted.shipOnce()
+        let newest = try await db.read { $0.transactionID }
+        #expect(report.commit == newest && report.base == nil)
+        #expect(report.damaged == [DamagedObject(key: key, reason: "not a whole gzip stream")])
+        let listing = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix + "/"))
+        #expect(listing.commits.map(\.key) == [location.commitKey(newest, since: base)], "the short object is gone; its successor applies to the base")
+        let restored = dir.file("restored.mapstore")
+        #expect(try await ReplicaRestore.restore(from: location, client: client, to: restored).transactionID == newest)
+        let copy = try Database(path: restored, options: .testing())
+        #expect(try Self.contents(copy) == Self.contents(db))
+        #expect(try copy.check() == [])
+    }
+
+    /// A short base copy under the key of one this replicator shipped (a killed upload that
+    /// landed after it) shows another size in the listing: the replicator's next round checks
+    /// it, deletes it and ships a whole base again.
+    @Test func aShortBaseCopyIsFoundBySizeAndShippedAgain() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await Self.replica()
+        let replicator = Replicator(database: db, location: location, client: client, policy: ReplicationPolicy(baseRatio: .infinity))
+        try Self.change(db, round: 0)
+        let base = try #require(try await replicator.shipOnce().base)
+        let whole = try #require(try await client.get(bucket: location.bucket, key: location.baseKey(base)))
+        try await client.put(bucket: location.bucket, key: location.baseKey(base), bytes: Array(whole.prefix(whole.count - 9)))
+        try Self.change(db, round: 1)
+
+        let report = try await replicator.shipOnce()
+        let newest = try await db.read { $0.transactionID }
+        #expect(report.base == newest && report.commit == nil, "no whole base was left, so a new one is shipped")
+        #expect(report.damaged.map(\.key) == [location.baseKey(base)])
+        let listing = location.catalog(try await client.list(bucket: location.bucket, prefix: location.prefix + "/"))
+        #expect(listing.bases.map(\.txn) == [newest])
+        let restored = dir.file("restored.mapstore")
+        #expect(try await ReplicaRestore.restore(from: location, client: client, to: restored).transactionID == newest)
+        #expect(try Self.contents(Database(path: restored, options: .testing())) == Self.contents(db))
+    }
+
     /// With a base ratio of 0 every round ships a new base copy of the round's commit, after
     /// its commit object, so the chain never breaks: a follower moves on without re-syncing,
     /// and a restore at each point starts from the newest base at or before it.
