@@ -194,7 +194,10 @@ public struct Follower: Sendable {
     }
 
     /// The commit objects after `at`, downloaded and checked, each applying to the one before;
-    /// nil when the bucket's objects do not link to `at` (the follower must re-sync).
+    /// nil when the bucket's objects do not link to `at` (the follower must re-sync). A damaged
+    /// object is an error, except the newest: that may be what a replicator killed mid-upload
+    /// left, which the next replicator round deletes and ships again (``Replicator``), so the
+    /// chain stops before it, with a warning, and a later round takes what replaces it.
     private func chain(after at: UInt64, commits: [ReplicaObject], newestBase: UInt64) async throws -> [(key: String, object: CommitObject)]? {
         let newer = commits.filter { $0.txn > at }
         guard !newer.isEmpty else {
@@ -211,7 +214,16 @@ public struct Follower: Sendable {
         for commit in path {
             // Gone between the listing and now: deleted by retention, so the chain moved on.
             guard let bytes = try await client.get(bucket: location.bucket, key: commit.key) else { return nil }
-            let object = try CommitObject(decoding: bytes, key: commit.key)
+            let object: CommitObject
+            switch Result(catching: { () throws(ReplicationError) in try CommitObject(decoding: bytes, key: commit.key) }) {
+            case let .success(decoded):
+                object = decoded
+            case let .failure(error):
+                guard commit.key == path.last?.key else { throw error }
+                logger?.warning("replica's newest object damaged; waiting for the replicator to ship it again",
+                                metadata: ["location": "\(location)", "key": "\(commit.key)", "error": "\(error)"])
+                return objects
+            }
             guard object.since == chainAt, object.txn == commit.txn else { return nil }
             objects.append((commit.key, object))
             chainAt = object.txn

@@ -75,6 +75,40 @@ struct FollowTests {
         }
     }
 
+    /// A short newest object, as a killed upload leaves it: the follower applies the whole
+    /// objects before it and waits; once a replicator round has shipped past it, the follower
+    /// takes what replaced it.
+    @Test func aShortNewestObjectMakesTheFollowerWaitForItsReplacement() async throws {
+        let dir = TemporaryDirectory()
+        let db = try Database(path: dir.file("primary.mapstore"), options: .testing(durability: .full))
+        let (location, client) = try await ReplicationTests.replica()
+        let replica = dir.file("replica.mapstore")
+        let follower = Follower(location: location, client: client, path: replica)
+        let replicator = Replicator(database: db, location: location, client: client, policy: Self.oneBase)
+        try Self.change(db, round: 0)
+        _ = try #require(try await replicator.shipOnce().base)
+        _ = try await follower.followOnce()
+        try Self.change(db, round: 1)
+        let first = try #require(try await replicator.shipOnce().commit)
+        let atFirst = try ReplicationTests.contents(db)
+        try Self.change(db, round: 2)
+        let second = try #require(try await replicator.shipOnce().commit)
+        let key = location.commitKey(second, since: first)
+        let whole = try #require(try await client.get(bucket: location.bucket, key: key))
+        try await client.put(bucket: location.bucket, key: key, bytes: Array(whole.prefix(whole.count / 3)))
+
+        let waiting = try await follower.followOnce()
+        #expect(waiting.primaryTransaction == first && waiting.commitObjects == 1, "the whole object before the short one is applied")
+        #expect(try Self.contents(replica) == atFirst)
+
+        try Self.change(db, round: 3)
+        let restarted = try await Replicator(database: db, location: location, client: client, policy: Self.oneBase).shipOnce()
+        #expect(restarted.damaged.map(\.key) == [key])
+        let caughtUp = try await follower.followOnce()
+        #expect(caughtUp.primaryTransaction == restarted.replicaAt && caughtUp.resyncedFromBase == nil)
+        #expect(try Self.contents(replica) == ReplicationTests.contents(db))
+    }
+
     /// No new base copies past the first: the tests below count the bases they make.
     static let oneBase = ReplicationPolicy(baseRatio: .infinity)
 
