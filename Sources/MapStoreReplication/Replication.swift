@@ -155,12 +155,6 @@ public enum ReplicationError: Error, Sendable, Equatable, CustomStringConvertibl
     /// backup, a new file). Ship to a new prefix.
     case databaseIsBehindReplica(database: UInt64, replica: UInt64, location: String)
 
-    /// Why an object is damaged (``damagedObject(key:reason:)``), or the whole description.
-    var reason: String {
-        if case let .damagedObject(_, reason) = self { return reason }
-        return description
-    }
-
     /// One line naming the object or the location.
     public var description: String {
         switch self {
@@ -291,8 +285,7 @@ public struct Replicator: Sendable {
             at = max(newestBase.txn, commits.last?.txn ?? 0)
         } else {
             let (txn, bytes) = try database.readWithFreeList { txn in (txn.transactionID, try Self.baseCopy(of: txn, in: database)) }
-            try await client.put(bucket: location.bucket, key: location.baseKey(txn), bytes: bytes)
-            known.remember(location.baseKey(txn), size: bytes.count)
+            try await upload(bytes, to: location.baseKey(txn))
             metrics.baseObjects.increment()
             metrics.bytes.increment(by: bytes.count)
             logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(txn)", "bytes": "\(bytes.count)"])
@@ -320,8 +313,7 @@ public struct Replicator: Sendable {
             return (object, outgrown ? try Self.baseCopy(of: txn, in: database) : nil)
         }
         if let (object, base) = shipped {
-            try await client.put(bucket: location.bucket, key: location.commitKey(object.txn, since: since), bytes: object.bytes)
-            known.remember(location.commitKey(object.txn, since: since), size: object.bytes.count)
+            try await upload(object.bytes, to: location.commitKey(object.txn, since: since))
             let delay = ContinuousClock.now - readAt
             metrics.commitObjects.increment()
             metrics.bytes.increment(by: object.bytes.count)
@@ -334,8 +326,7 @@ public struct Replicator: Sendable {
                                          lastModified: Int(time(nil)), since: since))
             at = object.txn
             if let base {
-                try await client.put(bucket: location.bucket, key: location.baseKey(object.txn), bytes: base)
-                known.remember(location.baseKey(object.txn), size: base.count)
+                try await upload(base, to: location.baseKey(object.txn))
                 metrics.baseObjects.increment()
                 metrics.bytes.increment(by: base.count)
                 logger?.info("replica base shipped", metadata: ["location": "\(location)", "txn": "\(object.txn)", "bytes": "\(base.count)",
@@ -378,16 +369,7 @@ public struct Replicator: Sendable {
             let newest = isBase ? newestBase : commits.last!
             if known.contains(newest) { break }
             let bytes = try await client.get(bucket: location.bucket, key: newest.key)
-            let reason: String?
-            if let bytes {
-                if isBase {
-                    reason = Gzip.decompress(bytes) == nil ? "not a whole gzip stream" : nil
-                } else {
-                    do { _ = try CommitObject(decoding: bytes, key: newest.key); reason = nil } catch { reason = error.reason }
-                }
-            } else {
-                reason = "it was listed but is gone"
-            }
+            let reason: String? = if let bytes { Self.damage(in: bytes, key: newest.key, isBase: isBase) } else { "it was listed but is gone" }
             guard let reason else {
                 known.remember(newest.key, size: newest.size)
                 break
@@ -399,6 +381,24 @@ public struct Replicator: Sendable {
             removed.append(DamagedObject(key: newest.key, reason: reason))
         }
         return removed
+    }
+
+    /// What is wrong with a downloaded base copy or commit object, or nil when it decodes whole.
+    private static func damage(in bytes: [UInt8], key: String, isBase: Bool) -> String? {
+        if isBase { return Gzip.decompress(bytes) == nil ? "not a whole gzip stream" : nil }
+        do {
+            _ = try CommitObject(decoding: bytes, key: key)
+            return nil
+        } catch {
+            guard case let .damagedObject(_, reason) = error else { return error.description }
+            return reason
+        }
+    }
+
+    /// Uploads an object and remembers it as whole (``KnownObjects``).
+    private func upload(_ bytes: [UInt8], to key: String) async throws(S3Error) {
+        try await client.put(bucket: location.bucket, key: key, bytes: bytes)
+        known.remember(key, size: bytes.count)
     }
 
     /// The replica's objects; a bucket that does not exist yet is created (a first replica

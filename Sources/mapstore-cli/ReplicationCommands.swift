@@ -83,9 +83,7 @@ struct ReplicateCommand: ParsableCommand {
                 continue
             }
             for damaged in report.damaged {
-                var errors = Output(fd: STDERR_FILENO, name: "stderr")
-                try? errors.write("mapstore: replicate \(db): \(damaged.key) is damaged: \(damaged.reason); deleted, shipping again from the object before it\n")
-                try? errors.flush()
+                warnOnStderr("mapstore: replicate \(db): \(damaged.key) is damaged: \(damaged.reason); deleted, shipping again from the object before it")
             }
             // A first base comes before the commit shipped on it; a new base of the round's
             // commit (the chain outgrew --base-ratio) after it.
@@ -179,10 +177,15 @@ struct TryAgainLater: Error {
     let message: String
 
     func warn(interval: Double) {
-        var errors = Output(fd: STDERR_FILENO, name: "stderr")
-        try? errors.write("\(message); trying again in \(interval) s\n")
-        try? errors.flush()
+        warnOnStderr("\(message); trying again in \(interval) s")
     }
+}
+
+/// One line on stderr for a continuous command that goes on (its exit status is not changed).
+func warnOnStderr(_ line: String) {
+    var errors = Output(fd: STDERR_FILENO, name: "stderr")
+    try? errors.write(line + "\n")
+    try? errors.flush()
 }
 
 /// SIGTERM and SIGINT, noted for the replicate loop (which then ships once more and exits 0).
