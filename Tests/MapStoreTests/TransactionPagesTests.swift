@@ -1,3 +1,4 @@
+import Foundation
 import MapStoreTestSupport
 import Testing
 @testable import MapStore
@@ -64,6 +65,43 @@ import Testing
             // The view reads its own copy under the new number and the map under the old one.
             #expect(try pages.readPage(copy).txnID == transaction.committingTransactionID)
             #expect(try pages.readPage(root).txnID == original.txnID)
+        }
+    }
+
+    /// A committed leaf whose cells do not fit is refused when a write asks for a copy of it,
+    /// with an error naming the page; the copy the check ran on is freed at once (reusable, not
+    /// owned), and the page itself stays the snapshot's (not freed by this transaction).
+    @Test func aDamagedLeafsCopyIsRefusedAndFreed() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file()
+        let (leaf, pageSize): (UInt64, Int) = try {
+            let db = try Self.database(directory)
+            return try db.read { txn in
+                let root = try txn.pages.readPage(txn.base.main.root)
+                return (try Node(root, number: txn.base.main.root).branchChild(0), txn.pages.pageSize)
+            }
+        }()
+        // Slot 0 of the leaf points two bytes before the page's end: no cell header fits there.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let slot = Int(leaf) * pageSize + PageLayout.headerSize
+        let offset = UInt16(pageSize - 2)
+        bytes[slot] = UInt8(offset & 0xFF)
+        bytes[slot + 1] = UInt8(offset >> 8)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let db = try Database(path: path)
+        try Self.withPages(of: db) { pages, _ in
+            let owned = pages.dirty.count
+            var refused: MapStoreError?
+            do throws(MapStoreError) { _ = try pages.writablePage(leaf, checkingCells: true) } catch { refused = error }
+            guard case let .corrupted(page, reason) = refused else {
+                Issue.record("the damaged leaf's copy was not refused: \(String(describing: refused))")
+                return
+            }
+            #expect(page == leaf)
+            #expect(reason.contains("cell 0 header runs past the page end"), "\(reason)")
+            #expect(pages.dirty.count == owned)
+            #expect(!pages.freedNow.contains(leaf))
+            #expect(pages.freeList.reusable.count >= 1)
         }
     }
 
