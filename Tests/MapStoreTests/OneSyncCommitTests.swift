@@ -120,6 +120,9 @@ import Testing
             #expect(slots.contains { if case let .valid(meta) = $0 { meta.txnID == before + 1 } else { false } }, "the meta reached the file")
         }
         recorder.revive()
+        // The next open must be alone to adopt the commit (with others on the file it opens at
+        // the published one): wait out a parallel test's child that still holds our descriptor.
+        try waitUntilNobodyHasItOpen(path)
         let reopened = try Database(path: path, options: options)
         #expect(try reopened.read { try $0.getString("new") } == "value")
         let syncsBefore = recorder.operations.filter { $0 == .sync }.count
