@@ -17,6 +17,11 @@
 // K(L) = x^(8L - 33) mod P, shift(a, L) = crc32(0, clmul(a, K(L))). K is tabulated for every
 // L that is a multiple of 8 up to 8 * shiftTableSize: K(8) = x^31 (the value 1), and
 // K(L + 8) = K(L) * x^64 mod P = crc32(K(L), 0 as 8 bytes).
+//
+// Patching. For two messages A and B of one length the inversions cancel: crc(A) ^ crc(B) =
+// raw(0, A ^ B). When they differ only in some consecutive words that `following` bytes
+// follow, raw(0, A ^ B) is the register of those words' xor, shifted over `following` zero
+// bytes: a few instructions, whatever the message's length (mapstore_crc32c_patch).
 
 #include "CRC32C.h"
 
@@ -155,6 +160,20 @@ HW_TARGET static uint32_t hw_one_raw(uint32_t crc, const unsigned char *p, size_
     return (uint32_t)hw_tail(crc, p, n);
 }
 
+/// raw(0, the words, then `following` zero bytes): what those words changing by `changes`
+/// does to the register of a message they sit in, `following` bytes before its end.
+HW_TARGET static uint32_t hw_patch(const uint64_t *changes, size_t words, size_t following) {
+    uint64_t r = 0;
+    for (size_t index = 0; index < words; index++) r = _mm_crc32_u64(r, changes[index]);
+    for (size_t zeros = following % 8; zeros > 0; zeros--) r = _mm_crc32_u8((uint32_t)r, 0);
+    for (size_t rest = following / 8; rest > 0;) {
+        size_t step = rest < SHIFT_TABLE_SIZE ? rest : SHIFT_TABLE_SIZE;
+        r = shift_words(r, step);
+        rest -= step;
+    }
+    return (uint32_t)r;
+}
+
 static int detect_hardware(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul");
@@ -164,7 +183,20 @@ static int detect_hardware(void) { return 0; }
 static uint32_t hw_three_raw(uint32_t crc, const unsigned char *p, size_t n) { return portable_raw(crc, p, n); }
 static uint32_t hw_one_raw(uint32_t crc, const unsigned char *p, size_t n) { return portable_raw(crc, p, n); }
 static void build_shift_constants(void) {}
+static uint32_t hw_patch(const uint64_t *changes, size_t words, size_t following) { return 0; }
 #endif
+
+/// The portable hw_patch: the words' register, then the zero bytes one table step each.
+static uint32_t portable_patch(const uint64_t *changes, size_t words, size_t following) {
+    uint32_t r = 0;
+    for (size_t index = 0; index < words; index++) {
+        unsigned char bytes[8];
+        for (int byte = 0; byte < 8; byte++) bytes[byte] = (unsigned char)(changes[index] >> (8 * byte));
+        r = portable_raw(r, bytes, 8);
+    }
+    for (size_t zeros = 0; zeros < following; zeros++) r = (r >> 8) ^ slicing[0][r & 0xFF];
+    return r;
+}
 
 // MARK: Entry points
 
@@ -203,4 +235,15 @@ uint32_t mapstore_crc32c_hardware_one_stream(uint32_t crc, const void *data, siz
 uint32_t mapstore_crc32c_hardware_three_streams(uint32_t crc, const void *data, size_t count) {
     ensure_initialized();
     return ~hw_three_raw(~crc, data, count);
+}
+
+uint32_t mapstore_crc32c_patch(uint32_t crc, const uint64_t *changes, size_t words, size_t following) {
+    ensure_initialized();
+    // Two messages of one length: crc(A) ^ crc(B) = raw(0, A ^ B), the inversions cancel.
+    return crc ^ (hardware ? hw_patch(changes, words, following) : portable_patch(changes, words, following));
+}
+
+uint32_t mapstore_crc32c_patch_portable(uint32_t crc, const uint64_t *changes, size_t words, size_t following) {
+    ensure_initialized();
+    return crc ^ portable_patch(changes, words, following);
 }

@@ -87,6 +87,30 @@ import Testing
         }
     }
 
+    /// Patching a CRC for some changed words (``Checksum/crc32cPatched(_:changes:words:following:)``)
+    /// gives the CRC of the changed bytes, for one or two words anywhere (any alignment) in
+    /// strings of every length up to past a 16 KiB page, on both paths.
+    @Test func aPatchedCRCIsTheCRCOfTheChangedBytes() {
+        var generator = SeededGenerator(seed: 21)
+        for trial in 0..<400 {
+            let length = trial < 100 ? 16 + trial : Int.random(in: 16...17_000, using: &generator)
+            var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let before = Self.crc(bytes)
+            let words = trial % 2 + 1
+            let offset = Int.random(in: 0...(length - 8 * words), using: &generator)
+            var changes: [UInt64] = []
+            for word in 0..<words {
+                let change = UInt64.random(in: 1...UInt64.max, using: &generator)
+                changes.append(change)
+                for byte in 0..<8 { bytes[offset + 8 * word + byte] ^= UInt8(truncatingIfNeeded: change >> (8 * UInt64(byte))) }
+            }
+            let following = length - offset - 8 * words
+            let expected = Self.crc(bytes)
+            #expect(mapstore_crc32c_patch(before, changes, words, following) == expected, "\(length) bytes, \(words) word(s) at \(offset)")
+            #expect(mapstore_crc32c_patch_portable(before, changes, words, following) == expected, "portable: \(length) bytes, \(words) word(s) at \(offset)")
+        }
+    }
+
     // MARK: Files
 
     /// A database of many pages: small and overflow values, a table, and a free list.

@@ -105,6 +105,44 @@ import Testing
         }
     }
 
+    /// A branch page copied on a write's way down is not hashed when sealed: its source's
+    /// checksum is patched for the header and the child pointer that changed. So the sealed
+    /// copy verifies; and when the source's bytes did not match its checksum (here a child
+    /// pointer the write never follows is damaged), the copy does not match either: the
+    /// damage stays visible to `check` instead of being sealed over.
+    @Test(arguments: [false, true])
+    func aBranchCopysChecksumIsItsSourcesPatched(damaged: Bool) throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file()
+        let (root, count, pageSize): (UInt64, Int, Int) = try {
+            let db = try Self.database(directory)
+            return try db.read { txn in
+                let node = try Node(try txn.pages.readPage(txn.base.main.root), number: txn.base.main.root)
+                #expect(!node.isLeaf, "a branch root")
+                return (txn.base.main.root, node.count, txn.pages.pageSize)
+            }
+        }()
+        if damaged {
+            // The last cell's child pointer, whose cell a write to the first key never reads.
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let page = Int(root) * pageSize
+            let slot = page + PageLayout.headerSize + 2 * (count - 1)
+            let cell = Int(bytes[slot]) | Int(bytes[slot + 1]) << 8
+            bytes[page + cell + Cell.branchChildOffset + 7] ^= 0x40
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        let db = try Database(path: path)
+        try db.write { txn in try txn.put("key 0", "value 0 changed") }
+        try db.read { txn in
+            let copy = try txn.pages.readPage(txn.base.main.root)
+            #expect(txn.base.main.root != root, "the root was copied")
+            #expect((copy.storedChecksum == copy.computeChecksum(.crc32c)) == !damaged)
+        }
+        let newRoot = try db.read { $0.base.main.root }
+        let problems = try db.check()
+        #expect(problems.contains { $0.page == newRoot && $0.message.contains("checksum") } == damaged, "\(problems)")
+    }
+
     /// Page numbers outside the snapshot's data pages are refused with an error naming the page.
     @Test func aReferenceOutsideTheSnapshotIsCorruptionNamingThePage() throws {
         let directory = TemporaryDirectory()

@@ -69,6 +69,19 @@ enum Checksum {
         mapstore_crc32c(crc, start, count)
     }
 
+    /// The CRC-32C of a byte string after `words` consecutive 8-byte words of it changed,
+    /// from its CRC before (`crc`): `changes` holds each word's old value XOR its new one, and
+    /// `following` bytes of the string come after them. The string is not read.
+    @inlinable @inline(__always)
+    static func crc32cPatched(_ crc: UInt32, changes: UnsafePointer<UInt64>, words: Int, following: Int) -> UInt32 {
+        mapstore_crc32c_patch(crc, changes, words, following)
+    }
+
+    /// Whether ``crc32cPatched(_:changes:words:following:)`` costs a few instructions here
+    /// (the CPU has the `crc32` and carry-less multiply instructions); elsewhere it walks the
+    /// following bytes one table step each, dearer than hashing them.
+    static let patchesCheaply = mapstore_crc32c_hardware() == 1
+
     /// XXH64 of `count` bytes at `start` with `seed`, written from its published specification.
     @inlinable
     static func xxh64(_ start: UnsafeRawPointer, count: Int, seed: UInt64 = 0) -> UInt64 {

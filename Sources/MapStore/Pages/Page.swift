@@ -35,6 +35,15 @@ enum PageLayout {
     /// marks a copy whose cells are not validated yet; sealing resets it before the write.
     @usableFromInline static let flagsOffset = 25
     @usableFromInline static let uncheckedCells: UInt8 = 1
+    /// With ``uncheckedCells``: the copy's stored CRC-32C is kept right edit by edit (its
+    /// source's, patched for each field changed since: ``Page/patchChecksum(at:changes:)``),
+    /// so sealing need not hash it. Any other edit first clears the flags (the cell check).
+    @usableFromInline static let patchedChecksum: UInt8 = 2
+    /// With ``patchedChecksum``, bits 2... count the child pointers patched so far. After
+    /// ``patchLimit`` of them, hashing the page once at seal is cheaper than patching on (a
+    /// batch rewrites many children of one branch): the flag goes.
+    @usableFromInline static let patchCountUnit: UInt8 = 4
+    @usableFromInline static let patchLimit: UInt8 = 4
     @usableFromInline static let countOffset = 26
     @usableFromInline static let upperOffset = 28
     @usableFromInline static let runLengthOffset = 28
@@ -292,6 +301,36 @@ struct Page {
     @usableFromInline
     func seal(_ scheme: PageChecksum) {
         setU64(PageLayout.checksumOffset, computeChecksum(scheme))
+    }
+
+    /// How many covered bytes (``computeChecksum(_:)``) of this tree page follow the
+    /// `8 * words` bytes at `offset`; nil when those bytes are not wholly inside one covered
+    /// part, or the header's bounds do not hold (the page is then hashed whole).
+    @inlinable
+    func coveredBytes(after offset: Int, words: Int) -> Int? {
+        let slotsEnd = PageLayout.headerSize + 2 * count
+        let upper = self.upper
+        let end = offset + 8 * words
+        guard slotsEnd <= upper, upper <= size, offset >= 8 else { return nil }
+        if end <= slotsEnd { return (slotsEnd - end) + (size - upper) }
+        if offset >= upper, end <= size { return size - end }
+        return nil
+    }
+
+    /// Patches the stored CRC-32C of this tree page for a change of the `changes.count`
+    /// words at `offset` (each entry: the word's old value XOR its new one), made or about to
+    /// be made: the stored value stays the checksum of the page's bytes without hashing them.
+    /// False (nothing changed) when the words are not inside one covered part.
+    ///
+    /// The stored value must have been right before: for a copy, it is its source's, so a
+    /// source whose bytes did not match its checksum gives a copy that does not match either
+    /// (damage is carried, never sealed over as a full hash of the copy would).
+    @inlinable
+    func patchChecksum(at offset: Int, changes: UnsafeBufferPointer<UInt64>) -> Bool {
+        guard let following = coveredBytes(after: offset, words: changes.count) else { return false }
+        let crc = Checksum.crc32cPatched(UInt32(truncatingIfNeeded: storedChecksum), changes: changes.baseAddress!, words: changes.count, following: following)
+        setU64(PageLayout.checksumOffset, UInt64(crc))
+        return true
     }
 
     /// Zeroes the bytes the checksum leaves out of a writer's own copy of a page: a tree page's

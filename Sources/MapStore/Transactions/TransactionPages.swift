@@ -14,6 +14,12 @@ final class TransactionPages: PageSpace, FreeListPages {
     @usableFromInline let pageSize: Int
     /// The file's data-page checksum (format version 1 or 2).
     @usableFromInline let pageChecksum: PageChecksum
+    /// Whether a branch copy's checksum is patched edit by edit rather than hashed at seal
+    /// (``PageLayout/patchedChecksum``): CRC-32C pages, on a CPU where patching is cheap.
+    let patchesChecksums: Bool
+    /// Debug builds only: copies patched from a source whose bytes did not match its stored
+    /// checksum (their checksum is rightly not their bytes'; ``seal()`` checks every other).
+    var damagedPatchSources: Set<UInt64> = []
     /// Pages `0..<pageCount` exist in this transaction's view.
     @usableFromInline @exclusivity(unchecked) var pageCount: UInt64
     /// (Variable, like the tracer and the transaction id: a writer's view is reused by the
@@ -55,6 +61,7 @@ final class TransactionPages: PageSpace, FreeListPages {
         self.base = base
         self.pageSize = pageSize
         self.pageChecksum = pageChecksum
+        self.patchesChecksums = false
         self.pageCount = pageCount
         self.verifyChecksums = verifyChecksums
         self.isWriter = false
@@ -77,6 +84,7 @@ final class TransactionPages: PageSpace, FreeListPages {
         self.base = base
         self.pageSize = pageSize
         self.pageChecksum = pageChecksum
+        self.patchesChecksums = pageChecksum == .crc32c && Checksum.patchesCheaply
         self.pageCount = pageCount
         self.verifyChecksums = verifyChecksums
         self.isWriter = true
@@ -109,6 +117,7 @@ final class TransactionPages: PageSpace, FreeListPages {
         self.freeList = freeList
         self.tracer = tracer
         self.writer = writer
+        assert({ damagedPatchSources.removeAll(); return true }())
         swap(&freedNow, &writer.spareFreedPages)
         if !dirty.hasTable, let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
@@ -219,11 +228,34 @@ final class TransactionPages: PageSpace, FreeListPages {
                 throw error
             }
         }
+        let sourceTxn = page.u64(PageLayout.txnOffset)
         page.setU64(PageLayout.numberOffset, copy)
         page.setU64(PageLayout.txnOffset, txnID)
-        page.setU8(PageLayout.flagsOffset, checkingCells ? 0 : PageLayout.uncheckedCells)
+        var flags = checkingCells ? 0 : PageLayout.uncheckedCells
+        // A branch copy changes in its header and in child pointers only until its cells are
+        // checked: its source's checksum, patched for each of those changes, is its own, and
+        // sealing need not hash its (often full) page. The number's old value is where the
+        // source was read, so a source whose header named another page stays a mismatch.
+        if !checkingCells, patchesChecksums, !secureDelete, patchHeader(page, txn: sourceTxn, number: number) {
+            flags |= PageLayout.patchedChecksum
+            assert({
+                if source.computeChecksum(pageChecksum) != source.storedChecksum { damagedPatchSources.insert(copy) }
+                return true
+            }())
+        }
+        page.setU8(PageLayout.flagsOffset, flags)
         freeCommitted(number, count: 1)
         return (copy, page)
+    }
+
+    /// Patches the stored checksum of `page` (this transaction's copy, its header just set)
+    /// for its transaction id and number having been `txn` and `number`.
+    private func patchHeader(_ page: Page, txn: UInt64, number: UInt64) -> Bool {
+        // The transaction id (offset 8) and the page number (16): two consecutive words.
+        var changes = (txn ^ page.u64(PageLayout.txnOffset), number ^ page.u64(PageLayout.numberOffset))
+        return withUnsafePointer(to: &changes) { pair in
+            pair.withMemoryRebound(to: UInt64.self, capacity: 2) { page.patchChecksum(at: PageLayout.txnOffset, changes: UnsafeBufferPointer(start: $0, count: 2)) }
+        }
     }
 
     /// Page `number` as the map holds it (checked against the snapshot by the caller, which
@@ -345,10 +377,18 @@ final class TransactionPages: PageSpace, FreeListPages {
         if secureDelete { return sealErasing() }
         dirty.forEach { first, buffer in
             let page = Page(buffer, size: runLength(first) * pageSize)
-            page.setU64(PageLayout.txnOffset, txnID)
+            // A patched copy has held this transaction's id since it was made.
+            let patched = page.u8(PageLayout.flagsOffset) & PageLayout.patchedChecksum != 0 && page.u64(PageLayout.txnOffset) == txnID
             page.setU8(PageLayout.flagsOffset, 0)
-            page.seal(pageChecksum)
+            if patched {
+                assert(page.storedChecksum == page.computeChecksum(pageChecksum) || damagedPatchSources.contains(first),
+                       "page \(first): the patched checksum is not the page's")
+            } else {
+                page.setU64(PageLayout.txnOffset, txnID)
+                page.seal(pageChecksum)
+            }
         }
+        assert({ damagedPatchSources.removeAll(); return true }())
     }
 
     /// ``seal()`` with ``secureDelete``.

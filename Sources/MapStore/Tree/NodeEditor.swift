@@ -119,8 +119,21 @@ struct NodeEditor {
 
     /// The child page number of branch cell `index`.
     @inlinable func child(_ index: Int) -> UInt64 { page.branchChild(at: offset(index)) }
-    /// Points branch cell `index` at page `child`.
-    @inlinable func setChild(_ index: Int, _ child: UInt64) { page.setBranchChild(at: offset(index), child) }
+    /// Points branch cell `index` at page `child`. In a copy whose checksum is patched edit by
+    /// edit (``PageLayout/patchedChecksum``) the stored checksum follows; when it cannot, or
+    /// after ``PageLayout/patchLimit`` pointers, the flag goes and sealing hashes the page.
+    @inlinable func setChild(_ index: Int, _ child: UInt64) {
+        let offset = offset(index)
+        let flags = page.u8(PageLayout.flagsOffset)
+        if flags & PageLayout.patchedChecksum != 0 {
+            let field = offset &+ Cell.branchChildOffset
+            let change = page.u64(field) ^ child
+            let patched = flags / PageLayout.patchCountUnit < PageLayout.patchLimit
+                && withUnsafePointer(to: change) { page.patchChecksum(at: field, changes: UnsafeBufferPointer(start: $0, count: 1)) }
+            page.setU8(PageLayout.flagsOffset, patched ? flags &+ PageLayout.patchCountUnit : flags & ~PageLayout.patchedChecksum)
+        }
+        page.setBranchChild(at: offset, child)
+    }
 
     /// The key of branch cell `index`.
     @inlinable
