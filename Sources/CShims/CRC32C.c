@@ -174,6 +174,18 @@ HW_TARGET static uint32_t hw_patch(const uint64_t *changes, size_t words, size_t
     return (uint32_t)r;
 }
 
+/// raw register `r` carried over `count` zero bytes: r * x^(8 * count) mod P.
+HW_TARGET static uint32_t hw_shift(uint32_t crc, size_t count) {
+    uint64_t r = crc;
+    for (size_t zeros = count % 8; zeros > 0; zeros--) r = _mm_crc32_u8((uint32_t)r, 0);
+    for (size_t rest = count / 8; rest > 0;) {
+        size_t step = rest < SHIFT_TABLE_SIZE ? rest : SHIFT_TABLE_SIZE;
+        r = shift_words(r, step);
+        rest -= step;
+    }
+    return (uint32_t)r;
+}
+
 static int detect_hardware(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul");
@@ -184,7 +196,13 @@ static uint32_t hw_three_raw(uint32_t crc, const unsigned char *p, size_t n) { r
 static uint32_t hw_one_raw(uint32_t crc, const unsigned char *p, size_t n) { return portable_raw(crc, p, n); }
 static void build_shift_constants(void) {}
 static uint32_t hw_patch(const uint64_t *changes, size_t words, size_t following) { return 0; }
+static uint32_t hw_shift(uint32_t crc, size_t count) { return 0; }
 #endif
+
+static uint32_t portable_shift(uint32_t r, size_t count) {
+    for (size_t zeros = 0; zeros < count; zeros++) r = (r >> 8) ^ slicing[0][r & 0xFF];
+    return r;
+}
 
 /// The portable hw_patch: the words' register, then the zero bytes one table step each.
 static uint32_t portable_patch(const uint64_t *changes, size_t words, size_t following) {
@@ -246,4 +264,14 @@ uint32_t mapstore_crc32c_patch(uint32_t crc, const uint64_t *changes, size_t wor
 uint32_t mapstore_crc32c_patch_portable(uint32_t crc, const uint64_t *changes, size_t words, size_t following) {
     ensure_initialized();
     return crc ^ portable_patch(changes, words, following);
+}
+
+uint32_t mapstore_crc32c_shift(uint32_t crc, size_t count) {
+    ensure_initialized();
+    return hardware ? hw_shift(crc, count) : portable_shift(crc, count);
+}
+
+uint32_t mapstore_crc32c_shift_portable(uint32_t crc, size_t count) {
+    ensure_initialized();
+    return portable_shift(crc, count);
 }

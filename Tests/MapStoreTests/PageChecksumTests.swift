@@ -111,6 +111,21 @@ import Testing
         }
     }
 
+    /// ``Checksum/crc32cShifted(_:by:)`` joins CRCs, crc(A + B) = shift(crc(A), |B|) ^ crc(B),
+    /// for pieces of every length up to past a 16 KiB page, on both paths.
+    @Test func aShiftedCRCJoinsTwoPieces() {
+        var generator = SeededGenerator(seed: 22)
+        for trial in 0..<300 {
+            let length = trial < 100 ? trial : Int.random(in: 0...17_000, using: &generator)
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let cut = Int.random(in: 0...length, using: &generator)
+            let (a, b) = (Self.crc(Array(bytes[..<cut])), Self.crc(Array(bytes[cut...])))
+            let whole = Self.crc(bytes)
+            #expect(mapstore_crc32c_shift(a, length - cut) ^ b == whole, "\(length) bytes cut at \(cut)")
+            #expect(mapstore_crc32c_shift_portable(a, length - cut) ^ b == whole, "portable: \(length) bytes cut at \(cut)")
+        }
+    }
+
     // MARK: Files
 
     /// A database of many pages: small and overflow values, a table, and a free list.

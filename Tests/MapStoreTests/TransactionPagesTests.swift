@@ -143,6 +143,45 @@ import Testing
         #expect(problems.contains { $0.page == newRoot && $0.message.contains("checksum") } == damaged, "\(problems)")
     }
 
+    /// A leaf copy that only gains cells is sealed without hashing its old cells: their share
+    /// of the source's checksum is kept. The sealed copy verifies; and when an old cell's bytes
+    /// did not match the source's checksum (a flipped value byte), the copy does not match
+    /// either, and `check` reports it.
+    @Test(arguments: [false, true])
+    func aLeafCopysOldCellsKeepTheirShareOfTheChecksum(damaged: Bool) throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file()
+        let (leaf, pageSize): (UInt64, Int) = try {
+            let db = try Self.database(directory)
+            return try db.read { txn in
+                let root = txn.base.main.root
+                let leaf = try Node(try txn.pages.readPage(root), number: root).branchChild(0)
+                let node = NodeEditor(try txn.pages.readPage(leaf))
+                #expect(node.contiguousFree > 64, "room for one more cell without a split")
+                return (leaf, txn.pages.pageSize)
+            }
+        }()
+        if damaged {
+            // The last byte of the page: the value of the cell written first, an old cell.
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[Int(leaf) * pageSize + pageSize - 1] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        let db = try Database(path: path)
+        try db.write { txn in try txn.put("key 0a", "new") }
+        let copy: UInt64 = try db.read { txn in
+            let root = txn.base.main.root
+            let copy = try Node(try txn.pages.readPage(root), number: root).branchChild(0)
+            let page = try txn.pages.readPage(copy)
+            #expect(copy != leaf, "the leaf was copied")
+            #expect((page.storedChecksum == page.computeChecksum(.crc32c)) == !damaged)
+            return copy
+        }
+        #expect(try db.read { try $0.getString("key 0a") } == "new")
+        let problems = try db.check()
+        #expect(problems.contains { $0.page == copy && $0.message.contains("checksum") } == damaged, "\(problems)")
+    }
+
     /// Page numbers outside the snapshot's data pages are refused with an error naming the page.
     @Test func aReferenceOutsideTheSnapshotIsCorruptionNamingThePage() throws {
         let directory = TemporaryDirectory()

@@ -33,6 +33,14 @@ uint32_t mapstore_crc32c_hardware_three_streams(uint32_t crc, const void *data, 
 /// one multiplication per 4096 following bytes. Same value on every path.
 uint32_t mapstore_crc32c_patch(uint32_t crc, const uint64_t *changes, size_t words, size_t following);
 
+/// `crc` multiplied by x^(8 * count) modulo the polynomial: the shift that joins CRCs,
+/// crc(A followed by B) = shift(crc(A), |B|) ^ crc(B), and so also takes a known prefix
+/// out of a CRC: crc(B) = crc(A followed by B) ^ shift(crc(A), |B|). Same value on every path.
+uint32_t mapstore_crc32c_shift(uint32_t crc, size_t count);
+
+/// `mapstore_crc32c_shift` on the portable path whatever the CPU (for tests).
+uint32_t mapstore_crc32c_shift_portable(uint32_t crc, size_t count);
+
 /// `mapstore_crc32c_patch` on the portable path whatever the CPU (for tests).
 uint32_t mapstore_crc32c_patch_portable(uint32_t crc, const uint64_t *changes, size_t words, size_t following);
 

@@ -77,7 +77,13 @@ enum Checksum {
         mapstore_crc32c_patch(crc, changes, words, following)
     }
 
-    /// Whether ``crc32cPatched(_:changes:words:following:)`` costs a few instructions here
+    /// `crc` shifted over `count` bytes, which joins CRCs: crc(A + B) = shift(crc(A), |B|) ^ crc(B).
+    @inlinable @inline(__always)
+    static func crc32cShifted(_ crc: UInt32, by count: Int) -> UInt32 {
+        mapstore_crc32c_shift(crc, count)
+    }
+
+    /// Whether ``crc32cPatched(_:changes:words:following:)`` (and ``crc32cShifted(_:by:)``) costs a few instructions here
     /// (the CPU has the `crc32` and carry-less multiply instructions); elsewhere it walks the
     /// following bytes one table step each, dearer than hashing them.
     static let patchesCheaply = mapstore_crc32c_hardware() == 1

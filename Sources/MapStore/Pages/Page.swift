@@ -44,6 +44,16 @@ enum PageLayout {
     /// batch rewrites many children of one branch): the flag goes.
     @usableFromInline static let patchCountUnit: UInt8 = 4
     @usableFromInline static let patchLimit: UInt8 = 4
+    /// In a write transaction's checked copy of a leaf: the cells its source had, bytes
+    /// `sourceUpper..<size`, are unchanged, and edits only added cells below them and changed
+    /// the header and slots. The source's stored CRC-32C stays in bytes 0..<4, the CRC of the
+    /// source's first covered part (bytes `8..<slotsEnd`) goes in bytes 4..<8, and
+    /// `sourceUpper` in bytes 30..<32 (all zero on disk); sealing then hashes only the header,
+    /// slots and new cells (``Page/sealAppendedLeaf()``). An edit of an old cell drops it
+    /// first (``Page/dropAppendedCells()``).
+    @usableFromInline static let appendedCells: UInt8 = 0x80
+    /// Where a leaf copy with ``appendedCells`` keeps its source's `upper` until sealed.
+    @usableFromInline static let sourceUpperOffset = 30
     @usableFromInline static let countOffset = 26
     @usableFromInline static let upperOffset = 28
     @usableFromInline static let runLengthOffset = 28
@@ -301,6 +311,46 @@ struct Page {
     @usableFromInline
     func seal(_ scheme: PageChecksum) {
         setU64(PageLayout.checksumOffset, computeChecksum(scheme))
+    }
+
+    /// Readies a write transaction's fresh copy of a leaf (still its source's bytes) for
+    /// ``sealAppendedLeaf()``: notes its first part's CRC and its `upper` (``PageLayout/appendedCells``).
+    @usableFromInline
+    func noteSourceCells() {
+        let slotsEnd = PageLayout.headerSize + 2 * count
+        setU32(4, Checksum.crc32c(bytes + 8, count: slotsEnd - 8))
+        setU16(PageLayout.sourceUpperOffset, upper)
+        setU8(PageLayout.flagsOffset, u8(PageLayout.flagsOffset) | PageLayout.appendedCells)
+    }
+
+    /// Forgets a leaf copy's ``PageLayout/appendedCells`` state before an edit of its old cells.
+    @inlinable
+    func dropAppendedCells() {
+        let flags = u8(PageLayout.flagsOffset)
+        guard flags & PageLayout.appendedCells != 0 else { return }
+        setU8(PageLayout.flagsOffset, flags & ~PageLayout.appendedCells)
+        setU32(4, 0)
+        setU16(PageLayout.sourceUpperOffset, 0)
+    }
+
+    /// Seals a leaf copy in the ``PageLayout/appendedCells`` state (its flags already cleared
+    /// by the caller) without hashing its old cells: with `P` the source's first part, `C` its
+    /// cells and `c = |C|`, crc(P + C) = shift(crc(P), c) ^ crc(C), so for the copy's first part
+    /// `P'` and new cells `N`, crc(P' + N + C) = shift(crc(P' + N) ^ crc(P), c) ^ crc(P + C).
+    /// False (nothing sealed) when the cells now reach above the source's (the page was
+    /// emptied and refilled); the caller then hashes it.
+    @usableFromInline
+    func sealAppendedLeaf() -> Bool {
+        let sourceUpper = u16(PageLayout.sourceUpperOffset)
+        let upper = self.upper
+        let slotsEnd = PageLayout.headerSize + 2 * count
+        let stored = u32(0), sourcePrefix = u32(4)
+        setU16(PageLayout.sourceUpperOffset, 0)
+        guard upper <= sourceUpper, sourceUpper <= size, slotsEnd <= upper else { return false }
+        var head = Checksum.crc32c(bytes + 8, count: slotsEnd - 8)
+        head = Checksum.crc32c(bytes + upper, count: sourceUpper - upper, continuing: head)
+        setU64(PageLayout.checksumOffset, UInt64(Checksum.crc32cShifted(head ^ sourcePrefix, by: size - sourceUpper) ^ stored))
+        return true
     }
 
     /// How many covered bytes (``computeChecksum(_:)``) of this tree page follow the

@@ -228,24 +228,38 @@ final class TransactionPages: PageSpace, FreeListPages {
                 throw error
             }
         }
+        var flags = checkingCells ? 0 : PageLayout.uncheckedCells
+        // A leaf copy mostly gains a cell or two: sealing hashes its header, slots and new
+        // cells and takes the old cells' share of its source's checksum (Page.sealAppendedLeaf).
+        if checkingCells, patchesChecksums, !secureDelete, page.kind == PageKind.leaf.rawValue {
+            page.noteSourceCells()
+            flags |= PageLayout.appendedCells
+            noteIfDamaged(source, copy: copy)
+        }
         let sourceTxn = page.u64(PageLayout.txnOffset)
         page.setU64(PageLayout.numberOffset, copy)
         page.setU64(PageLayout.txnOffset, txnID)
-        var flags = checkingCells ? 0 : PageLayout.uncheckedCells
         // A branch copy changes in its header and in child pointers only until its cells are
         // checked: its source's checksum, patched for each of those changes, is its own, and
         // sealing need not hash its (often full) page. The number's old value is where the
         // source was read, so a source whose header named another page stays a mismatch.
         if !checkingCells, patchesChecksums, !secureDelete, patchHeader(page, txn: sourceTxn, number: number) {
             flags |= PageLayout.patchedChecksum
-            assert({
-                if source.computeChecksum(pageChecksum) != source.storedChecksum { damagedPatchSources.insert(copy) }
-                return true
-            }())
+            noteIfDamaged(source, copy: copy)
         }
         page.setU8(PageLayout.flagsOffset, flags)
         freeCommitted(number, count: 1)
         return (copy, page)
+    }
+
+    /// Debug builds: notes `copy` when its `source` did not match its checksum (so neither
+    /// will the copy, ``seal()``'s check allows for it). Nothing in release builds.
+    @inline(__always)
+    private func noteIfDamaged(_ source: Page, copy: UInt64) {
+        assert({
+            if source.computeChecksum(pageChecksum) != source.storedChecksum { damagedPatchSources.insert(copy) }
+            return true
+        }())
     }
 
     /// Patches the stored checksum of `page` (this transaction's copy, its header just set)
@@ -378,12 +392,14 @@ final class TransactionPages: PageSpace, FreeListPages {
         dirty.forEach { first, buffer in
             let page = Page(buffer, size: runLength(first) * pageSize)
             // A patched copy has held this transaction's id since it was made.
-            let patched = page.u8(PageLayout.flagsOffset) & PageLayout.patchedChecksum != 0 && page.u64(PageLayout.txnOffset) == txnID
+            let flags = page.u8(PageLayout.flagsOffset)
+            let ours = page.u64(PageLayout.txnOffset) == txnID
             page.setU8(PageLayout.flagsOffset, 0)
-            if patched {
+            if ours, flags & PageLayout.patchedChecksum != 0 || flags & PageLayout.appendedCells != 0 && page.sealAppendedLeaf() {
                 assert(page.storedChecksum == page.computeChecksum(pageChecksum) || damagedPatchSources.contains(first),
                        "page \(first): the patched checksum is not the page's")
             } else {
+                if flags & PageLayout.appendedCells != 0 { page.setU16(PageLayout.sourceUpperOffset, 0) }
                 page.setU64(PageLayout.txnOffset, txnID)
                 page.seal(pageChecksum)
             }
@@ -397,6 +413,7 @@ final class TransactionPages: PageSpace, FreeListPages {
         dirty.forEach { first, buffer in
             let page = Page(buffer, size: runLength(first) * pageSize)
             page.eraseUnused()
+            if page.u8(PageLayout.flagsOffset) & PageLayout.appendedCells != 0 { page.setU16(PageLayout.sourceUpperOffset, 0) }
             page.setU64(PageLayout.txnOffset, txnID)
             page.setU8(PageLayout.flagsOffset, 0)
             page.seal(pageChecksum)

@@ -81,6 +81,9 @@ struct NodeEditor {
     /// are zeroed at once when `erasing` (``Options/secureDelete``).
     @inlinable
     func removeSlot(at index: Int, erasing: Bool) {
+        // Zeroing a cell, or emptying the page (new cells then land where old ones were),
+        // changes the old cells.
+        if erasing || count == 1 { page.dropAppendedCells() }
         if erasing {
             let at = offset(index)
             page.zero(at, cellSize(at: at))

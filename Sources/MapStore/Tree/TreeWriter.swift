@@ -71,6 +71,7 @@ struct TreeWriter<Space: PageSpace> {
                 space.free(leafPage.u64(old.valueOffset), count: limits.overflowPages(valueLength: old.valueLength))
             } else if old.valueLength == value.count {
                 // Same size, inline: overwrite the value bytes in place (the page is already our copy).
+                leafPage.dropAppendedCells()
                 leafPage.write(value, at: old.valueOffset)
                 return
             }
@@ -274,7 +275,7 @@ struct TreeWriter<Space: PageSpace> {
         guard page.kind == PageKind.leaf.rawValue else {
             throw MapStoreError.corrupted(page: number, reason: "branch page found at leaf depth \(depth)")
         }
-        if page.u8(PageLayout.flagsOffset) != 0 { return (number, try space.checkedPage(number)) }
+        if page.u8(PageLayout.flagsOffset) & PageLayout.uncheckedCells != 0 { return (number, try space.checkedPage(number)) }
         return (number, page)
     }
 
