@@ -160,20 +160,6 @@ HW_TARGET static uint32_t hw_one_raw(uint32_t crc, const unsigned char *p, size_
     return (uint32_t)hw_tail(crc, p, n);
 }
 
-/// raw(0, the words, then `following` zero bytes): what those words changing by `changes`
-/// does to the register of a message they sit in, `following` bytes before its end.
-HW_TARGET static uint32_t hw_patch(const uint64_t *changes, size_t words, size_t following) {
-    uint64_t r = 0;
-    for (size_t index = 0; index < words; index++) r = _mm_crc32_u64(r, changes[index]);
-    for (size_t zeros = following % 8; zeros > 0; zeros--) r = _mm_crc32_u8((uint32_t)r, 0);
-    for (size_t rest = following / 8; rest > 0;) {
-        size_t step = rest < SHIFT_TABLE_SIZE ? rest : SHIFT_TABLE_SIZE;
-        r = shift_words(r, step);
-        rest -= step;
-    }
-    return (uint32_t)r;
-}
-
 /// raw register `r` carried over `count` zero bytes: r * x^(8 * count) mod P.
 HW_TARGET static uint32_t hw_shift(uint32_t crc, size_t count) {
     uint64_t r = crc;
@@ -184,6 +170,14 @@ HW_TARGET static uint32_t hw_shift(uint32_t crc, size_t count) {
         rest -= step;
     }
     return (uint32_t)r;
+}
+
+/// raw(0, the words, then `following` zero bytes): what those words changing by `changes`
+/// does to the register of a message they sit in, `following` bytes before its end.
+HW_TARGET static uint32_t hw_patch(const uint64_t *changes, size_t words, size_t following) {
+    uint64_t r = 0;
+    for (size_t index = 0; index < words; index++) r = _mm_crc32_u64(r, changes[index]);
+    return hw_shift((uint32_t)r, following);
 }
 
 static int detect_hardware(void) {
@@ -199,6 +193,7 @@ static uint32_t hw_patch(const uint64_t *changes, size_t words, size_t following
 static uint32_t hw_shift(uint32_t crc, size_t count) { return 0; }
 #endif
 
+/// The portable hw_shift: one table step per zero byte.
 static uint32_t portable_shift(uint32_t r, size_t count) {
     for (size_t zeros = 0; zeros < count; zeros++) r = (r >> 8) ^ slicing[0][r & 0xFF];
     return r;
@@ -212,8 +207,7 @@ static uint32_t portable_patch(const uint64_t *changes, size_t words, size_t fol
         for (int byte = 0; byte < 8; byte++) bytes[byte] = (unsigned char)(changes[index] >> (8 * byte));
         r = portable_raw(r, bytes, 8);
     }
-    for (size_t zeros = 0; zeros < following; zeros++) r = (r >> 8) ^ slicing[0][r & 0xFF];
-    return r;
+    return portable_shift(r, following);
 }
 
 // MARK: Entry points
