@@ -182,6 +182,38 @@ import Testing
         #expect(problems.contains { $0.page == copy && $0.message.contains("checksum") } == damaged, "\(problems)")
     }
 
+    /// A put into a damaged leaf (copied unchecked, searched in its copy) is refused naming the
+    /// leaf itself, and gives the copy back: the view owns only the copied root, and the leaf
+    /// stays the snapshot's.
+    @Test func aPutIntoADamagedLeafGivesItsCopyBack() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file()
+        let (leaf, pageSize): (UInt64, Int) = try {
+            let db = try Self.database(directory)
+            return try db.read { txn in
+                let root = try txn.pages.readPage(txn.base.main.root)
+                return (try Node(root, number: txn.base.main.root).branchChild(0), txn.pages.pageSize)
+            }
+        }()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let slot = Int(leaf) * pageSize + PageLayout.headerSize
+        bytes[slot] = UInt8((pageSize - 2) & 0xFF)
+        bytes[slot + 1] = UInt8((pageSize - 2) >> 8)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let db = try Database(path: path)
+        try Self.withPages(of: db) { pages, transaction in
+            var refused: MapStoreError?
+            do throws(MapStoreError) { try transaction.put("key 0", "new") } catch { refused = error }
+            guard case let .corrupted(page, _) = refused else {
+                Issue.record("the put into a damaged leaf was not refused: \(String(describing: refused))")
+                return
+            }
+            #expect(page == leaf)
+            #expect(!pages.freedNow.contains(leaf))
+            #expect(pages.dirty.count == 1, "the root's copy only")
+        }
+    }
+
     /// Page numbers outside the snapshot's data pages are refused with an error naming the page.
     @Test func aReferenceOutsideTheSnapshotIsCorruptionNamingThePage() throws {
         let directory = TemporaryDirectory()

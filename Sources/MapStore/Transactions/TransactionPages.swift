@@ -229,9 +229,10 @@ final class TransactionPages: PageSpace, FreeListPages {
             }
         }
         var flags = checkingCells ? 0 : PageLayout.uncheckedCells
+        let isLeaf = page.kind == PageKind.leaf.rawValue
         // A leaf copy mostly gains a cell or two: sealing hashes its header, slots and new
         // cells and takes the old cells' share of its source's checksum (Page.sealAppendedLeaf).
-        if checkingCells, patchesChecksums, !secureDelete, page.kind == PageKind.leaf.rawValue {
+        if isLeaf, patchesChecksums, !secureDelete {
             page.noteSourceCells()
             flags |= PageLayout.appendedCells
             noteIfDamaged(source, copy: copy)
@@ -243,13 +244,18 @@ final class TransactionPages: PageSpace, FreeListPages {
         // checked: its source's checksum, patched for each of those changes, is its own, and
         // sealing need not hash its (often full) page. The number's old value is where the
         // source was read, so a source whose header named another page stays a mismatch.
-        if !checkingCells, patchesChecksums, !secureDelete, patchHeader(page, txn: sourceTxn, number: number) {
+        if !checkingCells, !isLeaf, patchesChecksums, !secureDelete, patchHeader(page, txn: sourceTxn, number: number) {
             flags |= PageLayout.patchedChecksum
             noteIfDamaged(source, copy: copy)
         }
         page.setU8(PageLayout.flagsOffset, flags)
         freeCommitted(number, count: 1)
         return (copy, page)
+    }
+
+    @usableFromInline func abandonCopy(_ copy: UInt64, of source: UInt64) {
+        free(copy, count: 1)
+        if freedNow.last == source { freedNow.removeLast() }
     }
 
     /// Debug builds: notes `copy` when its `source` did not match its checksum (so neither
@@ -295,9 +301,12 @@ final class TransactionPages: PageSpace, FreeListPages {
 
     /// Validates the cells of an owned copy made without (the flag), once.
     private func checkCells(_ page: Page, number: UInt64) throws(MapStoreError) {
-        guard page.u8(PageLayout.flagsOffset) & PageLayout.uncheckedCells != 0 else { return }
+        let flags = page.u8(PageLayout.flagsOffset)
+        guard flags & PageLayout.uncheckedCells != 0 else { return }
         try Node(page, number: number).validateAll()
-        page.setU8(PageLayout.flagsOffset, 0)
+        // Edits may follow that the patched checksum does not track; a leaf's kept cells
+        // stay tracked (every edit of them drops that state itself).
+        page.setU8(PageLayout.flagsOffset, flags & PageLayout.appendedCells)
     }
 
     @usableFromInline func allocate(_ count: Int) throws(MapStoreError) -> (number: UInt64, page: Page) {

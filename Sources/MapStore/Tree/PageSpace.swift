@@ -8,6 +8,10 @@ protocol PageSpace: AnyObject, PageReading {
     /// way); without, only child pointers the caller has read through ``Node`` may be
     /// changed until ``checkedPage(_:)`` validates it.
     func writablePage(_ number: UInt64, checkingCells: Bool) throws(MapStoreError) -> (number: UInt64, page: Page)
+    /// Takes back a copy ``writablePage(_:checkingCells:)`` just made of committed page
+    /// `source`, found damaged before any edit: `copy` is freed at once and `source` stays the
+    /// snapshot's (no longer freed by this transaction).
+    func abandonCopy(_ copy: UInt64, of source: UInt64)
     /// A page this transaction owns, with every cell validated (done now if its copy skipped it).
     func checkedPage(_ number: UInt64) throws(MapStoreError) -> Page
     /// A fresh run of `count` pages owned by this transaction.

@@ -25,26 +25,57 @@ struct TreeWriter<Space: PageSpace> {
 
     // MARK: Descent
 
-    /// Copies the path to `key`'s leaf, fixing each parent's child pointer; returns the leaf.
-
-    mutating func descendWritable(_ tree: inout TreeRoot, to key: UnsafeRawBufferPointer) throws(MapStoreError) -> (number: UInt64, page: Page) {
+    /// Copies the path to `key`'s leaf, fixing each parent's child pointer; returns the leaf's
+    /// copy and where `key` is (or would go) in it.
+    ///
+    /// Pages are copied without checking every cell. A branch's search reads its cells with
+    /// checks, and only the child pointer it took is rewritten. The leaf is searched where it
+    /// is in its copy (a damaged one is given back and reported under the leaf's own number),
+    /// and a put then reads only the cell it replaces, with checks, and puts a new cell into
+    /// the free gap. An edit that reads other cells (a compaction, a split) goes through
+    /// `checkedPage`, which checks them all first.
+    mutating func descendWritable(_ tree: inout TreeRoot, to key: UnsafeRawBufferPointer) throws(MapStoreError)
+        -> (number: UInt64, page: Page, index: Int, found: Bool) {
         path.empty()
-        // Branch pages are copied without checking every cell (only the child pointer the
-        // search read is rewritten); an edit beyond that goes through `checkedPage`.
-        var (number, page) = try space.writablePage(tree.root, checkingCells: tree.depth == 1)
-        tree.root = number
-        for level in 1..<tree.depth {
-            let node = try Node(page, number: number)
+        var parent: (page: Page, index: Int)?
+        var target = tree.root
+        for _ in 1..<tree.depth {
+            let (copy, page) = try space.writablePage(target, checkingCells: false)
+            point(&tree, parent, from: target, to: copy)
+            let node = try Node(page, number: copy)
             guard !node.isLeaf else { throw node.corrupted("leaf found above the tree's depth \(tree.depth)") }
             let index = try node.searchBranch(key)
-            let child = try node.branchChild(index)
-            let (copy, childPage) = try space.writablePage(child, checkingCells: level == tree.depth - 1)
-            if copy != child { NodeEditor(page).setChild(index, copy) }
-            path.append((number, index))
-            number = copy
-            page = childPage
+            path.append((copy, index))
+            parent = (page, index)
+            target = try node.branchChild(index)
         }
-        return try writableLeaf(number, page, depth: tree.depth)
+        // The leaf is searched in its copy, which reads the page in order (prefetched) where
+        // the search's reads jump about: searched first in the map, they waited on memory.
+        let (copy, page) = try space.writablePage(target, checkingCells: false)
+        let index: Int, found: Bool
+        do throws(MapStoreError) {
+            let leaf = try Node(page, number: copy)
+            guard leaf.isLeaf else { throw leaf.corrupted("branch page found at leaf depth \(tree.depth)") }
+            (index, found) = try leaf.searchLeaf(key)
+        } catch {
+            // A damaged leaf: no copy, and the error names the page itself.
+            guard copy != target else { throw error }
+            space.abandonCopy(copy, of: target)
+            let source = try Node(try space.readPage(target), number: target)
+            guard source.isLeaf else { throw source.corrupted("branch page found at leaf depth \(tree.depth)") }
+            _ = try source.searchLeaf(key)
+            throw error
+        }
+        point(&tree, parent, from: target, to: copy)
+        return (copy, page, index, found)
+    }
+
+    /// Points `parent`'s child `index` (the tree's root when there is none) at `copy`, a copy
+    /// of `page` (or the page itself, already this transaction's).
+    @inline(__always)
+    private func point(_ tree: inout TreeRoot, _ parent: (page: Page, index: Int)?, from page: UInt64, to copy: UInt64) {
+        guard let parent else { tree.root = copy; return }
+        if copy != page { NodeEditor(parent.page).setChild(parent.index, copy) }
     }
 
     // MARK: Put
@@ -58,9 +89,8 @@ struct TreeWriter<Space: PageSpace> {
             NodeEditor(page).reset(kind: .leaf)
             tree = TreeRoot(root: number, depth: 1, entries: 0)
         }
-        let (leafNumber, leafPage) = try descendWritable(&tree, to: key)
+        let (leafNumber, leafPage, index, found) = try descendWritable(&tree, to: key)
         let leaf = try Node(leafPage, number: leafNumber)
-        let (index, found) = try leaf.searchLeaf(key)
         let editor = NodeEditor(leafPage)
         if found {
             let old = try leaf.leafEntry(index)
@@ -103,8 +133,10 @@ struct TreeWriter<Space: PageSpace> {
                                  flags: UInt8, valueLength: Int, stored: UnsafeRawBufferPointer) throws(MapStoreError) {
         let size = Cell.leafHeader + key.count + stored.count
         let editor = NodeEditor(leaf.page)
-        if editor.contiguousFree < size + Cell.slotSize, editor.usedBytes() + size + Cell.slotSize <= editor.capacity {
-            editor.compact(scratch: space.scratch)
+        if editor.contiguousFree < size + Cell.slotSize {
+            // A compaction or a split reads every cell: check them first (once per copy).
+            _ = try space.checkedPage(leaf.number)
+            if editor.usedBytes() + size + Cell.slotSize <= editor.capacity { editor.compact(scratch: space.scratch) }
         }
         if editor.contiguousFree >= size + Cell.slotSize {
             let at = editor.insertSlot(at: index, size: size)

@@ -91,6 +91,11 @@ final class MemoryPageSpace: PageSpace {
         return (copy, page)
     }
 
+    func abandonCopy(_ copy: UInt64, of source: UInt64) {
+        free(copy, count: 1)
+        if pendingFree.remove(source) != nil { live[source] = 1 }
+    }
+
     func checkedPage(_ number: UInt64) throws(MapStoreError) -> Page {
         let page = try readPage(number)
         try checkCells(page, number: number)
