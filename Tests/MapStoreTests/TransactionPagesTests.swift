@@ -17,6 +17,25 @@ import Testing
         return db
     }
 
+    /// ``database(_:mode:)`` with the root's first leaf damaged (its slot 0 points two bytes
+    /// before the page's end: no cell header fits there), reopened; and that leaf.
+    private static func databaseWithADamagedLeaf(_ directory: TemporaryDirectory) throws -> (Database, leaf: UInt64) {
+        let path = directory.file()
+        let (leaf, pageSize): (UInt64, Int) = try {
+            let db = try database(directory)
+            return try db.read { txn in
+                let root = try txn.pages.readPage(txn.base.main.root)
+                return (try Node(root, number: txn.base.main.root).branchChild(0), txn.pages.pageSize)
+            }
+        }()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let slot = Int(leaf) * pageSize + PageLayout.headerSize
+        bytes[slot] = UInt8((pageSize - 2) & 0xFF)
+        bytes[slot + 1] = UInt8((pageSize - 2) >> 8)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return (try Database(path: path), leaf)
+    }
+
     /// Runs `body` on the page view of a write transaction that is ended, not committed.
     private static func withPages<R>(of db: Database, _ body: (TransactionPages, WriteTransaction) throws -> R) throws -> R {
         try db.environment.withWriter(timeout: nil) { writer in
@@ -73,22 +92,7 @@ import Testing
     /// owned), and the page itself stays the snapshot's (not freed by this transaction).
     @Test func aDamagedLeafsCopyIsRefusedAndFreed() throws {
         let directory = TemporaryDirectory()
-        let path = directory.file()
-        let (leaf, pageSize): (UInt64, Int) = try {
-            let db = try Self.database(directory)
-            return try db.read { txn in
-                let root = try txn.pages.readPage(txn.base.main.root)
-                return (try Node(root, number: txn.base.main.root).branchChild(0), txn.pages.pageSize)
-            }
-        }()
-        // Slot 0 of the leaf points two bytes before the page's end: no cell header fits there.
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let slot = Int(leaf) * pageSize + PageLayout.headerSize
-        let offset = UInt16(pageSize - 2)
-        bytes[slot] = UInt8(offset & 0xFF)
-        bytes[slot + 1] = UInt8(offset >> 8)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let db = try Database(path: path)
+        let (db, leaf) = try Self.databaseWithADamagedLeaf(directory)
         try Self.withPages(of: db) { pages, _ in
             let owned = pages.dirty.count
             var refused: MapStoreError?
@@ -187,20 +191,7 @@ import Testing
     /// stays the snapshot's.
     @Test func aPutIntoADamagedLeafGivesItsCopyBack() throws {
         let directory = TemporaryDirectory()
-        let path = directory.file()
-        let (leaf, pageSize): (UInt64, Int) = try {
-            let db = try Self.database(directory)
-            return try db.read { txn in
-                let root = try txn.pages.readPage(txn.base.main.root)
-                return (try Node(root, number: txn.base.main.root).branchChild(0), txn.pages.pageSize)
-            }
-        }()
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let slot = Int(leaf) * pageSize + PageLayout.headerSize
-        bytes[slot] = UInt8((pageSize - 2) & 0xFF)
-        bytes[slot + 1] = UInt8((pageSize - 2) >> 8)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let db = try Database(path: path)
+        let (db, leaf) = try Self.databaseWithADamagedLeaf(directory)
         try Self.withPages(of: db) { pages, transaction in
             var refused: MapStoreError?
             do throws(MapStoreError) { try transaction.put("key 0", "new") } catch { refused = error }
