@@ -14,8 +14,9 @@ final class TransactionPages: PageSpace, FreeListPages {
     @usableFromInline let pageSize: Int
     /// The file's data-page checksum (format version 1 or 2).
     @usableFromInline let pageChecksum: PageChecksum
-    /// Whether a branch copy's checksum is patched edit by edit rather than hashed at seal
-    /// (``PageLayout/patchedChecksum``): CRC-32C pages, on a CPU where patching is cheap.
+    /// Whether a copy's checksum is worked out from its source's rather than hashed whole at
+    /// seal (``PageLayout/patchedChecksum`` for branches, ``PageLayout/appendedCells`` for
+    /// leaves): CRC-32C pages, on a CPU where patching is cheap.
     let patchesChecksums: Bool
     /// Debug builds only: copies patched from a source whose bytes did not match its stored
     /// checksum (their checksum is rightly not their bytes'; ``seal()`` checks every other).
@@ -253,6 +254,7 @@ final class TransactionPages: PageSpace, FreeListPages {
         return (copy, page)
     }
 
+    /// ``PageSpace/abandonCopy(_:of:)``: the copy goes back, and `source` leaves ``freedNow``.
     @usableFromInline func abandonCopy(_ copy: UInt64, of source: UInt64) {
         free(copy, count: 1)
         if freedNow.last == source { freedNow.removeLast() }

@@ -5,8 +5,9 @@ protocol PageSpace: AnyObject, PageReading {
     /// A writable copy of tree page `number`, its header checked: the same page if this
     /// transaction already owns it, else a fresh page (the old one is freed). With
     /// `checkingCells`, every cell is validated too (the page may then be edited in any
-    /// way); without, only child pointers the caller has read through ``Node`` may be
-    /// changed until ``checkedPage(_:)`` validates it.
+    /// way); without, until ``checkedPage(_:)`` validates it, the caller may only change
+    /// child pointers and cells it has read through ``Node`` (which checks what it reads) and
+    /// put new cells into the free gap.
     func writablePage(_ number: UInt64, checkingCells: Bool) throws(MapStoreError) -> (number: UInt64, page: Page)
     /// Takes back a copy ``writablePage(_:checkingCells:)`` just made of committed page
     /// `source`, found damaged before any edit: `copy` is freed at once and `source` stays the

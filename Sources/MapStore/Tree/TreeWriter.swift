@@ -29,8 +29,8 @@ struct TreeWriter<Space: PageSpace> {
     /// copy and where `key` is (or would go) in it.
     ///
     /// Pages are copied without checking every cell. A branch's search reads its cells with
-    /// checks, and only the child pointer it took is rewritten. The leaf is searched where it
-    /// is in its copy (a damaged one is given back and reported under the leaf's own number),
+    /// checks, and only the child pointer it took is rewritten. The leaf is searched in its
+    /// copy (a damaged one is given back and reported under the leaf's own number),
     /// and a put then reads only the cell it replaces, with checks, and puts a new cell into
     /// the free gap. An edit that reads other cells (a compaction, a split) goes through
     /// `checkedPage`, which checks them all first.
