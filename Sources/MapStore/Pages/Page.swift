@@ -44,7 +44,7 @@ enum PageLayout {
     /// batch rewrites many children of one branch): the flag goes.
     @usableFromInline static let patchCountUnit: UInt8 = 4
     @usableFromInline static let patchLimit: UInt8 = 4
-    /// In a write transaction's checked copy of a leaf: the cells its source had, bytes
+    /// In a write transaction's copy of a leaf: the cells its source had, bytes
     /// `sourceUpper..<size`, are unchanged, and edits only added cells below them and changed
     /// the header and slots. The source's stored CRC-32C stays in bytes 0..<4, the CRC of the
     /// source's first covered part (bytes `8..<slotsEnd`) goes in bytes 4..<8, and
@@ -54,6 +54,9 @@ enum PageLayout {
     @usableFromInline static let appendedCells: UInt8 = 0x80
     /// Where a leaf copy with ``appendedCells`` keeps its source's `upper` until sealed.
     @usableFromInline static let sourceUpperOffset = 30
+    /// Where it keeps the CRC of its source's header and slots: the high half of the
+    /// checksum field, zero on disk.
+    @usableFromInline static let sourcePrefixOffset = 4
     @usableFromInline static let countOffset = 26
     @usableFromInline static let upperOffset = 28
     @usableFromInline static let runLengthOffset = 28
@@ -317,8 +320,8 @@ struct Page {
     /// ``sealAppendedLeaf()``: notes its first part's CRC and its `upper` (``PageLayout/appendedCells``).
     @usableFromInline
     func noteSourceCells() {
-        let slotsEnd = PageLayout.headerSize + 2 * count
-        setU32(4, Checksum.crc32c(bytes + 8, count: slotsEnd - 8))
+        let slotsEnd = Cell.slotsEnd(count: count)
+        setU32(PageLayout.sourcePrefixOffset, Checksum.crc32c(bytes + 8, count: slotsEnd - 8))
         setU16(PageLayout.sourceUpperOffset, upper)
         setU8(PageLayout.flagsOffset, u8(PageLayout.flagsOffset) | PageLayout.appendedCells)
     }
@@ -329,7 +332,7 @@ struct Page {
         let flags = u8(PageLayout.flagsOffset)
         guard flags & PageLayout.appendedCells != 0 else { return }
         setU8(PageLayout.flagsOffset, flags & ~PageLayout.appendedCells)
-        setU32(4, 0)
+        setU32(PageLayout.sourcePrefixOffset, 0)
         setU16(PageLayout.sourceUpperOffset, 0)
     }
 
@@ -343,8 +346,8 @@ struct Page {
     func sealAppendedLeaf() -> Bool {
         let sourceUpper = u16(PageLayout.sourceUpperOffset)
         let upper = self.upper
-        let slotsEnd = PageLayout.headerSize + 2 * count
-        let stored = u32(0), sourcePrefix = u32(4)
+        let slotsEnd = Cell.slotsEnd(count: count)
+        let stored = u32(PageLayout.checksumOffset), sourcePrefix = u32(PageLayout.sourcePrefixOffset)
         setU16(PageLayout.sourceUpperOffset, 0)
         guard upper <= sourceUpper, sourceUpper <= size, slotsEnd <= upper else { return false }
         var head = Checksum.crc32c(bytes + 8, count: slotsEnd - 8)
@@ -358,7 +361,7 @@ struct Page {
     /// part, or the header's bounds do not hold (the page is then hashed whole).
     @inlinable
     func coveredBytes(after offset: Int, words: Int) -> Int? {
-        let slotsEnd = PageLayout.headerSize + 2 * count
+        let slotsEnd = Cell.slotsEnd(count: count)
         let upper = self.upper
         let end = offset + 8 * words
         guard slotsEnd <= upper, upper <= size, offset >= 8 else { return nil }
