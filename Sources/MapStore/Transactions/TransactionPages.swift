@@ -50,6 +50,9 @@ final class TransactionPages: PageSpace, FreeListPages {
     @exclusivity(unchecked) var freeList: FreeList
     /// Pages the current commit no longer reaches but older snapshots may.
     @exclusivity(unchecked) var freedNow: [UInt64] = []
+    /// In a write map: the pages this transaction wrote in place and freed again. They are
+    /// free, but their bytes in the map are dirty all the same: ``pageRange()`` covers them.
+    @exclusivity(unchecked) var freedInPlace: Range<UInt64>?
     /// The write side's page-sized scratch buffer (under the writer lock).
     let scratchBuffer: UnsafeMutableRawPointer?
     /// Page buffers kept between write transactions (heap mode), so a commit does not pay
@@ -118,6 +121,7 @@ final class TransactionPages: PageSpace, FreeListPages {
         self.freeList = freeList
         self.tracer = tracer
         self.writer = writer
+        freedInPlace = nil
         assert({ damagedPatchSources.removeAll(); return true }())
         swap(&freedNow, &writer.spareFreedPages)
         if !dirty.hasTable, let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
@@ -356,6 +360,8 @@ final class TransactionPages: PageSpace, FreeListPages {
             // Allocated by this transaction: no snapshot reaches it, so it is free at once.
             if !inPlace {
                 if count == 1, let pool = bufferPool { pool.put(buffer) } else { buffer.deallocate() }
+            } else {
+                freedInPlace = Range.covering(freedInPlace, number..<(number + UInt64(count)))
             }
             if !runLengths.isEmpty { runLengths.removeValue(forKey: number) }
             freeList.addReusable(number, count: count)
@@ -484,13 +490,15 @@ final class TransactionPages: PageSpace, FreeListPages {
         return low..<(high + 1)
     }
 
-    /// The pages from the lowest to the end of the highest this transaction owns (for msync).
+    /// The pages from the lowest to the end of the highest this transaction owns or wrote in
+    /// place and freed again (for msync).
     func pageRange() -> Range<UInt64> {
         var low = UInt64.max, end: UInt64 = 0
         dirty.forEach { first, _ in
             low = min(low, first)
             end = max(end, first + UInt64(runLength(first)))
         }
+        if let freedInPlace { (low, end) = (min(low, freedInPlace.lowerBound), max(end, freedInPlace.upperBound)) }
         return low < end ? low..<end : 0..<0
     }
 }
