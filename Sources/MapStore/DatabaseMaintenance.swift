@@ -147,6 +147,7 @@ extension Database {
             checker.report(error, default: txn.base.freeListRoot)
             return checker.problems  // without the free list, ownership cannot be judged
         }
+        checker.checkRecord(of: txn.base)
         for page in Int(PageLayout.firstDataPage)..<Int(pageCount) where checker.owners[page] == .unseen {
             checker.report(UInt64(page), "neither reachable nor free (leaked)")
         }

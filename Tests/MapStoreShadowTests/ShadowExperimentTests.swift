@@ -18,6 +18,11 @@ import Testing
                 try txn.put(key, (0..<400).map { _ in UInt8(truncatingIfNeeded: random.next()) })
             }
         }
+        // The commit's confirmation copy is written after its sync, and stays dirty in the page
+        // cache until writeback: sync it, so the runs start from a file whose pages are all clean.
+        let file = try #require(FileHandle(forUpdatingAtPath: path))
+        try file.synchronize()
+        try file.close()
         return path
     }
 

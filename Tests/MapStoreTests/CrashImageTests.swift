@@ -114,9 +114,16 @@ import Testing
         return (before, recorder, options)
     }
 
-    /// One seeded commit of the workload: the first puts 40 keys; every sixth adds 30 overflow
-    /// values, which every twelfth deletes again (so pages are freed and reused); the others
-    /// put and delete a few keys, some of them large. `draft` follows every change.
+    /// Overflow values one commit of the workloads adds (one run each): more runs than a meta
+    /// page lists (``Meta/listCapacity(pageSize:)``), so that commit keeps its page list in a
+    /// commit record run.
+    static let manyRuns = Meta.listCapacity(pageSize: Int(getpagesize())) + 20
+
+    /// One seeded commit of the workload: the first puts 40 keys; every tenth from the sixth
+    /// adds ``manyRuns`` overflow values (a commit with a record run), which the third commit
+    /// after it deletes; every sixth adds 30 overflow values, which every twelfth deletes
+    /// again (so pages are freed and reused); the others put and delete a few keys, some of
+    /// them large. `draft` follows every change.
     static func randomCommit(_ txn: WriteTransaction, number: Int, draft: inout Model, rng: inout SeededGenerator) throws {
         func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) } }
         if number == 0 {
@@ -124,6 +131,18 @@ import Testing
                 let key = Array("k\(i)".utf8), value = bytes(Int.random(in: 0...200, using: &rng))
                 try txn.put(key, value)
                 draft[key] = value
+            }
+        } else if number % 10 == 6 || number % 10 == 9 {
+            for i in 0..<manyRuns {
+                let key = Array("many-\(number - number % 10 + 6)-\(i)".utf8)
+                if number % 10 == 6 {
+                    let value = bytes(3000)
+                    try txn.put(key, value)
+                    draft[key] = value
+                } else {
+                    _ = try txn.delete(key)
+                    draft.removeValue(forKey: key)
+                }
             }
         } else if number % 6 == 2 {
             for i in 0..<30 {
@@ -194,7 +213,12 @@ import Testing
                 var plans: [[([UInt8], [UInt8]?)]] = []
                 for writer in 0..<3 {
                     var plan: [([UInt8], [UInt8]?)] = []
-                    if writer == 0, round % 6 == 2 {
+                    if writer == 1, round % 10 == 6 {
+                        // The group lists more runs than its meta page holds: a record run.
+                        for i in 0..<manyRuns { plan.append((Array("many-\(round)-\(i)".utf8), bytes(3000))) }
+                    } else if writer == 1, round % 10 == 9 {
+                        for i in 0..<manyRuns { plan.append((Array("many-\(round - 3)-\(i)".utf8), nil)) }
+                    } else if writer == 0, round % 6 == 2 {
                         for i in 0..<30 { plan.append((Array("big-\(round)-\(i)".utf8), bytes(3000))) }
                     } else if writer == 0, round % 12 == 11 {
                         for i in 0..<30 { plan.append((Array("big-\(round - 9)-\(i)".utf8), nil)) }
@@ -377,6 +401,14 @@ import Testing
             #expect(metas == (longMode ? 60 : 20), "\(metas) metas written")
         }
         #expect(scenario.durability == .none ? syncs == 0 : syncs > 0, "\(syncs) syncs")
+        // The commits of many runs kept their lists in record runs, wherever a commit lists.
+        let records = recording.operations.filter { operation in
+            guard case let .write(offset, bytes) = operation, offset < 2 * recording.pageSize, offset % recording.pageSize == 0,
+                  bytes.count >= Meta.length, bytes.count <= recording.pageSize else { return false }
+            return bytes[44] & UInt8(Meta.recordFlag) != 0 && bytes[44] & UInt8(Meta.confirmationFlag) == 0
+        }.count
+        let lists = scenario.durability == .full || scenario.durability == .lazy
+        #expect(lists ? records >= 2 : records == 0, "\(records) metas with a record run")
         let tally = Self.checkImages(recording, scenario: scenario, in: dir, seed: seed)
         print("crash images \(scenario.testDescription): \(tally.total) checked (\(tally.prefixes) prefixes, \(tally.torn) torn writes, \(tally.reordered) reordered/dropped; \(tally.fellBack) opened at the commit before the newest meta) over \(recording.operations.count) operations")
         #expect(tally.failures.isEmpty, "\(tally.failures.joined(separator: "\n"))")

@@ -174,4 +174,185 @@ import Testing
         #expect(try reopened.read { try $0.get(Array("key599".utf8)) } == value)
         #expect(try reopened.check() == [])
     }
+
+    /// Overflow values (one run each) that make a commit list more runs than its meta page holds.
+    static let manyRuns = Meta.listCapacity(pageSize: pageSize) + 40
+
+    /// Puts `manyRuns` overflow values named `prefix` in one transaction of `db`.
+    static func putMany(_ db: Database, _ prefix: String) throws {
+        try db.write { txn in
+            for i in 0..<manyRuns { try txn.put(Array("\(prefix)-\(i)".utf8), [UInt8](repeating: UInt8(i % 251), count: 3000)) }
+        }
+    }
+
+    /// A commit that wrote more runs than its meta page lists keeps its list in a record run at
+    /// the end of its pages and still takes one sync. Its confirmation copy names the record too,
+    /// `check` accounts for the record's pages, and the next commit frees them.
+    @Test func aCommitOfManyRunsListsThemInARecordRunAndSyncsOnce() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let recorder = RecordingIO()
+        var options = Options.testing(durability: .full)
+        options.storageIO = recorder
+        let db = try Database(path: path, options: options)
+        try Self.fill(db, keys: 0..<50)
+        let before = recorder.operations.count
+        try Self.putMany(db, "many")
+        let syncs = recorder.operations[before...].filter { $0 == .sync }.count
+        #expect(syncs == 1, "\(syncs) syncs for the commit")
+        let txn = try db.read { $0.transactionID }
+        let slots = Self.slots(Self.bytes(path))
+        guard case let .valid(meta) = slots[Int(txn % 2)], case let .confirmation(copy) = slots[Int(1 - txn % 2)] else {
+            Issue.record("slots: \(slots)")
+            return
+        }
+        #expect(meta.recordPages >= 1 && meta.listedRuns == 1, "the meta lists one run, its record")
+        #expect(copy.recordPages == meta.recordPages && copy.recordChecksum == meta.recordChecksum)
+        let file = Self.bytes(path)
+        let record = Int(meta.recordStart) * Self.pageSize
+        #expect(file[record + PageLayout.kindOffset] == PageKind.commitRecord.rawValue)
+        let count = file.withUnsafeBytes { raw in Int(raw.load(fromByteOffset: record + CommitRecord.countOffset, as: UInt64.self)) }
+        #expect(count > Meta.listCapacity(pageSize: Self.pageSize), "the record lists \(count) runs")
+        #expect(try db.check() == [])
+        // The next commit frees the record's pages: they are on its free list, nothing leaks.
+        try db.write { try $0.put("after", "the record") }
+        let next = try db.read { $0.base }
+        #expect(next.recordPages == 0)
+        #expect(try db.check() == [])
+    }
+
+    /// Without its confirmation, a commit with a record run opens only if the record and every
+    /// run it lists are on disk as written: a torn or missing record, one of another commit,
+    /// or a torn listed page passes it over for the commit before, which opens whole.
+    @Test(arguments: ["record torn", "record missing", "another commit's record", "listed page torn", "whole"])
+    func anUnconfirmedCommitWithARecordOpensOnlyWithAllOfIt(damage: String) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let db = try Database(path: path, options: .testing(durability: .full))
+        try Self.fill(db, keys: 0..<50)
+        let first = try db.read { $0.transactionID }
+        let atFirst = Self.bytes(path)
+        try Self.putMany(db, "many")
+        let second = try db.read { $0.base }
+        #expect(second.recordPages >= 1)
+        var file = Self.bytes(path)
+        let confirmationSlot = Int(1 - second.txnID % 2)
+        file.replaceSubrange(confirmationSlot * Self.pageSize..<(confirmationSlot + 1) * Self.pageSize,
+                             with: atFirst[confirmationSlot * Self.pageSize..<(confirmationSlot + 1) * Self.pageSize])
+        let record = Int(second.recordStart) * Self.pageSize
+        let recordBytes = second.recordPages * Self.pageSize
+        switch damage {
+        case "record torn":
+            for offset in (recordBytes - 512)..<recordBytes { file[record + offset] ^= 0xFF }
+        case "record missing":
+            file.replaceSubrange(record..<(record + recordBytes), with: [UInt8](repeating: 0, count: recordBytes))
+        case "another commit's record":
+            // Whole and a record, but of another transaction: its checksum is not the listed one.
+            file.withUnsafeMutableBytes { raw in
+                let page = Page(raw.baseAddress! + record, size: recordBytes)
+                page.setU64(PageLayout.txnOffset, second.txnID - 2)
+                page.setU64(PageLayout.checksumOffset, page.computeChecksum(.crc32c))
+            }
+        case "listed page torn":
+            // An overflow run the record lists (its checksum covers every byte).
+            let listed = file.withUnsafeMutableBytes { raw in
+                let page = Page(raw.baseAddress! + record, size: recordBytes)
+                return (0..<CommitRecord.count(in: page)).map { CommitRecord.entry($0, in: page) }
+            }.first { file[Int($0.page) * Self.pageSize + PageLayout.kindOffset] == PageKind.overflow.rawValue }!
+            let start = Int(listed.page) * Self.pageSize
+            for offset in 0..<64 { file[start + listed.pages * Self.pageSize - 64 + offset] ^= 0x5A }
+        default: break
+        }
+        let image = dir.file("image.mapstore")
+        try Data(file).write(to: URL(fileURLWithPath: image))
+        let opened = try Database(path: image, options: .testing(durability: .full))
+        #expect(try opened.read { $0.transactionID } == (damage == "whole" ? second.txnID : first))
+        #expect(try opened.read { try $0.get(Array("many-0".utf8)) } == (damage == "whole" ? [UInt8](repeating: 0, count: 3000) : nil))
+        #expect(try opened.check() == [])
+        // The writer goes on from there, and the next commit frees the record (when it was kept).
+        try opened.write { try $0.put("next", "commit") }
+        #expect(try opened.check() == [])
+    }
+
+    /// A backup or a replica's copy holds no record run: its meta lists none and its pages end
+    /// where the commit's data does, so the copy checks clean and reads the same.
+    @Test func aCopyOfACommitWithARecordLeavesTheRecordOut() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        let db = try Database(path: path, options: .testing(durability: .full))
+        try Self.fill(db, keys: 0..<50)
+        try Self.putMany(db, "many")
+        let base = try db.read { $0.base }
+        #expect(base.recordPages >= 1)
+        let copy = dir.file("backup.mapstore")
+        try db.backup(to: copy)
+        #expect(Self.bytes(copy).count == Int(base.recordStart) * Self.pageSize)
+        let restored = try Database(path: copy, options: .testing(durability: .full))
+        #expect(try restored.check() == [])
+        #expect(try restored.read { $0.base.recordPages } == 0)
+        #expect(try restored.read { try $0.get(Array("many-\(Self.manyRuns - 1)".utf8)) } == [UInt8](repeating: UInt8((Self.manyRuns - 1) % 251), count: 3000))
+        let meta = try db.read { try $0.metaPageBytes() }
+        #expect(meta[44] & UInt8(Meta.recordFlag) == 0)
+        #expect(try db.read { $0.pageLayout.pageCount } == base.recordStart)
+    }
+
+    /// A file of format version 4 (the page list in the meta page only) opens as it is; its
+    /// first commit writes a version-5 meta.
+    @Test func aVersion4FileIsWrittenAsVersion5() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file()
+        do {
+            let db = try Database(path: path, options: .testing(durability: .full))
+            try Self.fill(db, keys: 0..<50)
+        }
+        // Both slots rewritten as version 4 (their checksums with them): what a version-4 build left.
+        var file = Self.bytes(path)
+        file.withUnsafeMutableBytes { raw in
+            for slot in 0..<2 {
+                let page = Page(raw.baseAddress! + slot * Self.pageSize, size: Self.pageSize)
+                page.setU32(16, Meta.inlineFreeListVersion)
+                page.setU64(0, page.xxh64(8, Meta.length - 8))
+            }
+        }
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        #expect(Self.slots(file).allSatisfy { if case .valid = $0 { true } else if case .confirmation = $0 { true } else { false } })
+        let db = try Database(path: path, options: .testing(durability: .full))
+        #expect(try db.read { try $0.getString("key7") } == "value 7")
+        try Self.putMany(db, "many")
+        let written = Self.bytes(path)
+        let txn = try db.read { $0.transactionID }
+        #expect(written.withUnsafeBytes { $0.load(fromByteOffset: Int(txn % 2) * Self.pageSize + 16, as: UInt32.self) } == Meta.commitRecordVersion)
+        #expect(try db.check() == [])
+    }
+
+    /// A meta's record run round-trips through its encoding, and a record flag whose list is not
+    /// one run ending at the page count is damage, never a read past the list.
+    @Test func aRecordFlagMustNameOneRunEndingAtThePageCount() {
+        var meta = Meta.empty(pageSize: Self.pageSize, maxSize: 1 << 30)
+        meta.txnID = 9
+        meta.pageCount = 40
+        meta.recordPages = 3
+        meta.recordChecksum = 0xDEAD_BEEF
+        var bytes = [UInt8](repeating: 0, count: Self.pageSize)
+        bytes.withUnsafeMutableBytes { raw in
+            let page = Page(raw.baseAddress!, size: Self.pageSize)
+            meta.encode(into: page)
+            guard case let .valid(decoded) = Meta.decode(page, slot: 1) else { Issue.record("not valid"); return }
+            #expect(decoded.recordPages == 3 && decoded.recordStart == 37 && decoded.recordChecksum == 0xDEAD_BEEF && decoded.listedRuns == 1)
+            // The page count moved: the run no longer ends there.
+            page.setU64(72, 41)
+            page.setU64(0, page.xxh64(8, Meta.length - 8))
+            guard case .damaged = Meta.decode(page, slot: 1) else { Issue.record("a record not at the end passed"); return }
+            // No list at all under the flag, in a page only as long as the record.
+            page.setU64(72, 40)
+            page.setU32(120, 0)
+            page.setU32(124, 0)
+            page.setU64(0, page.xxh64(8, Meta.length - 8))
+            guard case .damaged = Meta.decode(Page(raw.baseAddress!, size: Meta.length), slot: 1) else { Issue.record("a flag without a list passed"); return }
+            // A version-4 meta knows no record flag.
+            page.setU32(16, Meta.inlineFreeListVersion)
+            page.setU64(0, page.xxh64(8, Meta.length - 8))
+            guard case .damaged = Meta.decode(page, slot: 1) else { Issue.record("a version-4 record flag passed"); return }
+        }
+    }
 }

@@ -170,7 +170,7 @@ import Testing
         }
     }
 
-    @Test func aNewFileIsVersion4WithCRC32CPages() throws {
+    @Test func aNewFileIsVersion5WithCRC32CPages() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
         do {
@@ -178,7 +178,7 @@ import Testing
             try Self.fill(db, from: 0)
             #expect(try db.check().isEmpty)
         }
-        #expect(try Self.formatVersion(path) == 4)
+        #expect(try Self.formatVersion(path) == Meta.commitRecordVersion)
         try Self.expectRootChecksum(path, .crc32c)
     }
 
@@ -191,8 +191,8 @@ import Testing
     }
 
     /// A version-2 file (CRC-32C pages, metas without page lists, as builds before the
-    /// one-sync commit wrote) opens and reads as it is; its first commit writes a version-4
-    /// meta, after which both slots read as version 4 files do.
+    /// one-sync commit wrote) opens and reads as it is; its first commit writes a version-5
+    /// meta, after which both slots read as version 5 files do.
     @Test func aVersion2FileOpensAndIsUpgradedByItsFirstCommit() throws {
         let dir = TemporaryDirectory()
         let path = dir.file()
@@ -211,12 +211,12 @@ import Testing
         #expect(try db.check().isEmpty)
         let after = [UInt8](try #require(FileManager.default.contents(atPath: path)))
         let versions = (0..<2).map { slot in after.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: slot * Self.pageSize + 16, as: UInt32.self).littleEndian } }
-        #expect(versions.contains(4), "the commit wrote a version-4 meta: \(versions)")
+        #expect(versions.contains(Meta.commitRecordVersion), "the commit wrote a version-5 meta: \(versions)")
         #expect(try Database(path: path, options: .testing()).read { txn in try txn.get([1, 2, 3]) } == [4])
     }
 
     /// A version-3 file (a page list, the free list's working part in a chain page) opens and
-    /// reads as it is; its first commit takes the working part inline into a version-4 meta
+    /// reads as it is; its first commit takes the working part inline into a version-5 meta
     /// and frees the old working page, and every page is still accounted for: at once, after
     /// a reopen, and after more commits.
     @Test func aVersion3FileOpensAndIsUpgradedByItsFirstCommit() throws {
@@ -246,7 +246,7 @@ import Testing
         let versions = try (0..<2).map { slot in
             try [UInt8](#require(FileManager.default.contents(atPath: path))).withUnsafeBytes { $0.loadUnaligned(fromByteOffset: slot * Self.pageSize + 16, as: UInt32.self).littleEndian }
         }
-        #expect(versions == [4, 4])
+        #expect(versions == [Meta.commitRecordVersion, Meta.commitRecordVersion])
         #expect(try db.read { txn in try txn.get([1, 2, 3]) } == [4])
     }
 
@@ -335,11 +335,11 @@ import Testing
         let dir = TemporaryDirectory()
         let path = dir.file()
         do { try Self.fill(try Database(path: path, options: .testing()), from: 0) }
-        // Version 5 with a valid meta checksum: a newer format, not damage.
-        try Self.rewriteMetas(path) { $0.setU32(16, 5) }
+        // Version 6 with a valid meta checksum: a newer format, not damage.
+        try Self.rewriteMetas(path) { $0.setU32(16, 6) }
         var caught: MapStoreError?
         do { _ = try Database(path: path, options: .testing()) } catch { caught = error }
         #expect(caught?.code == "versionMismatch", "\(String(describing: caught))")
-        #expect(caught?.description.contains("format version 5") == true, "\(String(describing: caught))")
+        #expect(caught?.description.contains("format version 6") == true, "\(String(describing: caught))")
     }
 }

@@ -20,12 +20,14 @@ struct TreeRoot: Equatable, Sendable {
 /// 0..<8     checksum      XXH64 of bytes 8..<128 (in every version)
 /// 8..<16    magic         "MAPSTORE"
 /// 16..<20   version       format version: 1 = XXH64 page checksums, 2 = CRC-32C,
-///                         3 = CRC-32C and a page list, 4 = also the free list's working part
+///                         3 = CRC-32C and a page list, 4 = also the free list's working part,
+///                         5 = also a commit record run
 /// 20..<24   pageSize      bytes per page
 /// 24..<32   txnID         the commit this meta records
 /// 32..<40   main root     root page of the main tree (0 = empty)
 /// 40..<44   main depth
-/// 44..<48   flags         bit 0: a confirmation copy (``Meta/Decoded/confirmation(_:)``)
+/// 44..<48   flags         bit 0: a confirmation copy (``Meta/Decoded/confirmation(_:)``);
+///                         bit 1 (version 5): the list's one entry is the commit record run
 /// 48..<56   main entries
 /// 56..<64   catalog root  root of the snapshot catalog (0 = none)
 /// 64..<72   free list     first page of the free-list chain (0 = none)
@@ -36,11 +38,11 @@ struct TreeRoot: Equatable, Sendable {
 /// 100..<104 inline words  version 4: words of the free list's working part after the list (else zero)
 /// 104..<112 catalog entries  named snapshots in the catalog
 /// 112..<120 oldest snapshot  the smallest transaction id a snapshot pins (meaningful when entries > 0)
-/// 120..<124 listed runs   versions 3, 4: entries in the page list (0 = none)
-/// 124..<128 list checksum versions 3, 4: CRC-32C of the list's bytes, then the inline words'
-/// 128...    page list     versions 3, 4: 16 bytes per run of pages the commit wrote:
+/// 120..<124 listed runs   versions 3...5: entries in the page list (0 = none)
+/// 124..<128 list checksum versions 3...5: CRC-32C of the list's bytes, then the inline words'
+/// 128...    page list     versions 3...5: 16 bytes per run of pages the commit wrote:
 ///                         first page u64, pages u32, low 32 bits of its stored checksum u32
-/// then      inline words  version 4: the free list's working part, 8 bytes per word
+/// then      inline words  versions 4, 5: the free list's working part, 8 bytes per word
 /// ```
 ///
 /// The working part of the free list (``FreeListChain``) goes inline when it fits
@@ -52,6 +54,13 @@ struct TreeRoot: Equatable, Sendable {
 /// against the pages (``CommitVerification``), and a commit whose pages did not all reach
 /// the disk is passed over for the one before. A meta without a list was written after a
 /// sync of its pages.
+///
+/// A commit that wrote more runs than the meta page lists (``listCapacity(pageSize:)``) puts
+/// its list in a commit record run (``CommitRecord``, version 5) at the end of its pages,
+/// `pageCount - recordPages ..< pageCount`, and its meta lists that one run, with the record
+/// flag: the record is verified like any listed run, then the runs it lists. The next commit
+/// frees the record's pages, so they wait, like every page it frees, until that commit is on
+/// disk: a record is never overwritten while an open may still need it.
 @usableFromInline
 struct Meta: Equatable, Sendable {
     static let magic: UInt64 = 0x4552_4F54_5350_414D  // "MAPSTORE" read little-endian
@@ -64,12 +73,18 @@ struct Meta: Equatable, Sendable {
     /// Version 3 with the free list's working part inline; version-2 and version-3 files are
     /// written as version 4 from their first commit on.
     static let inlineFreeListVersion: UInt32 = 4
+    /// Version 4 with the commit record (``CommitRecord``); files of versions 2 to 4 are
+    /// written as version 5 from their first commit on.
+    static let commitRecordVersion: UInt32 = 5
     /// Where the page list starts, and the bytes of one entry.
     static let listOffset = 128
     static let listEntrySize = 16
     /// Bit 0 of the flags: this record is a copy of the commit in the other slot, written
     /// after that commit's sync returned.
     static let confirmationFlag: UInt32 = 1
+    /// Bit 1 of the flags (version 5): the page list's one entry is the commit's record run,
+    /// the last ``recordPages`` pages, which lists the runs the commit wrote.
+    static let recordFlag: UInt32 = 2
     /// Bytes covered by the meta record; well inside one 512-byte sector, so a torn write
     /// of it is caught by the checksum rather than half-applied.
     static let length = 128
@@ -98,6 +113,25 @@ struct Meta: Equatable, Sendable {
     /// for free: the writer hands the words to ``encode(into:listing:words:confirmation:)``,
     /// and a reader copies them from the meta page (``Environment/freeListWords(of:)``).
     @usableFromInline var freeListWordCount: Int = 0
+    /// Pages of this commit's record run (``CommitRecord``), the last ones of `0..<pageCount`;
+    /// 0 when the page list, if any, is in the meta page. ``encode(into:listing:words:confirmation:)``
+    /// lists the record run, with `recordChecksum` (the low 32 bits of its stored checksum),
+    /// whenever this is not 0.
+    @usableFromInline var recordPages: Int = 0
+    @usableFromInline var recordChecksum: UInt32 = 0
+
+    /// The record run's first page (meaningful when ``recordPages`` is not 0).
+    var recordStart: UInt64 { pageCount - UInt64(recordPages) }
+
+    /// This commit as a copy of its pages carries it (a backup, a replica): without its
+    /// record run, which only an open of this file checks, and which the copy does not hold.
+    var withoutRecord: Meta {
+        var meta = self
+        meta.pageCount -= UInt64(recordPages)
+        meta.recordPages = 0
+        meta.recordChecksum = 0
+        return meta
+    }
 
     /// The meta of a new, empty database whose pages carry `pageChecksum`.
     static func empty(pageSize: Int, maxSize: Int, pageChecksum: PageChecksum = .current) -> Meta {
@@ -106,7 +140,7 @@ struct Meta: Equatable, Sendable {
     }
 
     /// The format version that records `pageChecksum`.
-    var version: UInt32 { pageChecksum == .xxh64 ? Meta.xxh64Version : Meta.inlineFreeListVersion }
+    var version: UInt32 { pageChecksum == .xxh64 ? Meta.xxh64Version : Meta.commitRecordVersion }
 
     /// Whether this meta's version carries a page list and inline free-list words.
     var hasPageList: Bool { version >= Meta.pageListVersion }
@@ -122,7 +156,10 @@ struct Meta: Equatable, Sendable {
 
     /// Bytes of the meta page this meta occupies when it lists `runs` runs: the record, the
     /// list and the inline free-list words (what the writer writes).
-    func encodedLength(listing runs: Int) -> Int { Meta.listOffset + runs * Meta.listEntrySize + 8 * freeListWordCount }
+    /// (A meta with a record run lists that one run whatever `runs` is.)
+    func encodedLength(listing runs: Int) -> Int {
+        Meta.listOffset + (recordPages > 0 ? 1 : runs) * Meta.listEntrySize + 8 * freeListWordCount
+    }
 
     /// Writes this meta's record into the first ``length`` bytes of `page`, then its list and
     /// inline free-list words (the caller writes only ``encodedLength(listing:)`` bytes: the
@@ -136,7 +173,8 @@ struct Meta: Equatable, Sendable {
     /// nothing, whatever ``listedRuns`` a meta it was derived from had. The inline free-list
     /// words (``freeListWordCount`` of them) follow the list, or the record, under the same
     /// checksum. `confirmation` marks the record as a copy of the other slot's commit
-    /// (``Meta/Decoded/confirmation(_:)``).
+    /// (``Meta/Decoded/confirmation(_:)``). A meta with a record run (``recordPages``) lists
+    /// that run instead, and `list` must be nil.
     func encode(into page: Page, listing list: PageList? = nil, words freeListWords: [UInt64], confirmation: Bool = false) {
         freeListWords.withUnsafeBufferPointer { encode(into: page, listing: list, words: $0, confirmation: confirmation) }
     }
@@ -146,8 +184,9 @@ struct Meta: Equatable, Sendable {
     func encode(into page: Page, listing list: PageList? = nil, words freeListWords: UnsafeBufferPointer<UInt64> = UnsafeBufferPointer(start: nil, count: 0),
                 confirmation: Bool = false) {
         precondition(page.size >= Meta.length, "meta page shorter than its record")
-        page.setU32(44, confirmation ? Meta.confirmationFlag : 0)
-        let runs = hasPageList ? list?.count ?? 0 : 0
+        precondition(recordPages == 0 || list == nil && version >= Meta.commitRecordVersion, "a meta with a record run lists only that run")
+        page.setU32(44, (confirmation ? Meta.confirmationFlag : 0) | (recordPages > 0 ? Meta.recordFlag : 0))
+        let runs = recordPages > 0 ? 1 : hasPageList ? list?.count ?? 0 : 0
         let words = freeListWords.count
         precondition(words == freeListWordCount, "the meta counts \(freeListWordCount) free-list words, \(words) given")
         precondition(words == 0 || hasPageList, "a version-\(version) meta holds no free-list words")
@@ -155,7 +194,13 @@ struct Meta: Equatable, Sendable {
         page.setU32(120, UInt32(runs))
         if runs + words > 0 {
             precondition(page.size >= encodedLength(listing: runs), "meta page shorter than its list and words")
-            if runs > 0 { list!.write(into: page) }
+            if recordPages > 0 {
+                page.setU64(Meta.listOffset, recordStart)
+                page.setU32(Meta.listOffset + 8, UInt32(recordPages))
+                page.setU32(Meta.listOffset + 12, recordChecksum)
+            } else if runs > 0 {
+                list!.write(into: page)
+            }
             let wordsOffset = Meta.listOffset + runs * Meta.listEntrySize
             #if _endian(little)
             page.write(UnsafeRawBufferPointer(freeListWords), at: wordsOffset)
@@ -216,9 +261,9 @@ struct Meta: Equatable, Sendable {
         let pageChecksum: PageChecksum
         switch version {
         case Meta.xxh64Version: pageChecksum = .xxh64
-        case Meta.crc32cVersion, Meta.pageListVersion, Meta.inlineFreeListVersion: pageChecksum = .crc32c
+        case Meta.crc32cVersion, Meta.pageListVersion, Meta.inlineFreeListVersion, Meta.commitRecordVersion: pageChecksum = .crc32c
         default:
-            return .incompatible("format version \(version), this build reads versions \(Meta.xxh64Version) to \(Meta.inlineFreeListVersion)")
+            return .incompatible("format version \(version), this build reads versions \(Meta.xxh64Version) to \(Meta.commitRecordVersion)")
         }
         var listedRuns = 0
         var words = 0
@@ -239,7 +284,22 @@ struct Meta: Equatable, Sendable {
             return .damaged("reserved bytes 120..<128 are not zero in a version-\(version) meta")
         }
         let flags = page.u32(44)
-        guard flags & ~Meta.confirmationFlag == 0 else { return .damaged("unknown meta flags \(flags)") }
+        let known = version >= Meta.commitRecordVersion ? Meta.confirmationFlag | Meta.recordFlag : Meta.confirmationFlag
+        guard flags & ~known == 0 else { return .damaged("unknown meta flags \(flags)") }
+        var recordPages = 0
+        var recordChecksum: UInt32 = 0
+        if flags & Meta.recordFlag != 0 {
+            // The list's one entry is the record run, the last pages of the commit (the list's
+            // bounds were checked above: read the entry only once the list has it).
+            guard listedRuns == 1 else { return .damaged("the record flag is set, but the page list has \(listedRuns) entries") }
+            let record = PageList.run(0, in: page)
+            guard record.pages >= 1, record.page >= PageLayout.firstDataPage,
+                  record.page.addingReportingOverflow(UInt64(record.pages)) == (page.u64(72), false) else {
+                return .damaged("the record flag is set, but the page list is not one run ending at the page count")
+            }
+            recordPages = record.pages
+            recordChecksum = record.checksum
+        }
         let pageSize = Int(page.u32(20))
         let depth = Int(page.u32(40))
         let meta = Meta(
@@ -248,7 +308,7 @@ struct Meta: Equatable, Sendable {
             catalog: TreeRoot(root: page.u64(56), depth: Int(page.u32(96)), entries: page.u64(104)),
             oldestSnapshot: page.u64(112), freeListRoot: page.u64(64), pageCount: page.u64(72),
             maxSize: page.u64(80), commitTime: page.u64(88), pageChecksum: pageChecksum, listedRuns: listedRuns,
-            freeListWordCount: words)
+            freeListWordCount: words, recordPages: recordPages, recordChecksum: recordChecksum)
         if meta.pageCount < PageLayout.firstDataPage { return .damaged("page count \(meta.pageCount) is below 2") }
         if meta.main.root != 0, meta.main.root < PageLayout.firstDataPage || meta.main.root >= meta.pageCount {
             return .damaged("main root \(meta.main.root) outside pages 2..<\(meta.pageCount)")

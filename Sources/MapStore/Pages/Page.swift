@@ -10,6 +10,8 @@ enum PageKind: UInt8, Sendable {
     case leaf = 3
     case overflow = 4
     case freeList = 5
+    /// A commit's page list, when its meta page cannot hold it (``CommitRecord``).
+    case commitRecord = 6
 }
 
 /// Where things sit in a page header (docs/format.md).
@@ -22,7 +24,7 @@ enum PageKind: UInt8, Sendable {
 /// 25       flags      0
 /// 26..<28  count      slots (branch, leaf), 64-bit words (free list)
 /// 28..<30  upper      start of the cell area (branch, leaf)
-/// 28..<32  runLength  pages in the run (overflow)
+/// 28..<32  runLength  pages in the run (overflow, commit record)
 /// 32...             slot array, then free space, then cells growing down from the end
 /// ```
 @usableFromInline

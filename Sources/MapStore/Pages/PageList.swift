@@ -11,13 +11,12 @@ struct ListedRun: Equatable, Sendable {
 ///
 /// The list lets one sync cover a commit's pages and its meta together: at open, a meta whose
 /// listed pages are not all on disk as written is passed over for the commit before
-/// (``CommitVerification``). A commit that writes more runs than a meta page holds is made
-/// durable the old way, its pages synced before its meta is written, and lists nothing.
+/// (``CommitVerification``). A commit that writes more runs than a meta page holds
+/// (`capacity`) puts them in a commit record run (``CommitRecord``) that its meta lists.
 struct PageList {
-    /// The runs so far; its buffer is kept from one commit to the next.
+    /// The runs so far; its buffer is kept from one commit to the next (unless a big commit
+    /// made it large).
     private(set) var runs: [ListedRun] = []
-    /// Set when the runs outgrew `capacity`: the list is then not written.
-    private(set) var overflowed = false
     /// Pages of listed runs that a later commit of the list freed, by the transaction that
     /// freed them (ascending). No commit a crash may fall back to reaches them: the list's
     /// start cannot, since they were written after it, and a later commit whose listed pages
@@ -33,16 +32,14 @@ struct PageList {
 
     var count: Int { runs.count }
 
-    /// Whether the list can be written in the meta: no overflow and at least one run.
-    var isUsable: Bool { !overflowed && !runs.isEmpty }
+    /// Whether there is a list to write: at least one run.
+    var isUsable: Bool { !runs.isEmpty }
+
+    /// Whether the runs need a commit record: more than the meta page lists.
+    var needsRecord: Bool { runs.count > capacity }
 
     /// Adds the run of `pages` pages at `page` whose sealed header stores `storedChecksum`.
     mutating func add(_ page: UInt64, pages: Int, storedChecksum: UInt64) {
-        guard !overflowed else { return }
-        guard runs.count < capacity else {
-            overflowed = true
-            return
-        }
         runs.append(ListedRun(page: page, pages: pages, checksum: UInt32(truncatingIfNeeded: storedChecksum)))
     }
 
@@ -72,9 +69,19 @@ struct PageList {
     mutating func removeAll() {
         // (Emptying an empty array still cost a hundred instructions: the usual
         // non-durable commit lists nothing.)
-        if !runs.isEmpty { runs.removeAll(keepingCapacity: true) }
+        if !runs.isEmpty { forgetRuns() }
         if !young.isEmpty { forgetYoung() }
-        overflowed = false
+    }
+
+    /// Empties ``runs``, keeping a buffer the size of a meta page's list.
+    @inline(never)
+    private mutating func forgetRuns() {
+        if runs.capacity > 4 * capacity {
+            runs = []
+            runs.reserveCapacity(min(capacity, 32))
+        } else {
+            runs.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Empties ``young`` (out of line: ``removeAll()`` is inlined into every commit, and the

@@ -95,7 +95,8 @@ extension Database {
                 throw MapStoreError.corrupted(page: problem.page, reason: "\(self.path) fails check, so no backup was written: \(problem.message)")
             }
             let plan = compact ? try CompactionPlan(base: base, source: txn.pages) : nil
-            var meta = base
+            // The copy holds no record run: only an open of this file checks it.
+            var meta = base.withoutRecord
             if let plan {
                 meta.main = plan.main
                 meta.catalog = TreeRoot()

@@ -81,8 +81,8 @@ extension ReadTransaction {
         return Array(run.slice(0, count * pages.pageSize))
     }
 
-    /// This commit's meta page as a plain copy of it carries it (no page list, no
-    /// confirmation flag, its inline free list): written into slot `transactionID % 2` of a
+    /// This commit's meta page as a plain copy of it carries it (no page list or record run,
+    /// no confirmation flag, its inline free list): written into slot `transactionID % 2` of a
     /// file holding its pages, it makes that file open at this commit. Throws as
     /// ``freeListWords()`` does.
     package func metaPageBytes() throws(MapStoreError) -> [UInt8] {
@@ -91,11 +91,12 @@ extension ReadTransaction {
         return [UInt8](unsafeUninitializedCapacity: pageSize) { buffer, count in
             let raw = UnsafeMutableRawPointer(buffer.baseAddress!)
             raw.initializeMemory(as: UInt8.self, repeating: 0, count: pageSize)
-            base.encode(into: Page(raw, size: pageSize), words: words)
+            base.withoutRecord.encode(into: Page(raw, size: pageSize), words: words)
             count = pageSize
         }
     }
 
-    /// The page size, and the pages `0 ..< pageCount` this commit's file holds.
-    package var pageLayout: (pageSize: Int, pageCount: UInt64) { (pages.pageSize, base.pageCount) }
+    /// The page size, and the pages `0 ..< pageCount` a copy of this commit holds (its record
+    /// run, if any, left out: see ``metaPageBytes()``).
+    package var pageLayout: (pageSize: Int, pageCount: UInt64) { (pages.pageSize, base.withoutRecord.pageCount) }
 }

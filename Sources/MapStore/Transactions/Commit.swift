@@ -52,6 +52,10 @@ extension WriteTransaction {
         } else {
             writer.pageList.remove(freed: pages.freedNow, chain, by: pages.txnID)
         }
+        // The commit before kept its page list in a record run: only an open that finds that
+        // commit newest reads it, so this commit frees it. Like every page it frees, no commit
+        // reuses it before this one is on disk.
+        if base.recordPages > 0 { pages.free(base.recordStart, count: base.recordPages) }
         // A version-1 file (XXH64 pages) stays version 1: no words inline in its meta.
         let inline = base.pageChecksum != .xxh64 && environment.options.inlineFreeList
         let inlineCapacity = inline ? Meta.inlineCapacity(pageSize: pages.pageSize) : 0
@@ -87,7 +91,9 @@ extension WriteTransaction {
     private func nextMeta(freeListRoot: UInt64, freeListWords: Int) -> Meta {
         var meta = base
         meta.txnID = pages.txnID
-        meta.listedRuns = 0  // the base's list is the base's (makeDurable sets this one's)
+        meta.listedRuns = 0  // the base's list and record are the base's (makeDurable sets this one's)
+        meta.recordPages = 0
+        meta.recordChecksum = 0
         meta.main = main
         meta.freeListRoot = freeListRoot
         meta.freeListWordCount = freeListWords
@@ -216,8 +222,10 @@ extension Writer {
         // that commit: its meta must be on disk, and this one must not overwrite it.
         let listStart = pageListStart ?? published
         let listed = mode != .privateCopyOnWrite && pageList.isUsable && isKnownDurable(listStart)
-        let defers = durability == .lazy && listed && !isLazySyncDue(adding: written.bytes, limits: lazyLimits)
-        let oneSync = !defers && (durability == .full || durability == .lazy) && listed
+        // A list too long for the meta page goes into a record run, which a lazy commit does
+        // not defer: the next commit would free it before any sync.
+        let defers = durability == .lazy && listed && !pageList.needsRecord && !isLazySyncDue(adding: written.bytes, limits: lazyLimits)
+        var oneSync = !defers && (durability == .full || durability == .lazy) && listed
         // Otherwise the pages are synced first (which makes every meta before them durable)
         // or never: the meta only has to keep out of the slot of the commit before, unless
         // that is a lazy commit: then both slots hold commits whose pages no commit since
@@ -235,10 +243,12 @@ extension Writer {
             if defers {
                 meta.listedRuns = pageList.count
                 try writeListedMeta(meta, written, sync: false)
-            } else if oneSync {
-                meta.listedRuns = pageList.count
+            } else if oneSync, pageList.needsRecord ? try writeRecord(of: &meta, tracer: written.tracer) : true {
+                meta.listedRuns = meta.recordPages > 0 ? 1 : pageList.count
                 try writeListedMeta(meta, written, sync: true)
             } else {
+                // (A record that found no room: the pages are synced first instead.)
+                oneSync = false
                 if durability != .none {
                     try environment.syncPages(written, alsoInPlace: lazyCommits?.inPlace)
                     noteSynced(published)  // the sync covered every meta written before it
@@ -291,13 +301,15 @@ extension Writer {
         let tracer = written.tracer
         let slot = Int(meta.txnID % 2)
         do throws(MapStoreError) {
-            let list = pageList
-            try environment.writeMetaRecord(slot: slot, bytes: meta.encodedLength(listing: list.count), tracer: tracer) {
+            let list = meta.recordPages > 0 ? nil : pageList
+            try environment.writeMetaRecord(slot: slot, bytes: meta.encodedLength(listing: pageList.count), tracer: tracer) {
                 meta.encode(into: $0, listing: list, words: freeListWords.words)
             }
             guard sync else { return }
             if mode == .writeMap {
-                let end = Int(max(written.inPlace?.upperBound ?? 0, lazyCommits?.inPlace?.upperBound ?? 0, PageLayout.firstDataPage))
+                // (Up to the page count: a record run is written with pwrite past the map's pages.)
+                let end = Int(max(written.inPlace?.upperBound ?? 0, lazyCommits?.inPlace?.upperBound ?? 0, PageLayout.firstDataPage,
+                                  meta.recordPages > 0 ? meta.pageCount : 0))
                 try environment.mapping.sync(firstPage: 0, count: end, pageSize: pageSize, io: environment.io, path: environment.path)
                 tracer?.mapSynced(0, count: end)
             } else {
@@ -310,6 +322,32 @@ extension Writer {
         }
         environment.observer.synced()
         noteSynced(meta.txnID)
+    }
+
+    /// The page list of `meta`'s commit, too long for its meta page, as a commit record run
+    /// (``CommitRecord``) after its pages: the file grows to hold it, the run is written with
+    /// pwrite, and `meta` counts its pages and lists its checksum. False, with `meta` as it
+    /// was, when the file cannot grow (a full disk, the map's limit): the commit then syncs its
+    /// pages before its meta, the way that needs no list. Other write errors are thrown.
+    private func writeRecord(of meta: inout Meta, tracer: (any AccessTracer)?) throws(MapStoreError) -> Bool {
+        let environment = self.environment
+        let count = CommitRecord.pages(forRuns: pageList.count, pageSize: pageSize)
+        let first = meta.pageCount
+        do throws(MapStoreError) {
+            try ensureFileCapacity(pages: first + UInt64(count))
+        } catch {
+            return false
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * pageSize, alignment: pageSize)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        let checksum = CommitRecord.write(pageList, txnID: meta.txnID, first: first, into: Page(buffer.baseAddress!, size: buffer.count), pages: count)
+        try Syscalls.pwriteAll(environment.io, environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: Int(first) * pageSize)
+        tracer?.pagesStored(first, count: count)
+        meta.pageCount = first + UInt64(count)
+        meta.recordPages = count
+        meta.recordChecksum = UInt32(truncatingIfNeeded: checksum)
+        return true
     }
 
     /// After a one-sync commit: its meta's record, marked as a confirmation, into the other

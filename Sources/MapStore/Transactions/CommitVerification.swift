@@ -14,6 +14,10 @@ import SystemPackage
 /// - this commit's: its stored checksum is the one listed (a valid older page at that number
 ///   is stale).
 ///
+/// A commit too big for its meta page lists one run there, its commit record
+/// (``CommitRecord``): that run is checked first, the same way and also for being this
+/// commit's record, then every run it lists.
+///
 /// The cost is the last commit's size, never the database's.
 enum CommitVerification {
     /// The first listed run of `meta` (whose meta page's bytes are `metaPage`) that is not on
@@ -21,12 +25,51 @@ enum CommitVerification {
     static func firstProblem(of meta: Meta, metaPage: Page, file: FileDescriptor, path: String,
                              pageSize: Int) throws(MapStoreError) -> (page: UInt64, reason: String)? {
         guard meta.listedRuns > 0 else { return nil }
-        let fileSize = try Syscalls.fileSize(file, path)
-        var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: pageSize)
-        defer { buffer.deallocate() }
-        for index in 0..<meta.listedRuns {
-            let run = PageList.run(index, in: metaPage)
-            guard run.pages >= 1, run.page >= PageLayout.firstDataPage, run.page + UInt64(run.pages) <= meta.pageCount else {
+        var reader = RunReader(file: file, path: path, pageSize: pageSize, fileSize: try Syscalls.fileSize(file, path))
+        defer { reader.deallocate() }
+        guard meta.recordPages > 0 else {
+            for index in 0..<meta.listedRuns {
+                if let problem = try reader.problem(PageList.run(index, in: metaPage), of: meta) { return problem }
+            }
+            return nil
+        }
+        // The record's own run, then what it lists (from a copy: the reader's buffer is reused).
+        let listed = ListedRun(page: meta.recordStart, pages: meta.recordPages, checksum: meta.recordChecksum)
+        if let problem = try reader.problem(listed, of: meta) { return problem }
+        let record = reader.lastRun
+        if let reason = CommitRecord.problem(in: record, first: listed.page, pages: listed.pages, txnID: meta.txnID) {
+            return (listed.page, "commit \(meta.txnID)'s record: \(reason)")
+        }
+        let runs = (0..<CommitRecord.count(in: record)).map { CommitRecord.entry($0, in: record) }
+        for run in runs {
+            if let problem = try reader.problem(run, of: meta) { return problem }
+        }
+        return nil
+    }
+
+    /// Reads listed runs with pread into one buffer, grown as runs need.
+    private struct RunReader {
+        let file: FileDescriptor
+        let path: String
+        let pageSize: Int
+        let fileSize: Int
+        var buffer: UnsafeMutableRawBufferPointer
+        /// The run the last ``problem(_:of:)`` read.
+        private(set) var lastRun: Page
+
+        init(file: FileDescriptor, path: String, pageSize: Int, fileSize: Int) {
+            (self.file, self.path, self.pageSize, self.fileSize) = (file, path, pageSize, fileSize)
+            buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pageSize, alignment: pageSize)
+            lastRun = Page(buffer.baseAddress!, size: pageSize)
+        }
+
+        func deallocate() { buffer.deallocate() }
+
+        /// Why `run`, listed by `meta`, is not on disk as that commit wrote it, or nil.
+        mutating func problem(_ run: ListedRun, of meta: Meta) throws(MapStoreError) -> (page: UInt64, reason: String)? {
+            // (Compared without adding: a damaged entry's page number may be near 2^64.)
+            guard run.pages >= 1, run.page >= PageLayout.firstDataPage, run.page <= meta.pageCount,
+                  UInt64(run.pages) <= meta.pageCount - run.page else {
                 return (run.page, "listed by commit \(meta.txnID) as \(run.pages) page(s) outside pages 2..<\(meta.pageCount)")
             }
             let bytes = run.pages * pageSize
@@ -40,6 +83,7 @@ enum CommitVerification {
             let view = UnsafeMutableRawBufferPointer(rebasing: buffer[..<bytes])
             _ = try Syscalls.pread(file, path, into: view, at: Int(run.page) * pageSize)
             let page = Page(view.baseAddress!, size: bytes)
+            lastRun = page
             if page.isZero(from: 0, count: min(bytes, PageLayout.headerSize)) {
                 return (run.page, "missing: listed by commit \(meta.txnID), but its header is zeros")
             }
@@ -50,7 +94,7 @@ enum CommitVerification {
             guard UInt32(truncatingIfNeeded: stored) == run.checksum, page.pageNumber == run.page else {
                 return (run.page, "stale: commit \(meta.txnID) wrote checksum \(hex(UInt64(run.checksum))), the page holds txn \(page.txnID)'s (\(hex(stored & 0xFFFF_FFFF)))")
             }
+            return nil
         }
-        return nil
     }
 }

@@ -17,7 +17,7 @@ public struct CheckProblem: Sendable, Equatable, CustomStringConvertible {
 
 /// Who owns each page of the file, as `check` finds out.
 enum PageOwner: UInt8 {
-    case unseen = 0, tree, freeList, freeListChain
+    case unseen = 0, tree, freeList, freeListChain, commitRecord
 }
 
 /// Walks whole trees verifying every invariant a reader relies on: checksums, page kinds,
@@ -159,6 +159,29 @@ struct TreeChecker<Source: PageReading> {
             report(first, "overflow run header does not match its \(entry.valueLength)-byte value")
         } else if run.storedChecksum != run.computeChecksum(source.pageChecksum) {
             report(first, "overflow run checksum mismatch")
+        }
+    }
+}
+
+extension TreeChecker {
+    /// Claims the record run of commit `meta` (``CommitRecord``), the last pages of its page
+    /// count, and checks it: whole, and this commit's record. Only an open that finds this
+    /// commit newest reads it, but until the next commit frees it, it is this commit's.
+    mutating func checkRecord(of meta: Meta) {
+        guard meta.recordPages > 0 else { return }
+        let first = meta.recordStart
+        let referrer = meta.txnID % 2
+        guard claim(first, count: meta.recordPages, as: .commitRecord, from: referrer) else { return }
+        do throws(MapStoreError) {
+            let run = try source.readRun(first, count: meta.recordPages)
+            try run.verifyChecksum(source.pageChecksum, number: first)
+            if UInt32(truncatingIfNeeded: run.storedChecksum) != meta.recordChecksum {
+                report(first, "commit record checksum \(hex(run.storedChecksum)), its meta lists \(hex(UInt64(meta.recordChecksum)))")
+            } else if let reason = CommitRecord.problem(in: run, first: first, pages: meta.recordPages, txnID: meta.txnID) {
+                report(first, reason)
+            }
+        } catch {
+            report(error, default: first)
         }
     }
 }
