@@ -19,6 +19,22 @@ import Testing
         }
     }
 
+    /// The file at `path` as a power cut before commit `txn`'s confirmation copy reached the
+    /// disk leaves it: that copy's slot holds what it held in `earlier` (the commit before's meta).
+    static func withoutConfirmation(of txn: UInt64, at path: String, earlier: [UInt8]) -> [UInt8] {
+        var file = bytes(path)
+        let slot = Int(1 - txn % 2) * pageSize
+        file.replaceSubrange(slot..<(slot + pageSize), with: earlier[slot..<(slot + pageSize)])
+        return file
+    }
+
+    /// `file` written as a database of its own in `dir`, opened.
+    static func open(_ file: [UInt8], in dir: TemporaryDirectory) throws -> Database {
+        let image = dir.file("image.mapstore")
+        try Data(file).write(to: URL(fileURLWithPath: image))
+        return try Database(path: image, options: .testing(durability: .full))
+    }
+
     static func fill(_ db: Database, keys: Range<Int>) throws {
         try db.write { txn in for i in keys { try txn.put("key\(i)", "value \(i)") } }
     }
@@ -76,11 +92,7 @@ import Testing
         try db.write { txn in try txn.put("key7", "changed") }
         let second = try db.read { $0.transactionID }
         let root = try db.read { $0.base.main.root }
-        var file = Self.bytes(path)
-        // Drop the confirmation: the slot holds the first commit's meta again, as before the copy.
-        let confirmationSlot = Int(1 - second % 2)
-        file.replaceSubrange(confirmationSlot * Self.pageSize..<(confirmationSlot + 1) * Self.pageSize,
-                             with: atFirst[confirmationSlot * Self.pageSize..<(confirmationSlot + 1) * Self.pageSize])
+        var file = Self.withoutConfirmation(of: second, at: path, earlier: atFirst)
         let page = Int(root) * Self.pageSize
         switch damage {
         case "stale": file.replaceSubrange(page..<page + Self.pageSize, with: atFirst[page..<page + Self.pageSize])
@@ -90,9 +102,7 @@ import Testing
             for offset in (Self.pageSize - 512)..<Self.pageSize { file[page + offset] = atFirst.count > page + offset ? atFirst[page + offset] ^ 0xFF : 0xFF }
         default: break
         }
-        let image = dir.file("image.mapstore")
-        try Data(file).write(to: URL(fileURLWithPath: image))
-        let opened = try Database(path: image, options: .testing(durability: .full))
+        let opened = try Self.open(file, in: dir)
         #expect(try opened.read { $0.transactionID } == (damage == "whole" ? second : first))
         #expect(try opened.read { try $0.getString("key7") } == (damage == "whole" ? "changed" : "value 7"))
         #expect(try opened.check() == [])
@@ -235,10 +245,7 @@ import Testing
         try Self.putMany(db, "many")
         let second = try db.read { $0.base }
         #expect(second.recordPages >= 1)
-        var file = Self.bytes(path)
-        let confirmationSlot = Int(1 - second.txnID % 2)
-        file.replaceSubrange(confirmationSlot * Self.pageSize..<(confirmationSlot + 1) * Self.pageSize,
-                             with: atFirst[confirmationSlot * Self.pageSize..<(confirmationSlot + 1) * Self.pageSize])
+        var file = Self.withoutConfirmation(of: second.txnID, at: path, earlier: atFirst)
         let record = Int(second.recordStart) * Self.pageSize
         let recordBytes = second.recordPages * Self.pageSize
         switch damage {
@@ -263,9 +270,7 @@ import Testing
             for offset in 0..<64 { file[start + listed.pages * Self.pageSize - 64 + offset] ^= 0x5A }
         default: break
         }
-        let image = dir.file("image.mapstore")
-        try Data(file).write(to: URL(fileURLWithPath: image))
-        let opened = try Database(path: image, options: .testing(durability: .full))
+        let opened = try Self.open(file, in: dir)
         #expect(try opened.read { $0.transactionID } == (damage == "whole" ? second.txnID : first))
         #expect(try opened.read { try $0.get(Array("many-0".utf8)) } == (damage == "whole" ? [UInt8](repeating: 0, count: 3000) : nil))
         #expect(try opened.check() == [])
