@@ -1,6 +1,8 @@
 /// The page list of a commit too big for its meta page: a run of pages of kind
-/// ``PageKind/commitRecord`` at the end of the commit's pages, which the meta lists as its
-/// only run (``Meta/recordFlag``, format version 5).
+/// ``PageKind/commitRecord``, which the meta lists as its only run (``Meta/recordFlag``,
+/// format version 5). The commit sets the run aside before it saves its free list and puts
+/// it there, pending under the id two transactions later (Commit.swift, `reserveRecord`):
+/// it stays intact as long as an open may fall back to the commit.
 ///
 /// ```
 /// 0..<32    page header   kind 6; runLength (28..<32) = pages in the run

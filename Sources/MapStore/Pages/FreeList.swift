@@ -168,6 +168,19 @@ struct FreeList: Sendable {
         reusable.insert(page, at: index)
     }
 
+    /// Adds the record of the pages transaction `txn` freed: appended, unless a commit record's
+    /// pages wait under a later id (Commit.swift), which stay after it. (Inlined: a call that
+    /// takes the record cost a retain and a release of its array, and an insert at the end the
+    /// generic replaceSubrange path.)
+    @inline(__always)
+    mutating func addPending(_ txn: UInt64, _ pages: [UInt64]) {
+        if pending.isEmpty || pending[pending.count - 1].txn <= txn {
+            pending.append((txn, pages))
+        } else {
+            insertPending((txn, pages))
+        }
+    }
+
     /// Inserts a record into `pending`, keeping it ordered by transaction.
     mutating func insertPending(_ record: (txn: UInt64, pages: [UInt64])) {
         var index = pending.count

@@ -90,7 +90,8 @@ enum FreeListChain {
         chain.empty()
         words.removeAll()
         if inlineCapacity > 0, inlineWords(pages, capacity: min(inlineCapacity, words.capacity), into: &words) {
-            if !pages.freedNow.isEmpty { pages.freeList.pending.append((pages.txnID, pages.freedNow)) }
+            // (In order: a commit record's pages wait under a later id, CommitRecord.)
+            if !pages.freedNow.isEmpty { pages.freeList.addPending(pages.txnID, pages.freedNow) }
             pages.freedNow = []
             return pages.freeList.frozen.last?.number ?? 0
         }
@@ -129,7 +130,7 @@ enum FreeListChain {
         writer.add(pages.txnID, pages.freedNow[...], chain: chain, pages: pages)
         writer.finish(chain: chain, pages: pages)
         if frozenNow == 0 {
-            if !pages.freedNow.isEmpty { pages.freeList.pending.append((pages.txnID, pages.freedNow)) }
+            if !pages.freedNow.isEmpty { pages.freeList.addPending(pages.txnID, pages.freedNow) }
         } else {
             // Rare (the working part outgrew a page): read the records back from the pages.
             var list = FreeList()

@@ -56,11 +56,10 @@ struct TreeRoot: Equatable, Sendable {
 /// sync of its pages.
 ///
 /// A commit that wrote more runs than the meta page lists (``listCapacity(pageSize:)``) puts
-/// its list in a commit record run (``CommitRecord``, version 5) at the end of its pages,
-/// `pageCount - recordPages ..< pageCount`, and its meta lists that one run, with the record
-/// flag: the record is verified like any listed run, then the runs it lists. The next commit
-/// frees the record's pages, so they wait, like every page it frees, until that commit is on
-/// disk: a record is never overwritten while an open may still need it.
+/// its list in a commit record run (``CommitRecord``, version 5), and its meta lists that one
+/// run, with the record flag: the record is verified like any listed run, then the runs it
+/// lists. The record's pages are on the commit's own free list, freed under a later
+/// transaction id, so no commit reuses them while an open may still need them.
 @usableFromInline
 struct Meta: Equatable, Sendable {
     static let magic: UInt64 = 0x4552_4F54_5350_414D  // "MAPSTORE" read little-endian
@@ -89,7 +88,6 @@ struct Meta: Equatable, Sendable {
     /// of it is caught by the checksum rather than half-applied.
     static let length = 128
 
-    @usableFromInline var pageSize: Int
     @usableFromInline var txnID: UInt64
     @usableFromInline var main: TreeRoot
     /// The snapshot catalog (Snapshots/SnapshotCatalog.swift): name -> snapshot record.
@@ -102,14 +100,16 @@ struct Meta: Equatable, Sendable {
     @usableFromInline var commitTime: UInt64
     /// The data pages' checksum, fixed at creation; written as the format version.
     @usableFromInline var pageChecksum: PageChecksum
-    // The counts below are stored in 32 bits, beside `pageChecksum`: the whole meta then
-    // takes 128 bytes and copies in registers. (At 152 bytes each of the 13 copies a one-put
-    // transaction makes became a memcpy call: 376 instructions per transaction.)
+    // The counts below and the page size are stored in 32 bits, beside `pageChecksum`: the
+    // whole meta then takes 128 bytes and copies in registers. (Past 128 bytes each of the 13
+    // copies a one-put transaction makes became a memcpy call: 376 instructions per transaction.)
     /// The low 32 bits of the record run's stored checksum (with ``recordPages``).
     @usableFromInline var recordChecksum: UInt32 = 0
     @usableFromInline var listedRunCount: UInt32 = 0
     @usableFromInline var inlineWordCount: UInt32 = 0
     @usableFromInline var recordPageCount: UInt32 = 0
+    /// Bytes per page (``pageSize``).
+    @usableFromInline var pageBytes: UInt32 = 0
 
     /// Entries in the meta page's page list, as decoded (version 3; 0 when the commit's pages
     /// were synced before its meta was written). ``encode(into:listing:confirmation:)`` lists
@@ -128,22 +128,29 @@ struct Meta: Equatable, Sendable {
         get { Int(inlineWordCount) }
         set { inlineWordCount = UInt32(newValue) }
     }
-    /// Pages of this commit's record run (``CommitRecord``), the last ones of `0..<pageCount`;
-    /// 0 when the page list, if any, is in the meta page. ``encode(into:listing:words:confirmation:)``
-    /// lists the record run, with ``recordChecksum``, whenever this is not 0.
+    @usableFromInline var pageSize: Int {
+        get { Int(pageBytes) }
+        set { pageBytes = UInt32(newValue) }
+    }
+
+    /// The first page of this commit's record run (``CommitRecord``), when ``recordPages`` is not 0.
+    @usableFromInline var recordStart: UInt64 = 0
+
+    /// Pages of this commit's record run (``CommitRecord``), `recordStart ..< recordStart +
+    /// recordPages`; 0 when the page list, if any, is in the meta page.
+    /// ``encode(into:listing:words:confirmation:)`` lists the record run, with
+    /// ``recordChecksum``, whenever this is not 0.
     @usableFromInline var recordPages: Int {
         get { Int(recordPageCount) }
         set { recordPageCount = UInt32(newValue) }
     }
 
-    /// The record run's first page (meaningful when ``recordPages`` is not 0).
-    var recordStart: UInt64 { pageCount - UInt64(recordPages) }
-
     /// This commit as a copy of its pages carries it (a backup, a replica): without its
-    /// record run, which only an open of this file checks, and which the copy does not hold.
+    /// record run, which only an open of this file checks. The record's pages are on the
+    /// commit's own free list, so the copy holds them as free pages.
     var withoutRecord: Meta {
         var meta = self
-        meta.pageCount -= UInt64(recordPages)
+        meta.recordStart = 0
         meta.recordPages = 0
         meta.recordChecksum = 0
         return meta
@@ -151,8 +158,10 @@ struct Meta: Equatable, Sendable {
 
     /// The meta of a new, empty database whose pages carry `pageChecksum`.
     static func empty(pageSize: Int, maxSize: Int, pageChecksum: PageChecksum = .current) -> Meta {
-        Meta(pageSize: pageSize, txnID: 0, main: TreeRoot(), catalog: TreeRoot(), oldestSnapshot: 0, freeListRoot: 0,
-             pageCount: PageLayout.firstDataPage, maxSize: UInt64(maxSize), commitTime: 0, pageChecksum: pageChecksum)
+        var meta = Meta(txnID: 0, main: TreeRoot(), catalog: TreeRoot(), oldestSnapshot: 0, freeListRoot: 0,
+                        pageCount: PageLayout.firstDataPage, maxSize: UInt64(maxSize), commitTime: 0, pageChecksum: pageChecksum)
+        meta.pageSize = pageSize
+        return meta
     }
 
     /// The format version that records `pageChecksum`.
@@ -302,29 +311,32 @@ struct Meta: Equatable, Sendable {
         let flags = page.u32(44)
         let known = version >= Meta.commitRecordVersion ? Meta.confirmationFlag | Meta.recordFlag : Meta.confirmationFlag
         guard flags & ~known == 0 else { return .damaged("unknown meta flags \(flags)") }
+        var recordStart: UInt64 = 0
         var recordPages = 0
         var recordChecksum: UInt32 = 0
         if flags & Meta.recordFlag != 0 {
-            // The list's one entry is the record run, the last pages of the commit (the list's
-            // bounds were checked above: read the entry only once the list has it).
+            // The list's one entry is the record run (the list's bounds were checked above:
+            // read the entry only once the list has it).
             guard listedRuns == 1 else { return .damaged("the record flag is set, but the page list has \(listedRuns) entries") }
             let record = PageList.run(0, in: page)
-            guard record.pages >= 1, record.page >= PageLayout.firstDataPage,
-                  record.page.addingReportingOverflow(UInt64(record.pages)) == (page.u64(72), false) else {
-                return .damaged("the record flag is set, but the page list is not one run ending at the page count")
+            let pageCount = page.u64(72)
+            guard record.pages >= 1, record.page >= PageLayout.firstDataPage, record.page <= pageCount,
+                  UInt64(record.pages) <= pageCount - record.page else {
+                return .damaged("the record flag is set, but its run of \(record.pages) page(s) at \(record.page) is outside pages 2..<\(pageCount)")
             }
+            recordStart = record.page
             recordPages = record.pages
             recordChecksum = record.checksum
         }
-        let pageSize = Int(page.u32(20))
         let depth = Int(page.u32(40))
         let meta = Meta(
-            pageSize: pageSize, txnID: page.u64(24),
+            txnID: page.u64(24),
             main: TreeRoot(root: page.u64(32), depth: depth, entries: page.u64(48)),
             catalog: TreeRoot(root: page.u64(56), depth: Int(page.u32(96)), entries: page.u64(104)),
             oldestSnapshot: page.u64(112), freeListRoot: page.u64(64), pageCount: page.u64(72),
             maxSize: page.u64(80), commitTime: page.u64(88), pageChecksum: pageChecksum, recordChecksum: recordChecksum,
-            listedRunCount: UInt32(listedRuns), inlineWordCount: UInt32(words), recordPageCount: UInt32(recordPages))
+            listedRunCount: UInt32(listedRuns), inlineWordCount: UInt32(words), recordPageCount: UInt32(recordPages),
+            pageBytes: page.u32(20), recordStart: recordStart)
         if meta.pageCount < PageLayout.firstDataPage { return .damaged("page count \(meta.pageCount) is below 2") }
         if meta.main.root != 0, meta.main.root < PageLayout.firstDataPage || meta.main.root >= meta.pageCount {
             return .damaged("main root \(meta.main.root) outside pages 2..<\(meta.pageCount)")

@@ -96,7 +96,7 @@ extension ReadTransaction {
         }
     }
 
-    /// The page size, and the pages `0 ..< pageCount` a copy of this commit holds (its record
-    /// run, if any, left out: see ``metaPageBytes()``).
+    /// The page size, and the pages `0 ..< pageCount` this commit's file holds (a record run's
+    /// among them as free pages: see ``metaPageBytes()``).
     package var pageLayout: (pageSize: Int, pageCount: UInt64) { (pages.pageSize, base.withoutRecord.pageCount) }
 }

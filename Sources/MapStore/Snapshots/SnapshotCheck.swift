@@ -47,8 +47,6 @@ extension TreeChecker {
                     }
                 case .freeListChain:
                     report(UInt64(page), "page of snapshot '\(name)' is a free-list chain page")
-                case .commitRecord:
-                    report(UInt64(page), "page of snapshot '\(name)' is the newest commit's record")
                 case .unseen:
                     report(UInt64(page), "page of snapshot '\(name)' is neither reachable nor on the free list")
                 }

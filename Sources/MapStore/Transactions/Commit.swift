@@ -52,10 +52,11 @@ extension WriteTransaction {
         } else {
             writer.pageList.remove(freed: pages.freedNow, chain, by: pages.txnID)
         }
-        // The commit before kept its page list in a record run: only an open that finds that
-        // commit newest reads it, so this commit frees it. Like every page it frees, no commit
-        // reuses it before this one is on disk.
-        if base.recordPages > 0 { pages.free(base.recordStart, count: base.recordPages) }
+        // A durable commit lists what it wrote, so one sync can cover its pages and its meta.
+        let lists = (durability == .full || durability == .lazy) && writer.mode != .privateCopyOnWrite && pages.pageChecksum == .crc32c
+        // (A reservation left by a transaction that failed after it is no commit's: forget it.)
+        writer.recordReservation = nil
+        if lists { try reserveRecord() }
         // A version-1 file (XXH64 pages) stays version 1: no words inline in its meta.
         let inline = base.pageChecksum != .xxh64 && environment.options.inlineFreeList
         let inlineCapacity = inline ? Meta.inlineCapacity(pageSize: pages.pageSize) : 0
@@ -76,10 +77,7 @@ extension WriteTransaction {
         if pages.secureDelete, !pages.erasing.isEmpty, let range = pages.eraseInPlace(), let owned = inPlace {
             inPlace = owned.isEmpty ? range : min(owned.lowerBound, range.lowerBound)..<max(owned.upperBound, range.upperBound)
         }
-        // A durable commit lists what it wrote, so one sync can cover its pages and its meta.
-        if durability == .full || durability == .lazy, writer.mode != .privateCopyOnWrite, pages.pageChecksum == .crc32c {
-            pages.list(into: &writer.pageList)
-        }
+        if lists { pages.list(into: &writer.pageList) }
         writer.freeListCache = (meta.txnID, pages.freeList, chain)
         writer.unsyncedMeta = meta
         written.add(meta, started: started, bytes: (pages.dirtyPageCount + (pages.secureDelete ? pages.erasing.count : 0) + 1) * pages.pageSize,
@@ -88,10 +86,31 @@ extension WriteTransaction {
         return true
     }
 
+    /// When the page list may outgrow the meta page (the runs listed so far, this transaction's,
+    /// and room for the free-list pages its save may write), sets pages aside for a commit
+    /// record run (``Writer/recordReservation``), before the free list is saved: they go on
+    /// this commit's own free list under the id two transactions later. The commit that could
+    /// fall back to this one is the next, and the record is needed only until it is on disk;
+    /// a page freed under id `t + 2` is reused only once commit `t + 2` is (two, since a group
+    /// or a lazy commit may end with an empty commit under the next id). A free list too short
+    /// for the run takes it past the last page. Nothing set aside when the file cannot hold it:
+    /// the commit then syncs its pages before its meta.
+    private func reserveRecord() throws(MapStoreError) {
+        let capacity = writer.pageList.capacity
+        let margin = 16 + pages.freeList.count / FreeList.frozenPageWords
+        let runs = writer.pageList.count + pages.dirty.count + margin
+        guard runs > capacity else { return }
+        let count = CommitRecord.pages(forRuns: runs, pageSize: pages.pageSize)
+        guard let first = pages.reserveRun(count) else { return }
+        pages.freeList.insertPending((pages.txnID + 2, Array(first..<(first + UInt64(count)))))
+        writer.recordReservation = (pages.txnID, first, count)
+    }
+
     private func nextMeta(freeListRoot: UInt64, freeListWords: Int) -> Meta {
         var meta = base
         meta.txnID = pages.txnID
         meta.listedRuns = 0  // the base's list and record are the base's (makeDurable sets this one's)
+        meta.recordStart = 0
         meta.recordPages = 0
         meta.recordChecksum = 0
         meta.main = main
@@ -214,6 +233,8 @@ extension Writer {
     func makeDurable(_ written: WrittenCommits, durability: Durability) throws(MapStoreError) {
         guard var meta = written.meta else { return }
         let environment = self.environment
+        let commit = meta.txnID  // (before a move to the next id below)
+        defer { recordReservation = nil }
         unsyncedMeta = nil
         let (published, isPoisoned) = environment.shared.withLock { ($0.meta.txnID, $0.poisoned != nil) }
         if isPoisoned { throw MapStoreError.poisoned(reason: environment.poisonReason) }
@@ -243,11 +264,11 @@ extension Writer {
             if defers {
                 meta.listedRuns = pageList.count
                 try writeListedMeta(meta, written, sync: false)
-            } else if oneSync, pageList.needsRecord ? try writeRecord(of: &meta, tracer: written.tracer) : true {
+            } else if oneSync, pageList.needsRecord ? try writeRecord(of: &meta, commit: commit, tracer: written.tracer) : true {
                 meta.listedRuns = meta.recordPages > 0 ? 1 : pageList.count
                 try writeListedMeta(meta, written, sync: true)
             } else {
-                // (A record that found no room: the pages are synced first instead.)
+                // (A list no reservation holds: the pages are synced first instead.)
                 oneSync = false
                 if durability != .none {
                     try environment.syncPages(written, alsoInPlace: lazyCommits?.inPlace)
@@ -307,9 +328,9 @@ extension Writer {
             }
             guard sync else { return }
             if mode == .writeMap {
-                // (Up to the page count: a record run is written with pwrite past the map's pages.)
+                // (Past a record run too: it is written with pwrite, not through the map.)
                 let end = Int(max(written.inPlace?.upperBound ?? 0, lazyCommits?.inPlace?.upperBound ?? 0, PageLayout.firstDataPage,
-                                  meta.recordPages > 0 ? meta.pageCount : 0))
+                                  meta.recordPages > 0 ? meta.recordStart + UInt64(meta.recordPages) : 0))
                 try environment.mapping.sync(firstPage: 0, count: end, pageSize: pageSize, io: environment.io, path: environment.path)
                 tracer?.mapSynced(0, count: end)
             } else {
@@ -325,27 +346,25 @@ extension Writer {
     }
 
     /// The page list of `meta`'s commit, too long for its meta page, as a commit record run
-    /// (``CommitRecord``) after its pages: the file grows to hold it, the run is written with
-    /// pwrite, and `meta` counts its pages and lists its checksum. False, with `meta` as it
-    /// was, when the file cannot grow (a full disk, the map's limit): the commit then syncs its
-    /// pages before its meta, the way that needs no list. Other write errors are thrown.
-    private func writeRecord(of meta: inout Meta, tracer: (any AccessTracer)?) throws(MapStoreError) -> Bool {
+    /// (``CommitRecord``) in the pages that commit set aside (``Writer/recordReservation``),
+    /// written with pwrite; `meta` then names the run and lists its checksum. False, with
+    /// `meta` as it was, when there is no reservation of this commit that holds the list (the
+    /// map's limit left no room, or the list outgrew the estimate): the commit then syncs its
+    /// pages before its meta, the way that needs no list. Write errors are thrown.
+    private func writeRecord(of meta: inout Meta, commit: UInt64, tracer: (any AccessTracer)?) throws(MapStoreError) -> Bool {
+        guard let reservation = recordReservation, reservation.txn == commit,
+              CommitRecord.pages(forRuns: pageList.count, pageSize: pageSize) <= reservation.pages else { return false }
         let environment = self.environment
-        let count = CommitRecord.pages(forRuns: pageList.count, pageSize: pageSize)
-        let first = meta.pageCount
-        do throws(MapStoreError) {
-            try ensureFileCapacity(pages: first + UInt64(count))
-        } catch {
-            return false
-        }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * pageSize, alignment: pageSize)
+        let bytes = reservation.pages * pageSize
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: pageSize)
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
-        let checksum = CommitRecord.write(pageList, txnID: meta.txnID, first: first, into: Page(buffer.baseAddress!, size: buffer.count), pages: count)
-        try Syscalls.pwriteAll(environment.io, environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: Int(first) * pageSize)
-        tracer?.pagesStored(first, count: count)
-        meta.pageCount = first + UInt64(count)
-        meta.recordPages = count
+        let checksum = CommitRecord.write(pageList, txnID: meta.txnID, first: reservation.first, into: Page(buffer.baseAddress!, size: bytes),
+                                          pages: reservation.pages)
+        try Syscalls.pwriteAll(environment.io, environment.file, environment.path, UnsafeRawBufferPointer(buffer), at: Int(reservation.first) * pageSize)
+        tracer?.pagesStored(reservation.first, count: reservation.pages)
+        meta.recordStart = reservation.first
+        meta.recordPages = reservation.pages
         meta.recordChecksum = UInt32(truncatingIfNeeded: checksum)
         return true
     }

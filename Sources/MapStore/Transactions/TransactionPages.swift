@@ -343,6 +343,16 @@ final class TransactionPages: PageSpace, FreeListPages {
         return (first, page)
     }
 
+    /// `count` consecutive pages this transaction takes without a buffer (a commit record's,
+    /// which its commit writes itself): from the free list, or past the last page; nil when
+    /// the map's limit leaves no room.
+    func reserveRun(_ count: Int) -> UInt64? {
+        if let run = takeFree(count) { return run }
+        guard pageCount + UInt64(count) <= maxPages else { return nil }
+        defer { pageCount += UInt64(count) }
+        return pageCount
+    }
+
     /// `count` consecutive free pages from the list, thawing frozen free-list pages while the
     /// working part has none; nil when the list has no such run.
     private func takeFree(_ count: Int) -> UInt64? {

@@ -64,6 +64,11 @@ final class Writer: @unchecked Sendable {
     /// to the one in hand wrote (nil: it covers none). One sync can make that commit durable
     /// only when this one is known to be on disk (Commit.swift).
     @exclusivity(unchecked) var pageListStart: UInt64?
+    /// The pages a commit set aside for its record run (``CommitRecord``) before its free list
+    /// was saved, in case its page list outgrows the meta page: the commit's id, the run's
+    /// first page, its pages. They are on that commit's free list (reused only two commits
+    /// later), so setting them aside costs nothing when the record is not written.
+    @exclusivity(unchecked) var recordReservation: (txn: UInt64, first: UInt64, pages: Int)?
     /// The ``Durability/lazy`` commits written since this writer's last sync and not yet
     /// durable (nil: none): the page list runs on from them.
     @exclusivity(unchecked) var lazyCommits: LazyCommits?

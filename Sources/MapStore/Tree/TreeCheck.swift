@@ -17,7 +17,7 @@ public struct CheckProblem: Sendable, Equatable, CustomStringConvertible {
 
 /// Who owns each page of the file, as `check` finds out.
 enum PageOwner: UInt8 {
-    case unseen = 0, tree, freeList, freeListChain, commitRecord
+    case unseen = 0, tree, freeList, freeListChain
 }
 
 /// Walks whole trees verifying every invariant a reader relies on: checksums, page kinds,
@@ -164,14 +164,15 @@ struct TreeChecker<Source: PageReading> {
 }
 
 extension TreeChecker {
-    /// Claims the record run of commit `meta` (``CommitRecord``), the last pages of its page
-    /// count, and checks it: whole, and this commit's record. Only an open that finds this
-    /// commit newest reads it, but until the next commit frees it, it is this commit's.
+    /// Checks the record run of commit `meta` (``CommitRecord``): whole, and this commit's
+    /// record, on the commit's free list (where it waits for the commits after it).
     mutating func checkRecord(of meta: Meta) {
         guard meta.recordPages > 0 else { return }
         let first = meta.recordStart
-        let referrer = meta.txnID % 2
-        guard claim(first, count: meta.recordPages, as: .commitRecord, from: referrer) else { return }
+        for page in first..<(first + UInt64(meta.recordPages)) where owners[Int(page)] != .freeList {
+            report(page, "page of commit \(meta.txnID)'s record is \(owners[Int(page)] == .unseen ? "not on its free list" : "reached as \(owners[Int(page)])")")
+            return
+        }
         do throws(MapStoreError) {
             let run = try source.readRun(first, count: meta.recordPages)
             try run.verifyChecksum(source.pageChecksum, number: first)
