@@ -277,6 +277,10 @@ import Testing
         guard image.newest >= durable else { return fail("the newest meta \(image.newest) is older than the durable commit \(durable)") }
         do {
             try Data(image.bytes).write(to: URL(fileURLWithPath: path))
+            // The open must be alone, as after a crash: not alone, it would open at the commit
+            // the lock file (the last image's) published. A parallel test's child may still
+            // hold a copy of the last image's handle until its exec.
+            if FileManager.default.fileExists(atPath: path + "-lock") { try waitUntilNobodyHasItOpen(path) }
             let db = try Database(path: path, options: .testing(mode))
             let (txn, entries) = try db.read { txn in (txn.transactionID, try txn.entries()) }
             let allowed = exact ? [image.newest] : image.metaTxn
