@@ -244,7 +244,8 @@ extension Writer {
         let listStart = pageListStart ?? published
         let listed = mode != .privateCopyOnWrite && pageList.isUsable && isKnownDurable(listStart)
         // A list too long for the meta page goes into a record run, which a lazy commit does
-        // not defer: the next commit would free it before any sync.
+        // not defer: its run set aside holds this list only, and the next lazy commit's list
+        // would go on from it.
         let defers = durability == .lazy && listed && !pageList.needsRecord && !isLazySyncDue(adding: written.bytes, limits: lazyLimits)
         var oneSync = !defers && (durability == .full || durability == .lazy) && listed
         // Otherwise the pages are synced first (which makes every meta before them durable)
