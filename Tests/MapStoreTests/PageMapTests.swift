@@ -21,9 +21,35 @@ import Testing
             if step % 997 == 0 {
                 for probe in 1...600 { #expect(map[UInt64(probe)] == model[UInt64(probe)]) }
                 #expect(map.count == model.count)
+                // The dense list a walk reads holds the same pairs, replaced buffers included.
+                let walked = map.entries
+                #expect(walked.count == model.count)
+                #expect(Dictionary(walked.map { ($0.page, $0.buffer) }, uniquingKeysWith: { first, _ in first }) == model)
             }
         }
         #expect(Set(map.entries.map(\.page)) == Set(model.keys))
+    }
+
+    /// A walk visits the pages in the order they were added; a removal moves the last page
+    /// into the removed one's place; a table handed out and taken back starts empty.
+    @Test func aWalkFollowsTheOrderOfAdding() {
+        var map = PageMap()
+        let keys: [UInt64] = [40, 7, 1_000_003, 12, 5, 99]
+        for key in keys { map.insert(key, UnsafeMutableRawPointer(bitPattern: UInt(key) * 8)!) }
+        #expect(map.entries.map(\.page) == keys)
+        #expect(map.remove(7) == UnsafeMutableRawPointer(bitPattern: 56)!)
+        #expect(map.entries.map(\.page) == [40, 99, 1_000_003, 12, 5])
+        map.insert(12, UnsafeMutableRawPointer(bitPattern: 8)!)  // a replaced buffer keeps its place
+        #expect(map.entries.map(\.page) == [40, 99, 1_000_003, 12, 5])
+        #expect(map.entries[3].buffer == UnsafeMutableRawPointer(bitPattern: 8)!)
+        var recycled = PageMap(recycling: map.detachTable())
+        #expect(recycled.isEmpty && recycled.entries.isEmpty && recycled[40] == nil)
+        recycled.insert(3, UnsafeMutableRawPointer(bitPattern: 24)!)
+        #expect(recycled.entries.map(\.page) == [3])
+        // Growth keeps the order.
+        let many = (1...100).map { UInt64($0 * 37) }
+        for key in many { recycled.insert(key, UnsafeMutableRawPointer(bitPattern: UInt(key) * 8)!) }
+        #expect(recycled.entries.map(\.page) == [3] + many)
     }
 
     /// `drain` hands out every buffer once and leaves an empty map that works as before.

@@ -602,7 +602,7 @@ final class PageBufferPool: @unchecked Sendable {
 
     /// Whether a page map's table of `words` words is worth keeping for another transaction
     /// (a table grown by a big commit would make every later small commit walk it).
-    static func keepsTable(words: Int) -> Bool { words >= 32 && words <= 2 * 4096 }
+    static func keepsTable(words: Int) -> Bool { words >= PageMap.wordsPerSlot * 16 && words <= PageMap.wordsPerSlot * 4096 }
 }
 
 /// `0x`-prefixed lowercase hex of a 64-bit value, for messages.
