@@ -119,6 +119,7 @@ final class TransactionPages: PageSpace, FreeListPages {
         self.secureDelete = secureDelete
         self.txnID = txnID
         self.freeList = freeList
+        freeListTaken = false
         self.tracer = tracer
         self.writer = writer
         freedInPlace = nil
@@ -126,6 +127,17 @@ final class TransactionPages: PageSpace, FreeListPages {
         swap(&freedNow, &writer.spareFreedPages)
         if !dirty.hasTable, let table = bufferPool?.takeTable() { dirty = PageMap(recycling: table) }
     }
+
+    /// Hands the free list out (to the writer's cache, at commit), leaving an empty one.
+    func takeFreeList() -> FreeList {
+        var list = FreeList()
+        swap(&list, &freeList)
+        freeListTaken = true
+        return list
+    }
+
+    /// Whether this transaction's free list was handed out (``takeFreeList()``).
+    private var freeListTaken = false
 
     /// Whether this writer's view is parked (between two transactions).
     var isParked: Bool { writer == nil }
@@ -135,7 +147,8 @@ final class TransactionPages: PageSpace, FreeListPages {
     /// arrays the next transaction changes in place) and nothing points back at the write side.
     func park() {
         precondition(isWriter && dirty.isEmpty, "park of a view with pages")
-        freeList = FreeList()
+        // A committed view's list went to the writer's cache (takeFreeList()): nothing to drop.
+        if !freeListTaken { freeList = FreeList() }
         freedNow = []
         if !erasing.isEmpty { erasing.empty() }
         tracer = nil
