@@ -49,6 +49,11 @@ final class Environment: @unchecked Sendable {
         var readers: [UInt64: Int] = [:]
         /// Set when a commit failed part-way: the handle refuses writes until reopened.
         var poisoned: String?
+
+        /// The oldest commit a live reader of this process reads, nil without any. (Without
+        /// readers, the usual write after write, no keys view is built: that retained and
+        /// released the dictionary and called `min()` on every write transaction.)
+        var oldestLocalReader: UInt64? { readers.isEmpty ? nil : readers.keys.min() }
     }
     let shared: Lock<Shared>
 
@@ -500,9 +505,13 @@ final class Environment: @unchecked Sendable {
 
     /// The oldest commit a reader of any process may still read, given the newest commit.
     func oldestReader(newest: UInt64) -> UInt64 {
-        // Without local readers (the usual write after write) no keys view is built: that
-        // retained and released the dictionary and called `min()` on every write transaction.
-        let local = shared.withLock { $0.readers.isEmpty ? nil : $0.readers.keys.min() }
+        oldestReader(newest: newest, local: shared.withLock { $0.oldestLocalReader })
+    }
+
+    /// ``oldestReader(newest:)`` given the oldest commit a reader of this process reads
+    /// (``Shared/oldestLocalReader``, read under the lock by the caller: a writer
+    /// beginning reads it with the newest meta, one lock instead of two).
+    func oldestReader(newest: UInt64, local: UInt64?) -> UInt64 {
         var oldest = min(local ?? newest, newest)
         if sharesReaders, let table = readerTable, let shared = table.oldestReader(newest: newest) {
             oldest = min(oldest, shared)

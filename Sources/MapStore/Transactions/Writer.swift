@@ -122,9 +122,11 @@ final class Writer: @unchecked Sendable {
         // Only whether the handle is poisoned is read here (its reason, a string, cost a
         // retain and release every transaction); a poisoned handle stays poisoned.
         let published = environment.publishedLimit
-        var (durable, isPoisoned) = environment.shared.withLock { state in
+        // This process's oldest reader is read here too (one lock, not two): a reader that
+        // begins after this reads this commit or a newer one, never older than the horizon.
+        var (durable, isPoisoned, localReader) = environment.shared.withLock { state in
             state.meta = environment.newestMeta(known: state.meta, limit: published)
-            return (state.meta, state.poisoned != nil)
+            return (state.meta, state.poisoned != nil, state.oldestLocalReader)
         }
         if isPoisoned { throw MapStoreError.poisoned(reason: environment.poisonReason) }
         // A writer that died between its meta and its publication left that meta behind (the
@@ -138,7 +140,7 @@ final class Writer: @unchecked Sendable {
         // After a lazy commit the next id would put this commit's meta into the slot of the
         // last synced commit, which the lazy commits' list falls back to: it takes the one after.
         let txnID = meta.txnID + (lazyCommits?.newest == meta.txnID ? 2 : 1)
-        let oldestReader = environment.oldestReader(newest: try reuseHorizon(published: durable.txnID, durability: durability))
+        let oldestReader = environment.oldestReader(newest: try reuseHorizon(published: durable.txnID, durability: durability), local: localReader)
         let (freeList, chain) = try freeList(at: meta, releasingUpTo: oldestReader, published: durable.txnID, secureDelete: secureDelete, tracer: tracer)
         if let transaction = handle.spare {
             // This handle's last write transaction, which nothing else held at its end: the
