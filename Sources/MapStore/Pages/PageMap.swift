@@ -7,10 +7,11 @@
 ///
 /// Everything sits in one `[UInt64]`, one allocation per table, made at the first insert
 /// (an array allocation costs hundreds of instructions and every transaction makes a map).
-/// Its first half is the hash: slot `i` is words `2i` (the page) and `2i + 1` (the buffer's
-/// address). Its second half lists the same pairs densely, in the order they were added, so
-/// a walk over the pages costs the pages there are, not the slots: a commit walks its
-/// pages four times, and walking 16 slots each time cost about 100 instructions a walk.
+/// Its second half lists the (page, buffer address) pairs densely, in the order they were
+/// added, so a walk over the pages costs the pages there are, not the slots: a commit walks
+/// its pages four times, and walking 16 slots each time cost about 100 instructions a walk.
+/// Its first half is the hash: slot `i` is words `2i` (the page) and `2i + 1` (the word where
+/// the page's pair starts), so a removal finds the pair it moves at once.
 @usableFromInline
 struct PageMap {
     @usableFromInline var table: [UInt64]
@@ -40,15 +41,20 @@ struct PageMap {
     @inlinable @inline(__always)
     func key(at slot: Int) -> UInt64 { table[2 &* slot] }
 
+    /// The buffer of the pair whose first word is `entry`.
     @inlinable @inline(__always)
-    func buffer(at slot: Int) -> UnsafeMutableRawPointer {
-        UnsafeMutableRawPointer(bitPattern: UInt(table[2 &* slot &+ 1]))!
+    func buffer(atEntry entry: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(bitPattern: UInt(table[entry &+ 1]))!
     }
 
+    /// Where the pair of the page in hash slot `slot` starts.
     @inlinable @inline(__always)
-    mutating func set(_ slot: Int, key: UInt64, bits: UInt64) {
+    func entry(at slot: Int) -> Int { Int(truncatingIfNeeded: table[2 &* slot &+ 1]) }
+
+    @inlinable @inline(__always)
+    mutating func set(_ slot: Int, key: UInt64, entry: Int) {
         table[2 &* slot] = key
-        table[2 &* slot &+ 1] = bits
+        table[2 &* slot &+ 1] = UInt64(truncatingIfNeeded: entry)
     }
 
     /// The first word of the dense list (after the hash's two words per slot).
@@ -62,7 +68,7 @@ struct PageMap {
         var index = slot(for: key)
         while true {
             let found = self.key(at: index)
-            if found == key { return buffer(at: index) }
+            if found == key { return buffer(atEntry: entry(at: index)) }
             if found == 0 { return nil }
             index = (index &+ 1) & mask
         }
@@ -82,42 +88,43 @@ struct PageMap {
         let added = table.withUnsafeMutableBufferPointer { words -> Bool in
             var index = home
             while words[2 &* index] != 0 && words[2 &* index] != key { index = (index &+ 1) & mask }
-            let added = words[2 &* index] == 0
-            words[2 &* index] = key
-            words[2 &* index &+ 1] = bits
-            var entry = start &+ 2 &* count
-            if !added {
-                entry = start
-                while words[entry] != key { entry &+= 2 }
+            if words[2 &* index] == key {
+                words[Int(truncatingIfNeeded: words[2 &* index &+ 1]) &+ 1] = bits
+                return false
             }
+            let entry = start &+ 2 &* count
             words[entry] = key
             words[entry &+ 1] = bits
-            return added
+            words[2 &* index] = key
+            words[2 &* index &+ 1] = UInt64(truncatingIfNeeded: entry)
+            return true
         }
         if added { self.count = count + 1 }
     }
 
-    /// The word of the dense list where `key` (present) starts.
-    private func denseIndex(of key: UInt64) -> Int {
-        var entry = denseStart
-        while table[entry] != key { entry += 2 }
-        return entry
-    }
-
-    /// Removes page `key` and returns its buffer, or nil when absent.
-    mutating func remove(_ key: UInt64) -> UnsafeMutableRawPointer? {
-        guard count > 0 else { return nil }
+    /// The hash slot of `key`, or nil when absent.
+    private func findSlot(_ key: UInt64) -> Int? {
         var index = slot(for: key)
         while self.key(at: index) != key {
             if self.key(at: index) == 0 { return nil }
             index = (index + 1) & mask
         }
-        let value = buffer(at: index)
-        // The dense list's last pair fills the removed one's place.
-        let entry = denseIndex(of: key)
+        return index
+    }
+
+    /// Removes page `key` and returns its buffer, or nil when absent.
+    mutating func remove(_ key: UInt64) -> UnsafeMutableRawPointer? {
+        guard count > 0, let index = findSlot(key) else { return nil }
+        let entry = entry(at: index)
+        let value = buffer(atEntry: entry)
+        // The dense list's last pair fills the removed one's place, and its slot says so.
         let last = denseStart + 2 * (count - 1)
-        table[entry] = table[last]
-        table[entry + 1] = table[last + 1]
+        if entry != last {
+            let moved = table[last]
+            table[entry] = moved
+            table[entry + 1] = table[last + 1]
+            set(findSlot(moved)!, key: moved, entry: entry)
+        }
         count -= 1
         // Backward-shift deletion: move up every later entry of the probe run that may.
         var hole = index
@@ -128,12 +135,12 @@ struct PageMap {
             let distanceToHole = (next - home) & mask
             let distanceToNext = (next - hole) & mask
             if distanceToHole >= distanceToNext {
-                set(hole, key: self.key(at: next), bits: table[2 * next + 1])
+                set(hole, key: self.key(at: next), entry: self.entry(at: next))
                 hole = next
             }
             next = (next + 1) & mask
         }
-        set(hole, key: 0, bits: 0)
+        set(hole, key: 0, entry: 0)
         return value
     }
 
