@@ -51,6 +51,9 @@ struct FreeList: Sendable {
         }
     }
 
+    /// Whether every part is empty (no page, no record, no frozen page).
+    var isEmpty: Bool { reusable.isEmpty && pending.isEmpty && frozen.isEmpty }
+
     /// Pages counted in every part.
     var count: Int {
         reusable.count + pending.reduce(0) { $0 + $1.pages.count }

@@ -64,11 +64,17 @@ struct PageMap {
     /// The buffer of page `key`, or nil.
     @inlinable
     subscript(key: UInt64) -> UnsafeMutableRawPointer? {
-        guard count > 0 else { return nil }
+        guard count > 0, let index = findSlot(key) else { return nil }
+        return buffer(atEntry: entry(at: index))
+    }
+
+    /// The hash slot of `key`, or nil when absent.
+    @inlinable @inline(__always)
+    func findSlot(_ key: UInt64) -> Int? {
         var index = slot(for: key)
         while true {
             let found = self.key(at: index)
-            if found == key { return buffer(atEntry: entry(at: index)) }
+            if found == key { return index }
             if found == 0 { return nil }
             index = (index &+ 1) & mask
         }
@@ -100,16 +106,6 @@ struct PageMap {
             return true
         }
         if added { self.count = count + 1 }
-    }
-
-    /// The hash slot of `key`, or nil when absent.
-    private func findSlot(_ key: UInt64) -> Int? {
-        var index = slot(for: key)
-        while self.key(at: index) != key {
-            if self.key(at: index) == 0 { return nil }
-            index = (index + 1) & mask
-        }
-        return index
     }
 
     /// Removes page `key` and returns its buffer, or nil when absent.

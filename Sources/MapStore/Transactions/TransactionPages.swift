@@ -119,7 +119,6 @@ final class TransactionPages: PageSpace, FreeListPages {
         self.secureDelete = secureDelete
         self.txnID = txnID
         self.freeList = freeList
-        freeListTaken = false
         self.tracer = tracer
         self.writer = writer
         freedInPlace = nil
@@ -132,12 +131,8 @@ final class TransactionPages: PageSpace, FreeListPages {
     func takeFreeList() -> FreeList {
         var list = FreeList()
         swap(&list, &freeList)
-        freeListTaken = true
         return list
     }
-
-    /// Whether this transaction's free list was handed out (``takeFreeList()``).
-    private var freeListTaken = false
 
     /// Whether this writer's view is parked (between two transactions).
     var isParked: Bool { writer == nil }
@@ -148,7 +143,7 @@ final class TransactionPages: PageSpace, FreeListPages {
     func park() {
         precondition(isWriter && dirty.isEmpty, "park of a view with pages")
         // A committed view's list went to the writer's cache (takeFreeList()): nothing to drop.
-        if !freeListTaken { freeList = FreeList() }
+        if !freeList.isEmpty { freeList = FreeList() }
         freedNow = []
         if !erasing.isEmpty { erasing.empty() }
         tracer = nil
